@@ -1,0 +1,81 @@
+# tlspolicyd - one Makefile for everything.
+#
+#   make            build tlsmap, tlspolicyd and the unit tests
+#   make run        build, compile maps/example.list, serve it in the foreground
+#   make check      build and run the test suite under prove
+#   make check SANITIZE=1   the same under ASan+UBSan (separate build directory)
+#   make install    PREFIX, DESTDIR, SYSCONFDIR
+#
+# Development builds are strict: -Wall -Wextra -Werror.
+
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+DESTDIR    ?=
+CC         ?= cc
+CFLAGS     ?= -O2 -g
+PKGS        = glib-2.0 lmdb openssl
+
+ifeq ($(SANITIZE),1)
+B          := build-san
+SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+B          := build
+SANFLAGS   :=
+endif
+
+WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
+CPPFLAGS += -D_GNU_SOURCE -Imaps -Ipolicyd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS  = $(WARN) $(CFLAGS) $(SANFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP
+LDLIBS      = $(PKG_LIBS)
+
+MAPS_LIB   = entry key source store lookup audit
+MAPS_OBJS  = $(MAPS_LIB:%=$(B)/maps/%.o)
+UNIT_TESTS = $(patsubst t/unit/%.c,$(B)/t/%.t,$(wildcard t/unit/*.c))
+PROGRAMS   = $(B)/tlsmap
+
+.PHONY: all deps test-deps run check clean install uninstall
+all: deps $(PROGRAMS) $(UNIT_TESTS)
+
+deps:
+	@scripts/deps.sh build
+test-deps:
+	@scripts/deps.sh test
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libtlsmaps.a: $(MAPS_OBJS)
+	ar rcs $@ $^
+
+$(B)/tlsmap: $(B)/maps/tlsmap.o $(B)/libtlsmaps.a
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/t/%.t: $(B)/t/unit/%.o $(B)/libtlsmaps.a
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+EXAMPLE = $(B)/example/example.list
+run: all
+	@mkdir -p $(dir $(EXAMPLE))
+	cp maps/example.list $(EXAMPLE)
+	$(B)/tlsmap -v $(EXAMPLE)
+	$(B)/tlsmap -s $(EXAMPLE)
+
+check: test-deps all
+	TLSMAP=$(CURDIR)/$(B)/tlsmap BUILD=$(CURDIR)/$(B) SANITIZE=$(SANITIZE) \
+	    prove --exec '' $(UNIT_TESTS) t/*.t
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(SYSCONFDIR)/tlspolicyd
+	install -m 755 $(B)/tlsmap $(DESTDIR)$(PREFIX)/sbin/tlsmap
+	install -m 644 maps/example.list $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/example.list
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/tlsmap $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/example.list
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

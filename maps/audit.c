@@ -1,0 +1,78 @@
+/*
+ * audit.c - audit records for list changes; see audit.h.
+ */
+#include "audit.h"
+
+#include <pwd.h>
+#include <stdio.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#define AUDIT_MAX_KEYS 20
+
+static gboolean echo_stderr;
+
+static GLogWriterOutput audit_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+                                     gpointer data)
+{
+    (void)data;
+    const char *message = NULL;
+    for (gsize i = 0; i < n_fields; i++) {
+        if (g_strcmp0(fields[i].key, "MESSAGE") == 0)
+            message = fields[i].value;
+    }
+    if (echo_stderr && message)
+        fprintf(stderr, "tlsmap: %s\n", message);
+    if (g_log_writer_journald(level, fields, n_fields, NULL) == G_LOG_WRITER_HANDLED)
+        return G_LOG_WRITER_HANDLED;
+    if (message && (level & (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO)))
+        syslog(LOG_MAIL | LOG_INFO, "%s", message);
+    return G_LOG_WRITER_HANDLED;
+}
+
+void audit_init(gboolean echo_to_stderr)
+{
+    echo_stderr = echo_to_stderr;
+    openlog("tlsmap", LOG_PID, LOG_MAIL);
+    g_log_set_writer_func(audit_writer, NULL, NULL);
+}
+
+static void append_keys(GString *msg, const GPtrArray *keys)
+{
+    if (!keys || keys->len == 0)
+        return;
+    g_string_append(msg, " keys=");
+    for (guint i = 0; i < keys->len && i < AUDIT_MAX_KEYS; i++)
+        g_string_append_printf(msg, "%s%s", i ? "," : "", (const char *)keys->pdata[i]);
+    if (keys->len > AUDIT_MAX_KEYS)
+        g_string_append_printf(msg, ",...(%u more)", keys->len - AUDIT_MAX_KEYS);
+}
+
+void audit_record(const char *action, const char *file, const AuditCounts *counts,
+                  const GPtrArray *keys)
+{
+    uid_t uid = getuid();
+    struct passwd *pw = getpwuid(uid);
+    const char *user = pw ? pw->pw_name : "?";
+    const char *sudo_user = g_getenv("SUDO_USER");
+    g_autofree char *uid_text = g_strdup_printf("%u", (unsigned)uid);
+    g_autoptr(GString) msg = g_string_new(NULL);
+
+    g_string_printf(msg, "audit: action=%s file=%s uid=%u user=%s", action, file, (unsigned)uid, user);
+    if (sudo_user)
+        g_string_append_printf(msg, " sudo_user=%s", sudo_user);
+    g_string_append_printf(msg, " added=%u removed=%u changed=%u entries=%u", counts->added,
+                           counts->removed, counts->changed, counts->total);
+    append_keys(msg, keys);
+
+    const GLogField fields[] = {
+        {"MESSAGE", msg->str, -1},
+        {"PRIORITY", "6", -1},
+        {"SYSLOG_IDENTIFIER", "tlsmap", -1},
+        {"TLSMAP_ACTION", action, -1},
+        {"TLSMAP_FILE", file, -1},
+        {"TLSMAP_UID", uid_text, -1},
+        {"TLSMAP_USER", user, -1},
+    };
+    g_log_structured_array(G_LOG_LEVEL_INFO, fields, G_N_ELEMENTS(fields));
+}

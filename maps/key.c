@@ -1,0 +1,137 @@
+/*
+ * key.c - key normalization shared by list compilation and lookups.
+ * See key.h for the contract.  ASCII input (nearly all of it) takes a
+ * fast path without allocation; only non-ASCII goes through GLib's IDN
+ * and Unicode case folding.
+ */
+#include "key.h"
+
+#include <string.h>
+
+gboolean key_domain_is_valid(const char *domain)
+{
+    size_t total = strlen(domain), label = 0;
+
+    if (total == 0 || total > 253)
+        return FALSE;
+    for (const char *p = domain;; p++) {
+        if (*p == '.' || *p == 0) {
+            if (label == 0 || label > 63 || p[-1] == '-' || p[-(long)label] == '-')
+                return FALSE;
+            if (*p == 0)
+                return TRUE;
+            label = 0;
+            continue;
+        }
+        if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_')
+            return FALSE;
+        label++;
+    }
+}
+
+static gboolean is_ascii(const char *s)
+{
+    for (; *s; s++) {
+        if ((unsigned char)*s >= 0x80)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* Domain part to normal form, appended to out; FALSE if not convertible. */
+static gboolean fold_domain(const char *domain, size_t len, GString *out)
+{
+    while (len > 0 && domain[len - 1] == '.')
+        len--;
+    if (len == 0)
+        return FALSE;
+    g_autofree char *copy = g_strndup(domain, len);
+    g_autofree char *ascii = is_ascii(copy) ? g_strdup(copy) : g_hostname_to_ascii(copy);
+    if (!ascii)
+        return FALSE;
+    g_autofree char *lower = g_ascii_strdown(ascii, -1);
+    g_string_append(out, lower);
+    return TRUE;
+}
+
+static gboolean fold_local(const char *local, size_t len, GString *out)
+{
+    if (!g_utf8_validate(local, (gssize)len, NULL))
+        return FALSE;
+    g_autofree char *lower = g_utf8_strdown(local, (gssize)len);
+    g_string_append(out, lower);
+    return TRUE;
+}
+
+/* Slow path: anything with non-ASCII bytes. */
+static gboolean normalize_slow(const char *raw, GString *out)
+{
+    const char *at = strrchr(raw, '@');
+
+    if (!at)
+        return fold_domain(raw, strlen(raw), out);
+    if (!fold_local(raw, (size_t)(at - raw), out))
+        return FALSE;
+    g_string_append_c(out, '@');
+    return fold_domain(at + 1, strlen(at + 1), out);
+}
+
+gboolean key_from_query(const char *raw, char *out)
+{
+    size_t len = strlen(raw);
+
+    if (len == 0 || len > KEY_MAX)
+        return FALSE;
+    if (is_ascii(raw)) {
+        for (size_t i = 0; i <= len; i++)
+            out[i] = g_ascii_tolower(raw[i]);
+        while (len > 0 && out[len - 1] == '.')
+            out[--len] = 0;
+        return len > 0;
+    }
+    g_autoptr(GString) folded = g_string_new(NULL);
+    if (!normalize_slow(raw, folded) || folded->len == 0 || folded->len > KEY_MAX)
+        return FALSE;
+    memcpy(out, folded->str, folded->len + 1);
+    return TRUE;
+}
+
+static gboolean valid_local_part(const char *local, size_t len)
+{
+    if (len == 0 || len > 64)
+        return FALSE;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)local[i];
+        if (c <= 0x20 || c == 0x7f || c == ',' || c == '@')
+            return FALSE;
+    }
+    return TRUE;
+}
+
+char *key_from_list(const char *raw, KeyKind *kind, const char **why)
+{
+    char folded[KEY_MAX + 1];
+    const char *domain;
+
+    if (!key_from_query(raw, folded))
+        return *why = "key cannot be normalized (too long, empty, or an invalid international name)", NULL;
+
+    const char *at = strrchr(folded, '@');
+    if (at) {
+        if (!valid_local_part(folded, (size_t)(at - folded)))
+            return *why = "invalid local part in address key", NULL;
+        *kind = KEY_ADDRESS;
+        domain = at + 1;
+    } else if (folded[0] == '.') {
+        *kind = KEY_PARENT;
+        domain = folded + 1;
+    } else {
+        *kind = KEY_DOMAIN;
+        domain = folded;
+        if (!strchr(domain, '.'))
+            return *why = "a domain key needs at least two labels (write .com for every .com domain)", NULL;
+    }
+    if (!key_domain_is_valid(domain))
+        return *why = "invalid domain name", NULL;
+    return g_strdup(folded);
+}

@@ -1,0 +1,272 @@
+/*
+ * source.c - list file parser.  See source.h for the contract.
+ *
+ * Speed matters (a million-line list compiles in a second or two): keys
+ * and strings go into one GStringChunk, records into one GArray, and a
+ * line is tokenized in place without per-token allocation.
+ */
+#include "source.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+SourceList *source_list_new(const char *filename)
+{
+    SourceList *list = g_new0(SourceList, 1);
+    list->filename = g_strdup(filename);
+    list->records = g_array_new(FALSE, FALSE, sizeof(SourceRecord));
+    list->strings = g_string_chunk_new(1 << 16);
+    list->errors = g_ptr_array_new_with_free_func(g_free);
+    return list;
+}
+
+void source_list_free(SourceList *list)
+{
+    if (!list)
+        return;
+    g_free(list->filename);
+    g_array_unref(list->records);
+    g_string_chunk_free(list->strings);
+    g_ptr_array_unref(list->errors);
+    g_free(list);
+}
+
+void source_error(SourceList *list, guint line, const char *fmt, ...)
+{
+    if (list->errors->len > SOURCE_MAX_ERRORS)
+        return;
+    if (list->errors->len == SOURCE_MAX_ERRORS) {
+        g_ptr_array_add(list->errors, g_strdup_printf("%s: too many errors, giving up", list->filename));
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_ptr_array_add(list->errors, g_strdup_printf("%s, line %u: %s", list->filename, line, msg));
+}
+
+/*
+ * Tokenizer.  A token is a run of non-blank bytes; in "name=value" a value
+ * that starts with '"' runs to the closing quote, with \" and \\ escapes.
+ * Tokens are unquoted in place (the line buffer is ours).
+ */
+typedef struct {
+    char *pos;
+    const char *error;
+} Tokenizer;
+
+static char *next_token(Tokenizer *tok)
+{
+    char *p = tok->pos;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p == 0)
+        return tok->pos = p, NULL;
+
+    char *start = p, *out = p;
+    while (*p && *p != ' ' && *p != '\t') {
+        if (*p == '"' && p > start && p[-1] == '=' && out == p) {
+            /* quoted value: copy the unescaped text down over the quotes */
+            p++;
+            while (*p && *p != '"') {
+                if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+                    p++;
+                *out++ = *p++;
+            }
+            if (*p != '"') {
+                tok->error = "unterminated quoted value";
+                return tok->pos = p, NULL;
+            }
+            p++;
+            if (*p && *p != ' ' && *p != '\t') {
+                tok->error = "text after the closing quote";
+                return tok->pos = p, NULL;
+            }
+            break;
+        }
+        *out++ = *p++;
+    }
+    if (*p)
+        p++;
+    *out = 0;
+    tok->pos = p;
+    return start;
+}
+
+static const char *level_list = "encrypt, verify, secure, dane, dane-only, none or may";
+
+static void add_keys(SourceList *list, GPtrArray *keys, const Entry *entry, guint lineno)
+{
+    for (guint i = 0; i < keys->len; i++) {
+        const char *why;
+        KeyKind kind;
+        g_autofree char *key = key_from_list(keys->pdata[i], &kind, &why);
+        if (!key) {
+            source_error(list, lineno, "%s: \"%s\"", why, (const char *)keys->pdata[i]);
+            continue;
+        }
+        SourceRecord rec = {
+            .key = g_string_chunk_insert(list->strings, key),
+            .kind = kind,
+            .entry = *entry,
+            .line = lineno,
+        };
+        g_array_append_val(list->records, rec);
+    }
+}
+
+static const char *intern(SourceList *list, const char *s)
+{
+    return s ? g_string_chunk_insert(list->strings, s) : NULL;
+}
+
+void source_parse_line(SourceList *list, const char *text, guint lineno)
+{
+    g_autofree char *line = g_strdup(text);
+    g_autoptr(GPtrArray) keys = g_ptr_array_new();
+    Tokenizer tok = {.pos = line};
+    Entry entry = {0};
+    char *word;
+    gboolean have_level = FALSE;
+
+    /* Keys (comma or blank separated) up to the level word. */
+    while ((word = next_token(&tok))) {
+        if (entry_level_parse(word, &entry.level)) {
+            have_level = TRUE;
+            break;
+        }
+        char *save;
+        for (char *k = strtok_r(word, ",", &save); k; k = strtok_r(NULL, ",", &save))
+            g_ptr_array_add(keys, k);
+    }
+    if (tok.error)
+        return source_error(list, lineno, "%s", tok.error);
+    if (!have_level) {
+        const char *last = keys->len ? keys->pdata[keys->len - 1] : "";
+        if (keys->len > 1 && !strchr(last, '.') && !strchr(last, '@'))
+            return source_error(list, lineno, "unknown TLS level \"%s\" (expected %s)", last, level_list);
+        return source_error(list, lineno, "missing TLS level after the key (expected %s)", level_list);
+    }
+    if (keys->len == 0)
+        return source_error(list, lineno, "missing key before the TLS level \"%s\"",
+                            entry_level_name(entry.level));
+
+    /* Attributes. */
+    guint seen = 0;
+    static const char *const names[] = {"direction", "min_protocol", "exclude_ciphers",
+                                        "client_cert", "notice", "mode", "on_failure",
+                                        "transport"};
+    while ((word = next_token(&tok))) {
+        char *eq = strchr(word, '=');
+        const char *why;
+        if (!eq || eq == word)
+            return source_error(list, lineno, "expected attribute=value, found \"%s\"", word);
+        *eq = 0;
+        for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+            if (strcmp(word, names[i]) == 0) {
+                if (seen & (1u << i))
+                    return source_error(list, lineno, "attribute %s given twice", word);
+                seen |= 1u << i;
+            }
+        }
+        if (!entry_set_attribute(&entry, word, eq + 1, &why))
+            return source_error(list, lineno, "%s: %s=%s", why, word, eq + 1);
+    }
+    if (tok.error)
+        return source_error(list, lineno, "%s", tok.error);
+
+    const char *why;
+    if (!entry_validate(&entry, &why))
+        return source_error(list, lineno, "%s", why);
+    entry.exclude_ciphers = intern(list, entry.exclude_ciphers);
+    entry.notice = intern(list, entry.notice);
+    entry.transport = intern(list, entry.transport);
+    add_keys(list, keys, &entry, lineno);
+}
+
+int source_key_compare(const char *a, const char *b)
+{
+    /* LMDB's default order: memcmp, then the shorter key first; for
+     * NUL-free strings that is exactly strcmp. */
+    return strcmp(a, b);
+}
+
+static int record_compare(const void *a, const void *b)
+{
+    const SourceRecord *ra = a, *rb = b;
+    int c = source_key_compare(ra->key, rb->key);
+    if (c)
+        return c;
+    return ra->line < rb->line ? -1 : ra->line > rb->line;
+}
+
+void source_sort_and_check(SourceList *list)
+{
+    GArray *recs = list->records;
+    qsort(recs->data, recs->len, sizeof(SourceRecord), record_compare);
+
+    /* Keep the first of equal keys, report each later one. */
+    guint out = 0;
+    for (guint i = 0; i < recs->len; i++) {
+        SourceRecord *rec = &g_array_index(recs, SourceRecord, i);
+        if (out > 0) {
+            SourceRecord *prev = &g_array_index(recs, SourceRecord, out - 1);
+            if (strcmp(prev->key, rec->key) == 0) {
+                source_error(list, rec->line, "duplicate key \"%s\" (first defined at line %u)",
+                             rec->key, prev->line);
+                continue;
+            }
+        }
+        g_array_index(recs, SourceRecord, out++) = *rec;
+    }
+    g_array_set_size(recs, out);
+}
+
+/* Join physical lines into logical ones (continuations start with white
+ * space), parse each, then sort and check the whole list. */
+gboolean source_parse(SourceList *list, const char *text, size_t len)
+{
+    g_autoptr(GString) logical = g_string_new(NULL);
+    guint logical_line = 0, lineno = 0;
+    const char *p = text, *end = text + len;
+
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl : end;
+        size_t n = (size_t)(eol - p);
+        lineno++;
+        if (n > 0 && p[n - 1] == '\r')
+            n--;
+
+        const char *q = p;
+        while (q < p + n && (*q == ' ' || *q == '\t'))
+            q++;
+        gboolean blank = q == p + n, comment = !blank && *q == '#';
+        gboolean continuation = !blank && !comment && q > p;
+
+        if (memchr(p, 0, n)) {
+            source_error(list, lineno, "NUL byte in line");
+        } else if (continuation) {
+            if (logical_line == 0)
+                source_error(list, lineno, "continuation line (starts with white space) with no line to continue");
+            else
+            {
+                g_string_append_c(logical, ' ');
+                g_string_append_len(logical, q, (gssize)(p + n - q));
+            }
+        } else if (!blank && !comment) {
+            if (logical_line)
+                source_parse_line(list, logical->str, logical_line);
+            g_string_assign(logical, "");
+            g_string_append_len(logical, p, (gssize)n);
+            logical_line = lineno;
+        }
+        p = nl ? nl + 1 : end;
+    }
+    if (logical_line)
+        source_parse_line(list, logical->str, logical_line);
+    source_sort_and_check(list);
+    return list->errors->len == 0;
+}

@@ -1,0 +1,56 @@
+/*
+ * source.h - the list file parser (text source -> sorted records).
+ *
+ * Parses the postmap-style source syntax from a memory buffer; it does
+ * no I/O, so the fuzz harness and the tests feed it directly.  Every
+ * problem becomes a "FILE, line N: ..." message; parsing goes on after
+ * an error so that one run reports all of them (up to a cap).
+ *
+ *   # comment
+ *   KEY[,KEY...] LEVEL [attr=value ...]
+ *       continuation lines start with whitespace
+ */
+#ifndef TLSPOLICYD_SOURCE_H
+#define TLSPOLICYD_SOURCE_H
+
+#include "entry.h"
+#include "key.h"
+
+typedef struct {
+    const char *key;  /* normal form, see key.h */
+    KeyKind kind;
+    Entry entry;
+    guint line;       /* first physical line of the logical line */
+} SourceRecord;
+
+typedef struct {
+    char *filename;
+    GArray *records;        /* SourceRecord, sorted by key after source_parse */
+    GStringChunk *strings;  /* storage for keys and entry strings */
+    GPtrArray *errors;      /* "FILE, line N: ..." messages */
+} SourceList;
+
+#define SOURCE_MAX_ERRORS 50
+
+SourceList *source_list_new(const char *filename);
+void source_list_free(SourceList *list);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SourceList, source_list_free)
+
+/* Parse text into list->records, sort them and reject duplicate keys.
+ * Returns TRUE when list->errors is empty. */
+gboolean source_parse(SourceList *list, const char *text, size_t len);
+
+/* Parse one "KEY... LEVEL attrs" logical line on its own (tlsmap -i reads
+ * these from stdin); records are appended unsorted. */
+void source_parse_line(SourceList *list, const char *line, guint lineno);
+
+/* Sort records and report duplicates (names both lines). */
+void source_sort_and_check(SourceList *list);
+
+/* Record an error "FILE, line N: <message>". */
+void source_error(SourceList *list, guint line, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+/* Comparison of two normalized keys in LMDB's default key order. */
+int source_key_compare(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,386 @@
+/*
+ * store.c - compiled lists in LMDB.  See store.h for the design and the
+ * contract; this file follows OpenSMTPD makemap's shape for writing
+ * (temp file, fsync, rename, one cleanup label).
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+G_DEFINE_QUARK(tlspolicyd-store-error-quark, store_error)
+
+static const char format_key[] = "\0tlsmap-format";
+#define FORMAT_KEY_LEN (sizeof(format_key) - 1)
+
+static gboolean lmdb_fail(GError **error, StoreErrorCode code, const char *path,
+                          const char *what, int rc)
+{
+    g_set_error(error, STORE_ERROR, code, "%s: %s: %s", path, what, mdb_strerror(rc));
+    return FALSE;
+}
+
+int store_lock_writers(const char *path, GError **error)
+{
+    g_autofree char *dir = g_path_get_dirname(path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+        int err = errno;
+        g_set_error(error, STORE_ERROR, STORE_ERROR_WRITE, "%s: cannot lock directory: %s", dir,
+                    g_strerror(err));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Room for every record with B-tree overhead, doubled for safety. */
+static size_t estimate_map_size(const GArray *records)
+{
+    size_t bytes = 1 << 20;
+    for (guint i = 0; i < records->len; i++) {
+        const SourceRecord *rec = &g_array_index(records, SourceRecord, i);
+        bytes += strlen(rec->key) + 64 + (rec->entry.notice ? strlen(rec->entry.notice) : 0)
+                 + (rec->entry.exclude_ciphers ? strlen(rec->entry.exclude_ciphers) : 0)
+                 + (rec->entry.transport ? strlen(rec->entry.transport) : 0);
+    }
+    return (bytes * 2 + 4095) & ~(size_t)4095;
+}
+
+/* Fill a fresh environment at tmp with the records; one transaction. */
+static int fill_environment(const char *tmp, const GArray *records, size_t map_size)
+{
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi dbi;
+    int rc;
+    char version[16];
+    uint8_t value[ENTRY_MAX_ENCODED];
+
+    if ((rc = mdb_env_create(&env)) != 0)
+        return rc;
+    if ((rc = mdb_env_set_mapsize(env, map_size)) != 0)
+        goto out;
+    if ((rc = mdb_env_open(env, tmp, MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOSYNC, 0600)) != 0)
+        goto out;
+    if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0)
+        goto out;
+    if ((rc = mdb_dbi_open(txn, NULL, 0, &dbi)) != 0)
+        goto out;
+
+    MDB_val k = {FORMAT_KEY_LEN, (void *)format_key};
+    MDB_val v = {(size_t)g_snprintf(version, sizeof version, "%d", STORE_FORMAT), version};
+    if ((rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND)) != 0)
+        goto out;
+    for (guint i = 0; i < records->len; i++) {
+        const SourceRecord *rec = &g_array_index(records, SourceRecord, i);
+        k.mv_size = strlen(rec->key);
+        k.mv_data = (void *)rec->key;
+        v.mv_size = entry_encode(&rec->entry, value);
+        v.mv_data = value;
+        if ((rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND)) != 0)
+            goto out;
+    }
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc == 0)
+        rc = mdb_env_sync(env, 1);
+out:
+    if (txn)
+        mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return rc;
+}
+
+gboolean store_write(const char *path, const GArray *records, const struct stat *like,
+                     GError **error)
+{
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autofree char *base = g_path_get_basename(path);
+    g_autofree char *tmp = g_strdup_printf("%s/.%s.XXXXXX", dir, base);
+    gboolean ok = FALSE;
+    int rc, dirfd = -1;
+    int fd = g_mkstemp_full(tmp, O_RDWR | O_CLOEXEC, 0600);
+
+    if (fd < 0) {
+        g_set_error(error, STORE_ERROR, STORE_ERROR_WRITE, "%s: cannot create temporary file: %s",
+                    dir, g_strerror(errno));
+        return FALSE;
+    }
+
+    /* Write the environment; grow the map and start over if it was too small. */
+    size_t map_size = estimate_map_size(records);
+    while ((rc = fill_environment(tmp, records, map_size)) == MDB_MAP_FULL && map_size < ((size_t)1 << 40)) {
+        map_size *= 4;
+        if (ftruncate(fd, 0) < 0)
+            break;
+    }
+    if (rc != 0) {
+        lmdb_fail(error, STORE_ERROR_WRITE, tmp, "cannot write", rc);
+        goto cleanup;
+    }
+
+    /* Same mode and owner as the source file, then make it durable. */
+    if (like && (fchmod(fd, like->st_mode & 07777) < 0
+                 || (fchown(fd, like->st_uid, like->st_gid) < 0 && errno != EPERM))) {
+        g_set_error(error, STORE_ERROR, STORE_ERROR_WRITE, "%s: cannot set mode/owner: %s", tmp,
+                    g_strerror(errno));
+        goto cleanup;
+    }
+    if (fsync(fd) < 0 || rename(tmp, path) < 0) {
+        g_set_error(error, STORE_ERROR, STORE_ERROR_WRITE, "%s: cannot install: %s", path,
+                    g_strerror(errno));
+        goto cleanup;
+    }
+    dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd >= 0)
+        fsync(dirfd);
+    ok = TRUE;
+
+cleanup:
+    if (!ok)
+        unlink(tmp);
+    if (dirfd >= 0)
+        close(dirfd);
+    close(fd);
+    return ok;
+}
+
+/*
+ * Reading.
+ */
+struct StoreReader {
+    char *path;
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    struct stat opened;       /* what env maps */
+    struct stat failed;       /* the file that failed to open, not retried until it changes */
+    GError *failed_error;
+};
+
+static gboolean same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size
+           && a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+static void reader_close(StoreReader *reader)
+{
+    if (reader->txn)
+        mdb_txn_abort(reader->txn);
+    if (reader->env)
+        mdb_env_close(reader->env);
+    reader->txn = NULL;
+    reader->env = NULL;
+    memset(&reader->opened, 0, sizeof reader->opened);
+}
+
+static gboolean check_format(MDB_txn *txn, MDB_dbi dbi, const char *path, GError **error)
+{
+    MDB_val k = {FORMAT_KEY_LEN, (void *)format_key}, v;
+    char version[16];
+
+    if (mdb_get(txn, dbi, &k, &v) != 0 || v.mv_size == 0 || v.mv_size >= sizeof version) {
+        g_set_error(error, STORE_ERROR, STORE_ERROR_INVALID,
+                    "%s: not a compiled tlsmap list (no format record)", path);
+        return FALSE;
+    }
+    memcpy(version, v.mv_data, v.mv_size);
+    version[v.mv_size] = 0;
+    if (strcmp(version, G_STRINGIFY(STORE_FORMAT)) != 0) {
+        g_set_error(error, STORE_ERROR, STORE_ERROR_FORMAT,
+                    "%s: list format %s is not supported by this version (it reads format %d); "
+                    "recompile the list with this tlsmap or upgrade", path, version, STORE_FORMAT);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Open env read-only on path; *st receives what was opened. */
+static gboolean open_environment(const char *path, MDB_env **envp, MDB_txn **txnp, MDB_dbi *dbi,
+                                 struct stat *st, GError **error)
+{
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_envinfo info;
+    MDB_stat mst;
+    int rc;
+
+    if ((rc = mdb_env_create(&env)) != 0)
+        return lmdb_fail(error, STORE_ERROR_INVALID, path, "cannot open", rc);
+    rc = mdb_env_open(env, path, MDB_RDONLY | MDB_NOLOCK | MDB_NOSUBDIR | MDB_NORDAHEAD, 0);
+    if (rc != 0) {
+        mdb_env_close(env);
+        if (rc == ENOENT)
+            g_set_error(error, STORE_ERROR, STORE_ERROR_MISSING,
+                        "%s: no compiled list (run tlsmap on the source file)", path);
+        else
+            lmdb_fail(error, STORE_ERROR_INVALID, path, "cannot open compiled list", rc);
+        return FALSE;
+    }
+
+    /* The file must hold every page the meta page says it has: reading a
+     * page past the end of a truncated file would be SIGBUS, not an error. */
+    mdb_filehandle_t fd;
+    mdb_env_get_fd(env, &fd);
+    mdb_env_info(env, &info);
+    mdb_env_stat(env, &mst);
+    if (fstat(fd, st) < 0 || (size_t)st->st_size < (info.me_last_pgno + 1) * (size_t)mst.ms_psize) {
+        g_set_error(error, STORE_ERROR, STORE_ERROR_INVALID, "%s: compiled list is truncated", path);
+        goto fail;
+    }
+    if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0
+        || (rc = mdb_dbi_open(txn, NULL, 0, dbi)) != 0) {
+        lmdb_fail(error, STORE_ERROR_INVALID, path, "cannot read compiled list", rc);
+        goto fail;
+    }
+    if (!check_format(txn, *dbi, path, error))
+        goto fail;
+    *envp = env;
+    *txnp = txn;
+    return TRUE;
+fail:
+    if (txn)
+        mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return FALSE;
+}
+
+StoreReader *store_reader_new(const char *path)
+{
+    StoreReader *reader = g_new0(StoreReader, 1);
+    reader->path = g_strdup(path);
+    return reader;
+}
+
+void store_reader_free(StoreReader *reader)
+{
+    if (!reader)
+        return;
+    reader_close(reader);
+    g_clear_error(&reader->failed_error);
+    g_free(reader->path);
+    g_free(reader);
+}
+
+const char *store_reader_path(const StoreReader *reader)
+{
+    return reader->path;
+}
+
+ino_t store_reader_inode(const StoreReader *reader)
+{
+    return reader->env ? reader->opened.st_ino : 0;
+}
+
+gboolean store_reader_begin(StoreReader *reader, GError **error)
+{
+    struct stat st;
+
+    /* One stat per lookup notices a renamed-in file (or a truncated one)
+     * before the old map is touched again. */
+    if (stat(reader->path, &st) < 0) {
+        int err = errno;
+        reader_close(reader);
+        g_set_error(error, STORE_ERROR, err == ENOENT ? STORE_ERROR_MISSING : STORE_ERROR_INVALID,
+                    "%s: %s", reader->path,
+                    err == ENOENT ? "no compiled list (run tlsmap on the source file)" : g_strerror(err));
+        return FALSE;
+    }
+    if (!reader->env || !same_file(&st, &reader->opened)) {
+        if (reader->failed_error && same_file(&st, &reader->failed)) {
+            g_propagate_error(error, g_error_copy(reader->failed_error));
+            return FALSE;
+        }
+        reader_close(reader);
+        g_clear_error(&reader->failed_error);
+        if (!open_environment(reader->path, &reader->env, &reader->txn, &reader->dbi,
+                              &reader->opened, &reader->failed_error)) {
+            reader->failed = st;
+            g_propagate_error(error, g_error_copy(reader->failed_error));
+            return FALSE;
+        }
+        /* A fresh env comes with a live transaction; keep it reset between lookups. */
+        mdb_txn_reset(reader->txn);
+    }
+    int rc = mdb_txn_renew(reader->txn);
+    if (rc != 0) {
+        reader_close(reader);
+        return lmdb_fail(error, STORE_ERROR_INVALID, reader->path, "cannot read compiled list", rc);
+    }
+    return TRUE;
+}
+
+gboolean store_reader_get(StoreReader *reader, const char *key, size_t key_len, Entry *entry)
+{
+    MDB_val k = {key_len, (void *)key}, v;
+
+    if (key_len == 0 || mdb_get(reader->txn, reader->dbi, &k, &v) != 0)
+        return FALSE;
+    return entry_decode(v.mv_data, v.mv_size, entry);
+}
+
+void store_reader_end(StoreReader *reader)
+{
+    if (reader->txn)
+        mdb_txn_reset(reader->txn);
+}
+
+static const char *copy_string(SourceList *list, const char *s)
+{
+    return s ? g_string_chunk_insert(list->strings, s) : NULL;
+}
+
+gboolean store_load(const char *path, SourceList *list, GError **error)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *cursor;
+    MDB_val k, v;
+    struct stat st;
+    int rc;
+
+    if (!open_environment(path, &env, &txn, &dbi, &st, error))
+        return FALSE;
+    if ((rc = mdb_cursor_open(txn, dbi, &cursor)) != 0) {
+        mdb_txn_abort(txn);
+        mdb_env_close(env);
+        return lmdb_fail(error, STORE_ERROR_INVALID, path, "cannot read", rc);
+    }
+    gboolean ok = TRUE;
+    for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+        if (k.mv_size == FORMAT_KEY_LEN && memcmp(k.mv_data, format_key, k.mv_size) == 0)
+            continue;
+        SourceRecord rec = {.line = 0};
+        g_autofree char *key = g_strndup(k.mv_data, k.mv_size);
+        const char *why;
+        g_autofree char *normal = key_from_list(key, &rec.kind, &why);
+        if (!normal || strcmp(normal, key) != 0 || !entry_decode(v.mv_data, v.mv_size, &rec.entry)) {
+            g_autofree char *shown = g_strescape(key, NULL);
+            g_set_error(error, STORE_ERROR, STORE_ERROR_INVALID, "%s: corrupt record for key \"%s\"",
+                        path, shown);
+            ok = FALSE;
+            break;
+        }
+        rec.key = g_string_chunk_insert(list->strings, key);
+        rec.entry.exclude_ciphers = copy_string(list, rec.entry.exclude_ciphers);
+        rec.entry.notice = copy_string(list, rec.entry.notice);
+        rec.entry.transport = copy_string(list, rec.entry.transport);
+        g_array_append_val(list->records, rec);
+    }
+    mdb_cursor_close(cursor);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return ok;
+}

@@ -1,0 +1,72 @@
+/*
+ * store.h - compiled lists: immutable single-file LMDB environments.
+ *
+ * Design (the one rule everything else follows): a compiled list file
+ * is never written in place once it carries its final name.  Every
+ * change - a full compile, tlsmap -d, tlsmap -i - writes a complete new
+ * file under a temporary name in the same directory, fsyncs it, and
+ * renames it over the old one.  Readers therefore open files with
+ * MDB_RDONLY|MDB_NOLOCK: there is no lock file to share (LMDB readers
+ * would pick the meta page through it, which is unsafe across a rename),
+ * a reader keeps using the inode it mapped until it notices that the
+ * name points to a new inode, and then it maps the new file and unmaps
+ * the old one, so no "(deleted)" mapping lingers.
+ *
+ * Writers (tlsmap processes) serialize among themselves with flock(2) on
+ * the list's directory, so that two concurrent "-i" runs cannot lose an
+ * update; readers never take that lock.
+ *
+ * The first key, "\0tlsmap-format", holds the format version; readers
+ * refuse files without it or with a newer version.
+ */
+#ifndef TLSPOLICYD_STORE_H
+#define TLSPOLICYD_STORE_H
+
+#include <sys/stat.h>
+
+#include "entry.h"
+#include "source.h"
+
+#define STORE_FORMAT 1
+
+GQuark store_error_quark(void);
+#define STORE_ERROR store_error_quark()
+typedef enum {
+    STORE_ERROR_MISSING,   /* no compiled file */
+    STORE_ERROR_INVALID,   /* not a tlsmap list, truncated, unreadable */
+    STORE_ERROR_FORMAT,    /* a newer or unknown format version */
+    STORE_ERROR_WRITE,
+} StoreErrorCode;
+
+/* Take the writers' lock for path's directory; returns an fd to close()
+ * to release it, or -1 with error. */
+int store_lock_writers(const char *path, GError **error);
+
+/* Write sorted, duplicate-free records to path atomically.  When like is
+ * given, the new file gets its mode and owner (postmap does the same). */
+gboolean store_write(const char *path, const GArray *records, const struct stat *like,
+                     GError **error);
+
+/* Load every record of a compiled list into list (keys and strings are
+ * copied into list->strings); records come out sorted. */
+gboolean store_load(const char *path, SourceList *list, GError **error);
+
+/* A long-lived reader that follows renames. */
+typedef struct StoreReader StoreReader;
+
+StoreReader *store_reader_new(const char *path);
+void store_reader_free(StoreReader *reader);
+const char *store_reader_path(const StoreReader *reader);
+
+/* Start a lookup: notice a new file under the name, (re)open it, and
+ * start a read transaction.  FALSE with error when the list cannot be
+ * used; store_reader_end() must not be called then. */
+gboolean store_reader_begin(StoreReader *reader, GError **error);
+/* Exact-key get inside begin/end; entry strings point into the map. */
+gboolean store_reader_get(StoreReader *reader, const char *key, size_t key_len, Entry *entry);
+void store_reader_end(StoreReader *reader);
+
+/* Inode of the file currently mapped (tests use it). */
+ino_t store_reader_inode(const StoreReader *reader);
+
+#endif

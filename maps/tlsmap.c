@@ -1,0 +1,379 @@
+/*
+ * tlsmap - compile and maintain tlspolicyd lists, the way postmap(1) does
+ * for Postfix tables.
+ *
+ *   tlsmap FILE              compile FILE into FILE.lmdb (atomic)
+ *   tlsmap -c FILE           check FILE only
+ *   tlsmap -q KEY|- FILE     what the daemon would match (exit 1: no match)
+ *   tlsmap -d KEY|- FILE     delete keys from FILE.lmdb
+ *   tlsmap -i FILE           add/replace entries read from stdin
+ *   tlsmap -s FILE           dump FILE.lmdb in source syntax
+ *
+ * -d and -i change the compiled list only; the next full compile from the
+ * source file undoes them, as with postmap.  Exit status: 0 success, 1
+ * "not found" for -q/-d, 2 any error (nothing was changed).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "lookup.h"
+#include "source.h"
+#include "store.h"
+
+#define EXIT_NOT_FOUND 1
+#define EXIT_ERROR 2
+
+static struct {
+    char *query, *delete_key, *direction, *delimiters;
+    gboolean insert, show, check, verbose;
+} opt = {.delimiters = NULL};
+
+static int fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("tlsmap: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return EXIT_ERROR;
+}
+
+static int fail_error(GError *error)
+{
+    int rc = fail("%s", error->message);
+    g_error_free(error);
+    return rc;
+}
+
+static int report_parse_errors(const SourceList *list)
+{
+    for (guint i = 0; i < list->errors->len; i++)
+        fprintf(stderr, "tlsmap: %s\n", (const char *)list->errors->pdata[i]);
+    return fail("%s: %u error%s, nothing changed", list->filename, list->errors->len,
+                list->errors->len == 1 ? "" : "s");
+}
+
+static char *compiled_path(const char *source)
+{
+    return g_strconcat(source, ".lmdb", NULL);
+}
+
+static void print_record(FILE *out, const char *prefix, const char *key, const Entry *entry)
+{
+    g_autoptr(GString) line = g_string_new(NULL);
+    entry_format(entry, line);
+    fprintf(out, "%s%s\t%s\n", prefix, key, line->str);
+}
+
+/* Read all of stdin as text; NULL on error. */
+static char *read_stdin(size_t *len)
+{
+    g_autoptr(GString) text = g_string_new(NULL);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, stdin)) > 0)
+        g_string_append_len(text, buf, (gssize)n);
+    if (ferror(stdin))
+        return NULL;
+    *len = text->len;
+    return g_string_free(g_steal_pointer(&text), FALSE);
+}
+
+/* Keys named on the command line, or one per line on stdin for "-". */
+static GPtrArray *keys_argument(const char *arg)
+{
+    GPtrArray *keys = g_ptr_array_new_with_free_func(g_free);
+    if (strcmp(arg, "-") != 0) {
+        g_ptr_array_add(keys, g_strdup(arg));
+        return keys;
+    }
+    size_t len;
+    g_autofree char *text = read_stdin(&len);
+    g_auto(GStrv) lines = g_strsplit(text ? text : "", "\n", -1);
+    for (char **l = lines; *l; l++) {
+        g_strstrip(*l);
+        if (**l && **l != '#')
+            g_ptr_array_add(keys, g_strdup(*l));
+    }
+    return keys;
+}
+
+/* Compare old and new sorted lists for the audit record. */
+static AuditCounts count_changes(const GArray *old, const GArray *new)
+{
+    AuditCounts c = {.total = new->len};
+    guint i = 0, j = 0;
+    while (i < old->len || j < new->len) {
+        const SourceRecord *a = i < old->len ? &g_array_index(old, SourceRecord, i) : NULL;
+        const SourceRecord *b = j < new->len ? &g_array_index(new, SourceRecord, j) : NULL;
+        int cmp = !a ? 1 : !b ? -1 : source_key_compare(a->key, b->key);
+        if (cmp < 0) {
+            c.removed++, i++;
+        } else if (cmp > 0) {
+            c.added++, j++;
+        } else {
+            c.changed += !entry_equal(&a->entry, &b->entry);
+            i++, j++;
+        }
+    }
+    return c;
+}
+
+/* Write records under the writers' lock held by the caller; audit it. */
+static int install(const char *source, const char *path, SourceList *old, const GArray *records,
+                   const struct stat *like, const char *action, const GPtrArray *keys)
+{
+    GError *error = NULL;
+    if (!store_write(path, records, like, &error))
+        return fail_error(error);
+    AuditCounts counts = count_changes(old->records, records);
+    audit_record(action, source, &counts, keys);
+    return EXIT_SUCCESS;
+}
+
+/* Load the current compiled list, or an empty one if there is none yet. */
+static gboolean load_current(const char *path, SourceList *list, gboolean must_exist, GError **error)
+{
+    GError *err = NULL;
+    if (store_load(path, list, &err))
+        return TRUE;
+    if (!must_exist && g_error_matches(err, STORE_ERROR, STORE_ERROR_MISSING)) {
+        g_error_free(err);
+        return TRUE;
+    }
+    g_propagate_error(error, err);
+    return FALSE;
+}
+
+static int do_compile(const char *source, gboolean check_only)
+{
+    g_autofree char *text = NULL;
+    g_autofree char *path = compiled_path(source);
+    g_autoptr(SourceList) list = source_list_new(source);
+    g_autoptr(SourceList) old = source_list_new(path);
+    GError *error = NULL;
+    struct stat st;
+    size_t len;
+
+    if (stat(source, &st) < 0)
+        return fail("%s: %s", source, g_strerror(errno));
+    if (!g_file_get_contents(source, &text, &len, &error))
+        return fail_error(error);
+    if (!source_parse(list, text, len))
+        return report_parse_errors(list);
+    if (check_only) {
+        printf("%s: %u entries, no errors\n", source, list->records->len);
+        return EXIT_SUCCESS;
+    }
+
+    int lock = store_lock_writers(path, &error);
+    if (lock < 0)
+        return fail_error(error);
+    /* An unreadable old list only costs the audit its diff. */
+    if (!load_current(path, old, FALSE, &error)) {
+        g_clear_error(&error);
+        g_array_set_size(old->records, 0);
+    }
+    int rc = install(source, path, old, list->records, &st, "compile", NULL);
+    close(lock);
+    return rc;
+}
+
+static int do_query(const char *source)
+{
+    g_autofree char *path = compiled_path(source);
+    g_autoptr(GPtrArray) keys = keys_argument(opt.query);
+    StoreReader *reader = store_reader_new(path);
+    Direction direction = DIRECTION_BOTH;
+    GError *error = NULL;
+    int found = 0;
+
+    if (opt.direction) {
+        if (strcmp(opt.direction, "inbound") == 0)
+            direction = DIRECTION_INBOUND;
+        else if (strcmp(opt.direction, "outbound") == 0)
+            direction = DIRECTION_OUTBOUND;
+        else
+            return store_reader_free(reader), fail("-o takes inbound or outbound");
+    }
+    if (!store_reader_begin(reader, &error)) {
+        store_reader_free(reader);
+        return fail_error(error);
+    }
+    gboolean many = strcmp(opt.query, "-") == 0;
+    for (guint i = 0; i < keys->len; i++) {
+        LookupMatch match;
+        const char *query = keys->pdata[i];
+        if (!lookup_find(reader, query, opt.delimiters, direction, &match))
+            continue;
+        found++;
+        g_autofree char *prefix = many ? g_strconcat(query, "\t", NULL) : g_strdup("");
+        print_record(stdout, prefix, match.key, &match.entry);
+    }
+    store_reader_end(reader);
+    store_reader_free(reader);
+    return found ? EXIT_SUCCESS : EXIT_NOT_FOUND;
+}
+
+static int do_show(const char *source)
+{
+    g_autofree char *path = compiled_path(source);
+    g_autoptr(SourceList) list = source_list_new(path);
+    GError *error = NULL;
+
+    if (!store_load(path, list, &error))
+        return fail_error(error);
+    for (guint i = 0; i < list->records->len; i++) {
+        const SourceRecord *rec = &g_array_index(list->records, SourceRecord, i);
+        print_record(stdout, "", rec->key, &rec->entry);
+    }
+    return EXIT_SUCCESS;
+}
+
+/* -d: the new list is the old one without the named keys. */
+static int do_delete(const char *source)
+{
+    g_autofree char *path = compiled_path(source);
+    g_autoptr(SourceList) old = source_list_new(path);
+    g_autoptr(GPtrArray) raw = keys_argument(opt.delete_key);
+    g_autoptr(GHashTable) doomed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_autoptr(GPtrArray) deleted = g_ptr_array_new();
+    g_autoptr(GArray) kept = g_array_new(FALSE, FALSE, sizeof(SourceRecord));
+    GError *error = NULL;
+    struct stat st;
+
+    for (guint i = 0; i < raw->len; i++) {
+        const char *why;
+        KeyKind kind;
+        char *key = key_from_list(raw->pdata[i], &kind, &why);
+        if (!key)
+            return fail("%s: \"%s\"", why, (const char *)raw->pdata[i]);
+        g_hash_table_add(doomed, key);
+    }
+
+    int lock = store_lock_writers(path, &error);
+    if (lock < 0)
+        return fail_error(error);
+    int rc = EXIT_ERROR;
+    if (!load_current(path, old, TRUE, &error) || stat(path, &st) < 0) {
+        rc = error ? fail_error(error) : fail("%s: %s", path, g_strerror(errno));
+        goto out;
+    }
+    for (guint i = 0; i < old->records->len; i++) {
+        SourceRecord *rec = &g_array_index(old->records, SourceRecord, i);
+        if (g_hash_table_contains(doomed, rec->key))
+            g_ptr_array_add(deleted, (char *)rec->key);
+        else
+            g_array_append_val(kept, *rec);
+    }
+    rc = deleted->len == 0 ? EXIT_NOT_FOUND
+                           : install(source, path, old, kept, &st, "delete", deleted);
+out:
+    close(lock);
+    return rc;
+}
+
+/* -i: entries from stdin replace or join the old ones. */
+static int do_insert(const char *source)
+{
+    g_autofree char *path = compiled_path(source);
+    g_autoptr(SourceList) old = source_list_new(path);
+    g_autoptr(SourceList) input = source_list_new("stdin");
+    g_autoptr(GPtrArray) keys = g_ptr_array_new();
+    g_autoptr(GArray) merged = g_array_new(FALSE, FALSE, sizeof(SourceRecord));
+    GError *error = NULL;
+    struct stat st, *like = NULL;
+    size_t len;
+    g_autofree char *text = read_stdin(&len);
+
+    if (!text)
+        return fail("stdin: %s", g_strerror(errno));
+    if (!source_parse(input, text, len))
+        return report_parse_errors(input);
+
+    int lock = store_lock_writers(path, &error);
+    if (lock < 0)
+        return fail_error(error);
+    int rc = EXIT_ERROR;
+    if (!load_current(path, old, FALSE, &error)) {
+        rc = fail_error(error);
+        goto out;
+    }
+    if (stat(path, &st) == 0)
+        like = &st;
+
+    /* Merge two sorted arrays; on equal keys the input wins. */
+    GArray *a = old->records, *b = input->records;
+    guint i = 0, j = 0;
+    while (i < a->len || j < b->len) {
+        SourceRecord *ra = i < a->len ? &g_array_index(a, SourceRecord, i) : NULL;
+        SourceRecord *rb = j < b->len ? &g_array_index(b, SourceRecord, j) : NULL;
+        int cmp = !ra ? 1 : !rb ? -1 : source_key_compare(ra->key, rb->key);
+        if (cmp <= 0 && ra)
+            i++;
+        if (cmp >= 0 && rb) {
+            g_array_append_val(merged, *rb);
+            g_ptr_array_add(keys, (char *)rb->key);
+            j++;
+        } else {
+            g_array_append_val(merged, *ra);
+        }
+    }
+    rc = install(source, path, old, merged, like, "insert", keys);
+out:
+    close(lock);
+    return rc;
+}
+
+static const GOptionEntry options[] = {
+    {"query", 'q', 0, G_OPTION_ARG_FILENAME, &opt.query, "Show the entry the daemon would match for KEY (- reads keys from stdin)", "KEY"},
+    {"direction", 'o', 0, G_OPTION_ARG_STRING, &opt.direction, "With -q: only entries covering inbound or outbound mail", "DIR"},
+    {"delimiter", 'e', 0, G_OPTION_ARG_STRING, &opt.delimiters, "Recipient delimiter characters (default +)", "CHARS"},
+    {"delete", 'd', 0, G_OPTION_ARG_FILENAME, &opt.delete_key, "Delete KEY from the compiled list (- reads keys from stdin)", "KEY"},
+    {"insert", 'i', 0, G_OPTION_ARG_NONE, &opt.insert, "Add or replace entries read from stdin", NULL},
+    {"show", 's', 0, G_OPTION_ARG_NONE, &opt.show, "Print the compiled list in source syntax", NULL},
+    {"check", 'c', 0, G_OPTION_ARG_NONE, &opt.check, "Check FILE without writing anything", NULL},
+    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt.verbose, "Also print audit records on stderr", NULL},
+    {NULL, 0, 0, 0, NULL, NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+    g_autoptr(GOptionContext) context = g_option_context_new("FILE");
+    GError *error = NULL;
+
+    g_option_context_set_summary(context, "Compile and maintain tlspolicyd TLS lists (FILE is the "
+                                          "source; the compiled list is FILE.lmdb).");
+    g_option_context_add_main_entries(context, options, NULL);
+    if (!g_option_context_parse(context, &argc, &argv, &error))
+        return fail_error(error);
+    if (argc != 2)
+        return fail("expected exactly one FILE (try --help)");
+    int modes = (opt.query != NULL) + (opt.delete_key != NULL) + opt.insert + opt.show + opt.check;
+    if (modes > 1)
+        return fail("-q, -d, -i, -s and -c exclude each other");
+    if (!opt.delimiters)
+        opt.delimiters = g_strdup("+");
+
+    const char *source = argv[1];
+    if (g_str_has_prefix(source, "lmdb:"))
+        source += 5;
+    audit_init(opt.verbose);
+
+    if (opt.query)
+        return do_query(source);
+    if (opt.delete_key)
+        return do_delete(source);
+    if (opt.insert)
+        return do_insert(source);
+    if (opt.show)
+        return do_show(source);
+    return do_compile(source, opt.check);
+}

@@ -1,0 +1,44 @@
+#!/bin/sh
+# deps.sh - make sure the Debian packages that tlspolicyd needs are installed.
+#
+#   scripts/deps.sh build    compiler and libraries
+#   scripts/deps.sh test     build + what the test suite drives (prove, a
+#                            private Postfix, swaks, openssl)
+#
+# As root, missing packages are installed with apt-get (Postfix with the
+# debconf answer "No configuration", so the system's own instance is never
+# set up or started).  As another user, print the exact command and fail.
+set -eu
+
+build_pkgs="build-essential pkg-config libglib2.0-dev liblmdb-dev libssl-dev"
+test_pkgs="perl openssl"
+
+case "${1:-build}" in
+build) want=$build_pkgs ;;
+test)  want="$build_pkgs $test_pkgs" ;;
+*) echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    case "$status" in
+    *" installed") ;;
+    *) missing="$missing $p" ;;
+    esac
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+    echo "tlspolicyd needs these Debian packages:$missing" >&2
+    echo "run as root:" >&2
+    echo "  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y$missing" >&2
+    exit 1
+fi
+echo "deps.sh: installing$missing" >&2
+case "$missing" in
+*postfix*) echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections ;;
+esac
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2
+apt-get install -y -q --no-install-recommends $missing >&2
