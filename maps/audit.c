@@ -48,7 +48,7 @@ static void append_keys(GString *msg, const GPtrArray *keys)
         g_string_append_printf(msg, ",...(%u more)", keys->len - AUDIT_MAX_KEYS);
 }
 
-void audit_record(const char *action, const char *file, const AuditCounts *counts,
+void audit_record(const char *action, const char *file, const StoreDiff *counts,
                   const GPtrArray *keys)
 {
     uid_t uid = getuid();

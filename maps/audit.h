@@ -9,15 +9,11 @@
 #ifndef TLSPOLICYD_AUDIT_H
 #define TLSPOLICYD_AUDIT_H
 
-#include <glib.h>
-
-typedef struct {
-    guint added, removed, changed, total;
-} AuditCounts;
+#include "store.h"
 
 void audit_init(gboolean echo_to_stderr);
 /* keys: NULL, or the keys the change named (at most 20 are listed). */
-void audit_record(const char *action, const char *file, const AuditCounts *counts,
+void audit_record(const char *action, const char *file, const StoreDiff *counts,
                   const GPtrArray *keys);
 
 #endif

@@ -84,7 +84,7 @@ gboolean key_from_query(const char *raw, char *out)
         return FALSE;
     if (is_ascii(raw)) {
         for (size_t i = 0; i <= len; i++)
-            out[i] = g_ascii_tolower(raw[i]);
+            out[i] = raw[i] >= 'A' && raw[i] <= 'Z' ? (char)(raw[i] + 32) : raw[i];
         while (len > 0 && out[len - 1] == '.')
             out[--len] = 0;
         return len > 0;
@@ -108,18 +108,17 @@ static gboolean valid_local_part(const char *local, size_t len)
     return TRUE;
 }
 
-char *key_from_list(const char *raw, KeyKind *kind, const char **why)
+gboolean key_from_list(const char *raw, char *folded, KeyKind *kind, const char **why)
 {
-    char folded[KEY_MAX + 1];
     const char *domain;
 
     if (!key_from_query(raw, folded))
-        return *why = "key cannot be normalized (too long, empty, or an invalid international name)", NULL;
+        return *why = "key cannot be normalized (too long, empty, or an invalid international name)", FALSE;
 
     const char *at = strrchr(folded, '@');
     if (at) {
         if (!valid_local_part(folded, (size_t)(at - folded)))
-            return *why = "invalid local part in address key", NULL;
+            return *why = "invalid local part in address key", FALSE;
         *kind = KEY_ADDRESS;
         domain = at + 1;
     } else if (folded[0] == '.') {
@@ -129,9 +128,9 @@ char *key_from_list(const char *raw, KeyKind *kind, const char **why)
         *kind = KEY_DOMAIN;
         domain = folded;
         if (!strchr(domain, '.'))
-            return *why = "a domain key needs at least two labels (write .com for every .com domain)", NULL;
+            return *why = "a domain key needs at least two labels (write .com for every .com domain)", FALSE;
     }
     if (!key_domain_is_valid(domain))
-        return *why = "invalid domain name", NULL;
-    return g_strdup(folded);
+        return *why = "invalid domain name", FALSE;
+    return TRUE;
 }

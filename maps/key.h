@@ -23,9 +23,9 @@ typedef enum {
 
 #define KEY_MAX 320  /* 64 for the local part, 1 for '@', 255 for the domain */
 
-/* Normalize a key from a list file and check that it is well-formed.
- * Returns a new string, or NULL with *why set to a static message. */
-char *key_from_list(const char *raw, KeyKind *kind, const char **why);
+/* Normalize a key from a list file into out (KEY_MAX+1 bytes) and check
+ * that it is well-formed; FALSE with *why set to a static message. */
+gboolean key_from_list(const char *raw, char *out, KeyKind *kind, const char **why);
 
 /* Normalize an address or domain from a query into out (KEY_MAX+1 bytes).
  * Returns FALSE when it cannot be normalized (too long, bad IDN, empty);

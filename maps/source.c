@@ -11,6 +11,47 @@
 #include <stdlib.h>
 #include <string.h>
 
+static guint list_entry_hash(gconstpointer p)
+{
+    const ListEntry *le = p;
+    guint h = 5381;
+    for (guint i = 0; i < le->encoded_len; i++)
+        h = h * 33 + le->encoded[i];
+    return h;
+}
+
+static gboolean list_entry_equal(gconstpointer a, gconstpointer b)
+{
+    const ListEntry *x = a, *y = b;
+    return x->encoded_len == y->encoded_len && memcmp(x->encoded, y->encoded, x->encoded_len) == 0;
+}
+
+static const char *intern(SourceList *list, const char *s)
+{
+    return s ? g_string_chunk_insert_const(list->strings, s) : NULL;
+}
+
+const ListEntry *source_intern_entry(SourceList *list, const Entry *entry)
+{
+    union {
+        ListEntry le;
+        guint8 room[sizeof(ListEntry) + ENTRY_MAX_ENCODED];
+    } probe;
+    probe.le.encoded_len = (guint16)entry_encode(entry, probe.le.encoded);
+
+    ListEntry *found = g_hash_table_lookup(list->entries, &probe.le);
+    if (found)
+        return found;
+    found = g_malloc(sizeof(ListEntry) + probe.le.encoded_len);
+    memcpy(found, &probe.le, sizeof(ListEntry) + probe.le.encoded_len);
+    found->entry = *entry;
+    found->entry.exclude_ciphers = intern(list, entry->exclude_ciphers);
+    found->entry.notice = intern(list, entry->notice);
+    found->entry.transport = intern(list, entry->transport);
+    g_hash_table_add(list->entries, found);
+    return found;
+}
+
 SourceList *source_list_new(const char *filename)
 {
     SourceList *list = g_new0(SourceList, 1);
@@ -18,6 +59,8 @@ SourceList *source_list_new(const char *filename)
     list->records = g_array_new(FALSE, FALSE, sizeof(SourceRecord));
     list->strings = g_string_chunk_new(1 << 16);
     list->errors = g_ptr_array_new_with_free_func(g_free);
+    list->scratch_keys = g_ptr_array_new();
+    list->entries = g_hash_table_new_full(list_entry_hash, list_entry_equal, g_free, NULL);
     return list;
 }
 
@@ -29,6 +72,8 @@ void source_list_free(SourceList *list)
     g_array_unref(list->records);
     g_string_chunk_free(list->strings);
     g_ptr_array_unref(list->errors);
+    g_ptr_array_unref(list->scratch_keys);
+    g_hash_table_unref(list->entries);
     g_free(list);
 }
 
@@ -99,33 +144,29 @@ static const char *level_list = "encrypt, verify, secure, dane, dane-only, none 
 
 static void add_keys(SourceList *list, GPtrArray *keys, const Entry *entry, guint lineno)
 {
+    const ListEntry *value = source_intern_entry(list, entry);
     for (guint i = 0; i < keys->len; i++) {
         const char *why;
         KeyKind kind;
-        g_autofree char *key = key_from_list(keys->pdata[i], &kind, &why);
-        if (!key) {
+        char key[KEY_MAX + 1];
+        if (!key_from_list(keys->pdata[i], key, &kind, &why)) {
             source_error(list, lineno, "%s: \"%s\"", why, (const char *)keys->pdata[i]);
             continue;
         }
         SourceRecord rec = {
             .key = g_string_chunk_insert(list->strings, key),
             .kind = kind,
-            .entry = *entry,
+            .value = value,
             .line = lineno,
         };
         g_array_append_val(list->records, rec);
     }
 }
 
-static const char *intern(SourceList *list, const char *s)
+void source_parse_line(SourceList *list, char *line, guint lineno)
 {
-    return s ? g_string_chunk_insert(list->strings, s) : NULL;
-}
-
-void source_parse_line(SourceList *list, const char *text, guint lineno)
-{
-    g_autofree char *line = g_strdup(text);
-    g_autoptr(GPtrArray) keys = g_ptr_array_new();
+    GPtrArray *keys = list->scratch_keys;
+    g_ptr_array_set_size(keys, 0);
     Tokenizer tok = {.pos = line};
     Entry entry = {0};
     char *word;
@@ -133,7 +174,7 @@ void source_parse_line(SourceList *list, const char *text, guint lineno)
 
     /* Keys (comma or blank separated) up to the level word. */
     while ((word = next_token(&tok))) {
-        if (entry_level_parse(word, &entry.level)) {
+        if (strlen(word) <= 9 && entry_level_parse(word, &entry.level)) {
             have_level = TRUE;
             break;
         }
@@ -180,9 +221,6 @@ void source_parse_line(SourceList *list, const char *text, guint lineno)
     const char *why;
     if (!entry_validate(&entry, &why))
         return source_error(list, lineno, "%s", why);
-    entry.exclude_ciphers = intern(list, entry.exclude_ciphers);
-    entry.notice = intern(list, entry.notice);
-    entry.transport = intern(list, entry.transport);
     add_keys(list, keys, &entry, lineno);
 }
 
@@ -193,35 +231,103 @@ int source_key_compare(const char *a, const char *b)
     return strcmp(a, b);
 }
 
-static int record_compare(const void *a, const void *b)
+/*
+ * Sorting a million keys is most of a compile, so sort small items that
+ * carry the first 8 key bytes as an integer: most comparisons never touch
+ * the key strings (or the cache lines they live in).
+ */
+typedef struct {
+    guint64 prefix;  /* first 8 bytes, big-endian, NUL padded */
+    guint32 len;
+    guint32 index;   /* into records: tie-break keeps file order */
+} SortItem;
+
+static int sort_item_compare(const void *a, const void *b, void *data)
 {
-    const SourceRecord *ra = a, *rb = b;
-    int c = source_key_compare(ra->key, rb->key);
-    if (c)
-        return c;
-    return ra->line < rb->line ? -1 : ra->line > rb->line;
+    const SortItem *x = a, *y = b;
+    if (x->prefix != y->prefix)
+        return x->prefix < y->prefix ? -1 : 1;
+    if (x->len > 8 && y->len > 8) {
+        const GArray *recs = data;
+        int c = strcmp(g_array_index(recs, SourceRecord, x->index).key + 8,
+                       g_array_index(recs, SourceRecord, y->index).key + 8);
+        if (c)
+            return c;
+    } else if (x->len != y->len) {
+        return x->len < y->len ? -1 : 1;
+    }
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static SortItem sort_item(const SourceRecord *rec, guint index)
+{
+    SortItem item = {.index = index};
+    const unsigned char *k = (const unsigned char *)rec->key;
+    guint i = 0;
+    for (; i < 8 && k[i]; i++)
+        item.prefix = item.prefix << 8 | k[i];
+    item.prefix <<= 8 * (8 - i);
+    item.len = (guint32)(i < 8 ? i : 8 + strlen(rec->key + 8));
+    return item;
+}
+
+/* Stable LSD radix sort on the 64-bit prefix, 16 bits a pass. */
+static void radix_sort_prefix(SortItem *items, guint n)
+{
+    SortItem *tmp = g_new(SortItem, n), *src = items, *dst = tmp;
+    guint *count = g_new(guint, 65536);
+
+    for (guint shift = 0; shift < 64; shift += 16) {
+        memset(count, 0, 65536 * sizeof *count);
+        for (guint i = 0; i < n; i++)
+            count[(src[i].prefix >> shift) & 0xffff]++;
+        guint sum = 0;
+        for (guint d = 0; d < 65536; d++) {
+            guint c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (guint i = 0; i < n; i++)
+            dst[count[(src[i].prefix >> shift) & 0xffff]++] = src[i];
+        SortItem *swap = src;
+        src = dst;
+        dst = swap;
+    }
+    g_free(tmp);  /* four passes: the result is back in items */
+    g_free(count);
 }
 
 void source_sort_and_check(SourceList *list)
 {
     GArray *recs = list->records;
-    qsort(recs->data, recs->len, sizeof(SourceRecord), record_compare);
+    SortItem *order = g_new(SortItem, recs->len);
+    for (guint i = 0; i < recs->len; i++)
+        order[i] = sort_item(&g_array_index(recs, SourceRecord, i), i);
+    radix_sort_prefix(order, recs->len);
+    /* Runs with the same prefix are rare and short: finish them exactly. */
+    for (guint i = 0, j; i < recs->len; i = j) {
+        for (j = i + 1; j < recs->len && order[j].prefix == order[i].prefix; j++)
+            ;
+        if (j - i > 1)
+            qsort_r(order + i, j - i, sizeof *order, sort_item_compare, recs);
+    }
 
     /* Keep the first of equal keys, report each later one. */
-    guint out = 0;
+    GArray *sorted = g_array_sized_new(FALSE, FALSE, sizeof(SourceRecord), recs->len);
+    const SourceRecord *prev = NULL;
     for (guint i = 0; i < recs->len; i++) {
-        SourceRecord *rec = &g_array_index(recs, SourceRecord, i);
-        if (out > 0) {
-            SourceRecord *prev = &g_array_index(recs, SourceRecord, out - 1);
-            if (strcmp(prev->key, rec->key) == 0) {
-                source_error(list, rec->line, "duplicate key \"%s\" (first defined at line %u)",
-                             rec->key, prev->line);
-                continue;
-            }
+        const SourceRecord *rec = &g_array_index(recs, SourceRecord, order[i].index);
+        if (prev && strcmp(prev->key, rec->key) == 0) {
+            source_error(list, rec->line, "duplicate key \"%s\" (first defined at line %u)",
+                         rec->key, prev->line);
+            continue;
         }
-        g_array_index(recs, SourceRecord, out++) = *rec;
+        g_array_append_val(sorted, *rec);
+        prev = rec;
     }
-    g_array_set_size(recs, out);
+    g_free(order);
+    g_array_unref(recs);
+    list->records = sorted;
 }
 
 /* Join physical lines into logical ones (continuations start with white
@@ -231,6 +337,15 @@ gboolean source_parse(SourceList *list, const char *text, size_t len)
     g_autoptr(GString) logical = g_string_new(NULL);
     guint logical_line = 0, lineno = 0;
     const char *p = text, *end = text + len;
+
+    /* One record per line is the common case: size the array once. */
+    guint lines = 1;
+    for (const char *nl = p; (nl = memchr(nl, '\n', (size_t)(end - nl))); nl++)
+        lines++;
+    if (list->records->len == 0) {
+        g_array_unref(list->records);
+        list->records = g_array_sized_new(FALSE, FALSE, sizeof(SourceRecord), lines);
+    }
 
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));

@@ -16,11 +16,19 @@
 #include "entry.h"
 #include "key.h"
 
+/* An entry shared by every key that has the same one (a list has few
+ * distinct entries and many keys), with its encoded LMDB value. */
 typedef struct {
-    const char *key;  /* normal form, see key.h */
-    KeyKind kind;
     Entry entry;
-    guint line;       /* first physical line of the logical line */
+    guint16 encoded_len;
+    guint8 encoded[];
+} ListEntry;
+
+typedef struct {
+    const char *key;        /* normal form, see key.h */
+    const ListEntry *value;
+    guint line;             /* first physical line of the logical line */
+    KeyKind kind;
 } SourceRecord;
 
 typedef struct {
@@ -28,6 +36,8 @@ typedef struct {
     GArray *records;        /* SourceRecord, sorted by key after source_parse */
     GStringChunk *strings;  /* storage for keys and entry strings */
     GPtrArray *errors;      /* "FILE, line N: ..." messages */
+    GPtrArray *scratch_keys;
+    GHashTable *entries;    /* ListEntry set, owned */
 } SourceList;
 
 #define SOURCE_MAX_ERRORS 50
@@ -40,15 +50,18 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(SourceList, source_list_free)
  * Returns TRUE when list->errors is empty. */
 gboolean source_parse(SourceList *list, const char *text, size_t len);
 
-/* Parse one "KEY... LEVEL attrs" logical line on its own (tlsmap -i reads
- * these from stdin); records are appended unsorted. */
-void source_parse_line(SourceList *list, const char *line, guint lineno);
+/* Parse one "KEY... LEVEL attrs" logical line (tokenized in place, so
+ * line is modified); records are appended unsorted. */
+void source_parse_line(SourceList *list, char *line, guint lineno);
 
 /* Sort records and report duplicates (names both lines). */
 void source_sort_and_check(SourceList *list);
 
 /* Record an error "FILE, line N: <message>". */
 void source_error(SourceList *list, guint line, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+/* The shared copy of entry (its strings are copied into list->strings). */
+const ListEntry *source_intern_entry(SourceList *list, const Entry *entry);
 
 /* Comparison of two normalized keys in LMDB's default key order. */
 int source_key_compare(const char *a, const char *b);

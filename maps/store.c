@@ -48,11 +48,24 @@ static size_t estimate_map_size(const GArray *records)
     size_t bytes = 1 << 20;
     for (guint i = 0; i < records->len; i++) {
         const SourceRecord *rec = &g_array_index(records, SourceRecord, i);
-        bytes += strlen(rec->key) + 64 + (rec->entry.notice ? strlen(rec->entry.notice) : 0)
-                 + (rec->entry.exclude_ciphers ? strlen(rec->entry.exclude_ciphers) : 0)
-                 + (rec->entry.transport ? strlen(rec->entry.transport) : 0);
+        bytes += strlen(rec->key) + rec->value->encoded_len + 64;
     }
     return (bytes * 2 + 4095) & ~(size_t)4095;
+}
+
+/* WRITEMAP grew the file to the whole map size; give back the tail. */
+static int trim_to_used_pages(MDB_env *env)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    mdb_filehandle_t fd;
+
+    mdb_env_info(env, &info);
+    mdb_env_stat(env, &st);
+    mdb_env_get_fd(env, &fd);
+    if (ftruncate(fd, (off_t)((info.me_last_pgno + 1) * (size_t)st.ms_psize)) < 0)
+        return errno;
+    return 0;
 }
 
 /* Fill a fresh environment at tmp with the records; one transaction. */
@@ -63,13 +76,14 @@ static int fill_environment(const char *tmp, const GArray *records, size_t map_s
     MDB_dbi dbi;
     int rc;
     char version[16];
-    uint8_t value[ENTRY_MAX_ENCODED];
 
     if ((rc = mdb_env_create(&env)) != 0)
         return rc;
     if ((rc = mdb_env_set_mapsize(env, map_size)) != 0)
         goto out;
-    if ((rc = mdb_env_open(env, tmp, MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOSYNC, 0600)) != 0)
+    /* WRITEMAP: pages are written straight into the (private, temporary)
+     * file instead of being staged in malloc'd memory and copied. */
+    if ((rc = mdb_env_open(env, tmp, MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOSYNC | MDB_WRITEMAP | MDB_NORDAHEAD, 0600)) != 0)
         goto out;
     if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0)
         goto out;
@@ -84,8 +98,8 @@ static int fill_environment(const char *tmp, const GArray *records, size_t map_s
         const SourceRecord *rec = &g_array_index(records, SourceRecord, i);
         k.mv_size = strlen(rec->key);
         k.mv_data = (void *)rec->key;
-        v.mv_size = entry_encode(&rec->entry, value);
-        v.mv_data = value;
+        v.mv_size = rec->value->encoded_len;
+        v.mv_data = (void *)rec->value->encoded;
         if ((rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND)) != 0)
             goto out;
     }
@@ -93,6 +107,8 @@ static int fill_environment(const char *tmp, const GArray *records, size_t map_s
     txn = NULL;
     if (rc == 0)
         rc = mdb_env_sync(env, 1);
+    if (rc == 0)
+        rc = trim_to_used_pages(env);
 out:
     if (txn)
         mdb_txn_abort(txn);
@@ -335,11 +351,6 @@ void store_reader_end(StoreReader *reader)
         mdb_txn_reset(reader->txn);
 }
 
-static const char *copy_string(SourceList *list, const char *s)
-{
-    return s ? g_string_chunk_insert(list->strings, s) : NULL;
-}
-
 gboolean store_load(const char *path, SourceList *list, GError **error)
 {
     MDB_env *env;
@@ -363,24 +374,75 @@ gboolean store_load(const char *path, SourceList *list, GError **error)
         if (k.mv_size == FORMAT_KEY_LEN && memcmp(k.mv_data, format_key, k.mv_size) == 0)
             continue;
         SourceRecord rec = {.line = 0};
-        g_autofree char *key = g_strndup(k.mv_data, k.mv_size);
-        const char *why;
-        g_autofree char *normal = key_from_list(key, &rec.kind, &why);
-        if (!normal || strcmp(normal, key) != 0 || !entry_decode(v.mv_data, v.mv_size, &rec.entry)) {
-            g_autofree char *shown = g_strescape(key, NULL);
+        Entry entry;
+        rec.key = g_string_chunk_insert_len(list->strings, k.mv_data, (gssize)k.mv_size);
+        rec.kind = rec.key[0] == '.' ? KEY_PARENT : strchr(rec.key, '@') ? KEY_ADDRESS : KEY_DOMAIN;
+        if (strlen(rec.key) != k.mv_size || !entry_decode(v.mv_data, v.mv_size, &entry)) {
+            g_autofree char *shown = g_strescape(rec.key, NULL);
             g_set_error(error, STORE_ERROR, STORE_ERROR_INVALID, "%s: corrupt record for key \"%s\"",
                         path, shown);
             ok = FALSE;
             break;
         }
-        rec.key = g_string_chunk_insert(list->strings, key);
-        rec.entry.exclude_ciphers = copy_string(list, rec.entry.exclude_ciphers);
-        rec.entry.notice = copy_string(list, rec.entry.notice);
-        rec.entry.transport = copy_string(list, rec.entry.transport);
+        rec.value = source_intern_entry(list, &entry);
         g_array_append_val(list->records, rec);
     }
     mdb_cursor_close(cursor);
     mdb_txn_abort(txn);
     mdb_env_close(env);
     return ok;
+}
+
+StoreDiff store_diff(const char *path, const GArray *records)
+{
+    StoreDiff diff = {.total = records->len};
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *cursor;
+    MDB_val k, v;
+    struct stat st;
+    guint j = 0;
+    int rc = MDB_NOTFOUND;
+
+    if (!open_environment(path, &env, &txn, &dbi, &st, NULL)) {
+        diff.added = records->len;
+        return diff;
+    }
+    if (mdb_cursor_open(txn, dbi, &cursor) == 0) {
+        rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST);
+        if (rc == 0 && k.mv_size == FORMAT_KEY_LEN && memcmp(k.mv_data, format_key, k.mv_size) == 0)
+            rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+    }
+    /* Merge the two sorted sequences. */
+    while (rc == 0 || j < records->len) {
+        const SourceRecord *rec = j < records->len ? &g_array_index(records, SourceRecord, j) : NULL;
+        int cmp;
+        if (rc != 0) {
+            cmp = 1;
+        } else if (!rec) {
+            cmp = -1;
+        } else {
+            size_t len = strlen(rec->key);
+            cmp = memcmp(k.mv_data, rec->key, MIN(len, k.mv_size));
+            if (cmp == 0)
+                cmp = k.mv_size < len ? -1 : k.mv_size > len;
+        }
+        if (cmp <= 0 && rc == 0) {
+            if (cmp < 0)
+                diff.removed++;
+            else
+                diff.changed += v.mv_size != rec->value->encoded_len
+                                || memcmp(v.mv_data, rec->value->encoded, v.mv_size) != 0;
+            rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+        }
+        if (cmp >= 0 && rec) {
+            diff.added += cmp > 0;
+            j++;
+        }
+    }
+    mdb_cursor_close(cursor);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return diff;
 }

@@ -51,6 +51,14 @@ gboolean store_write(const char *path, const GArray *records, const struct stat 
  * copied into list->strings); records come out sorted. */
 gboolean store_load(const char *path, SourceList *list, GError **error);
 
+/* What replacing the list at path with records would change (for the
+ * audit trail); compares encoded values, so it is cheap for big lists.
+ * A missing or unreadable old list counts every record as added. */
+typedef struct {
+    guint added, removed, changed, total;
+} StoreDiff;
+StoreDiff store_diff(const char *path, const GArray *records);
+
 /* A long-lived reader that follows renames. */
 typedef struct StoreReader StoreReader;
 

@@ -105,36 +105,15 @@ static GPtrArray *keys_argument(const char *arg)
     return keys;
 }
 
-/* Compare old and new sorted lists for the audit record. */
-static AuditCounts count_changes(const GArray *old, const GArray *new)
-{
-    AuditCounts c = {.total = new->len};
-    guint i = 0, j = 0;
-    while (i < old->len || j < new->len) {
-        const SourceRecord *a = i < old->len ? &g_array_index(old, SourceRecord, i) : NULL;
-        const SourceRecord *b = j < new->len ? &g_array_index(new, SourceRecord, j) : NULL;
-        int cmp = !a ? 1 : !b ? -1 : source_key_compare(a->key, b->key);
-        if (cmp < 0) {
-            c.removed++, i++;
-        } else if (cmp > 0) {
-            c.added++, j++;
-        } else {
-            c.changed += !entry_equal(&a->entry, &b->entry);
-            i++, j++;
-        }
-    }
-    return c;
-}
-
 /* Write records under the writers' lock held by the caller; audit it. */
-static int install(const char *source, const char *path, SourceList *old, const GArray *records,
+static int install(const char *source, const char *path, const GArray *records,
                    const struct stat *like, const char *action, const GPtrArray *keys)
 {
     GError *error = NULL;
+    StoreDiff diff = store_diff(path, records);
     if (!store_write(path, records, like, &error))
         return fail_error(error);
-    AuditCounts counts = count_changes(old->records, records);
-    audit_record(action, source, &counts, keys);
+    audit_record(action, source, &diff, keys);
     return EXIT_SUCCESS;
 }
 
@@ -154,19 +133,20 @@ static gboolean load_current(const char *path, SourceList *list, gboolean must_e
 
 static int do_compile(const char *source, gboolean check_only)
 {
-    g_autofree char *text = NULL;
     g_autofree char *path = compiled_path(source);
     g_autoptr(SourceList) list = source_list_new(source);
-    g_autoptr(SourceList) old = source_list_new(path);
     GError *error = NULL;
     struct stat st;
-    size_t len;
 
     if (stat(source, &st) < 0)
         return fail("%s: %s", source, g_strerror(errno));
-    if (!g_file_get_contents(source, &text, &len, &error))
+    GMappedFile *text = g_mapped_file_new(source, FALSE, &error);
+    if (!text)
         return fail_error(error);
-    if (!source_parse(list, text, len))
+    gboolean parsed = source_parse(list, g_mapped_file_get_contents(text),
+                                   g_mapped_file_get_length(text));
+    g_mapped_file_unref(text);
+    if (!parsed)
         return report_parse_errors(list);
     if (check_only) {
         printf("%s: %u entries, no errors\n", source, list->records->len);
@@ -176,12 +156,7 @@ static int do_compile(const char *source, gboolean check_only)
     int lock = store_lock_writers(path, &error);
     if (lock < 0)
         return fail_error(error);
-    /* An unreadable old list only costs the audit its diff. */
-    if (!load_current(path, old, FALSE, &error)) {
-        g_clear_error(&error);
-        g_array_set_size(old->records, 0);
-    }
-    int rc = install(source, path, old, list->records, &st, "compile", NULL);
+    int rc = install(source, path, list->records, &st, "compile", NULL);
     close(lock);
     return rc;
 }
@@ -232,7 +207,7 @@ static int do_show(const char *source)
         return fail_error(error);
     for (guint i = 0; i < list->records->len; i++) {
         const SourceRecord *rec = &g_array_index(list->records, SourceRecord, i);
-        print_record(stdout, "", rec->key, &rec->entry);
+        print_record(stdout, "", rec->key, &rec->value->entry);
     }
     return EXIT_SUCCESS;
 }
@@ -252,10 +227,10 @@ static int do_delete(const char *source)
     for (guint i = 0; i < raw->len; i++) {
         const char *why;
         KeyKind kind;
-        char *key = key_from_list(raw->pdata[i], &kind, &why);
-        if (!key)
+        char key[KEY_MAX + 1];
+        if (!key_from_list(raw->pdata[i], key, &kind, &why))
             return fail("%s: \"%s\"", why, (const char *)raw->pdata[i]);
-        g_hash_table_add(doomed, key);
+        g_hash_table_add(doomed, g_strdup(key));
     }
 
     int lock = store_lock_writers(path, &error);
@@ -274,7 +249,7 @@ static int do_delete(const char *source)
             g_array_append_val(kept, *rec);
     }
     rc = deleted->len == 0 ? EXIT_NOT_FOUND
-                           : install(source, path, old, kept, &st, "delete", deleted);
+                           : install(source, path, kept, &st, "delete", deleted);
 out:
     close(lock);
     return rc;
@@ -326,7 +301,7 @@ static int do_insert(const char *source)
             g_array_append_val(merged, *ra);
         }
     }
-    rc = install(source, path, old, merged, like, "insert", keys);
+    rc = install(source, path, merged, like, "insert", keys);
 out:
     close(lock);
     return rc;
