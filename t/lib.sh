@@ -1,0 +1,30 @@
+# lib.sh - a small TAP producer for the shell tests (sourced).
+#
+#   plan_tests / ok NAME CMD... / is GOT WANT NAME / like TEXT PATTERN NAME
+#   done_testing    prints the plan at the end, exits non-zero on failure
+set -u
+TESTS_RUN=0
+TESTS_FAILED=0
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/tlspolicyd-test.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+: "${TLSMAP:?set TLSMAP (make check does)}"
+
+_result() {  # status name [diagnostic]
+    TESTS_RUN=$((TESTS_RUN + 1))
+    if [ "$1" -eq 0 ]; then
+        echo "ok $TESTS_RUN - $2"
+    else
+        TESTS_FAILED=$((TESTS_FAILED + 1))
+        echo "not ok $TESTS_RUN - $2"
+        [ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
+    fi
+    return 0
+}
+ok() { local name=$1; shift; "$@" >/dev/null 2>&1; _result $? "$name"; }
+is() { [ "$1" = "$2" ]; _result $? "$3" "got:  '$1'
+want: '$2'"; }
+like() { printf '%s' "$1" | grep -qE -- "$2"; _result $? "$3" "text: '$1'
+does not match: '$2'"; }
+unlike() { ! printf '%s' "$1" | grep -qE -- "$2"; _result $? "$3" "text: '$1'
+matches: '$2'"; }
+done_testing() { echo "1..$TESTS_RUN"; [ "$TESTS_FAILED" -eq 0 ]; }

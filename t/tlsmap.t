@@ -1,0 +1,122 @@
+#!/bin/bash
+# tlsmap.t - the tlsmap command line: every mode, exit status and error.
+. "$(dirname "$0")/lib.sh"
+
+L=$TMP/policy.list
+cat > "$L" <<'LIST'
+# test list
+example.com              encrypt
+.example.com             verify on_failure=bounce
+boss@example.com         secure direction=outbound
+exempt.example.com       none
+partner.example          encrypt direction=inbound min_protocol=TLSv1.3
+    notice="Partner mail needs TLS 1.3"
+LIST
+chmod 640 "$L"
+chown 1:2 "$L"
+
+# --- compile -----------------------------------------------------------
+out=$("$TLSMAP" -v "$L" 2>&1); rc=$?
+is "$rc" 0 "compile exits 0"
+ok "compile creates FILE.lmdb" test -s "$L.lmdb"
+like "$out" "audit: action=compile file=$L uid=0 user=root added=5 removed=0 changed=0 entries=5" "compile writes an audit record"
+is "$(stat -c '%a %u %g' "$L.lmdb")" "640 1 2" "compiled list keeps the source's mode and owner"
+is "$(ls -a "$TMP" | grep -c '^\.policy')" 0 "no temporary file left behind"
+
+# --- -q ----------------------------------------------------------------
+while IFS='|' read -r name key flags want_rc want; do
+    [ -z "$name" ] && continue
+    got=$("$TLSMAP" $flags -q "$key" "$L" 2>&1); rc=$?
+    is "$rc:$got" "$want_rc:$want" "-q $name"
+done <<'CASES'
+exact domain|example.com||0|example.com	encrypt
+address in domain|joe@Example.COM||0|example.com	encrypt
+parent|joe@mx.example.com||0|.example.com	verify on_failure=bounce
+address|boss@example.com||0|boss@example.com	secure direction=outbound
+extension|boss+x@example.com||0|boss@example.com	secure direction=outbound
+delimiter - only|boss+x@example.com|-e -|0|example.com	encrypt
+other delimiter|boss-x@example.com|-e -+|0|boss@example.com	secure direction=outbound
+direction filter|boss@example.com|-o inbound|0|example.com	encrypt
+direction outbound|x@partner.example|-o outbound|1|
+exemption|x@exempt.example.com||0|exempt.example.com	none
+notice quoted|x@partner.example||0|partner.example	encrypt direction=inbound min_protocol=TLSv1.3 notice="Partner mail needs TLS 1.3"
+not found|x@example.org||1|
+CASES
+got=$(printf 'a@example.com\nnobody@nowhere.test\nb@mx.example.com\n' | "$TLSMAP" -q - "$L"); rc=$?
+is "$rc:$got" "0:a@example.com	example.com	encrypt
+b@mx.example.com	.example.com	verify on_failure=bounce" "-q - answers each key found"
+got=$("$TLSMAP" -q example.com "lmdb:$L"); is "$got" "example.com	encrypt" "lmdb:FILE is accepted"
+out=$("$TLSMAP" -q x -o sideways "$L" 2>&1); is "$?" 2 "-o with a bad direction is an error"
+
+# --- -s: a dump recompiles to the same list ----------------------------
+"$TLSMAP" -s "$L" > "$TMP/dump.list"
+is "$(wc -l < "$TMP/dump.list")" 5 "-s prints every entry"
+"$TLSMAP" "$TMP/dump.list"
+is "$("$TLSMAP" -s "$TMP/dump.list")" "$(cat "$TMP/dump.list")" "-s output recompiles to the same list"
+
+# --- errors: file and line, non-zero exit, nothing changed -------------
+cp "$L.lmdb" "$TMP/before.lmdb"
+cp "$L" "$TMP/good.list"
+cat > "$L" <<'LIST'
+good.example  encrypt
+bad.example   verfy
+dup.example   encrypt
+other.example encrypt color=red
+DUP.example.  verify
+LIST
+out=$("$TLSMAP" "$L" 2>&1); rc=$?
+is "$rc" 2 "a bad list exits 2"
+like "$out" "$L, line 2: unknown TLS level \"verfy\"" "unknown level names file and line"
+like "$out" "$L, line 4: unknown attribute: color=red" "bad attribute names file and line"
+like "$out" "$L, line 5: duplicate key \"dup.example\" \\(first defined at line 3\\)" "duplicate names both lines"
+like "$out" "3 errors, nothing changed" "summary line"
+ok "failed compile leaves the old list byte for byte" cmp "$L.lmdb" "$TMP/before.lmdb"
+is "$(ls -a "$TMP" | grep -c '^\.policy')" 0 "failed compile leaves no temporary file"
+out=$("$TLSMAP" -c "$L" 2>&1); is "$?" 2 "-c finds the errors too"
+cp "$TMP/good.list" "$L"
+out=$("$TLSMAP" -c "$L" 2>&1); rc=$?
+is "$rc:$out" "0:$L: 5 entries, no errors" "-c on a good list"
+ok "-c writes nothing" cmp "$L.lmdb" "$TMP/before.lmdb"
+out=$("$TLSMAP" "$TMP/nonexistent.list" 2>&1); rc=$?
+is "$rc" 2 "missing source exits 2"
+like "$out" "nonexistent.list: No such file" "missing source is named"
+out=$("$TLSMAP" -q example.com "$TMP/nonexistent.list" 2>&1); rc=$?
+is "$rc" 2 "-q on a list never compiled exits 2"
+like "$out" "no compiled list" "-q explains the missing compiled list"
+out=$("$TLSMAP" -q a -s "$L" 2>&1); is "$?" 2 "modes exclude each other"
+out=$("$TLSMAP" 2>&1); is "$?" 2 "no FILE is an error"
+out=$("$TLSMAP" --bogus "$L" 2>&1); is "$?" 2 "unknown option is an error"
+
+# --- -i: add and replace ------------------------------------------------
+out=$(printf 'new.example verify\nexample.com secure\n' | "$TLSMAP" -v -i "$L" 2>&1); rc=$?
+is "$rc" 0 "-i exits 0"
+like "$out" "action=insert .* added=1 removed=0 changed=1 entries=6 keys=example.com,new.example" "-i audit names counts and keys"
+is "$("$TLSMAP" -q new.example "$L")" "new.example	verify" "-i added an entry"
+is "$("$TLSMAP" -q example.com "$L")" "example.com	secure" "-i replaced an entry"
+is "$("$TLSMAP" -q x@mx.example.com "$L")" ".example.com	verify on_failure=bounce" "-i kept the others"
+is "$(stat -c '%a %u %g' "$L.lmdb")" "640 1 2" "-i keeps mode and owner"
+cp "$L.lmdb" "$TMP/before.lmdb"
+out=$(printf 'ok.example verify\nbad.example sometimes\n' | "$TLSMAP" -i "$L" 2>&1); rc=$?
+is "$rc" 2 "-i with a bad line exits 2"
+like "$out" "stdin, line 2: " "-i errors name the stdin line"
+ok "failed -i changes nothing" cmp "$L.lmdb" "$TMP/before.lmdb"
+printf 'fresh.example encrypt\n' | "$TLSMAP" -i "$TMP/fresh.list"
+is "$("$TLSMAP" -q fresh.example "$TMP/fresh.list")" "fresh.example	encrypt" "-i creates a compiled list that did not exist"
+
+# --- -d: delete ----------------------------------------------------------
+out=$("$TLSMAP" -v -d New.Example "$L" 2>&1); rc=$?
+is "$rc" 0 "-d of a present key exits 0"
+like "$out" "action=delete .* removed=1 .* keys=new.example" "-d audit names the key"
+out=$("$TLSMAP" -q new.example "$L"); is "$?" 1 "-d removed the key"
+cp "$L.lmdb" "$TMP/before.lmdb"
+"$TLSMAP" -d absent.example "$L"; is "$?" 1 "-d of an absent key exits 1"
+ok "-d of an absent key rewrites nothing" cmp "$L.lmdb" "$TMP/before.lmdb"
+printf 'example.com\nboss@example.com\nnot.there\n' | "$TLSMAP" -d - "$L"; is "$?" 0 "-d - deletes keys from stdin"
+is "$("$TLSMAP" -s "$L" | cut -f1 | tr '\n' ' ')" ".example.com exempt.example.com partner.example " "-d - left the rest"
+out=$("$TLSMAP" -d 'bad..key' "$L" 2>&1); is "$?" 2 "-d with an invalid key exits 2"
+
+# --- a full compile from source undoes -d/-i (postmap semantics) --------
+"$TLSMAP" "$L"
+is "$("$TLSMAP" -q example.com "$L")" "example.com	encrypt" "recompiling the source restores it"
+
+done_testing

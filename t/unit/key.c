@@ -1,0 +1,85 @@
+/* key.c - unit tests of key normalization (maps/key.c), table-driven. */
+#include <string.h>
+
+#include "key.h"
+
+typedef struct {
+    const char *name, *input;
+    const char *want;    /* normalized key, or NULL when rejected */
+    KeyKind kind;
+} KeyCase;
+
+static const KeyCase list_cases[] = {
+    {"domain", "Example.COM", "example.com", KEY_DOMAIN},
+    {"trailing dot", "example.com.", "example.com", KEY_DOMAIN},
+    {"parent", ".Example.com", ".example.com", KEY_PARENT},
+    {"tld parent", ".com", ".com", KEY_PARENT},
+    {"address", "User@Example.com", "user@example.com", KEY_ADDRESS},
+    {"address with extension", "user+tag@example.com", "user+tag@example.com", KEY_ADDRESS},
+    {"idn domain", "B\xc3\xbc" "cher.de", "xn--bcher-kva.de", KEY_DOMAIN},
+    {"idn upper case", "B\xc3\x9c" "CHER.DE", "xn--bcher-kva.de", KEY_DOMAIN},
+    {"idn parent", ".b\xc3\xbc" "cher.de", ".xn--bcher-kva.de", KEY_PARENT},
+    {"idn address", "J\xc3\xb6rg@B\xc3\xbc" "cher.de", "j\xc3\xb6rg@xn--bcher-kva.de", KEY_ADDRESS},
+    {"underscore label", "_mta.example.com", "_mta.example.com", KEY_DOMAIN},
+    {"single label", "localhost", NULL, 0},
+    {"empty label", "bad..example", NULL, 0},
+    {"leading hyphen", "-bad.example", NULL, 0},
+    {"trailing hyphen", "bad-.example", NULL, 0},
+    {"label too long", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example", NULL, 0},
+    {"bad character", "exa$mple.com", NULL, 0},
+    {"empty local part", "@example.com", NULL, 0},
+    {"empty domain", "user@", NULL, 0},
+    {"bare dot", ".", NULL, 0},
+    {"invalid utf-8", "b\xff.de", NULL, 0},
+    {"address literal", "user@[192.0.2.1]", NULL, 0},
+};
+
+static void test_key_from_list(void)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(list_cases); i++) {
+        const KeyCase *c = &list_cases[i];
+        char out[KEY_MAX + 1];
+        KeyKind kind = KEY_DOMAIN;
+        const char *why = NULL;
+        gboolean ok = key_from_list(c->input, out, &kind, &why);
+        g_test_message("case %s", c->name);
+        if (!c->want) {
+            g_assert_false(ok);
+            g_assert_nonnull(why);
+            continue;
+        }
+        g_assert_true(ok);
+        g_assert_cmpstr(out, ==, c->want);
+        g_assert_cmpint(kind, ==, c->kind);
+    }
+}
+
+static void test_key_from_query(void)
+{
+    static const struct {
+        const char *name, *input, *want;
+    } cases[] = {
+        {"lower case", "USER@EXAMPLE.COM", "user@example.com"},
+        {"domain dot", "example.com.", "example.com"},
+        {"idn", "info@B\xc3\x9c" "CHER.de", "info@xn--bcher-kva.de"},
+        {"empty", "", NULL},
+        {"too long", NULL, NULL},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        char out[KEY_MAX + 1];
+        g_autofree char *too_long = g_strnfill(KEY_MAX + 1, 'a');
+        g_test_message("case %s", cases[i].name);
+        gboolean ok = key_from_query(cases[i].input ? cases[i].input : too_long, out);
+        g_assert_cmpint(ok, ==, cases[i].want != NULL);
+        if (ok)
+            g_assert_cmpstr(out, ==, cases[i].want);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/key/from_list", test_key_from_list);
+    g_test_add_func("/key/from_query", test_key_from_query);
+    return g_test_run();
+}

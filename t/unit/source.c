@@ -1,0 +1,152 @@
+/* source.c - unit tests of the list file parser (maps/source.c). */
+#include <string.h>
+
+#include "source.h"
+
+static const char nul_input[] = "a.example encrypt\nb.ex\0ample encrypt\n";
+
+typedef struct {
+    const char *name, *input;
+    guint records;       /* records wanted when want_error is NULL */
+    const char *want;    /* "key=level attrs" of the first record, or NULL */
+    const char *want_error;  /* substring of the first error */
+} ParseCase;
+
+static const ParseCase cases[] = {
+    {"empty", "", 0, NULL, NULL},
+    {"comments and blanks", "# c\n\n   \n  # indented comment\n", 0, NULL, NULL},
+    {"one domain", "example.com encrypt\n", 1, "example.com=encrypt", NULL},
+    {"no final newline", "example.com verify", 1, "example.com=verify", NULL},
+    {"crlf", "example.com verify\r\n", 1, "example.com=verify", NULL},
+    {"comma keys", "b.example,a.example encrypt\n", 2, "a.example=encrypt", NULL},
+    {"comma space keys", "b.example, a.example  c.example encrypt\n", 3, "a.example=encrypt", NULL},
+    {"level case", "a.example ENCRYPT\n", 1, "a.example=encrypt", NULL},
+    {"may", "a.example may\n", 1, "a.example=may", NULL},
+    {"all attributes inbound",
+     "a.example secure direction=inbound min_protocol=TLSv1.3 exclude_ciphers=3DES:RC4 "
+     "client_cert=required mode=report notice=\"Use TLS, \\\"please\\\"\"\n",
+     1, "a.example=secure direction=inbound min_protocol=TLSv1.3 exclude_ciphers=3DES:RC4 "
+        "client_cert=required mode=report notice=\"Use TLS, \\\"please\\\"\"", NULL},
+    {"outbound attributes", "a.example dane-only direction=outbound on_failure=bounce transport=smtp-x\n",
+     1, "a.example=dane-only direction=outbound on_failure=bounce transport=smtp-x", NULL},
+    {"continuation", "a.example encrypt\n  direction=inbound\n\tmin_protocol=TLSv1.2\n", 1,
+     "a.example=encrypt direction=inbound min_protocol=TLSv1.2", NULL},
+    {"continued keys", "a.example,\n  b.example verify\n", 2, "a.example=verify", NULL},
+    {"idn key", "b\xc3\xbc" "cher.de encrypt\n", 1, "xn--bcher-kva.de=encrypt", NULL},
+    {"unknown level", "a.example, b.example verfy\n", 0, NULL, "line 1: unknown TLS level \"verfy\""},
+    {"missing level", "a.example\n", 0, NULL, "line 1: missing TLS level"},
+    {"missing key", "encrypt\n", 0, NULL, "line 1: missing key"},
+    {"unknown attribute", "a.example encrypt color=red\n", 0, NULL, "line 1: unknown attribute: color=red"},
+    {"bad direction", "a.example encrypt direction=sideways\n", 0, NULL, "direction must be"},
+    {"bad protocol", "a.example encrypt min_protocol=SSLv3\n", 0, NULL, "min_protocol must be"},
+    {"bad ciphers", "a.example encrypt exclude_ciphers=3DES;RC4\n", 0, NULL, "exclude_ciphers must be"},
+    {"bad mode", "a.example encrypt mode=maybe\n", 0, NULL, "mode must be"},
+    {"bad on_failure", "a.example encrypt on_failure=panic\n", 0, NULL, "on_failure must be"},
+    {"bad client_cert", "a.example encrypt client_cert=yes\n", 0, NULL, "client_cert must be"},
+    {"bad transport", "a.example encrypt transport=smtp:[x]\n", 0, NULL, "transport must be"},
+    {"empty notice", "a.example encrypt notice=\"\"\n", 0, NULL, "notice must be"},
+    {"unterminated quote", "a.example encrypt notice=\"abc\n", 0, NULL, "unterminated quoted value"},
+    {"text after quote", "a.example encrypt notice=\"abc\"def\n", 0, NULL, "text after the closing quote"},
+    {"attribute twice", "a.example encrypt mode=report mode=enforce\n", 0, NULL, "attribute mode given twice"},
+    {"not an attribute", "a.example encrypt inbound\n", 0, NULL, "expected attribute=value"},
+    {"exemption with attribute", "a.example none min_protocol=TLSv1.2\n", 0, NULL, "exemption"},
+    {"inbound attr on outbound", "a.example encrypt direction=outbound notice=\"x\"\n", 0, NULL,
+     "direction=outbound"},
+    {"outbound attr on inbound", "a.example encrypt direction=inbound on_failure=bounce\n", 0, NULL,
+     "direction=inbound"},
+    {"invalid domain", "a..example encrypt\n", 0, NULL, "line 1: invalid domain name: \"a..example\""},
+    {"lonely continuation", "  a.example encrypt\n", 0, NULL, "line 1: continuation line"},
+    {"nul byte", nul_input, 0, NULL, "line 2: NUL byte"},
+    {"duplicate", "a.example encrypt\n\nA.example. verify\n", 0, NULL,
+     "line 3: duplicate key \"a.example\" (first defined at line 1)"},
+};
+
+static void test_parse(void)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        const ParseCase *c = &cases[i];
+        g_autoptr(SourceList) list = source_list_new("test.list");
+        size_t len = c->input == nul_input ? sizeof nul_input - 1 : strlen(c->input);
+        g_test_message("case %s", c->name);
+        gboolean ok = source_parse(list, c->input, len);
+        if (c->want_error) {
+            g_assert_false(ok);
+            g_assert_cmpuint(list->errors->len, >, 0);
+            const char *first = list->errors->pdata[0];
+            g_assert_true(g_str_has_prefix(first, "test.list, line ") || g_str_has_prefix(first, "test.list:"));
+            if (!strstr(first, c->want_error))
+                g_error("case %s: error \"%s\" lacks \"%s\"", c->name, first, c->want_error);
+            continue;
+        }
+        if (!ok)
+            g_error("case %s: unexpected error %s", c->name, (char *)list->errors->pdata[0]);
+        g_assert_cmpuint(list->records->len, ==, c->records);
+        if (c->want) {
+            const SourceRecord *rec = &g_array_index(list->records, SourceRecord, 0);
+            g_autoptr(GString) got = g_string_new(rec->key);
+            g_string_append_c(got, '=');
+            entry_format(&rec->value->entry, got);
+            g_assert_cmpstr(got->str, ==, c->want);
+        }
+    }
+}
+
+static void test_errors_are_all_reported(void)
+{
+    g_autoptr(SourceList) list = source_list_new("x");
+    const char *text = "a.example bogus\nb.example encrypt\nc.example encrypt mode=x\n";
+    g_assert_false(source_parse(list, text, strlen(text)));
+    g_assert_cmpuint(list->errors->len, ==, 2);
+    g_assert_cmpuint(list->records->len, ==, 1);
+}
+
+static void test_error_cap(void)
+{
+    g_autoptr(GString) text = g_string_new(NULL);
+    for (int i = 0; i < 200; i++)
+        g_string_append(text, "bad\n");
+    g_autoptr(SourceList) list = source_list_new("x");
+    g_assert_false(source_parse(list, text->str, text->len));
+    g_assert_cmpuint(list->errors->len, ==, SOURCE_MAX_ERRORS + 1);
+    g_assert_nonnull(strstr(list->errors->pdata[SOURCE_MAX_ERRORS], "too many errors"));
+}
+
+static void test_sorted_and_shared(void)
+{
+    g_autoptr(SourceList) list = source_list_new("x");
+    const char *text = "c.example encrypt\nuser@b.example encrypt\n.a.example encrypt\nb.example verify\n";
+    g_assert_true(source_parse(list, text, strlen(text)));
+    const char *want[] = {".a.example", "b.example", "c.example", "user@b.example"};
+    for (guint i = 0; i < 4; i++)
+        g_assert_cmpstr(g_array_index(list->records, SourceRecord, i).key, ==, want[i]);
+    /* identical entries are stored once */
+    g_assert_true(g_array_index(list->records, SourceRecord, 0).value
+                  == g_array_index(list->records, SourceRecord, 2).value);
+    g_assert_cmpuint(g_hash_table_size(list->entries), ==, 2);
+}
+
+static void test_entry_roundtrip(void)
+{
+    Entry e = {.level = LEVEL_SECURE, .direction = DIRECTION_INBOUND, .min_protocol = PROTO_TLSV1_3,
+               .client_cert_required = TRUE, .mode = MODE_REPORT, .exclude_ciphers = "RC4",
+               .notice = "n\xc3\xb6tice"};
+    uint8_t buf[ENTRY_MAX_ENCODED];
+    Entry back;
+    size_t len = entry_encode(&e, buf);
+    g_assert_true(entry_decode(buf, len, &back));
+    g_assert_true(entry_equal(&e, &back));
+    g_assert_false(entry_decode(buf, len - 1, &back));
+    buf[0] = 99;
+    g_assert_false(entry_decode(buf, len, &back));
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/source/parse", test_parse);
+    g_test_add_func("/source/all_errors", test_errors_are_all_reported);
+    g_test_add_func("/source/error_cap", test_error_cap);
+    g_test_add_func("/source/sorted_and_shared", test_sorted_and_shared);
+    g_test_add_func("/entry/roundtrip", test_entry_roundtrip);
+    return g_test_run();
+}
