@@ -32,8 +32,10 @@ LDLIBS      = $(PKG_LIBS)
 
 MAPS_LIB   = entry key source store lookup audit
 MAPS_OBJS  = $(MAPS_LIB:%=$(B)/maps/%.o)
+POLICYD_LIB  = request config decide log notify server
+POLICYD_OBJS = $(POLICYD_LIB:%=$(B)/policyd/%.o)
 UNIT_TESTS = $(patsubst t/unit/%.c,$(B)/t/%.t,$(wildcard t/unit/*.c))
-PROGRAMS   = $(B)/tlsmap
+PROGRAMS   = $(B)/tlsmap $(B)/tlspolicyd
 
 .PHONY: all deps test-deps run check clean install uninstall
 all: deps $(PROGRAMS) $(UNIT_TESTS)
@@ -50,30 +52,44 @@ $(B)/%.o: %.c
 $(B)/libtlsmaps.a: $(MAPS_OBJS)
 	ar rcs $@ $^
 
+$(B)/libpolicyd.a: $(POLICYD_OBJS)
+	ar rcs $@ $^
+
 $(B)/tlsmap: $(B)/maps/tlsmap.o $(B)/libtlsmaps.a
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/t/%.t: $(B)/t/unit/%.o $(B)/libtlsmaps.a
+$(B)/tlspolicyd: $(B)/policyd/main.o $(B)/libpolicyd.a $(B)/libtlsmaps.a
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/t/%.t: $(B)/t/unit/%.o $(B)/libpolicyd.a $(B)/libtlsmaps.a
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 EXAMPLE = $(B)/example/example.list
+RUN_SOCKET = $(CURDIR)/$(B)/example/tlspolicy.sock
 run: all
 	@mkdir -p $(dir $(EXAMPLE))
 	cp maps/example.list $(EXAMPLE)
 	$(B)/tlsmap -v $(EXAMPLE)
-	$(B)/tlsmap -s $(EXAMPLE)
+	@echo
+	@echo "Serving $(EXAMPLE) on unix:$(RUN_SOCKET) and inet:127.0.0.1:10040 (Ctrl-C stops)."
+	@echo "Add to Postfix's main.cf:"
+	@echo "  smtpd_recipient_restrictions = ..., check_policy_service { unix:$(RUN_SOCKET), default_action=DEFER_IF_PERMIT, timeout=10s }"
+	@echo "Try it:  printf 'request=smtpd_access_policy\nprotocol_state=RCPT\nsender=a@bank.example\n\n' | nc -q1 127.0.0.1 10040"
+	@echo
+	$(B)/tlspolicyd -v --list $(EXAMPLE) --listen unix:$(RUN_SOCKET) --listen inet:127.0.0.1:10040
 
 check: test-deps all
-	TLSMAP=$(CURDIR)/$(B)/tlsmap BUILD=$(CURDIR)/$(B) SANITIZE=$(SANITIZE) \
+	TLSMAP=$(CURDIR)/$(B)/tlsmap TLSPOLICYD=$(CURDIR)/$(B)/tlspolicyd BUILD=$(CURDIR)/$(B) SANITIZE=$(SANITIZE) \
 	    prove --exec '' $(UNIT_TESTS) t/*.t
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(SYSCONFDIR)/tlspolicyd
 	install -m 755 $(B)/tlsmap $(DESTDIR)$(PREFIX)/sbin/tlsmap
+	install -m 755 $(B)/tlspolicyd $(DESTDIR)$(PREFIX)/sbin/tlspolicyd
 	install -m 644 maps/example.list $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/example.list
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/sbin/tlsmap $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/example.list
+	rm -f $(DESTDIR)$(PREFIX)/sbin/tlsmap $(DESTDIR)$(PREFIX)/sbin/tlspolicyd $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/example.list
 
 clean:
 	rm -rf build build-san

@@ -1,0 +1,312 @@
+/*
+ * config.c - configuration defaults, key file parsing, validation.
+ * Every option is one row of the table below: name, type, where it goes.
+ */
+#include "config.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#define GROUP "tlspolicyd"
+
+typedef enum { T_STRING, T_STRV, T_BOOL, T_UINT, T_OCTAL, T_PROTOCOL, T_CHOICE, T_SIZE } OptionType;
+
+typedef struct {
+    const char *name;
+    OptionType type;
+    size_t offset;
+    const char *const *choices;  /* T_CHOICE: index = stored value */
+    guint min, max;              /* T_UINT, T_SIZE */
+} Option;
+
+static const char *const list_error_choices[] = {"tempfail", "dunno", NULL};
+static const char *const mixed_choices[] = {"reject", "strictest", NULL};
+static const char *const routing_choices[] = {"filter", "transport_maps", NULL};
+static const char *const failure_choices[] = {"", "defer", "bounce", NULL};
+
+#define O(field) offsetof(Config, field)
+static const Option options[] = {
+    {"list", T_STRING, O(list)},
+    {"listen", T_STRV, O(listen)},
+    {"socket_mode", T_OCTAL, O(socket_mode), NULL, 0, 0777},
+    {"socket_owner", T_STRING, O(socket_owner)},
+    {"socket_group", T_STRING, O(socket_group)},
+    {"allow_remote", T_BOOL, O(allow_remote)},
+    {"outbound_context", T_STRING, O(outbound_context)},
+    {"sasl_is_outbound", T_BOOL, O(sasl_is_outbound)},
+    {"recipient_delimiter", T_STRING, O(recipient_delimiter)},
+    {"mixed_recipients", T_CHOICE, O(mixed_recipients), mixed_choices},
+    {"outbound_routing", T_CHOICE, O(outbound_routing), routing_choices},
+    {"on_failure", T_CHOICE, O(default_on_failure), failure_choices},
+    {"transport_encrypt", T_STRING, O(transports[LEVEL_ENCRYPT])},
+    {"transport_verify", T_STRING, O(transports[LEVEL_VERIFY])},
+    {"transport_secure", T_STRING, O(transports[LEVEL_SECURE])},
+    {"transport_dane", T_STRING, O(transports[LEVEL_DANE])},
+    {"transport_dane_only", T_STRING, O(transports[LEVEL_DANE_ONLY])},
+    {"bounce_transport_encrypt", T_STRING, O(bounce_transports[LEVEL_ENCRYPT])},
+    {"bounce_transport_verify", T_STRING, O(bounce_transports[LEVEL_VERIFY])},
+    {"bounce_transport_secure", T_STRING, O(bounce_transports[LEVEL_SECURE])},
+    {"bounce_transport_dane", T_STRING, O(bounce_transports[LEVEL_DANE])},
+    {"bounce_transport_dane_only", T_STRING, O(bounce_transports[LEVEL_DANE_ONLY])},
+    {"min_protocol", T_PROTOCOL, O(min_protocol)},
+    {"exclude_ciphers", T_STRING, O(exclude_ciphers)},
+    {"global_floor", T_BOOL, O(global_floor)},
+    {"reject_code", T_STRING, O(reject_code)},
+    {"reject_status", T_STRING, O(reject_status)},
+    {"reject_notice", T_STRING, O(reject_notice)},
+    {"on_list_error", T_CHOICE, O(on_list_error), list_error_choices},
+    {"max_line", T_SIZE, O(limits.max_line), NULL, 256, 1 << 20},
+    {"max_request", T_SIZE, O(limits.max_request), NULL, 1024, 16 << 20},
+    {"max_attributes", T_UINT, O(limits.max_attributes), NULL, 10, 100000},
+    {"read_timeout", T_UINT, O(read_timeout), NULL, 1, 3600},
+    {"idle_timeout", T_UINT, O(idle_timeout), NULL, 1, 86400},
+    {"max_connections", T_UINT, O(max_connections), NULL, 1, 1000000},
+    {"verbose", T_BOOL, O(verbose)},
+};
+
+const char *const *config_known_keys(void)
+{
+    static const char *names[G_N_ELEMENTS(options) + 1];
+    for (guint i = 0; i < G_N_ELEMENTS(options); i++)
+        names[i] = options[i].name;
+    return names;
+}
+
+Config *config_new_defaults(void)
+{
+    static const char *const default_listen[] = {"unix:/var/spool/postfix/private/tlspolicy", NULL};
+    Config *c = g_new0(Config, 1);
+
+    c->list = g_strdup("/etc/tlspolicyd/tls.list");
+    c->listen = g_strdupv((char **)default_listen);
+    c->socket_mode = 0666;
+    c->outbound_context = g_strdup("outbound");
+    c->recipient_delimiter = g_strdup("+");
+    c->default_on_failure = ON_FAILURE_DEFER;
+    for (int level = LEVEL_ENCRYPT; level < LEVEL_COUNT; level++) {
+        c->transports[level] = g_strdup_printf("tls-%s", entry_level_name(level));
+        c->bounce_transports[level] = g_strdup_printf("tls-%s-bounce", entry_level_name(level));
+    }
+    c->min_protocol = PROTO_TLSV1_2;
+    c->exclude_ciphers = g_strdup("3DES:DES:RC4:NULL:EXPORT:MD5");
+    c->reject_code = g_strdup("550");
+    c->reject_status = g_strdup("5.7.1");
+    c->reject_notice = g_strdup("TLS required: this sender's mail must arrive over an encrypted connection");
+    c->on_list_error = LIST_ERROR_TEMPFAIL;
+    c->limits = (RequestLimits){.max_line = 4096, .max_request = 65536, .max_attributes = 100};
+    c->read_timeout = 10;
+    c->idle_timeout = 600;
+    c->max_connections = 4096;
+    return c;
+}
+
+void config_free(Config *c)
+{
+    if (!c)
+        return;
+    for (guint i = 0; i < G_N_ELEMENTS(options); i++) {
+        void *field = (char *)c + options[i].offset;
+        if (options[i].type == T_STRING)
+            g_free(*(char **)field);
+        else if (options[i].type == T_STRV)
+            g_strfreev(*(char ***)field);
+    }
+    g_free(c);
+}
+
+/* GKeyFile does not say where a key is; find its line for messages. */
+static guint line_of(const char *text, const char *key)
+{
+    guint line = 1;
+    size_t len = strlen(key);
+    for (const char *p = text; *p; line++) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (strncmp(p, key, len) == 0 && strchr("= \t\r\n", p[len]))
+            return line;
+        const char *nl = strchr(p, '\n');
+        if (!nl)
+            break;
+        p = nl + 1;
+    }
+    return 0;
+}
+
+static gboolean set_option(Config *c, const Option *opt, GKeyFile *kf, const char *why_prefix,
+                           GError **error)
+{
+    void *field = (char *)c + opt->offset;
+    GError *err = NULL;
+    g_autofree char *value = g_key_file_get_string(kf, GROUP, opt->name, &err);
+    if (!value) {
+        g_propagate_prefixed_error(error, err, "%s", why_prefix);
+        return FALSE;
+    }
+    switch (opt->type) {
+    case T_STRING:
+        g_free(*(char **)field);
+        *(char **)field = g_steal_pointer(&value);
+        return TRUE;
+    case T_STRV: {
+        gsize n;
+        char **list = g_key_file_get_string_list(kf, GROUP, opt->name, &n, NULL);
+        g_strfreev(*(char ***)field);
+        *(char ***)field = list ? list : g_new0(char *, 1);
+        return TRUE;
+    }
+    case T_BOOL: {
+        gboolean b = g_key_file_get_boolean(kf, GROUP, opt->name, &err);
+        if (err) {
+            g_propagate_prefixed_error(error, err, "%s", why_prefix);
+            return FALSE;
+        }
+        *(gboolean *)field = b;
+        return TRUE;
+    }
+    case T_PROTOCOL:
+        if (!entry_protocol_parse(value, (TlsProtocol *)field))
+            break;
+        return TRUE;
+    case T_CHOICE:
+        for (int i = 0; opt->choices[i]; i++) {
+            if (*opt->choices[i] && strcmp(value, opt->choices[i]) == 0) {
+                *(int *)field = i;
+                return TRUE;
+            }
+        }
+        break;
+    case T_UINT:
+    case T_SIZE:
+    case T_OCTAL: {
+        char *end;
+        guint64 n = g_ascii_strtoull(value, &end, opt->type == T_OCTAL ? 8 : 10);
+        if (*value == 0 || *end != 0 || n < opt->min || n > opt->max)
+            break;
+        if (opt->type == T_SIZE)
+            *(size_t *)field = (size_t)n;
+        else
+            *(guint *)field = (guint)n;
+        return TRUE;
+    }
+    }
+    g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "%sinvalid value \"%s\" for %s",
+                why_prefix, value, opt->name);
+    return FALSE;
+}
+
+gboolean config_load(Config *c, const char *path, GError **error)
+{
+    g_autofree char *text = NULL;
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    GError *err = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, error))
+        return FALSE;
+    if (!g_key_file_load_from_data(kf, text, (gsize)-1, G_KEY_FILE_NONE, &err)) {
+        g_propagate_prefixed_error(error, err, "%s: ", path);
+        return FALSE;
+    }
+    g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+    for (char **g = groups; *g; g++) {
+        if (strcmp(*g, GROUP) != 0) {
+            g_autofree char *header = g_strdup_printf("[%s]", *g);
+            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND,
+                        "%s, line %u: unknown group %s (options go in [" GROUP "])", path,
+                        line_of(text, header), header);
+            return FALSE;
+        }
+    }
+    g_auto(GStrv) keys = g_key_file_get_keys(kf, GROUP, NULL, NULL);
+    for (char **k = keys; keys && *k; k++) {
+        const Option *opt = NULL;
+        for (guint i = 0; i < G_N_ELEMENTS(options) && !opt; i++)
+            opt = strcmp(options[i].name, *k) == 0 ? &options[i] : NULL;
+        guint line = line_of(text, *k);
+        if (!opt) {
+            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
+                        "%s, line %u: unknown option \"%s\"", path, line, *k);
+            return FALSE;
+        }
+        g_autofree char *prefix = g_strdup_printf("%s, line %u: ", path, line);
+        if (!set_option(c, opt, kf, prefix, error))
+            return FALSE;
+    }
+    return config_validate(c, error);
+}
+
+gboolean config_validate(const Config *c, GError **error)
+{
+    const char *why = NULL;
+    if (!c->listen || !c->listen[0])
+        why = "listen: at least one address is needed";
+    else if (!c->list || !*c->list)
+        why = "list: a list file is needed";
+    else if (c->limits.max_line > c->limits.max_request)
+        why = "max_line must not exceed max_request";
+    else if (strlen(c->reject_code) != 3 || c->reject_code[0] != '5' || !g_ascii_isdigit(c->reject_code[1])
+             || !g_ascii_isdigit(c->reject_code[2]))
+        why = "reject_code must be a 5XX SMTP code";
+    else if (c->reject_status[0] != '5' || c->reject_status[1] != '.')
+        why = "reject_status must be a 5.X.Y enhanced status code";
+    else if (strpbrk(c->reject_notice, "\r\n"))
+        why = "reject_notice must be one line";
+    if (why) {
+        g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "%s", why);
+        return FALSE;
+    }
+    for (char **a = c->listen; *a; a++) {
+        if (!g_str_has_prefix(*a, "unix:") && !g_str_has_prefix(*a, "inet:")) {
+            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                        "listen: \"%s\" is neither unix:/path nor inet:host:port", *a);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+char *config_format(const Config *c)
+{
+    GString *out = g_string_new("[" GROUP "]\n");
+    for (guint i = 0; i < G_N_ELEMENTS(options); i++) {
+        const Option *opt = &options[i];
+        const void *field = (const char *)c + opt->offset;
+        g_string_append_printf(out, "%s = ", opt->name);
+        switch (opt->type) {
+        case T_STRING:
+            g_string_append(out, *(char *const *)field ? *(char *const *)field : "");
+            break;
+        case T_STRV:
+            for (char *const *s = *(char **const *)field; s && *s; s++)
+                g_string_append_printf(out, "%s;", *s);
+            break;
+        case T_BOOL:
+            g_string_append(out, *(const gboolean *)field ? "true" : "false");
+            break;
+        case T_PROTOCOL:
+            g_string_append(out, entry_protocol_name(*(const TlsProtocol *)field));
+            break;
+        case T_CHOICE:
+            g_string_append(out, opt->choices[*(const int *)field]);
+            break;
+        case T_UINT:
+            g_string_append_printf(out, "%u", *(const guint *)field);
+            break;
+        case T_SIZE:
+            g_string_append_printf(out, "%zu", *(const size_t *)field);
+            break;
+        case T_OCTAL:
+            g_string_append_printf(out, "%04o", *(const guint *)field);
+            break;
+        }
+        g_string_append_c(out, '\n');
+    }
+    return g_string_free(out, FALSE);
+}
+
+const char *config_transport(const Config *c, const Entry *entry)
+{
+    if (entry->transport)
+        return entry->transport;
+    OnFailure f = entry->on_failure != ON_FAILURE_UNSET ? entry->on_failure : c->default_on_failure;
+    return f == ON_FAILURE_BOUNCE ? c->bounce_transports[entry->level] : c->transports[entry->level];
+}

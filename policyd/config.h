@@ -1,0 +1,65 @@
+/*
+ * config.h - tlspolicyd configuration: defaults, the key file
+ * (/etc/tlspolicyd/tlspolicyd.conf, group [tlspolicyd]) and validation.
+ *
+ * config_load() reads a file over the defaults; unknown keys and bad
+ * values are errors that name the file and line.  The command line is
+ * applied afterwards by the caller.  config_format() prints the
+ * effective configuration (tlspolicyd --check-config).
+ */
+#ifndef TLSPOLICYD_CONFIG_H
+#define TLSPOLICYD_CONFIG_H
+
+#include "entry.h"
+#include "request.h"
+
+typedef enum { LIST_ERROR_TEMPFAIL, LIST_ERROR_DUNNO } ListErrorMode;
+typedef enum { MIXED_REJECT, MIXED_STRICTEST } MixedMode;
+typedef enum { ROUTING_FILTER, ROUTING_TRANSPORT_MAPS } RoutingMode;
+
+typedef struct {
+    char *list;                 /* source name; the daemon reads list.lmdb */
+    char **listen;              /* unix:/path or inet:host:port */
+    guint socket_mode;
+    char *socket_owner, *socket_group;
+    gboolean allow_remote;      /* non-loopback inet addresses */
+
+    char *outbound_context;     /* policy_context that marks outbound mail */
+    gboolean sasl_is_outbound;
+    char *recipient_delimiter;
+    MixedMode mixed_recipients;
+    RoutingMode outbound_routing;
+    OnFailure default_on_failure;
+    char *transports[LEVEL_COUNT];         /* per level, deferring */
+    char *bounce_transports[LEVEL_COUNT];  /* per level, bouncing */
+
+    TlsProtocol min_protocol;   /* inbound floor for listed senders */
+    char *exclude_ciphers;
+    gboolean global_floor;      /* floor and ciphers for every TLS session */
+    char *reject_code, *reject_status, *reject_notice;
+    ListErrorMode on_list_error;
+
+    RequestLimits limits;
+    guint read_timeout;         /* seconds to finish a started request */
+    guint idle_timeout;         /* seconds between requests */
+    guint max_connections;
+    gboolean verbose;
+} Config;
+
+#define CONFIG_DEFAULT_FILE "/etc/tlspolicyd/tlspolicyd.conf"
+
+Config *config_new_defaults(void);
+void config_free(Config *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Config, config_free)
+
+gboolean config_load(Config *config, const char *path, GError **error);
+gboolean config_validate(const Config *config, GError **error);
+char *config_format(const Config *config);
+
+/* The transport for an outbound entry (entry override, level, bounce). */
+const char *config_transport(const Config *config, const Entry *entry);
+
+/* The names config_load() accepts (tests check the man page against it). */
+const char *const *config_known_keys(void);
+
+#endif

@@ -1,0 +1,272 @@
+/*
+ * decide.c - the decision engine; see decide.h for the contract and
+ * README.md ("Decisions") for the rules in an admin's words.
+ */
+#include "decide.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *decide_verdict_name(Verdict verdict)
+{
+    static const char *const names[] = {"dunno", "filter", "reject", "split", "tempfail"};
+    return names[verdict];
+}
+
+static void dunno(Decision *d, const char *reason)
+{
+    d->verdict = VERDICT_DUNNO;
+    d->reason = reason;
+    g_strlcpy(d->action, "DUNNO", sizeof d->action);
+}
+
+/*
+ * Protocols and ciphers.
+ */
+
+/* Rank of a negotiated protocol as Postfix reports it; unknown "TLSv1.N"
+ * with N > 3 is newer than anything we know, anything else is below. */
+static int protocol_rank(const char *name)
+{
+    TlsProtocol p;
+    if (entry_protocol_parse(name, &p))
+        return (int)p;
+    if (g_str_has_prefix(name, "TLSv1.") && g_ascii_isdigit(name[6]) && atoi(name + 6) > 3)
+        return PROTO_TLSV1_3 + 1;
+    return 0;
+}
+
+static gboolean component_matches(const char *component, size_t len, const char *name)
+{
+    if (g_ascii_strcasecmp(name, "3DES") == 0)
+        return (len == 4 && g_ascii_strncasecmp(component, "3DES", 4) == 0)
+               || (len == 4 && g_ascii_strncasecmp(component, "CBC3", 4) == 0)
+               || (len == 3 && g_ascii_strncasecmp(component, "EDE", 3) == 0);
+    if (g_ascii_strcasecmp(name, "EXPORT") == 0)
+        return len >= 3 && g_ascii_strncasecmp(component, "EXP", 3) == 0;
+    return strlen(name) == len && g_ascii_strncasecmp(component, name, len) == 0;
+}
+
+const char *decide_excluded_cipher(const char *cipher, const char *excluded, char *found, size_t size)
+{
+    g_auto(GStrv) names = g_strsplit(excluded, ":", -1);
+    for (const char *p = cipher; *p;) {
+        size_t len = strcspn(p, "-_");
+        for (char **n = names; *n; n++) {
+            if (**n && component_matches(p, len, *n)) {
+                g_strlcpy(found, *n, size);
+                return found;
+            }
+        }
+        p += len;
+        if (*p)
+            p++;
+    }
+    return NULL;
+}
+
+/* Does the TLS session meet the floor and the cipher exclusions?
+ * Fills detail with what failed. */
+static gboolean session_acceptable(const PolicyRequest *req, TlsProtocol floor, const char *excluded,
+                                   Decision *d)
+{
+    char name[64];
+    if (!*req->encryption_protocol) {
+        g_strlcpy(d->detail, "no TLS", sizeof d->detail);
+        return FALSE;
+    }
+    if (protocol_rank(req->encryption_protocol) < (int)floor) {
+        g_snprintf(d->detail, sizeof d->detail, "%.40s below %s", req->encryption_protocol,
+                   entry_protocol_name(floor));
+        return FALSE;
+    }
+    if (decide_excluded_cipher(req->encryption_cipher, excluded, name, sizeof name)) {
+        g_snprintf(d->detail, sizeof d->detail, "cipher %.60s is excluded (%s)", req->encryption_cipher, name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* The domain a key names: "user@d" -> d, ".d" -> d, "d" -> d. */
+static const char *key_domain(const char *key)
+{
+    const char *at = strrchr(key, '@');
+    return at ? at + 1 : key[0] == '.' ? key + 1 : key;
+}
+
+static gboolean subject_names_domain(const char *subject, const char *domain)
+{
+    size_t s = strlen(subject), n = strlen(domain);
+    if (s == n)
+        return g_ascii_strcasecmp(subject, domain) == 0;
+    return s > n && subject[s - n - 1] == '.' && g_ascii_strcasecmp(subject + s - n, domain) == 0;
+}
+
+static gboolean client_cert_acceptable(const PolicyRequest *req, const Entry *entry, const char *key,
+                                       Decision *d)
+{
+    gboolean need_cert = entry->client_cert_required || entry->level == LEVEL_VERIFY
+                         || entry->level == LEVEL_SECURE;
+    /* Postfix sends ccert_subject only for a verified certificate. */
+    if (need_cert && !*req->ccert_subject) {
+        g_strlcpy(d->detail, "no verified client certificate", sizeof d->detail);
+        return FALSE;
+    }
+    if (entry->level == LEVEL_SECURE && !subject_names_domain(req->ccert_subject, key_domain(key))) {
+        g_snprintf(d->detail, sizeof d->detail, "client certificate %.60s does not name %.50s",
+                   req->ccert_subject, key_domain(key));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static void reject(Decision *d, const Config *c, const char *notice, const char *reason)
+{
+    d->verdict = VERDICT_REJECT;
+    d->reason = reason;
+    g_snprintf(d->action, sizeof d->action, "%s %s %s", c->reject_code, c->reject_status,
+               notice ? notice : c->reject_notice);
+}
+
+/* Report mode: remember what would have happened, change nothing. */
+static void downgrade_to_report(Decision *d)
+{
+    d->report = TRUE;
+    d->would = d->verdict;
+    d->verdict = VERDICT_DUNNO;
+    g_strlcpy(d->action, "DUNNO", sizeof d->action);
+}
+
+static gboolean list_unavailable(Decision *d, const Config *c)
+{
+    if (c->on_list_error == LIST_ERROR_DUNNO) {
+        dunno(d, "list unavailable (on_list_error=dunno)");
+        return TRUE;
+    }
+    d->verdict = VERDICT_TEMPFAIL;
+    d->reason = "list unavailable";
+    g_strlcpy(d->action, "451 4.3.0 TLS policy temporarily unavailable, try again later", sizeof d->action);
+    return TRUE;
+}
+
+static void decide_inbound(const PolicyRequest *req, StoreReader *list, const Config *c, Decision *d)
+{
+    LookupMatch match;
+
+    /* Gmail's optional global floor: weak TLS is refused whoever sends. */
+    if (c->global_floor && *req->encryption_protocol
+        && !session_acceptable(req, c->min_protocol, c->exclude_ciphers, d))
+        return reject(d, c, NULL, "below the global TLS floor");
+    if (!*req->sender)
+        return dunno(d, "empty sender");
+    if (!list) {
+        list_unavailable(d, c);
+        return;
+    }
+    if (!lookup_find(list, req->sender, c->recipient_delimiter, DIRECTION_INBOUND, &match))
+        return dunno(d, "sender not listed");
+    g_strlcpy(d->key, match.key, sizeof d->key);
+    d->level = match.entry.level;
+    if (entry_level_is_exemption(match.entry.level))
+        return dunno(d, "sender exempt");
+
+    TlsProtocol floor = match.entry.min_protocol ? match.entry.min_protocol : c->min_protocol;
+    const char *excluded = match.entry.exclude_ciphers ? match.entry.exclude_ciphers : c->exclude_ciphers;
+    if (!session_acceptable(req, floor, excluded, d)
+        || !client_cert_acceptable(req, &match.entry, match.key, d))
+        reject(d, c, match.entry.notice, "listed sender without required TLS");
+    else
+        dunno(d, "sender's TLS requirements met");
+    if (match.entry.mode == MODE_REPORT)
+        downgrade_to_report(d);
+}
+
+/* Strictness of a route, for mixed_recipients=strictest. */
+static int route_rank(const Entry *entry, const char *transport)
+{
+    static const int level_rank[LEVEL_COUNT] = {
+        [LEVEL_ENCRYPT] = 1, [LEVEL_DANE] = 2, [LEVEL_VERIFY] = 3, [LEVEL_SECURE] = 4,
+        [LEVEL_DANE_ONLY] = 5,
+    };
+    return *transport ? level_rank[entry->level] * 2 + (strstr(transport, "bounce") != NULL) : 0;
+}
+
+static void decide_outbound(const PolicyRequest *req, StoreReader *list, const Config *c,
+                            TransactionState *txn, Decision *d)
+{
+    LookupMatch match;
+    const char *transport = "";
+    int rank = 0;
+
+    if (c->outbound_routing == ROUTING_TRANSPORT_MAPS)
+        return dunno(d, "outbound routing by transport_maps");
+    if (!list) {
+        list_unavailable(d, c);
+        return;
+    }
+
+    /* This recipient's route. */
+    if (lookup_find(list, req->recipient, c->recipient_delimiter, DIRECTION_OUTBOUND, &match)) {
+        g_strlcpy(d->key, match.key, sizeof d->key);
+        d->level = match.entry.level;
+        if (!entry_level_is_exemption(match.entry.level)) {
+            const char *t = config_transport(c, &match.entry);
+            if (match.entry.mode == MODE_REPORT) {
+                d->verdict = VERDICT_FILTER;
+                g_snprintf(d->action, sizeof d->action, "FILTER %s:", t);
+                d->reason = "listed recipient";
+                downgrade_to_report(d);
+                return;
+            }
+            transport = t;
+            rank = route_rank(&match.entry, transport);
+        }
+    }
+
+    /* FILTER applies to the whole message, so the transaction's recipients
+     * must agree; the first recipient sets the route. */
+    const char *own = transport;
+    gboolean same_txn = txn->started && *req->instance && strcmp(txn->instance, req->instance) == 0;
+    if (!same_txn) {
+        g_strlcpy(txn->instance, req->instance, sizeof txn->instance);
+        g_strlcpy(txn->transport, transport, sizeof txn->transport);
+        txn->rank = rank;
+        txn->started = TRUE;
+    } else if (strcmp(txn->transport, transport) != 0) {
+        if (c->mixed_recipients == MIXED_REJECT) {
+            d->verdict = VERDICT_SPLIT;
+            d->reason = "recipient needs a different TLS route than the transaction's first";
+            g_snprintf(d->detail, sizeof d->detail, "transaction route %s, this recipient %s",
+                       *txn->transport ? txn->transport : "unfiltered", *transport ? transport : "unfiltered");
+            g_strlcpy(d->action, "452 4.5.3 Recipients with different TLS requirements must be sent in separate transactions, try again",
+                      sizeof d->action);
+            return;
+        }
+        if (rank > txn->rank) {
+            g_strlcpy(txn->transport, transport, sizeof txn->transport);
+            txn->rank = rank;
+        }
+        transport = txn->transport;
+    }
+    if (!*transport)
+        return dunno(d, d->key[0] ? "recipient exempt" : "recipient not listed");
+    d->verdict = VERDICT_FILTER;
+    d->reason = strcmp(transport, own) == 0 ? "listed recipient" : "strictest route of the transaction";
+    g_snprintf(d->action, sizeof d->action, "FILTER %s:", transport);
+}
+
+void decide(const PolicyRequest *req, StoreReader *list, const Config *c, TransactionState *txn,
+            Decision *d)
+{
+    memset(d, 0, sizeof *d);
+    d->direction = DIRECTION_INBOUND;
+    if (g_ascii_strcasecmp(req->protocol_state, "RCPT") != 0)
+        return dunno(d, "not at RCPT");
+    if ((*c->outbound_context && strcmp(req->policy_context, c->outbound_context) == 0)
+        || (c->sasl_is_outbound && *req->sasl_username))
+        d->direction = DIRECTION_OUTBOUND;
+    if (d->direction == DIRECTION_OUTBOUND)
+        decide_outbound(req, list, c, txn, d);
+    else
+        decide_inbound(req, list, c, d);
+}

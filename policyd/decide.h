@@ -1,0 +1,55 @@
+/*
+ * decide.h - the decision engine: request + list + config -> action.
+ *
+ * A pure function apart from the list it reads through the shared lookup
+ * (maps/lookup.h) and the per-connection transaction state it is handed,
+ * so every rule is unit-tested without a socket.  Never answers OK:
+ * passing our check must not skip the site's other restrictions.
+ */
+#ifndef TLSPOLICYD_DECIDE_H
+#define TLSPOLICYD_DECIDE_H
+
+#include "config.h"
+#include "lookup.h"
+#include "request.h"
+
+typedef enum {
+    VERDICT_DUNNO,
+    VERDICT_FILTER,    /* outbound: route through a TLS transport */
+    VERDICT_REJECT,    /* inbound: TLS requirements not met */
+    VERDICT_SPLIT,     /* 452: recipient needs another transaction */
+    VERDICT_TEMPFAIL,  /* list unavailable, fail closed */
+} Verdict;
+
+/* What a Postfix transaction (smtpd "instance") has been told so far. */
+typedef struct {
+    char instance[64];
+    gboolean started;
+    char transport[65];    /* "" = unfiltered */
+    int rank;              /* strictness of transport, for mixed=strictest */
+} TransactionState;
+
+typedef struct {
+    Verdict verdict;
+    Verdict would;           /* report mode: what enforce would have done */
+    gboolean report;
+    Direction direction;
+    const char *reason;      /* static text */
+    char detail[128];        /* e.g. "TLSv1.1 below TLSv1.2" */
+    char key[KEY_MAX + 2];   /* matched list key, "" if none */
+    TlsLevel level;
+    char action[1024];       /* the reply after "action=" */
+} Decision;
+
+/* list: NULL when the list could not be opened (then on_list_error). */
+void decide(const PolicyRequest *req, StoreReader *list, const Config *config,
+            TransactionState *txn, Decision *out);
+
+const char *decide_verdict_name(Verdict verdict);
+
+/* Cipher name check: does cipher contain one of the colon-separated
+ * names in excluded, compared on name components ("DES" is not in
+ * "AES256", "3DES" is in "DES-CBC3-SHA")?  Returns the name or NULL. */
+const char *decide_excluded_cipher(const char *cipher, const char *excluded, char *found, size_t size);
+
+#endif

@@ -1,0 +1,22 @@
+/*
+ * log.h - tlspolicyd logging: GLib structured logging to the journal
+ * when stderr is connected to it (systemd), else one line per message on
+ * stderr.  Values from the network go through log_escape() first: no
+ * control characters, no invalid UTF-8, bounded length.
+ */
+#ifndef TLSPOLICYD_LOG_H
+#define TLSPOLICYD_LOG_H
+
+#include <glib.h>
+
+void log_init(gboolean verbose);
+void log_set_verbose(gboolean verbose);
+gboolean log_is_verbose(void);
+
+/* Escape s into out (size bytes): \xNN for control bytes, backslash and
+ * invalid UTF-8; "..." when cut.  Returns out. */
+char *log_escape(const char *s, char *out, size_t size);
+
+#define LOG_VALUE_MAX 256
+
+#endif

@@ -1,0 +1,104 @@
+/*
+ * tlspolicyd - Postfix policy server enforcing per-domain and
+ * per-address TLS requirements.
+ *
+ *   tlspolicyd [--config FILE] [--list FILE] [--listen ADDR]... [--check-config] [-v]
+ *
+ * The command line overrides the configuration file, so a list can be
+ * served with no configuration file at all.  Runs in the foreground.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+
+static struct {
+    char *config_path;
+    char *list;
+    char **listen;
+    gboolean check_config, verbose;
+} opt;
+
+static const GOptionEntry options[] = {
+    {"config", 'c', 0, G_OPTION_ARG_FILENAME, &opt.config_path, "Configuration file (default " CONFIG_DEFAULT_FILE ")", "FILE"},
+    {"list", 'l', 0, G_OPTION_ARG_FILENAME, &opt.list, "List source name; FILE.lmdb is served", "FILE"},
+    {"listen", 'L', 0, G_OPTION_ARG_STRING_ARRAY, &opt.listen, "unix:/path or inet:127.0.0.1:10040 (repeatable)", "ADDR"},
+    {"check-config", 0, 0, G_OPTION_ARG_NONE, &opt.check_config, "Validate the configuration, print it and exit", NULL},
+    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt.verbose, "Log every decision, DUNNO included", NULL},
+    {NULL, 0, 0, 0, NULL, NULL, NULL},
+};
+
+/* Defaults, then the file, then the command line. */
+static Config *build_config(GError **error)
+{
+    g_autoptr(Config) c = config_new_defaults();
+    const char *path = opt.config_path;
+    if (!path && access(CONFIG_DEFAULT_FILE, F_OK) == 0)
+        path = CONFIG_DEFAULT_FILE;
+    if (path && !config_load(c, path, error))
+        return NULL;
+    if (opt.list) {
+        g_free(c->list);
+        c->list = g_strdup(opt.list);
+    }
+    if (opt.listen) {
+        g_strfreev(c->listen);
+        c->listen = g_strdupv(opt.listen);
+    }
+    if (opt.verbose)
+        c->verbose = TRUE;
+    if (!config_validate(c, error))
+        return NULL;
+    return g_steal_pointer(&c);
+}
+
+static Config *reload(gpointer data)
+{
+    (void)data;
+    GError *error = NULL;
+    Config *c = build_config(&error);
+    if (!c) {
+        g_warning("configuration error: %s", error->message);
+        g_error_free(error);
+    }
+    return c;
+}
+
+int main(int argc, char **argv)
+{
+    g_autoptr(GOptionContext) context = g_option_context_new(NULL);
+    GError *error = NULL;
+
+    g_option_context_set_summary(context, "Postfix policy server for per-domain TLS requirements.");
+    g_option_context_add_main_entries(context, options, NULL);
+    if (!g_option_context_parse(context, &argc, &argv, &error) || argc > 1) {
+        fprintf(stderr, "tlspolicyd: %s\n", error ? error->message : "unexpected argument (try --help)");
+        return 2;
+    }
+    log_init(opt.verbose);
+
+    Config *config = build_config(&error);
+    if (!config) {
+        fprintf(stderr, "tlspolicyd: %s\n", error->message);
+        return 2;
+    }
+    if (opt.check_config) {
+        g_autofree char *text = config_format(config);
+        fputs(text, stdout);
+        config_free(config);
+        return 0;
+    }
+    log_set_verbose(config->verbose);
+
+    Server *server = server_new(config, reload, NULL, &error);
+    if (!server) {
+        fprintf(stderr, "tlspolicyd: %s\n", error->message);
+        return 1;
+    }
+    int rc = server_run(server);
+    server_free(server);
+    return rc;
+}

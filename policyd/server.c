@@ -1,0 +1,615 @@
+/*
+ * server.c - the event loop; see server.h for the contract.
+ */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "decide.h"
+#include "log.h"
+#include "notify.h"
+
+#define INITIAL_BUFFER 2048
+
+typedef struct Connection Connection;
+struct Connection {
+    int fd;
+    char *in;
+    size_t in_len, in_cap, scanned;
+    GString *out;          /* replies not yet written */
+    gint64 deadline;       /* monotonic seconds */
+    gint64 request_start;  /* 0 when no partial request is buffered */
+    TransactionState txn;
+    Connection *prev, *next;
+};
+
+typedef struct {
+    int fd;
+    char *unix_path;  /* to unlink at exit; NULL for inet and inherited sockets */
+} Listener;
+
+typedef struct {
+    guint64 requests, dunno, filter, reject, split, tempfail, report, protocol_errors,
+        connections, refused;
+} Counters;
+
+struct Server {
+    Config *config;
+    ConfigReloader reload;
+    gpointer reload_data;
+    int epfd, sigfd;
+    GArray *listeners;
+    gboolean accept_paused;
+    gint64 accept_resume;
+    Connection *connections;
+    guint n_connections;
+    StoreReader *list;
+    char *list_error;      /* last list error logged, NULL when the list is fine */
+    Counters count;
+    gboolean stopping;
+};
+
+static gint64 now_seconds(void)
+{
+    return g_get_monotonic_time() / G_USEC_PER_SEC;
+}
+
+/*
+ * Listening sockets.
+ */
+static gboolean is_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    if (sa->sa_family == AF_INET6)
+        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+    return FALSE;
+}
+
+static int listen_inet(const char *spec, const Config *c, GError **error)
+{
+    const char *hostport = spec + 5, *colon = strrchr(hostport, ':');
+    if (!colon || colon == hostport || !colon[1]) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: expected inet:host:port", spec);
+        return -1;
+    }
+    g_autofree char *host = g_strndup(hostport, (gsize)(colon - hostport));
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+        memmove(host, host + 1, strlen(host));
+        host[strlen(host) - 1] = 0;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *ai;
+    int rc = getaddrinfo(host, colon + 1, &hints, &ai);
+    if (rc != 0) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: %s", spec, gai_strerror(rc));
+        return -1;
+    }
+    int fd = -1;
+    if (!c->allow_remote && !is_loopback(ai->ai_addr)) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_PERM,
+                    "%s: not a loopback address; set allow_remote = true to listen on it", spec);
+        goto out;
+    }
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0
+        || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", spec, g_strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+out:
+    freeaddrinfo(ai);
+    return fd;
+}
+
+static int listen_unix(const char *spec, const Config *c, GError **error)
+{
+    const char *path = spec + 5;
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    struct stat st;
+
+    if (strlen(path) >= sizeof sun.sun_path || !*path) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: bad socket path", spec);
+        return -1;
+    }
+    strcpy(sun.sun_path, path);
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(path);  /* a stale socket from an earlier run */
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 || chmod(path, c->socket_mode) < 0
+        || listen(fd, 1024) < 0) {
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", spec, g_strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    uid_t uid = (uid_t)-1;
+    gid_t gid = (gid_t)-1;
+    if (c->socket_owner && *c->socket_owner) {
+        struct passwd *pw = getpwnam(c->socket_owner);
+        if (!pw) {
+            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "socket_owner: no user %s", c->socket_owner);
+            close(fd);
+            return -1;
+        }
+        uid = pw->pw_uid;
+    }
+    if (c->socket_group && *c->socket_group) {
+        struct group *gr = getgrnam(c->socket_group);
+        if (!gr) {
+            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "socket_group: no group %s", c->socket_group);
+            close(fd);
+            return -1;
+        }
+        gid = gr->gr_gid;
+    }
+    if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) < 0) {
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: chown: %s", spec, g_strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Sockets passed by systemd (LISTEN_PID/LISTEN_FDS, starting at fd 3). */
+static guint inherited_sockets(GArray *listeners)
+{
+    const char *pid = g_getenv("LISTEN_PID"), *fds = g_getenv("LISTEN_FDS");
+    if (!pid || !fds || atoi(pid) != getpid())
+        return 0;
+    int n = atoi(fds);
+    for (int fd = 3; fd < 3 + n; fd++) {
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        Listener l = {.fd = fd};
+        g_array_append_val(listeners, l);
+    }
+    g_unsetenv("LISTEN_PID");
+    g_unsetenv("LISTEN_FDS");
+    g_unsetenv("LISTEN_FDNAMES");
+    return (guint)MAX(n, 0);
+}
+
+static gboolean open_listeners(Server *s, GError **error)
+{
+    if (inherited_sockets(s->listeners) > 0) {
+        g_message("listening on %u socket(s) passed by systemd", s->listeners->len);
+        return TRUE;
+    }
+    for (char **spec = s->config->listen; *spec; spec++) {
+        gboolean is_unix = g_str_has_prefix(*spec, "unix:");
+        int fd = is_unix ? listen_unix(*spec, s->config, error) : listen_inet(*spec, s->config, error);
+        if (fd < 0)
+            return FALSE;
+        Listener l = {.fd = fd, .unix_path = is_unix ? g_strdup(*spec + 5) : NULL};
+        g_array_append_val(s->listeners, l);
+        g_message("listening on %s", *spec);
+    }
+    return TRUE;
+}
+
+static void watch_listeners(Server *s, gboolean on)
+{
+    for (guint i = 0; i < s->listeners->len; i++) {
+        Listener *l = &g_array_index(s->listeners, Listener, i);
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
+        epoll_ctl(s->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, l->fd, &ev);
+    }
+}
+
+/*
+ * Connections.
+ */
+static void connection_close(Server *s, Connection *c)
+{
+    epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->connections = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->n_connections--;
+    g_free(c->in);
+    g_string_free(c->out, TRUE);
+    g_free(c);
+    if (s->accept_paused && !s->stopping) {  /* an fd is free again */
+        s->accept_paused = FALSE;
+        watch_listeners(s, TRUE);
+    }
+}
+
+static void accept_connections(Server *s, Listener *l)
+{
+    for (;;) {
+        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE) {
+                /* Out of descriptors: stop polling the listeners (or we
+                 * would spin) until a connection closes or a second passes. */
+                g_warning("accept: %s; pausing new connections", g_strerror(errno));
+                watch_listeners(s, FALSE);
+                s->accept_paused = TRUE;
+                s->accept_resume = now_seconds() + 1;
+            }
+            return;
+        }
+        if (s->n_connections >= s->config->max_connections) {
+            s->count.refused++;
+            if (s->count.refused % 1000 == 1)
+                g_warning("max_connections (%u) reached; refusing connections", s->config->max_connections);
+            close(fd);
+            continue;
+        }
+        Connection *c = g_new0(Connection, 1);
+        c->fd = fd;
+        c->in_cap = INITIAL_BUFFER;
+        c->in = g_malloc(c->in_cap);
+        c->out = g_string_sized_new(128);
+        c->deadline = now_seconds() + s->config->idle_timeout;
+        c->next = s->connections;
+        if (c->next)
+            c->next->prev = c;
+        s->connections = c;
+        s->n_connections++;
+        s->count.connections++;
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+        epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
+    }
+}
+
+/* The list is opened per request (one stat); log only state changes. */
+static StoreReader *list_for_request(Server *s)
+{
+    GError *error = NULL;
+    if (store_reader_begin(s->list, &error)) {
+        if (s->list_error) {
+            g_message("list %s is available again", store_reader_path(s->list));
+            g_clear_pointer(&s->list_error, g_free);
+        }
+        return s->list;
+    }
+    if (g_strcmp0(s->list_error, error->message) != 0) {
+        g_warning("list unavailable, answering per on_list_error=%s: %s",
+                  s->config->on_list_error == LIST_ERROR_TEMPFAIL ? "tempfail" : "dunno", error->message);
+        g_free(s->list_error);
+        s->list_error = g_strdup(error->message);
+    }
+    g_error_free(error);
+    return NULL;
+}
+
+static void log_decision(const PolicyRequest *req, const Decision *d)
+{
+    char qid[64], client[LOG_VALUE_MAX], addr[64], sender[LOG_VALUE_MAX], rcpt[LOG_VALUE_MAX],
+        action[LOG_VALUE_MAX * 2];
+    gboolean changes_flow = d->verdict != VERDICT_DUNNO || d->report;
+
+    if (!changes_flow && !log_is_verbose())
+        return;
+    const char *what = d->report ? "report" : decide_verdict_name(d->verdict);
+    g_log_structured(G_LOG_DOMAIN, changes_flow ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_DEBUG, "TLSPOLICYD_VERDICT",
+                     what, "MESSAGE",
+                     "%s: queue_id=%s direction=%s client=%s[%s] sender=<%s> recipient=<%s> key=%s "
+                     "level=%s reason=\"%s%s%s%s\" action=\"%s%s\"",
+                     what, log_escape(*req->queue_id ? req->queue_id : "NOQUEUE", qid, sizeof qid),
+                     d->direction == DIRECTION_OUTBOUND ? "outbound" : "inbound",
+                     log_escape(*req->client_name ? req->client_name : "unknown", client, sizeof client),
+                     log_escape(req->client_address, addr, sizeof addr), log_escape(req->sender, sender, sizeof sender),
+                     log_escape(req->recipient, rcpt, sizeof rcpt), d->key[0] ? d->key : "-",
+                     d->key[0] ? entry_level_name(d->level) : "-", d->reason, d->detail[0] ? " (" : "",
+                     d->detail, d->detail[0] ? ")" : "", d->report ? "would have been: " : "",
+                     log_escape(d->report ? decide_verdict_name(d->would) : d->action, action, sizeof action));
+}
+
+static void count_verdict(Counters *count, const Decision *d)
+{
+    count->requests++;
+    if (d->report)
+        count->report++;
+    switch (d->verdict) {
+    case VERDICT_DUNNO: count->dunno++; break;
+    case VERDICT_FILTER: count->filter++; break;
+    case VERDICT_REJECT: count->reject++; break;
+    case VERDICT_SPLIT: count->split++; break;
+    case VERDICT_TEMPFAIL: count->tempfail++; break;
+    }
+}
+
+static void answer(Server *s, Connection *c, char *request, size_t length, gboolean *bad)
+{
+    PolicyRequest req;
+    Decision d;
+    const char *why;
+
+    if (!request_parse(request, length, &req, &why)) {
+        g_warning("closing connection: malformed request: %s", why);
+        s->count.protocol_errors++;
+        *bad = TRUE;
+        return;
+    }
+    StoreReader *list = list_for_request(s);
+    decide(&req, list, s->config, &c->txn, &d);
+    if (list)
+        store_reader_end(list);
+    count_verdict(&s->count, &d);
+    log_decision(&req, &d);
+    g_string_append(c->out, "action=");
+    g_string_append(c->out, d.action);
+    g_string_append(c->out, "\n\n");
+}
+
+/* Write what we can; TRUE when all is written or more can wait. */
+static gboolean flush_output(Server *s, Connection *c)
+{
+    while (c->out->len > 0) {
+        ssize_t n = write(c->fd, c->out->str, c->out->len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
+            epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+            return TRUE;
+        }
+        if (n < 0)
+            return FALSE;
+        g_string_erase(c->out, 0, n);
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    return TRUE;
+}
+
+/* Answer every complete request in the buffer, in order. */
+static gboolean process_input(Server *s, Connection *c)
+{
+    gboolean bad = FALSE;
+    size_t offset = 0;
+
+    while (!bad) {
+        size_t length;
+        const char *why;
+        FrameStatus st = request_frame(c->in + offset, c->in_len - offset, &s->config->limits, &c->scanned,
+                                       &length, &why);
+        if (st == FRAME_INCOMPLETE)
+            break;
+        if (st == FRAME_ERROR) {
+            g_warning("closing connection: %s", why);
+            s->count.protocol_errors++;
+            bad = TRUE;
+            break;
+        }
+        answer(s, c, c->in + offset, length, &bad);
+        offset += length;
+        c->scanned = 0;
+    }
+    memmove(c->in, c->in + offset, c->in_len - offset);
+    c->in_len -= offset;
+    if (c->in_len == 0) {
+        c->request_start = 0;
+        c->deadline = now_seconds() + s->config->idle_timeout;
+    } else if (c->request_start == 0) {
+        c->request_start = now_seconds();
+        c->deadline = c->request_start + s->config->read_timeout;
+    }
+    /* Replies to the good requests before a bad one still go out. */
+    return flush_output(s, c) && !bad;
+}
+
+static void connection_readable(Server *s, Connection *c)
+{
+    if (c->in_len == c->in_cap) {
+        size_t limit = s->config->limits.max_request + 1;
+        c->in_cap = MIN(c->in_cap * 2, MAX(limit, INITIAL_BUFFER));
+        c->in = g_realloc(c->in, c->in_cap);
+    }
+    ssize_t n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        if (c->in_len > 0)
+            g_debug("connection closed in the middle of a request");
+        connection_close(s, c);
+        return;
+    }
+    c->in_len += (size_t)n;
+    if (!process_input(s, c))
+        connection_close(s, c);
+}
+
+static void expire_connections(Server *s)
+{
+    gint64 now = now_seconds();
+    for (Connection *c = s->connections, *next; c; c = next) {
+        next = c->next;
+        if (now < c->deadline)
+            continue;
+        if (c->in_len > 0) {
+            g_warning("closing connection: request not completed within read_timeout (%us)",
+                      s->config->read_timeout);
+            s->count.protocol_errors++;
+        } else {
+            g_debug("closing idle connection");
+        }
+        connection_close(s, c);
+    }
+    if (s->accept_paused && now >= s->accept_resume) {
+        s->accept_paused = FALSE;
+        watch_listeners(s, TRUE);
+    }
+}
+
+static void log_counters(Server *s)
+{
+    const Counters *k = &s->count;
+    g_message("counters: requests=%" G_GUINT64_FORMAT " dunno=%" G_GUINT64_FORMAT " filter=%" G_GUINT64_FORMAT
+              " reject=%" G_GUINT64_FORMAT " split=%" G_GUINT64_FORMAT " tempfail=%" G_GUINT64_FORMAT
+              " report=%" G_GUINT64_FORMAT " protocol_errors=%" G_GUINT64_FORMAT " connections=%" G_GUINT64_FORMAT
+              " open=%u refused=%" G_GUINT64_FORMAT,
+              k->requests, k->dunno, k->filter, k->reject, k->split, k->tempfail, k->report, k->protocol_errors,
+              k->connections, s->n_connections, k->refused);
+}
+
+static void reload_config(Server *s)
+{
+    notify_reloading();
+    Config *fresh = s->reload(s->reload_data);
+    if (!fresh) {
+        g_warning("reload failed; keeping the running configuration");
+        notify_ready();
+        return;
+    }
+    if (!g_strv_equal((const char *const *)fresh->listen, (const char *const *)s->config->listen))
+        g_warning("listen addresses changed; they take effect at the next restart");
+    if (g_strcmp0(fresh->list, s->config->list) != 0) {
+        g_autofree char *path = g_strconcat(fresh->list, ".lmdb", NULL);
+        store_reader_free(s->list);
+        s->list = store_reader_new(path);
+        g_clear_pointer(&s->list_error, g_free);
+    }
+    config_free(s->config);
+    s->config = fresh;
+    log_set_verbose(fresh->verbose);
+    g_message("configuration reloaded");
+    notify_ready();
+}
+
+static void handle_signals(Server *s)
+{
+    struct signalfd_siginfo si;
+    while (read(s->sigfd, &si, sizeof si) == sizeof si) {
+        switch (si.ssi_signo) {
+        case SIGHUP:
+            reload_config(s);
+            break;
+        case SIGUSR1:
+            log_counters(s);
+            break;
+        default:
+            g_message("signal %u: stopping", si.ssi_signo);
+            s->stopping = TRUE;
+        }
+    }
+}
+
+Server *server_new(Config *config, ConfigReloader reload, gpointer reload_data, GError **error)
+{
+    Server *s = g_new0(Server, 1);
+    s->epfd = s->sigfd = -1;
+    s->config = config;
+    s->reload = reload;
+    s->reload_data = reload_data;
+    s->listeners = g_array_new(FALSE, FALSE, sizeof(Listener));
+    g_autofree char *path = g_strconcat(config->list, ".lmdb", NULL);
+    s->list = store_reader_new(path);
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGUSR1);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    s->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (s->sigfd < 0 || s->epfd < 0 || !open_listeners(s, error)) {
+        if (error && !*error)
+            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s", g_strerror(errno));
+        server_free(s);
+        return NULL;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sigfd, &ev);
+    watch_listeners(s, TRUE);
+
+    /* Open the list now, so a broken one is reported at start. */
+    if (list_for_request(s))
+        store_reader_end(s->list);
+    return s;
+}
+
+static gboolean is_listener(Server *s, void *ptr)
+{
+    GArray *l = s->listeners;
+    return l->len && ptr >= (void *)l->data && ptr < (void *)(l->data + l->len * sizeof(Listener));
+}
+
+int server_run(Server *s)
+{
+    struct epoll_event events[256];
+    notify_ready();
+    while (!s->stopping) {
+        int n = epoll_wait(s->epfd, events, G_N_ELEMENTS(events), 1000);
+        if (n < 0 && errno != EINTR) {
+            g_critical("epoll_wait: %s", g_strerror(errno));
+            return 1;
+        }
+        for (int i = 0; i < n; i++) {
+            void *ptr = events[i].data.ptr;
+            if (ptr == NULL)
+                handle_signals(s);
+            else if (is_listener(s, ptr))
+                accept_connections(s, ptr);
+            else if (events[i].events & EPOLLOUT)
+                flush_output(s, ptr) ? (void)0 : connection_close(s, ptr);
+            else
+                connection_readable(s, ptr);
+        }
+        expire_connections(s);
+    }
+
+    /* Stopping: no new connections; complete requests already received
+     * were answered in the loop above, pending replies get a last chance. */
+    notify_stopping();
+    watch_listeners(s, FALSE);
+    for (Connection *c = s->connections; c; c = c->next) {
+        fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
+        if (c->out->len)
+            (void)!write(c->fd, c->out->str, c->out->len);
+    }
+    log_counters(s);
+    return 0;
+}
+
+void server_free(Server *s)
+{
+    if (!s)
+        return;
+    while (s->connections)
+        connection_close(s, s->connections);
+    for (guint i = 0; i < s->listeners->len; i++) {
+        Listener *l = &g_array_index(s->listeners, Listener, i);
+        close(l->fd);
+        if (l->unix_path)
+            unlink(l->unix_path);
+        g_free(l->unix_path);
+    }
+    g_array_unref(s->listeners);
+    store_reader_free(s->list);
+    g_free(s->list_error);
+    config_free(s->config);
+    if (s->epfd >= 0)
+        close(s->epfd);
+    if (s->sigfd >= 0)
+        close(s->sigfd);
+    g_free(s);
+}
