@@ -1,0 +1,374 @@
+/* decide.c - table-driven tests of the decision engine (policyd/decide.c)
+ * and the request parser (policyd/request.c), on a real compiled list. */
+#include <string.h>
+#include <unistd.h>
+
+#include "decide.h"
+
+static char *tmpdir;
+static StoreReader *list;
+
+static const char list_text[] =
+    "bank.example         verify\n"
+    ".bank.example        verify\n"
+    "plain.example        encrypt\n"
+    "old.example          encrypt min_protocol=TLSv1\n"
+    "rc4ok.example        encrypt exclude_ciphers=NULL\n"
+    "cert.example         encrypt client_cert=required\n"
+    "secure.example       secure\n"
+    ".sub.secure.example  secure\n"
+    "exempt.bank.example  none\n"
+    "watch.example        encrypt mode=report\n"
+    "noted.example        encrypt notice=\"Use TLS 1.2 or better, see https://noted.example/tls\"\n"
+    "out.example          verify direction=outbound\n"
+    "in.example           verify direction=inbound\n"
+    "bounce.example       encrypt on_failure=bounce\n"
+    "custom.example       encrypt transport=relay-tls\n"
+    "dane.example         dane-only\n"
+    "vip@mail.example     secure direction=outbound\n"
+    "watchout.example     verify mode=report direction=outbound\n";
+
+typedef struct {
+    const char *name;
+    const char *request;    /* name=value lines, ';'-separated */
+    const char *want;       /* the action */
+    const char *want_key;   /* NULL: don't care */
+} Case;
+
+#define IN "request=smtpd_access_policy;protocol_state=RCPT;"
+#define OUT IN "policy_context=outbound;"
+#define TLS13 "encryption_protocol=TLSv1.3;encryption_cipher=TLS_AES_256_GCM_SHA384;"
+#define TLS12 "encryption_protocol=TLSv1.2;encryption_cipher=ECDHE-RSA-AES256-GCM-SHA384;"
+#define TLS11 "encryption_protocol=TLSv1.1;encryption_cipher=ECDHE-RSA-AES256-SHA;"
+#define CERT(s) "ccert_subject=" s ";ccert_fingerprint=AB:CD;"
+#define REJECT "550 5.7.1 TLS required: this sender's mail must arrive over an encrypted connection"
+
+static const Case cases[] = {
+    /* states and direction */
+    {"not RCPT", "request=smtpd_access_policy;protocol_state=MAIL;sender=a@plain.example", "DUNNO"},
+    {"end of data", "request=smtpd_access_policy;protocol_state=END-OF-MESSAGE;sender=a@plain.example", "DUNNO"},
+    {"empty sender", IN "sender=", "DUNNO"},
+    {"unlisted plaintext", IN "sender=a@unlisted.example", "DUNNO"},
+    {"other context is inbound", IN "policy_context=other;sender=a@plain.example", REJECT},
+    /* inbound levels and floors */
+    {"encrypt plaintext", IN "sender=a@plain.example", REJECT, "plain.example"},
+    {"encrypt tls1.3", IN TLS13 "sender=a@plain.example", "DUNNO", "plain.example"},
+    {"encrypt tls1.2", IN TLS12 "sender=a@plain.example", "DUNNO"},
+    {"encrypt tls1.1 below floor", IN TLS11 "sender=a@plain.example", REJECT},
+    {"entry floor lowered", IN TLS11 "sender=a@old.example", "DUNNO"},
+    {"sslv3 below any floor", IN "encryption_protocol=SSLv3;encryption_cipher=AES;sender=a@old.example", REJECT},
+    {"future tls accepted", IN "encryption_protocol=TLSv1.4;encryption_cipher=AES;sender=a@plain.example", "DUNNO"},
+    {"3des excluded", IN "encryption_protocol=TLSv1.2;encryption_cipher=DES-CBC3-SHA;sender=a@plain.example", REJECT},
+    {"iana 3des excluded", IN "encryption_protocol=TLSv1.2;encryption_cipher=TLS_RSA_WITH_3DES_EDE_CBC_SHA;sender=a@plain.example", REJECT},
+    {"rc4 excluded", IN "encryption_protocol=TLSv1.2;encryption_cipher=ECDHE-RSA-RC4-SHA;sender=a@plain.example", REJECT},
+    {"export excluded", IN "encryption_protocol=TLSv1.2;encryption_cipher=EXP-RC2-CBC-MD5;sender=a@plain.example", REJECT},
+    {"null excluded", IN "encryption_protocol=TLSv1.2;encryption_cipher=NULL-SHA256;sender=a@plain.example", REJECT},
+    {"DES is not AES", IN "encryption_protocol=TLSv1.2;encryption_cipher=AES256-SHA;sender=a@plain.example", "DUNNO"},
+    {"entry cipher list replaces default", IN "encryption_protocol=TLSv1.2;encryption_cipher=ECDHE-RSA-RC4-SHA;sender=a@rc4ok.example", "DUNNO"},
+    {"entry cipher list still applies", IN "encryption_protocol=TLSv1.2;encryption_cipher=NULL-SHA;sender=a@rc4ok.example", REJECT},
+    /* client certificates */
+    {"verify needs cert", IN TLS13 "sender=a@bank.example", REJECT, "bank.example"},
+    {"verify unverified cert", IN TLS13 "ccert_fingerprint=AB:CD;sender=a@bank.example", REJECT},
+    {"verify with cert", IN TLS13 CERT("mx.other.example") "sender=a@bank.example", "DUNNO"},
+    {"client_cert=required", IN TLS13 "sender=a@cert.example", REJECT},
+    {"client_cert=required met", IN TLS13 CERT("x") "sender=a@cert.example", "DUNNO"},
+    {"secure cert names domain", IN TLS13 CERT("secure.example") "sender=a@secure.example", "DUNNO"},
+    {"secure cert names subdomain", IN TLS13 CERT("MX1.Secure.Example") "sender=a@secure.example", "DUNNO"},
+    {"secure cert wrong name", IN TLS13 CERT("mx.attacker.example") "sender=a@secure.example", REJECT},
+    {"secure cert suffix trick", IN TLS13 CERT("evilsecure.example") "sender=a@secure.example", REJECT},
+    {"secure parent key domain", IN TLS13 CERT("mx.sub.secure.example") "sender=a@x.sub.secure.example", "DUNNO"},
+    /* keys */
+    {"parent key", IN "sender=a@mx.bank.example", REJECT, ".bank.example"},
+    {"exemption", IN "sender=a@exempt.bank.example", "DUNNO", "exempt.bank.example"},
+    {"report mode", IN "sender=a@watch.example", "DUNNO", "watch.example"},
+    {"custom notice", IN "sender=a@noted.example", "550 5.7.1 Use TLS 1.2 or better, see https://noted.example/tls"},
+    {"outbound-only entry ignored inbound", IN "sender=a@out.example", "DUNNO"},
+    {"inbound-only entry", IN "sender=a@in.example", REJECT},
+    {"srs sender", IN "sender=SRS0=HHH=TT=plain.example=a@forwarder.example", "DUNNO"},
+    /* outbound */
+    {"outbound listed", OUT "recipient=b@bank.example", "FILTER tls-verify:", "bank.example"},
+    {"outbound parent", OUT "recipient=b@mx.bank.example", "FILTER tls-verify:"},
+    {"outbound unlisted", OUT "recipient=b@unlisted.example", "DUNNO"},
+    {"outbound exemption", OUT "recipient=b@exempt.bank.example", "DUNNO"},
+    {"outbound bounce", OUT "recipient=b@bounce.example", "FILTER tls-encrypt-bounce:"},
+    {"outbound transport override", OUT "recipient=b@custom.example", "FILTER relay-tls:"},
+    {"outbound dane-only", OUT "recipient=b@dane.example", "FILTER tls-dane-only:"},
+    {"outbound address key", OUT "recipient=VIP+x@mail.example", "FILTER tls-secure:", "vip@mail.example"},
+    {"outbound inbound-only ignored", OUT "recipient=b@in.example", "DUNNO"},
+    {"outbound report", OUT "recipient=b@watchout.example", "DUNNO", "watchout.example"},
+    {"outbound ignores sender", OUT "sender=a@plain.example;recipient=b@unlisted.example", "DUNNO"},
+};
+
+static PolicyRequest *parse(const char *spec, char **buf)
+{
+    static PolicyRequest req;
+    g_autofree char *text = g_strdup(spec);
+    g_strdelimit(text, ";", '\n');
+    *buf = g_strconcat(text, "\n\n", NULL);
+    const char *why;
+    if (!request_parse(*buf, strlen(*buf), &req, &why))
+        g_error("bad test request %s: %s", spec, why);
+    return &req;
+}
+
+static void check(const Config *config, StoreReader *reader, TransactionState *txn, const char *name,
+                  const char *spec, const char *want, const char *want_key)
+{
+    g_autofree char *buf = NULL;
+    PolicyRequest *req = parse(spec, &buf);
+    Decision d;
+    if (reader)
+        g_assert_true(store_reader_begin(reader, NULL));
+    decide(req, reader, config, txn, &d);
+    if (reader)
+        store_reader_end(reader);
+    if (strcmp(d.action, want) != 0)
+        g_error("case %s: got \"%s\", want \"%s\"", name, d.action, want);
+    if (want_key)
+        g_assert_cmpstr(d.key, ==, want_key);
+}
+
+static void test_table(void)
+{
+    g_autoptr(Config) config = config_new_defaults();
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        TransactionState txn = {0};
+        check(config, list, &txn, cases[i].name, cases[i].request, cases[i].want, cases[i].want_key);
+    }
+}
+
+static void test_report_mode_is_reported(void)
+{
+    g_autoptr(Config) config = config_new_defaults();
+    g_autofree char *buf = NULL;
+    TransactionState txn = {0};
+    Decision d;
+    store_reader_begin(list, NULL);
+    decide(parse(IN "sender=a@watch.example", &buf), list, config, &txn, &d);
+    store_reader_end(list);
+    g_assert_true(d.report);
+    g_assert_cmpint(d.would, ==, VERDICT_REJECT);
+    g_assert_cmpint(d.verdict, ==, VERDICT_DUNNO);
+}
+
+static void test_config_options(void)
+{
+    g_autoptr(Config) config = config_new_defaults();
+    TransactionState txn = {0};
+
+    g_free(config->reject_code);
+    config->reject_code = g_strdup("554");
+    g_free(config->reject_status);
+    config->reject_status = g_strdup("5.7.10");
+    check(config, list, &txn, "reject code", IN "sender=a@plain.example",
+          "554 5.7.10 TLS required: this sender's mail must arrive over an encrypted connection", NULL);
+
+    config->min_protocol = PROTO_TLSV1_3;
+    check(config, list, &txn, "config floor", IN TLS12 "sender=a@plain.example", "554 5.7.10 TLS required: this sender's mail must arrive over an encrypted connection", NULL);
+    config->min_protocol = PROTO_TLSV1_2;
+
+    /* global floor: weak TLS from anybody is refused, plaintext is not */
+    config->global_floor = TRUE;
+    check(config, list, &txn, "global floor weak", IN TLS11 "sender=a@unlisted.example",
+          "554 5.7.10 TLS required: this sender's mail must arrive over an encrypted connection", NULL);
+    check(config, list, &txn, "global floor 3des", IN "encryption_protocol=TLSv1.2;encryption_cipher=DES-CBC3-SHA;sender=",
+          "554 5.7.10 TLS required: this sender's mail must arrive over an encrypted connection", NULL);
+    check(config, list, &txn, "global floor plaintext", IN "sender=a@unlisted.example", "DUNNO", NULL);
+    check(config, list, &txn, "global floor good", IN TLS12 "sender=a@unlisted.example", "DUNNO", NULL);
+    config->global_floor = FALSE;
+
+    /* SASL-authenticated clients count as outbound when enabled */
+    check(config, list, &txn, "sasl off", IN "sasl_username=joe;recipient=b@bank.example", "DUNNO", NULL);
+    config->sasl_is_outbound = TRUE;
+    check(config, list, &txn, "sasl on", IN "sasl_username=joe;recipient=b@bank.example", "FILTER tls-verify:", NULL);
+
+    /* default on_failure and transport names */
+    config->default_on_failure = ON_FAILURE_BOUNCE;
+    check(config, list, &txn, "default bounce", OUT "recipient=b@plain.example", "FILTER tls-encrypt-bounce:", NULL);
+
+    /* transport_maps routing: the policy service leaves outbound alone */
+    config->outbound_routing = ROUTING_TRANSPORT_MAPS;
+    check(config, list, &txn, "transport_maps", OUT "recipient=b@bank.example", "DUNNO", NULL);
+
+    /* a different recipient delimiter */
+    config->outbound_routing = ROUTING_FILTER;
+    g_free(config->recipient_delimiter);
+    config->recipient_delimiter = g_strdup("-");
+    check(config, list, &txn, "delimiter", OUT "instance=x1;recipient=vip-x@mail.example", "FILTER tls-secure-bounce:", NULL);
+}
+
+static void test_list_errors(void)
+{
+    g_autoptr(Config) config = config_new_defaults();
+    TransactionState txn = {0};
+    check(config, NULL, &txn, "tempfail inbound", IN "sender=a@plain.example",
+          "451 4.3.0 TLS policy temporarily unavailable, try again later", NULL);
+    check(config, NULL, &txn, "tempfail outbound", OUT "recipient=a@plain.example",
+          "451 4.3.0 TLS policy temporarily unavailable, try again later", NULL);
+    check(config, NULL, &txn, "no lookup needed", IN "sender=", "DUNNO", NULL);
+    config->on_list_error = LIST_ERROR_DUNNO;
+    check(config, NULL, &txn, "dunno mode", IN "sender=a@plain.example", "DUNNO", NULL);
+}
+
+/* One Postfix transaction (instance) with recipients of different routes. */
+static void test_mixed_recipients(void)
+{
+    static const struct {
+        const char *name;
+        MixedMode mode;
+        const char *recipients[4];
+        const char *want[4];
+    } rows[] = {
+        {"reject: listed then unlisted", MIXED_REJECT, {"a@bank.example", "b@unlisted.example", "c@mx.bank.example"},
+         {"FILTER tls-verify:", "452 4.5.3", "FILTER tls-verify:"}},
+        {"reject: unlisted then listed", MIXED_REJECT, {"b@unlisted.example", "a@bank.example", "c@other.example"},
+         {"DUNNO", "452 4.5.3", "DUNNO"}},
+        {"reject: two levels", MIXED_REJECT, {"a@plain.example", "a@bank.example"}, {"FILTER tls-encrypt:", "452 4.5.3"}},
+        {"reject: exempt is unfiltered", MIXED_REJECT, {"a@exempt.bank.example", "b@unlisted.example"}, {"DUNNO", "DUNNO"}},
+        {"strictest: upgrades", MIXED_STRICTEST, {"b@unlisted.example", "a@plain.example", "a@bank.example", "c@plain.example"},
+         {"DUNNO", "FILTER tls-encrypt:", "FILTER tls-verify:", "FILTER tls-verify:"}},
+        {"strictest: never downgrades", MIXED_STRICTEST, {"a@dane.example", "a@bank.example", "x@unlisted.example"},
+         {"FILTER tls-dane-only:", "FILTER tls-dane-only:", "FILTER tls-dane-only:"}},
+    };
+    for (guint r = 0; r < G_N_ELEMENTS(rows); r++) {
+        g_autoptr(Config) config = config_new_defaults();
+        TransactionState txn = {0};
+        config->mixed_recipients = rows[r].mode;
+        for (guint i = 0; i < 4 && rows[r].recipients[i]; i++) {
+            g_autofree char *spec = g_strdup_printf(OUT "instance=tx1;recipient=%s", rows[r].recipients[i]);
+            g_autofree char *buf = NULL;
+            Decision d;
+            store_reader_begin(list, NULL);
+            decide(parse(spec, &buf), list, config, &txn, &d);
+            store_reader_end(list);
+            if (!g_str_has_prefix(d.action, rows[r].want[i]))
+                g_error("%s, recipient %u: got \"%s\", want \"%s\"", rows[r].name, i, d.action, rows[r].want[i]);
+        }
+        /* a new instance starts over */
+        g_autofree char *buf = NULL;
+        Decision d;
+        store_reader_begin(list, NULL);
+        decide(parse(OUT "instance=tx2;recipient=z@unlisted.example", &buf), list, config, &txn, &d);
+        store_reader_end(list);
+        g_assert_cmpstr(d.action, ==, "DUNNO");
+    }
+}
+
+static void test_request_parse(void)
+{
+    static const struct {
+        const char *name, *text, *want_sender, *want_error;
+    } rows[] = {
+        {"basic", "request=smtpd_access_policy\nsender=a@b\n\n", "a@b", NULL},
+        {"first = splits", "request=smtpd_access_policy\nsender=SRS0=x=y=b.example=a@c\n\n", "SRS0=x=y=b.example=a@c", NULL},
+        {"crlf", "request=smtpd_access_policy\r\nsender=a@b\r\n\r\n", "a@b", NULL},
+        {"unknown ignored", "request=smtpd_access_policy\nfoo=bar\nsender=a@b\n\n", "a@b", NULL},
+        {"duplicate: last wins", "request=smtpd_access_policy\nsender=a@b\nsender=c@d\n\n", "c@d", NULL},
+        {"empty value", "request=smtpd_access_policy\nsender=\n\n", "", NULL},
+        {"missing request", "sender=a@b\n\n", NULL, "request= missing"},
+        {"wrong request", "request=junk\n\n", NULL, "not smtpd_access_policy"},
+        {"no equals", "request=smtpd_access_policy\ngarbage\n\n", NULL, "name=value"},
+        {"empty name", "request=smtpd_access_policy\n=x\n\n", NULL, "name=value"},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
+        g_autofree char *buf = g_strdup(rows[i].text);
+        PolicyRequest req;
+        const char *why = NULL;
+        gboolean ok = request_parse(buf, strlen(buf), &req, &why);
+        g_test_message("case %s", rows[i].name);
+        if (rows[i].want_error) {
+            g_assert_false(ok);
+            g_assert_nonnull(strstr(why, rows[i].want_error));
+        } else {
+            g_assert_true(ok);
+            g_assert_cmpstr(req.sender, ==, rows[i].want_sender);
+            g_assert_cmpstr(req.recipient, ==, "");
+        }
+    }
+}
+
+static void test_request_frame(void)
+{
+    RequestLimits limits = {.max_line = 20, .max_request = 60, .max_attributes = 3};
+    static const struct {
+        const char *name, *text;
+        FrameStatus want;
+        size_t want_length;
+        const char *want_error;
+    } rows[] = {
+        {"complete", "a=1\nb=2\n\nrest", FRAME_COMPLETE, 9, NULL},
+        {"incomplete", "a=1\nb=2\n", FRAME_INCOMPLETE, 0, NULL},
+        {"partial line", "a=1\nb=", FRAME_INCOMPLETE, 0, NULL},
+        {"crlf end", "a=1\r\n\r\n", FRAME_COMPLETE, 7, NULL},
+        {"empty request", "\n", FRAME_COMPLETE, 1, NULL},
+        {"long line", "a=1234567890123456789012345\n\n", FRAME_ERROR, 0, "line too long"},
+        {"long partial line", "a=1234567890123456789012345", FRAME_ERROR, 0, "line too long"},
+        {"too many attributes", "a=1\nb=2\nc=3\nd=4\n\n", FRAME_ERROR, 0, "too many attributes"},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
+        size_t scanned = 0, length = 0;
+        const char *why = NULL;
+        g_test_message("case %s", rows[i].name);
+        FrameStatus st = request_frame(rows[i].text, strlen(rows[i].text), &limits, &scanned, &length, &why);
+        g_assert_cmpint(st, ==, rows[i].want);
+        if (st == FRAME_COMPLETE)
+            g_assert_cmpuint(length, ==, rows[i].want_length);
+        if (rows[i].want_error)
+            g_assert_cmpstr(why, ==, rows[i].want_error);
+    }
+    /* NUL bytes, and the request-size cap across many short lines */
+    size_t scanned = 0, length;
+    const char *why;
+    g_assert_cmpint(request_frame("a=\0b\n\n", 6, &limits, &scanned, &length, &why), ==, FRAME_ERROR);
+    g_assert_cmpstr(why, ==, "NUL byte in request");
+    limits.max_attributes = 100;
+    scanned = 0;
+    g_autofree char *many = g_strnfill(70, 'x');
+    for (int i = 5; i < 70; i += 6)
+        many[i] = '\n';
+    g_assert_cmpint(request_frame(many, 70, &limits, &scanned, &length, &why), ==, FRAME_ERROR);
+    g_assert_cmpstr(why, ==, "request too long");
+    /* fed one byte at a time, the end is found exactly once */
+    const char *text = "a=1\nbb=22\n\n";
+    scanned = 0;
+    for (size_t n = 1; n <= strlen(text); n++) {
+        FrameStatus st = request_frame(text, n, &limits, &scanned, &length, &why);
+        g_assert_cmpint(st, ==, n == strlen(text) ? FRAME_COMPLETE : FRAME_INCOMPLETE);
+    }
+}
+
+static void test_excluded_cipher_names(void)
+{
+    char found[32];
+    g_assert_cmpstr(decide_excluded_cipher("DES-CBC3-SHA", "3DES", found, sizeof found), ==, "3DES");
+    g_assert_cmpstr(decide_excluded_cipher("DES-CBC-SHA", "DES", found, sizeof found), ==, "DES");
+    g_assert_null(decide_excluded_cipher("AES128-SHA", "DES:3DES", found, sizeof found));
+    g_assert_null(decide_excluded_cipher("TLS_AES_128_GCM_SHA256", "DES:3DES:RC4:NULL:EXPORT:MD5", found, sizeof found));
+    g_assert_cmpstr(decide_excluded_cipher("ECDHE-RSA-RC4-SHA", "rc4", found, sizeof found), ==, "rc4");
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    tmpdir = g_dir_make_tmp("decide-test-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(tmpdir, "list.lmdb", NULL);
+    g_autoptr(SourceList) src = source_list_new("list");
+    if (!source_parse(src, list_text, strlen(list_text)))
+        g_error("%s", (char *)src->errors->pdata[0]);
+    g_assert_true(store_write(path, src->records, NULL, NULL));
+    list = store_reader_new(path);
+
+    g_test_add_func("/decide/table", test_table);
+    g_test_add_func("/decide/report_mode", test_report_mode_is_reported);
+    g_test_add_func("/decide/config_options", test_config_options);
+    g_test_add_func("/decide/list_errors", test_list_errors);
+    g_test_add_func("/decide/mixed_recipients", test_mixed_recipients);
+    g_test_add_func("/decide/cipher_names", test_excluded_cipher_names);
+    g_test_add_func("/request/parse", test_request_parse);
+    g_test_add_func("/request/frame", test_request_frame);
+    int rc = g_test_run();
+    store_reader_free(list);
+    unlink(path);
+    rmdir(tmpdir);
+    return rc;
+}
