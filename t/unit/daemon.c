@@ -1,0 +1,360 @@
+/* daemon.c - socket-level tests against a running tlspolicyd: real unix
+ * socket, real compiled list, real signals.  $TLSPOLICYD and $TLSMAP name
+ * the binaries (make check sets them). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+static char *tmpdir, *sock_path, *list_path, *conf_path, *log_path;
+static GPid daemon_pid;
+
+static const char request[] =
+    "request=smtpd_access_policy\nprotocol_state=RCPT\nqueue_id=Q1\ninstance=1\n"
+    "client_address=192.0.2.1\nclient_name=mx.example\nsender=a@listed.example\n"
+    "recipient=b@local.example\nencryption_protocol=\n\n";
+#define REJECT "action=550 5.7.1 TLS required: this sender's mail must arrive over an encrypted connection\n\n"
+
+static void run(const char *cmd)
+{
+    g_assert_cmpint(system(cmd), ==, 0);
+}
+
+static void write_config(const char *extra)
+{
+    g_autofree char *text = g_strdup_printf("[tlspolicyd]\nlist = %s\nlisten = unix:%s\nidle_timeout = 2\n"
+                                            "read_timeout = 1\nmax_line = 512\n%s",
+                                            list_path, sock_path, extra);
+    g_assert_true(g_file_set_contents(conf_path, text, -1, NULL));
+}
+
+static void start_daemon(void)
+{
+    g_autofree char *cmd = g_strdup_printf("exec %s --config %s 2>>%s", g_getenv("TLSPOLICYD"), conf_path, log_path);
+    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &daemon_pid, NULL));
+    for (int i = 0; i < 200 && !g_file_test(sock_path, G_FILE_TEST_EXISTS); i++)
+        g_usleep(10000);
+    g_assert_true(g_file_test(sock_path, G_FILE_TEST_EXISTS));
+}
+
+static int stop_daemon(void)
+{
+    int status;
+    kill(daemon_pid, SIGTERM);
+    g_assert_cmpint(waitpid(daemon_pid, &status, 0), ==, daemon_pid);
+    return status;
+}
+
+static int connect_daemon(void)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    g_strlcpy(sun.sun_path, sock_path, sizeof sun.sun_path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&sun, sizeof sun), ==, 0);
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+static void send_all(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        g_assert_cmpint(n, >, 0);
+        data += n;
+        len -= (size_t)n;
+    }
+}
+
+/* Read exactly n replies (each ends in "\n\n"); NULL if the peer closed first. */
+static char *read_replies(int fd, int n)
+{
+    GString *got = g_string_new(NULL);
+    char buf[4096];
+    while (n > 0) {
+        ssize_t r = read(fd, buf, sizeof buf);
+        if (r <= 0) {
+            g_string_free(got, TRUE);
+            return NULL;
+        }
+        g_string_append_len(got, buf, r);
+        int ends = 0;
+        for (const char *p = got->str; (p = strstr(p, "\n\n")); p += 2)
+            ends++;
+        if (ends >= n)
+            break;
+    }
+    return g_string_free(got, FALSE);
+}
+
+/* The daemon closed the connection without sending anything. */
+static void assert_closed_silently(int fd)
+{
+    char c;
+    ssize_t r = read(fd, &c, 1);
+    g_assert_cmpint(r, ==, 0);
+}
+
+static char *ask(const char *req)
+{
+    int fd = connect_daemon();
+    send_all(fd, req, strlen(req));
+    char *reply = read_replies(fd, 1);
+    close(fd);
+    return reply;
+}
+
+static void test_basic_and_pipelined(void)
+{
+    g_autofree char *one = ask(request);
+    g_assert_cmpstr(one, ==, REJECT);
+
+    int fd = connect_daemon();
+    g_autofree char *three = g_strconcat(request, request, "request=smtpd_access_policy\nprotocol_state=RCPT\nsender=x@unlisted.example\n\n", NULL);
+    send_all(fd, three, strlen(three));
+    g_autofree char *replies = read_replies(fd, 3);
+    g_assert_cmpstr(replies, ==, REJECT REJECT "action=DUNNO\n\n");
+    close(fd);
+}
+
+static void test_byte_by_byte(void)
+{
+    int fd = connect_daemon();
+    for (size_t i = 0; i < strlen(request); i++)
+        send_all(fd, request + i, 1);
+    g_autofree char *reply = read_replies(fd, 1);
+    g_assert_cmpstr(reply, ==, REJECT);
+    close(fd);
+}
+
+static void test_thousand_sequential(void)
+{
+    int fd = connect_daemon();
+    for (int i = 0; i < 1000; i++) {
+        send_all(fd, request, strlen(request));
+        g_autofree char *reply = read_replies(fd, 1);
+        g_assert_cmpstr(reply, ==, REJECT);
+    }
+    close(fd);
+}
+
+static void test_bad_input_closes_silently(void)
+{
+    static const struct {
+        const char *name, *input;
+    } rows[] = {
+        {"garbage line", "request=smtpd_access_policy\nthis is not an attribute\n\n"},
+        {"missing request=", "protocol_state=RCPT\nsender=a@listed.example\n\n"},
+        {"wrong request", "request=something_else\n\n"},
+        {"NUL byte", "request=smtpd_access_policy\nsender=a\0b\n\n"},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
+        int fd = connect_daemon();
+        g_test_message("case %s", rows[i].name);
+        size_t len = strlen(rows[i].input);
+        if (strcmp(rows[i].name, "NUL byte") == 0)
+            len = sizeof "request=smtpd_access_policy\nsender=a\0b\n\n" - 1;
+        send_all(fd, rows[i].input, len);
+        assert_closed_silently(fd);
+        close(fd);
+    }
+    /* oversize line, no newline at all */
+    int fd = connect_daemon();
+    g_autofree char *big = g_strnfill(2000, 'x');
+    send_all(fd, big, strlen(big));
+    assert_closed_silently(fd);
+    close(fd);
+    /* a good request before a bad one is still answered */
+    fd = connect_daemon();
+    g_autofree char *mixed = g_strconcat(request, "junk\n\n", NULL);
+    send_all(fd, mixed, strlen(mixed));
+    g_autofree char *reply = read_replies(fd, 1);
+    g_assert_cmpstr(reply, ==, REJECT);
+    assert_closed_silently(fd);
+    close(fd);
+    /* and the daemon still serves */
+    g_autofree char *after = ask(request);
+    g_assert_cmpstr(after, ==, REJECT);
+}
+
+static void test_timeouts(void)
+{
+    /* idle: closed between requests after idle_timeout (2 s) */
+    int fd = connect_daemon();
+    send_all(fd, request, strlen(request));
+    g_free(read_replies(fd, 1));
+    gint64 start = g_get_monotonic_time();
+    assert_closed_silently(fd);
+    double waited = (g_get_monotonic_time() - start) / 1e6;
+    g_assert_cmpfloat(waited, >=, 1.0);
+    g_assert_cmpfloat(waited, <, 4.5);
+    close(fd);
+    /* read: a started request must complete within read_timeout (1 s) */
+    fd = connect_daemon();
+    send_all(fd, "request=smtpd", 13);
+    start = g_get_monotonic_time();
+    assert_closed_silently(fd);
+    waited = (g_get_monotonic_time() - start) / 1e6;
+    g_assert_cmpfloat(waited, <, 3.5);
+    close(fd);
+}
+
+static void test_list_changes_without_signal(void)
+{
+    int fd = connect_daemon();
+    g_autofree char *cmd = g_strdup_printf("printf 'listed.example none\\n' | %s -i %s", g_getenv("TLSMAP"), list_path);
+    g_autofree char *back = g_strdup_printf("printf 'listed.example encrypt\\n' | %s -i %s", g_getenv("TLSMAP"), list_path);
+    for (int round = 0; round < 20; round++) {
+        run(round % 2 ? back : cmd);
+        send_all(fd, request, strlen(request));
+        g_autofree char *reply = read_replies(fd, 1);
+        g_assert_cmpstr(reply, ==, round % 2 ? REJECT : "action=DUNNO\n\n");
+    }
+    close(fd);
+}
+
+static void test_list_errors_fail_closed(void)
+{
+    g_autofree char *lmdb = g_strconcat(list_path, ".lmdb", NULL);
+    g_autofree char *saved = g_strconcat(lmdb, ".saved", NULL);
+    g_assert_cmpint(rename(lmdb, saved), ==, 0);
+    for (int i = 0; i < 3; i++) {
+        g_autofree char *reply = ask(request);
+        g_assert_cmpstr(reply, ==, "action=451 4.3.0 TLS policy temporarily unavailable, try again later\n\n");
+    }
+    g_assert_cmpint(rename(saved, lmdb), ==, 0);
+    g_autofree char *reply = ask(request);
+    g_assert_cmpstr(reply, ==, REJECT);
+    g_autofree char *log = NULL;
+    g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
+    /* logged once for the three requests, and once when it came back */
+    guint warnings = 0;
+    for (const char *p = log; (p = strstr(p, "list unavailable, answering per on_list_error=tempfail")); p++)
+        warnings++;
+    g_assert_cmpuint(warnings, ==, 1);
+    g_assert_nonnull(strstr(log, "is available again"));
+}
+
+static void test_reload(void)
+{
+    /* a bad config is refused and the old one kept */
+    write_config("bogus_option = 1\n");
+    kill(daemon_pid, SIGHUP);
+    g_usleep(300000);
+    g_autofree char *still = ask(request);
+    g_assert_cmpstr(still, ==, REJECT);
+    /* a good one takes effect */
+    write_config("reject_code = 554\n");
+    kill(daemon_pid, SIGHUP);
+    g_usleep(300000);
+    g_autofree char *changed = ask(request);
+    g_assert_true(g_str_has_prefix(changed, "action=554 5.7.1 "));
+    g_autofree char *log = NULL;
+    g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
+    g_assert_nonnull(strstr(log, "unknown option \"bogus_option\""));
+    g_assert_nonnull(strstr(log, "reload failed; keeping the running configuration"));
+    g_assert_nonnull(strstr(log, "configuration reloaded"));
+    write_config("");
+    kill(daemon_pid, SIGHUP);
+    g_usleep(300000);
+}
+
+static void test_log_lines(void)
+{
+    const char *hostile = "request=smtpd_access_policy\nprotocol_state=RCPT\nqueue_id=Q\033[31mRED\n"
+                          "sender=a@listed.example\nrecipient=\001b@x\n\n";
+    g_autofree char *reply = ask(hostile);
+    g_assert_cmpstr(reply, ==, REJECT);
+    kill(daemon_pid, SIGUSR1);
+    g_usleep(200000);
+    g_autofree char *log = NULL;
+    g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
+    g_assert_nonnull(strstr(log, "reject: queue_id=Q1 direction=inbound client=mx.example[192.0.2.1] "
+                                 "sender=<a@listed.example> recipient=<b@local.example> key=listed.example "
+                                 "level=encrypt reason=\"listed sender without required TLS (no TLS)\""));
+    g_assert_nonnull(strstr(log, "queue_id=Q\\x1B[31mRED"));
+    g_assert_nonnull(strstr(log, "recipient=<\\x01b@x>"));
+    g_assert_null(strchr(log, '\033'));
+    g_assert_nonnull(strstr(log, "counters: requests="));
+}
+
+static void test_command_line(void)
+{
+    g_autofree char *out = NULL, *err = NULL;
+    int status;
+    g_autofree char *cmd = g_strdup_printf("%s --config %s --check-config", g_getenv("TLSPOLICYD"), conf_path);
+    g_assert_true(g_spawn_command_line_sync(cmd, &out, &err, &status, NULL));
+    g_assert_cmpint(status, ==, 0);
+    g_assert_nonnull(strstr(out, "min_protocol = TLSv1.2\n"));
+    g_assert_nonnull(strstr(out, "idle_timeout = 2\n"));
+
+    g_autofree char *bad = g_build_filename(tmpdir, "bad.conf", NULL);
+    g_assert_true(g_file_set_contents(bad, "[tlspolicyd]\n# c\nmin_protocol = TLSv9\n", -1, NULL));
+    g_free(cmd), g_free(out), g_free(err);
+    cmd = g_strdup_printf("%s --config %s --check-config", g_getenv("TLSPOLICYD"), bad);
+    g_assert_true(g_spawn_command_line_sync(cmd, &out, &err, &status, NULL));
+    g_assert_cmpint(status, !=, 0);
+    g_assert_nonnull(strstr(err, "bad.conf, line 3: invalid value \"TLSv9\" for min_protocol"));
+
+    g_free(cmd), g_free(out), g_free(err);
+    cmd = g_strdup_printf("%s --list %s --listen inet:192.0.2.1:10040", g_getenv("TLSPOLICYD"), list_path);
+    g_assert_true(g_spawn_command_line_sync(cmd, &out, &err, &status, NULL));
+    g_assert_cmpint(status, !=, 0);
+    g_assert_nonnull(strstr(err, "not a loopback address"));
+}
+
+static void test_sigterm(void)
+{
+    int fd = connect_daemon();
+    send_all(fd, request, strlen(request));
+    g_autofree char *reply = read_replies(fd, 1);
+    g_assert_cmpstr(reply, ==, REJECT);
+    int status = stop_daemon();
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    g_assert_false(g_file_test(sock_path, G_FILE_TEST_EXISTS));
+    close(fd);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    if (!g_getenv("TLSPOLICYD") || !g_getenv("TLSMAP"))
+        g_error("set TLSPOLICYD and TLSMAP (make check does)");
+    tmpdir = g_dir_make_tmp("tlspolicyd-test-XXXXXX", NULL);
+    sock_path = g_build_filename(tmpdir, "policy.sock", NULL);
+    list_path = g_build_filename(tmpdir, "test.list", NULL);
+    conf_path = g_build_filename(tmpdir, "tlspolicyd.conf", NULL);
+    log_path = g_build_filename(tmpdir, "daemon.log", NULL);
+    g_assert_true(g_file_set_contents(list_path, "listed.example encrypt\n.other.example verify\n", -1, NULL));
+    g_autofree char *compile = g_strdup_printf("%s %s", g_getenv("TLSMAP"), list_path);
+    run(compile);
+    write_config("");
+    start_daemon();
+
+    g_test_add_func("/daemon/basic_and_pipelined", test_basic_and_pipelined);
+    g_test_add_func("/daemon/byte_by_byte", test_byte_by_byte);
+    g_test_add_func("/daemon/thousand_sequential", test_thousand_sequential);
+    g_test_add_func("/daemon/bad_input", test_bad_input_closes_silently);
+    g_test_add_func("/daemon/timeouts", test_timeouts);
+    g_test_add_func("/daemon/list_changes", test_list_changes_without_signal);
+    g_test_add_func("/daemon/list_errors", test_list_errors_fail_closed);
+    g_test_add_func("/daemon/reload", test_reload);
+    g_test_add_func("/daemon/log_lines", test_log_lines);
+    g_test_add_func("/daemon/command_line", test_command_line);
+    g_test_add_func("/daemon/sigterm", test_sigterm);
+    int rc = g_test_run();
+    if (kill(daemon_pid, 0) == 0)
+        stop_daemon();
+    g_autofree char *rm = g_strdup_printf("rm -rf '%s'", tmpdir);
+    run(rm);
+    return rc;
+}
