@@ -181,6 +181,8 @@ struct StoreReader {
     struct stat opened;       /* what env maps */
     struct stat failed;       /* the file that failed to open, not retried until it changes */
     GError *failed_error;
+    gint64 recheck_us;        /* stat the name at most this often */
+    gint64 checked_at;        /* monotonic time of the last stat */
 };
 
 static gboolean same_file(const struct stat *a, const struct stat *b)
@@ -298,9 +300,26 @@ ino_t store_reader_inode(const StoreReader *reader)
     return reader->env ? reader->opened.st_ino : 0;
 }
 
+void store_reader_set_recheck(StoreReader *reader, guint microseconds)
+{
+    reader->recheck_us = microseconds;
+}
+
 gboolean store_reader_begin(StoreReader *reader, GError **error)
 {
     struct stat st;
+
+    if (reader->env && reader->recheck_us > 0) {
+        gint64 now = g_get_monotonic_time();
+        if (now - reader->checked_at < reader->recheck_us) {
+            int rc = mdb_txn_renew(reader->txn);
+            if (rc == 0)
+                return TRUE;
+            reader_close(reader);
+            return lmdb_fail(error, STORE_ERROR_INVALID, reader->path, "cannot read compiled list", rc);
+        }
+        reader->checked_at = now;
+    }
 
     /* One stat per lookup notices a renamed-in file (or a truncated one)
      * before the old map is touched again. */

@@ -9,6 +9,7 @@
 
 static gboolean verbose_logging;
 static gboolean to_journal;
+static gboolean batching;
 
 static const char *level_word(GLogLevelFlags level)
 {
@@ -32,7 +33,8 @@ static GLogWriterOutput writer(GLogLevelFlags level, const GLogField *fields, gs
         if (strcmp(fields[i].key, "MESSAGE") == 0) {
             fprintf(stderr, "tlspolicyd[%d]: %s%s\n", (int)getpid(), level_word(level),
                     (const char *)fields[i].value);
-            fflush(stderr);
+            if (!batching)
+                fflush(stderr);
         }
     }
     return G_LOG_WRITER_HANDLED;
@@ -42,6 +44,7 @@ void log_init(gboolean verbose)
 {
     verbose_logging = verbose;
     to_journal = g_log_writer_is_journald(fileno(stderr));
+    setvbuf(stderr, NULL, _IOFBF, 1 << 16);
     g_log_set_writer_func(writer, NULL, NULL);
 }
 
@@ -82,4 +85,15 @@ char *log_escape(const char *s, char *out, size_t size)
     }
     out[o] = 0;
     return out;
+}
+
+void log_batch_begin(void)
+{
+    batching = TRUE;
+}
+
+void log_batch_end(void)
+{
+    batching = FALSE;
+    fflush(stderr);
 }

@@ -44,10 +44,11 @@ FrameStatus request_frame(const char *buf, size_t len, const RequestLimits *limi
 
 typedef struct {
     const char *name;
+    size_t len;
     size_t offset;
 } Attribute;
 
-#define ATTR(field) {#field, offsetof(PolicyRequest, field)}
+#define ATTR(field) {#field, sizeof #field - 1, offsetof(PolicyRequest, field)}
 static const Attribute attributes[] = {
     ATTR(request),        ATTR(protocol_state),      ATTR(sender),
     ATTR(recipient),      ATTR(client_address),      ATTR(client_name),
@@ -59,9 +60,9 @@ static const Attribute attributes[] = {
 static void store_attribute(PolicyRequest *req, const char *name, size_t name_len,
                             const char *value)
 {
+    /* ~30 lines a request, 14 names: compare lengths before bytes. */
     for (size_t i = 0; i < G_N_ELEMENTS(attributes); i++) {
-        const char *known = attributes[i].name;
-        if (strncmp(known, name, name_len) == 0 && known[name_len] == 0) {
+        if (attributes[i].len == name_len && memcmp(attributes[i].name, name, name_len) == 0) {
             *(const char **)((char *)req + attributes[i].offset) = value;
             return;
         }

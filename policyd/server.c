@@ -24,6 +24,7 @@
 #include "notify.h"
 
 #define INITIAL_BUFFER 2048
+#define LIST_RECHECK_US 1000  /* a renamed-in list is seen within 1 ms */
 
 typedef struct Connection Connection;
 struct Connection {
@@ -33,6 +34,7 @@ struct Connection {
     GString *out;          /* replies not yet written */
     gint64 deadline;       /* monotonic seconds */
     gint64 request_start;  /* 0 when no partial request is buffered */
+    gboolean want_write;   /* polled for EPOLLOUT instead of EPOLLIN */
     TransactionState txn;
     Connection *prev, *next;
 };
@@ -357,6 +359,16 @@ static void answer(Server *s, Connection *c, char *request, size_t length, gbool
     g_string_append(c->out, "\n\n");
 }
 
+/* While replies wait for the peer to read, stop reading its requests. */
+static void want_write(Server *s, Connection *c, gboolean on)
+{
+    if (c->want_write == on)
+        return;
+    c->want_write = on;
+    struct epoll_event ev = {.events = on ? EPOLLOUT : EPOLLIN, .data.ptr = c};
+    epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
 /* Write what we can; TRUE when all is written or more can wait. */
 static gboolean flush_output(Server *s, Connection *c)
 {
@@ -365,16 +377,14 @@ static gboolean flush_output(Server *s, Connection *c)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN) {
-            struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
-            epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+            want_write(s, c, TRUE);
             return TRUE;
         }
         if (n < 0)
             return FALSE;
         g_string_erase(c->out, 0, n);
     }
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-    epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    want_write(s, c, FALSE);
     return TRUE;
 }
 
@@ -483,6 +493,7 @@ static void reload_config(Server *s)
         g_autofree char *path = g_strconcat(fresh->list, ".lmdb", NULL);
         store_reader_free(s->list);
         s->list = store_reader_new(path);
+        store_reader_set_recheck(s->list, LIST_RECHECK_US);
         g_clear_pointer(&s->list_error, g_free);
     }
     config_free(s->config);
@@ -520,6 +531,7 @@ Server *server_new(Config *config, ConfigReloader reload, gpointer reload_data, 
     s->listeners = g_array_new(FALSE, FALSE, sizeof(Listener));
     g_autofree char *path = g_strconcat(config->list, ".lmdb", NULL);
     s->list = store_reader_new(path);
+    store_reader_set_recheck(s->list, LIST_RECHECK_US);
 
     sigset_t mask;
     sigemptyset(&mask);
@@ -563,6 +575,7 @@ int server_run(Server *s)
             g_critical("epoll_wait: %s", g_strerror(errno));
             return 1;
         }
+        log_batch_begin();
         for (int i = 0; i < n; i++) {
             void *ptr = events[i].data.ptr;
             if (ptr == NULL)
@@ -575,6 +588,7 @@ int server_run(Server *s)
                 connection_readable(s, ptr);
         }
         expire_connections(s);
+        log_batch_end();
     }
 
     /* Stopping: no new connections; complete requests already received

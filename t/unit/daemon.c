@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -35,11 +36,18 @@ static void write_config(const char *extra)
     g_assert_true(g_file_set_contents(conf_path, text, -1, NULL));
 }
 
+/* If this test dies, the daemon goes with it (and prove's pipe closes). */
+static void die_with_parent(gpointer data)
+{
+    (void)data;
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
 static void start_daemon(void)
 {
-    g_autofree char *cmd = g_strdup_printf("exec %s --config %s 2>>%s", g_getenv("TLSPOLICYD"), conf_path, log_path);
+    g_autofree char *cmd = g_strdup_printf("exec %s --config %s >/dev/null 2>>%s", g_getenv("TLSPOLICYD"), conf_path, log_path);
     char *argv[] = {"/bin/sh", "-c", cmd, NULL};
-    g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &daemon_pid, NULL));
+    g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent, NULL, &daemon_pid, NULL));
     for (int i = 0; i < 200 && !g_file_test(sock_path, G_FILE_TEST_EXISTS); i++)
         g_usleep(10000);
     g_assert_true(g_file_test(sock_path, G_FILE_TEST_EXISTS));
@@ -214,6 +222,7 @@ static void test_list_changes_without_signal(void)
     g_autofree char *back = g_strdup_printf("printf 'listed.example encrypt\\n' | %s -i %s", g_getenv("TLSMAP"), list_path);
     for (int round = 0; round < 20; round++) {
         run(round % 2 ? back : cmd);
+        g_usleep(2000);  /* the daemon looks for a new list file once a millisecond */
         send_all(fd, request, strlen(request));
         g_autofree char *reply = read_replies(fd, 1);
         g_assert_cmpstr(reply, ==, round % 2 ? REJECT : "action=DUNNO\n\n");
@@ -226,13 +235,16 @@ static void test_list_errors_fail_closed(void)
     g_autofree char *lmdb = g_strconcat(list_path, ".lmdb", NULL);
     g_autofree char *saved = g_strconcat(lmdb, ".saved", NULL);
     g_assert_cmpint(rename(lmdb, saved), ==, 0);
+    g_usleep(5000);  /* the daemon looks for a new list file once a millisecond */
     for (int i = 0; i < 3; i++) {
         g_autofree char *reply = ask(request);
         g_assert_cmpstr(reply, ==, "action=451 4.3.0 TLS policy temporarily unavailable, try again later\n\n");
     }
     g_assert_cmpint(rename(saved, lmdb), ==, 0);
+    g_usleep(5000);
     g_autofree char *reply = ask(request);
     g_assert_cmpstr(reply, ==, REJECT);
+    g_usleep(100000);  /* log lines are written after the replies of a batch */
     g_autofree char *log = NULL;
     g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
     /* logged once for the three requests, and once when it came back */
