@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -18,6 +19,17 @@ G_DEFINE_QUARK(tlspolicyd-store-error-quark, store_error)
 
 static const char format_key[] = "\0tlsmap-format";
 #define FORMAT_KEY_LEN (sizeof(format_key) - 1)
+/* "addresses parents domains": lets readers skip lookups that cannot match. */
+static const char counts_key[] = "\0tlsmap-counts";
+#define COUNTS_KEY_LEN (sizeof(counts_key) - 1)
+/* Readers keep the parent keys of a list in memory up to this many. */
+#define PARENT_SET_MAX 100000
+
+/* Metadata keys start with NUL, which no list key does, and sort first. */
+static gboolean is_meta_key(const MDB_val *k)
+{
+    return k->mv_size > 0 && ((const char *)k->mv_data)[0] == 0;
+}
 
 static gboolean lmdb_fail(GError **error, StoreErrorCode code, const char *path,
                           const char *what, int rc)
@@ -90,8 +102,18 @@ static int fill_environment(const char *tmp, const GArray *records, size_t map_s
     if ((rc = mdb_dbi_open(txn, NULL, 0, &dbi)) != 0)
         goto out;
 
-    MDB_val k = {FORMAT_KEY_LEN, (void *)format_key};
-    MDB_val v = {(size_t)g_snprintf(version, sizeof version, "%d", STORE_FORMAT), version};
+    guint counts[3] = {0};
+    for (guint i = 0; i < records->len; i++)
+        counts[g_array_index(records, SourceRecord, i).kind]++;
+    char counts_text[64];
+    MDB_val k = {COUNTS_KEY_LEN, (void *)counts_key};
+    MDB_val v = {(size_t)g_snprintf(counts_text, sizeof counts_text, "%u %u %u", counts[KEY_ADDRESS],
+                                    counts[KEY_PARENT], counts[KEY_DOMAIN]),
+                 counts_text};
+    if ((rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND)) != 0)
+        goto out;
+    k = (MDB_val){FORMAT_KEY_LEN, (void *)format_key};
+    v = (MDB_val){(size_t)g_snprintf(version, sizeof version, "%d", STORE_FORMAT), version};
     if ((rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND)) != 0)
         goto out;
     for (guint i = 0; i < records->len; i++) {
@@ -182,6 +204,9 @@ struct StoreReader {
     struct stat failed;       /* the file that failed to open, not retried until it changes */
     GError *failed_error;
     gint64 recheck_us;        /* stat the name at most this often */
+    gboolean no_addresses;    /* the list has no address keys */
+    GHashTable *parents;      /* its parent keys, or NULL: unknown */
+    GStringChunk *parent_strings;
     gint64 checked_at;        /* monotonic time of the last stat */
 };
 
@@ -193,6 +218,9 @@ static gboolean same_file(const struct stat *a, const struct stat *b)
 
 static void reader_close(StoreReader *reader)
 {
+    g_clear_pointer(&reader->parents, g_hash_table_unref);
+    g_clear_pointer(&reader->parent_strings, g_string_chunk_free);
+    reader->no_addresses = FALSE;
     if (reader->txn)
         mdb_txn_abort(reader->txn);
     if (reader->env)
@@ -273,6 +301,38 @@ fail:
     return FALSE;
 }
 
+/* Most queries are for unlisted addresses; knowing that a list has no
+ * address keys and which parent keys it has saves most of their gets. */
+static void load_key_summary(StoreReader *reader)
+{
+    MDB_val k = {COUNTS_KEY_LEN, (void *)counts_key}, v;
+    guint addresses, parents, domains;
+    char text[64];
+
+    if (mdb_get(reader->txn, reader->dbi, &k, &v) != 0 || v.mv_size >= sizeof text)
+        return;
+    memcpy(text, v.mv_data, v.mv_size);
+    text[v.mv_size] = 0;
+    if (sscanf(text, "%u %u %u", &addresses, &parents, &domains) != 3)
+        return;
+    reader->no_addresses = addresses == 0;
+    if (parents > PARENT_SET_MAX)
+        return;
+
+    MDB_cursor *cursor;
+    if (mdb_cursor_open(reader->txn, reader->dbi, &cursor) != 0)
+        return;
+    reader->parent_strings = g_string_chunk_new(4096);
+    reader->parents = g_hash_table_new(g_str_hash, g_str_equal);
+    MDB_val start = {1, (void *)"."};
+    for (int rc = mdb_cursor_get(cursor, &start, &v, MDB_SET_RANGE);
+         rc == 0 && start.mv_size > 0 && ((char *)start.mv_data)[0] == '.';
+         rc = mdb_cursor_get(cursor, &start, &v, MDB_NEXT))
+        g_hash_table_add(reader->parents, g_string_chunk_insert_len(reader->parent_strings, start.mv_data,
+                                                                    (gssize)start.mv_size));
+    mdb_cursor_close(cursor);
+}
+
 StoreReader *store_reader_new(const char *path)
 {
     StoreReader *reader = g_new0(StoreReader, 1);
@@ -344,6 +404,7 @@ gboolean store_reader_begin(StoreReader *reader, GError **error)
             g_propagate_error(error, g_error_copy(reader->failed_error));
             return FALSE;
         }
+        load_key_summary(reader);
         /* A fresh env comes with a live transaction; keep it reset between lookups. */
         mdb_txn_reset(reader->txn);
     }
@@ -359,7 +420,14 @@ gboolean store_reader_get(StoreReader *reader, const char *key, size_t key_len, 
 {
     MDB_val k = {key_len, (void *)key}, v;
 
-    if (key_len == 0 || mdb_get(reader->txn, reader->dbi, &k, &v) != 0)
+    if (key_len == 0)
+        return FALSE;
+    /* Skip gets that the list's key summary says cannot match. */
+    if (key[0] == '.' && reader->parents && !g_hash_table_contains(reader->parents, key))
+        return FALSE;
+    if (reader->no_addresses && memchr(key, '@', key_len))
+        return FALSE;
+    if (mdb_get(reader->txn, reader->dbi, &k, &v) != 0)
         return FALSE;
     return entry_decode(v.mv_data, v.mv_size, entry);
 }
@@ -390,7 +458,7 @@ gboolean store_load(const char *path, SourceList *list, GError **error)
     gboolean ok = TRUE;
     for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
-        if (k.mv_size == FORMAT_KEY_LEN && memcmp(k.mv_data, format_key, k.mv_size) == 0)
+        if (is_meta_key(&k))
             continue;
         SourceRecord rec = {.line = 0};
         Entry entry;
@@ -430,7 +498,7 @@ StoreDiff store_diff(const char *path, const GArray *records)
     }
     if (mdb_cursor_open(txn, dbi, &cursor) == 0) {
         rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST);
-        if (rc == 0 && k.mv_size == FORMAT_KEY_LEN && memcmp(k.mv_data, format_key, k.mv_size) == 0)
+        while (rc == 0 && is_meta_key(&k))
             rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
     }
     /* Merge the two sorted sequences. */

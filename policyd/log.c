@@ -10,6 +10,7 @@
 static gboolean verbose_logging;
 static gboolean to_journal;
 static gboolean batching;
+static int pid;
 
 static const char *level_word(GLogLevelFlags level)
 {
@@ -31,7 +32,7 @@ static GLogWriterOutput writer(GLogLevelFlags level, const GLogField *fields, gs
         return G_LOG_WRITER_HANDLED;
     for (gsize i = 0; i < n; i++) {
         if (strcmp(fields[i].key, "MESSAGE") == 0) {
-            fprintf(stderr, "tlspolicyd[%d]: %s%s\n", (int)getpid(), level_word(level),
+            fprintf(stderr, "tlspolicyd[%d]: %s%s\n", pid, level_word(level),
                     (const char *)fields[i].value);
             if (!batching)
                 fflush(stderr);
@@ -43,6 +44,7 @@ static GLogWriterOutput writer(GLogLevelFlags level, const GLogField *fields, gs
 void log_init(gboolean verbose)
 {
     verbose_logging = verbose;
+    pid = (int)getpid();
     to_journal = g_log_writer_is_journald(fileno(stderr));
     setvbuf(stderr, NULL, _IOFBF, 1 << 16);
     g_log_set_writer_func(writer, NULL, NULL);

@@ -74,21 +74,32 @@ gboolean request_parse(char *buf, size_t length, PolicyRequest *req, const char 
     for (size_t i = 0; i < G_N_ELEMENTS(attributes); i++)
         *(const char **)((char *)req + attributes[i].offset) = "";
 
+    /* One pass: the name up to '=', then the value up to the newline. */
     char *p = buf, *end = buf + length;
     while (p < end) {
+        char *name = p;
+        while (p < end && *p != '=' && *p != '\n')
+            p++;
+        if (p == end)
+            break;
+        if (*p == '\n') {
+            if (p == name || (p == name + 1 && *name == '\r')) {
+                p++;
+                continue;
+            }
+            return *why = "line without name=value", FALSE;
+        }
+        if (p == name)
+            return *why = "line without name=value", FALSE;
+        size_t name_len = (size_t)(p - name);
+        char *value = ++p;
         char *nl = memchr(p, '\n', (size_t)(end - p));
         if (!nl)
             break;
         *nl = 0;
-        if (nl > p && nl[-1] == '\r')
+        if (nl > value && nl[-1] == '\r')
             nl[-1] = 0;
-        if (*p) {
-            char *eq = strchr(p, '=');
-            if (!eq || eq == p)
-                return *why = "line without name=value", FALSE;
-            *eq = 0;
-            store_attribute(req, p, (size_t)(eq - p), eq + 1);
-        }
+        store_attribute(req, name, name_len, value);
         p = nl + 1;
     }
     if (strcmp(req->request, "smtpd_access_policy") != 0)
