@@ -116,15 +116,21 @@ static int fill_environment(const char *tmp, const GArray *records, size_t map_s
     v = (MDB_val){(size_t)g_snprintf(version, sizeof version, "%d", STORE_FORMAT), version};
     if ((rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND)) != 0)
         goto out;
-    for (guint i = 0; i < records->len; i++) {
+    /* One cursor for all records: mdb_put() would set one up per call. */
+    MDB_cursor *cursor;
+    if ((rc = mdb_cursor_open(txn, dbi, &cursor)) != 0)
+        goto out;
+    for (guint i = 0; i < records->len && rc == 0; i++) {
         const SourceRecord *rec = &g_array_index(records, SourceRecord, i);
         k.mv_size = strlen(rec->key);
         k.mv_data = (void *)rec->key;
         v.mv_size = rec->value->encoded_len;
         v.mv_data = (void *)rec->value->encoded;
-        if ((rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND)) != 0)
-            goto out;
+        rc = mdb_cursor_put(cursor, &k, &v, MDB_APPEND);
     }
+    mdb_cursor_close(cursor);
+    if (rc != 0)
+        goto out;
     rc = mdb_txn_commit(txn);
     txn = NULL;
     if (rc == 0)
