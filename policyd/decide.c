@@ -49,14 +49,23 @@ static gboolean component_matches(const char *component, size_t len, const char 
 
 const char *decide_excluded_cipher(const char *cipher, const char *excluded, char *found, size_t size)
 {
-    g_auto(GStrv) names = g_strsplit(excluded, ":", -1);
+    /* Walk both lists in place: this runs for every TLS request. */
     for (const char *p = cipher; *p;) {
         size_t len = strcspn(p, "-_");
-        for (char **n = names; *n; n++) {
-            if (**n && component_matches(p, len, *n)) {
-                g_strlcpy(found, *n, size);
-                return found;
+        for (const char *n = excluded; *n;) {
+            size_t nlen = strcspn(n, ":");
+            char name[32];
+            if (nlen > 0 && nlen < sizeof name) {
+                memcpy(name, n, nlen);
+                name[nlen] = 0;
+                if (component_matches(p, len, name)) {
+                    g_strlcpy(found, name, size);
+                    return found;
+                }
             }
+            n += nlen;
+            if (*n)
+                n++;
         }
         p += len;
         if (*p)

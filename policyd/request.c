@@ -5,40 +5,45 @@
 
 #include <string.h>
 
+/* Where the request ends: the empty line.  Postfix ends lines with LF;
+ * CRLF (a person typing) is accepted too. */
+static const char *find_end(const char *buf, size_t from, size_t len)
+{
+    if (len > 0 && buf[0] == '\n')
+        return buf;
+    if (len > 1 && buf[0] == '\r' && buf[1] == '\n')
+        return buf + 1;
+    const char *p = buf + (from > 2 ? from - 2 : 0), *limit = buf + len;
+    while ((p = memchr(p, '\n', (size_t)(limit - p))) && p + 1 < limit) {
+        if (p[1] == '\n')
+            return p + 1;
+        if (p[1] == '\r' && p + 2 < limit && p[2] == '\n')
+            return p + 2;
+        p++;
+    }
+    return NULL;
+}
+
 FrameStatus request_frame(const char *buf, size_t len, const RequestLimits *limits,
                           size_t *scanned, size_t *length, const char **why)
 {
-    size_t pos = *scanned;
-    guint lines = 0;
-
-    /* Count the complete lines already scanned (cheap: requests are small). */
-    for (size_t i = 0; i < pos; i++)
-        lines += buf[i] == '\n';
-
-    while (pos < len) {
-        const char *nl = memchr(buf + pos, '\n', len - pos);
-        size_t end = nl ? (size_t)(nl - buf) : len;
-        if (memchr(buf + pos, 0, end - pos))
-            return *why = "NUL byte in request", FRAME_ERROR;
-        if (end - pos > limits->max_line)
-            return *why = "line too long", FRAME_ERROR;
-        if (!nl)
-            break;
-        gboolean empty = end == pos || (end == pos + 1 && buf[pos] == '\r');
-        pos = end + 1;
-        if (empty) {
-            *length = pos;
-            *scanned = pos;
-            return FRAME_COMPLETE;
-        }
-        if (++lines > limits->max_attributes)
-            return *why = "too many attributes", FRAME_ERROR;
-        if (pos > limits->max_request)
+    const char *end = find_end(buf, *scanned, len);
+    if (end) {
+        *length = (size_t)(end - buf) + 1;
+        *scanned = *length;
+        if (*length > limits->max_request)
             return *why = "request too long", FRAME_ERROR;
+        return FRAME_COMPLETE;
     }
+    /* Incomplete: bound what may be buffered, and the line in progress
+     * (the complete lines are checked when the request is parsed). */
+    *scanned = len;
     if (len > limits->max_request)
         return *why = "request too long", FRAME_ERROR;
-    *scanned = pos;
+    const char *last_nl = memrchr(buf, '\n', len);
+    size_t partial = last_nl ? len - (size_t)(last_nl - buf) - 1 : len;
+    if (partial > limits->max_line)
+        return *why = "line too long", FRAME_ERROR;
     return FRAME_INCOMPLETE;
 }
 
@@ -57,20 +62,44 @@ static const Attribute attributes[] = {
     ATTR(ccert_subject),  ATTR(ccert_fingerprint),
 };
 
-static void store_attribute(PolicyRequest *req, const char *name, size_t name_len,
-                            const char *value)
+/* Requests carry ~30 attributes of which we want 14: index them by name
+ * length so most lines cost one table look-up. */
+#define MAX_NAME_LEN 24
+static const Attribute *by_length[MAX_NAME_LEN][3];
+
+static void index_attributes(void)
 {
-    /* ~30 lines a request, 14 names: compare lengths before bytes. */
     for (size_t i = 0; i < G_N_ELEMENTS(attributes); i++) {
-        if (attributes[i].len == name_len && memcmp(attributes[i].name, name, name_len) == 0) {
-            *(const char **)((char *)req + attributes[i].offset) = value;
+        const Attribute **slot = by_length[attributes[i].len];
+        while (*slot)
+            slot++;
+        *slot = &attributes[i];
+    }
+}
+
+static void store_attribute(PolicyRequest *req, const char *name, size_t name_len, const char *value)
+{
+    if (name_len >= MAX_NAME_LEN)
+        return;
+    for (const Attribute **a = by_length[name_len]; *a; a++) {
+        if ((*a)->name[0] == name[0] && memcmp((*a)->name, name, name_len) == 0) {
+            *(const char **)((char *)req + (*a)->offset) = value;
             return;
         }
     }
 }
 
-gboolean request_parse(char *buf, size_t length, PolicyRequest *req, const char **why)
+gboolean request_parse(char *buf, size_t length, const RequestLimits *limits, PolicyRequest *req,
+                       const char **why)
 {
+    static gsize indexed;
+    if (g_once_init_enter(&indexed)) {
+        index_attributes();
+        g_once_init_leave(&indexed, 1);
+    }
+    if (memchr(buf, 0, length))
+        return *why = "NUL byte in request", FALSE;
+    guint lines = 0;
     for (size_t i = 0; i < G_N_ELEMENTS(attributes); i++)
         *(const char **)((char *)req + attributes[i].offset) = "";
 
@@ -80,6 +109,8 @@ gboolean request_parse(char *buf, size_t length, PolicyRequest *req, const char 
         char *name = p;
         while (p < end && *p != '=' && *p != '\n')
             p++;
+        if (++lines > limits->max_attributes + 1)
+            return *why = "too many attributes", FALSE;
         if (p == end)
             break;
         if (*p == '\n') {
@@ -96,6 +127,8 @@ gboolean request_parse(char *buf, size_t length, PolicyRequest *req, const char 
         char *nl = memchr(p, '\n', (size_t)(end - p));
         if (!nl)
             break;
+        if ((size_t)(nl - name) > limits->max_line)
+            return *why = "line too long", FALSE;
         *nl = 0;
         if (nl > value && nl[-1] == '\r')
             nl[-1] = 0;

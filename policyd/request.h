@@ -4,8 +4,9 @@
  *
  * A request is "name=value" lines ended by an empty line.  The server
  * loop appends what it reads to a buffer and calls request_frame() to
- * learn whether a whole request is there (or the peer broke a limit);
- * request_parse() then splits it in place.  Values point into the
+ * learn whether a whole request is there (or the partial one already
+ * breaks the size or line limit); request_parse() then checks the rest
+ * of the limits and splits it in place.  Values point into the
  * buffer.  Names are split on the first '=' (SRS senders hold '=');
  * unknown names are ignored; a trailing CR is dropped; a repeated name
  * keeps its last value.
@@ -51,7 +52,9 @@ typedef struct {
 } PolicyRequest;
 
 /* Parse a framed request (modified in place).  Missing attributes are "".
- * FALSE with *why when it is not a valid smtpd_access_policy request. */
-gboolean request_parse(char *buf, size_t length, PolicyRequest *req, const char **why);
+ * FALSE with *why when it is not a valid smtpd_access_policy request or
+ * breaks a limit (NUL byte, line length, attribute count). */
+gboolean request_parse(char *buf, size_t length, const RequestLimits *limits, PolicyRequest *req,
+                       const char **why);
 
 #endif

@@ -342,7 +342,7 @@ static void answer(Server *s, Connection *c, char *request, size_t length, gbool
     Decision d;
     const char *why;
 
-    if (!request_parse(request, length, &req, &why)) {
+    if (!request_parse(request, length, &s->config->limits, &req, &why)) {
         g_warning("closing connection: malformed request: %s", why);
         s->count.protocol_errors++;
         *bad = TRUE;
