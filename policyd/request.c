@@ -103,36 +103,26 @@ gboolean request_parse(char *buf, size_t length, const RequestLimits *limits, Po
     for (size_t i = 0; i < G_N_ELEMENTS(attributes); i++)
         *(const char **)((char *)req + attributes[i].offset) = "";
 
-    /* One pass: the name up to '=', then the value up to the newline. */
+    /* One pass over the lines: find the newline, then the first '='. */
     char *p = buf, *end = buf + length;
     while (p < end) {
-        char *name = p;
-        while (p < end && *p != '=' && *p != '\n')
-            p++;
-        if (++lines > limits->max_attributes + 1)
-            return *why = "too many attributes", FALSE;
-        if (p == end)
-            break;
-        if (*p == '\n') {
-            if (p == name || (p == name + 1 && *name == '\r')) {
-                p++;
-                continue;
-            }
-            return *why = "line without name=value", FALSE;
-        }
-        if (p == name)
-            return *why = "line without name=value", FALSE;
-        size_t name_len = (size_t)(p - name);
-        char *value = ++p;
         char *nl = memchr(p, '\n', (size_t)(end - p));
         if (!nl)
             break;
-        if ((size_t)(nl - name) > limits->max_line)
+        if (++lines > limits->max_attributes + 1)
+            return *why = "too many attributes", FALSE;
+        if ((size_t)(nl - p) > limits->max_line)
             return *why = "line too long", FALSE;
-        *nl = 0;
-        if (nl > value && nl[-1] == '\r')
-            nl[-1] = 0;
-        store_attribute(req, name, name_len, value);
+        char *line_end = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
+        *line_end = 0;
+        if (line_end == p) {
+            p = nl + 1;
+            continue;
+        }
+        char *eq = memchr(p, '=', (size_t)(line_end - p));
+        if (!eq || eq == p)
+            return *why = "line without name=value", FALSE;
+        store_attribute(req, p, (size_t)(eq - p), eq + 1);
         p = nl + 1;
     }
     if (strcmp(req->request, "smtpd_access_policy") != 0)
