@@ -9,7 +9,12 @@
 # Development builds are strict: -Wall -Wextra -Werror.
 
 PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 DESTDIR    ?=
 CC         ?= cc
 CFLAGS     ?= -O2 -g
@@ -24,7 +29,7 @@ SANFLAGS   :=
 endif
 
 WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
-CPPFLAGS += -D_GNU_SOURCE -Imaps -Ipolicyd
+CPPFLAGS += -D_GNU_SOURCE -Imaps -Ipolicyd -DSYSCONFDIR='"$(SYSCONFDIR)"'
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS  = $(WARN) $(CFLAGS) $(SANFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP
@@ -79,17 +84,34 @@ run: all
 	$(B)/tlspolicyd -v --list $(EXAMPLE) --listen unix:$(RUN_SOCKET) --listen inet:127.0.0.1:10040
 
 check: test-deps all
-	TLSMAP=$(CURDIR)/$(B)/tlsmap TLSPOLICYD=$(CURDIR)/$(B)/tlspolicyd BUILD=$(CURDIR)/$(B) SANITIZE=$(SANITIZE) \
+	SRCDIR=$(CURDIR) TLSMAP=$(CURDIR)/$(B)/tlsmap TLSPOLICYD=$(CURDIR)/$(B)/tlspolicyd BUILD=$(CURDIR)/$(B) SANITIZE=$(SANITIZE) \
 	    prove --exec '' $(UNIT_TESTS) t/*.t
 
+SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+MANPAGES = man/tlsmap.1 man/tlspolicyd.conf.5 man/tlspolicyd.8
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(SYSCONFDIR)/tlspolicyd
-	install -m 755 $(B)/tlsmap $(DESTDIR)$(PREFIX)/sbin/tlsmap
-	install -m 755 $(B)/tlspolicyd $(DESTDIR)$(PREFIX)/sbin/tlspolicyd
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/tlspolicyd $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 755 $(B)/tlsmap $(B)/tlspolicyd $(DESTDIR)$(SBINDIR)/
+	$(SUBST) systemd/tlspolicyd.service.in > $(DESTDIR)$(UNITDIR)/tlspolicyd.service
+	install -m 644 systemd/tlspolicyd.socket $(DESTDIR)$(UNITDIR)/tlspolicyd.socket
+	install -m 644 systemd/tlspolicyd.sysusers $(DESTDIR)$(SYSUSERSDIR)/tlspolicyd.conf
+	$(SUBST) systemd/tlspolicyd.tmpfiles.in > $(DESTDIR)$(TMPFILESDIR)/tlspolicyd.conf
+	install -m 644 policyd/tlspolicyd.conf.example $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/tlspolicyd.conf.example
 	install -m 644 maps/example.list $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/example.list
+	install -m 644 man/tlsmap.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/tlspolicyd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 man/tlspolicyd.8 $(DESTDIR)$(MANDIR)/man8/
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/sbin/tlsmap $(DESTDIR)$(PREFIX)/sbin/tlspolicyd $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/example.list
+	rm -f $(DESTDIR)$(SBINDIR)/tlsmap $(DESTDIR)$(SBINDIR)/tlspolicyd \
+	    $(DESTDIR)$(UNITDIR)/tlspolicyd.service $(DESTDIR)$(UNITDIR)/tlspolicyd.socket \
+	    $(DESTDIR)$(SYSUSERSDIR)/tlspolicyd.conf $(DESTDIR)$(TMPFILESDIR)/tlspolicyd.conf \
+	    $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/tlspolicyd.conf.example $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/example.list \
+	    $(DESTDIR)$(MANDIR)/man1/tlsmap.1 $(DESTDIR)$(MANDIR)/man5/tlspolicyd.conf.5 $(DESTDIR)$(MANDIR)/man8/tlspolicyd.8
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/tlspolicyd 2>/dev/null
 
 clean:
 	rm -rf build build-san

@@ -104,6 +104,11 @@ static gboolean valid_notice(const char *value)
     return g_utf8_validate(value, -1, NULL);
 }
 
+const char *const entry_attribute_names[] = {
+    "direction", "min_protocol", "exclude_ciphers", "client_cert", "notice", "mode", "on_failure",
+    "transport", NULL,
+};
+
 gboolean entry_set_attribute(Entry *entry, const char *name, const char *value,
                              const char **why)
 {

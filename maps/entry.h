@@ -75,6 +75,9 @@ gboolean entry_covers(const Entry *entry, Direction direction);
 gboolean entry_set_attribute(Entry *entry, const char *name, const char *value,
                              const char **why);
 
+/* The attribute names entry_set_attribute() knows, NULL-terminated. */
+extern const char *const entry_attribute_names[];
+
 /* Cross-attribute checks once all attributes are set. */
 gboolean entry_validate(const Entry *entry, const char **why);
 

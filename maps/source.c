@@ -196,16 +196,14 @@ void source_parse_line(SourceList *list, char *line, guint lineno)
 
     /* Attributes. */
     guint seen = 0;
-    static const char *const names[] = {"direction", "min_protocol", "exclude_ciphers",
-                                        "client_cert", "notice", "mode", "on_failure",
-                                        "transport"};
+    const char *const *names = entry_attribute_names;
     while ((word = next_token(&tok))) {
         char *eq = strchr(word, '=');
         const char *why;
         if (!eq || eq == word)
             return source_error(list, lineno, "expected attribute=value, found \"%s\"", word);
         *eq = 0;
-        for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+        for (guint i = 0; names[i]; i++) {
             if (strcmp(word, names[i]) == 0) {
                 if (seen & (1u << i))
                     return source_error(list, lineno, "attribute %s given twice", word);

@@ -77,7 +77,7 @@ Config *config_new_defaults(void)
     static const char *const default_listen[] = {"unix:/var/spool/postfix/private/tlspolicy", NULL};
     Config *c = g_new0(Config, 1);
 
-    c->list = g_strdup("/etc/tlspolicyd/tls.list");
+    c->list = g_strdup(SYSCONFDIR "/tlspolicyd/tls.list");
     c->listen = g_strdupv((char **)default_listen);
     c->socket_mode = 0666;
     c->outbound_context = g_strdup("outbound");

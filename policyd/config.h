@@ -46,7 +46,10 @@ typedef struct {
     gboolean verbose;
 } Config;
 
-#define CONFIG_DEFAULT_FILE "/etc/tlspolicyd/tlspolicyd.conf"
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define CONFIG_DEFAULT_FILE SYSCONFDIR "/tlspolicyd/tlspolicyd.conf"
 
 Config *config_new_defaults(void);
 void config_free(Config *config);

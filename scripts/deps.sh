@@ -11,7 +11,7 @@
 set -eu
 
 build_pkgs="build-essential pkg-config libglib2.0-dev liblmdb-dev libssl-dev"
-test_pkgs="perl openssl"
+test_pkgs="perl openssl mandoc systemd"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;

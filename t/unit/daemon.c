@@ -2,6 +2,7 @@
  * socket, real compiled list, real signals.  $TLSPOLICYD and $TLSMAP name
  * the binaries (make check sets them). */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -323,6 +324,91 @@ static void test_command_line(void)
     g_assert_nonnull(strstr(err, "not a loopback address"));
 }
 
+/*
+ * Run the daemon the way tlspolicyd.service + tlspolicyd.socket do: the
+ * listening socket as fd 3 with LISTEN_FDS/LISTEN_PID, NOTIFY_SOCKET
+ * pointing at a datagram socket that the test reads.
+ */
+static int systemd_listener = -1;
+
+static void systemd_child_setup(gpointer data)
+{
+    (void)data;
+    char pid[32];
+    if (systemd_listener == 3)
+        fcntl(3, F_SETFD, 0);  /* dup2() onto itself would keep close-on-exec */
+    else
+        dup2(systemd_listener, 3);
+    g_snprintf(pid, sizeof pid, "%d", (int)getpid());
+    setenv("LISTEN_PID", pid, 1);
+    setenv("LISTEN_FDS", "1", 1);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static char *next_notification(int fd)
+{
+    char buf[512];
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+    g_assert_cmpint(n, >, 0);
+    buf[n] = 0;
+    return g_strdup(buf);
+}
+
+static void test_systemd_protocol(void)
+{
+    g_autofree char *activated = g_build_filename(tmpdir, "activated.sock", NULL);
+    g_autofree char *notify_path = g_build_filename(tmpdir, "notify.sock", NULL);
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+
+    systemd_listener = socket(AF_UNIX, SOCK_STREAM, 0);
+    g_strlcpy(sun.sun_path, activated, sizeof sun.sun_path);
+    g_assert_cmpint(bind(systemd_listener, (struct sockaddr *)&sun, sizeof sun), ==, 0);
+    g_assert_cmpint(listen(systemd_listener, 16), ==, 0);
+    int notify = socket(AF_UNIX, SOCK_DGRAM, 0);
+    g_strlcpy(sun.sun_path, notify_path, sizeof sun.sun_path);
+    g_assert_cmpint(bind(notify, (struct sockaddr *)&sun, sizeof sun), ==, 0);
+
+    g_setenv("NOTIFY_SOCKET", notify_path, TRUE);
+    char *argv[] = {(char *)g_getenv("TLSPOLICYD"), "--list", list_path, "--listen", "unix:/nonexistent/ignored", NULL};
+    GPid pid;
+    g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL,
+                                systemd_child_setup, NULL, &pid, NULL));
+    g_unsetenv("NOTIFY_SOCKET");
+
+    /* READY=1 comes once the daemon answers on the inherited socket. */
+    g_autofree char *ready = next_notification(notify);
+    g_assert_true(g_str_has_prefix(ready, "READY=1"));
+    struct sockaddr_un target = {.sun_family = AF_UNIX};
+    g_strlcpy(target.sun_path, activated, sizeof target.sun_path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&target, sizeof target), ==, 0);
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    send_all(fd, request, strlen(request));
+    g_autofree char *reply = read_replies(fd, 1);
+    g_assert_cmpstr(reply, ==, REJECT);
+    close(fd);
+
+    kill(pid, SIGHUP);
+    g_autofree char *reloading = next_notification(notify);
+    g_assert_true(g_str_has_prefix(reloading, "RELOADING=1\nMONOTONIC_USEC="));
+    g_autofree char *ready_again = next_notification(notify);
+    g_assert_true(g_str_has_prefix(ready_again, "READY=1"));
+
+    kill(pid, SIGTERM);
+    g_autofree char *stopping = next_notification(notify);
+    g_assert_cmpstr(stopping, ==, "STOPPING=1");
+    int status;
+    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* the daemon does not remove a socket it did not create */
+    g_assert_true(g_file_test(activated, G_FILE_TEST_EXISTS));
+    close(notify);
+    close(systemd_listener);
+}
+
 static void test_sigterm(void)
 {
     int fd = connect_daemon();
@@ -362,6 +448,7 @@ int main(int argc, char **argv)
     g_test_add_func("/daemon/reload", test_reload);
     g_test_add_func("/daemon/log_lines", test_log_lines);
     g_test_add_func("/daemon/command_line", test_command_line);
+    g_test_add_func("/daemon/systemd_protocol", test_systemd_protocol);
     g_test_add_func("/daemon/sigterm", test_sigterm);
     int rc = g_test_run();
     if (kill(daemon_pid, 0) == 0)

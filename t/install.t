@@ -1,0 +1,52 @@
+#!/bin/bash
+# install.t - make install/uninstall, the systemd units (verify, security
+# score), and the man pages (lint-clean).
+. "$(dirname "$0")/lib.sh"
+SRC=${SRCDIR:?set SRCDIR}
+M="make -s -C $SRC"
+
+# --- install into a DESTDIR -------------------------------------------------
+D=$TMP/dest
+$M install DESTDIR="$D" PREFIX=/usr >/dev/null 2>&1; is "$?" 0 "make install DESTDIR=... PREFIX=/usr"
+want="etc/tlspolicyd/example.list
+etc/tlspolicyd/tlspolicyd.conf.example
+usr/lib/systemd/system/tlspolicyd.service
+usr/lib/systemd/system/tlspolicyd.socket
+usr/lib/sysusers.d/tlspolicyd.conf
+usr/lib/tmpfiles.d/tlspolicyd.conf
+usr/sbin/tlsmap
+usr/sbin/tlspolicyd
+usr/share/man/man1/tlsmap.1
+usr/share/man/man5/tlspolicyd.conf.5
+usr/share/man/man8/tlspolicyd.8"
+is "$(cd "$D" && find . -type f | sed 's|^\./||' | sort)" "$want" "installed tree"
+like "$(cat "$D/usr/lib/systemd/system/tlspolicyd.service")" "ExecStart=/usr/sbin/tlspolicyd --config /etc/tlspolicyd/tlspolicyd.conf" "unit points at the installed binary and config"
+ok "installed binaries are executable" test -x "$D/usr/sbin/tlspolicyd" -a -x "$D/usr/sbin/tlsmap"
+like "$(cat "$D/usr/lib/tmpfiles.d/tlspolicyd.conf")" "^d /etc/tlspolicyd 0775 root tlspolicyd" "tmpfiles.d names the config directory"
+like "$(cat "$D/usr/lib/sysusers.d/tlspolicyd.conf")" "^u tlspolicyd " "sysusers.d creates the static account"
+ok "installed example config is valid" "$D/usr/sbin/tlspolicyd" --config "$D/etc/tlspolicyd/tlspolicyd.conf.example" --check-config
+$M uninstall DESTDIR="$D" PREFIX=/usr >/dev/null 2>&1; is "$?" 0 "make uninstall"
+is "$(find "$D" -type f | wc -l)" 0 "uninstall removes every installed file"
+
+# --- units: systemd-analyze verify and security ------------------------------
+if command -v systemd-analyze >/dev/null; then
+    P=$TMP/prefix
+    $M install PREFIX="$P/usr" SYSCONFDIR="$P/etc" >/dev/null 2>&1
+    U=$P/usr/lib/systemd/system
+    out=$(systemd-analyze verify --man=no "$U/tlspolicyd.service" "$U/tlspolicyd.socket" 2>&1); rc=$?
+    is "$rc:$out" "0:" "systemd-analyze verify passes both units"
+    out=$(systemd-analyze security --offline=yes "$U/tlspolicyd.service" 2>&1)
+    score=$(printf '%s\n' "$out" | sed -n 's/.*Overall exposure level for tlspolicyd.service: \([0-9.]*\).*/\1/p')
+    ok "security exposure $score is at most 2.0" awk -v s="$score" 'BEGIN { exit !(s != "" && s <= 2.0) }'
+else
+    echo "# systemd-analyze not installed"
+    _result 1 "systemd-analyze available"
+fi
+
+# --- man pages ------------------------------------------------------------------
+for page in "$SRC"/man/*.[158]; do
+    out=$(mandoc -T lint -W warning "$page" 2>&1); rc=$?
+    is "$rc:$out" "0:" "mandoc -T lint $(basename "$page")"
+done
+
+done_testing
