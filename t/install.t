@@ -49,4 +49,11 @@ for page in "$SRC"/man/*.[158]; do
     is "$rc:$out" "0:" "mandoc -T lint $(basename "$page")"
 done
 
+# --- the README's Postfix section is the shipped snippets, word for word ------------
+for f in "$SRC"/postfix/*; do
+    ok "README.md quotes postfix/$(basename "$f") word for word" \
+        perl -0777 -e 'open my $r, "<", $ARGV[0] or die; open my $s, "<", $ARGV[1] or die;
+                       my ($readme, $snippet) = (<$r>, <$s>); exit(index($readme, $snippet) < 0)' "$SRC/README.md" "$f"
+done
+
 done_testing

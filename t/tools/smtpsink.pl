@@ -1,0 +1,87 @@
+#!/usr/bin/perl
+# smtpsink.pl - a recording SMTP sink for the end-to-end suite.
+#
+#   smtpsink.pl --listen 127.0.0.3:2526 --name good --log FILE
+#               [--cert CRT --key KEY] [--max-tls 1.1] [--hostname NAME]
+#
+# Accepts every message.  With --cert it offers STARTTLS (with --max-tls
+# it speaks nothing newer than that TLS version).  Appends one line per
+# message to FILE:
+#   sink=good from=<a@b> to=<c@d>,<e@f> tls=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384 subject=...
+# and runs until killed.  One connection at a time is plenty for the tests.
+use strict;
+use warnings;
+use IO::Socket::INET;
+use IO::Socket::SSL;
+use Getopt::Long;
+
+my ($listen, $name, $log, $cert, $key, $max_tls, $hostname) = ('', 'sink', '', '', '', '', 'sink.test');
+GetOptions('listen=s' => \$listen, 'name=s' => \$name, 'log=s' => \$log, 'cert=s' => \$cert,
+           'key=s' => \$key, 'max-tls=s' => \$max_tls, 'hostname=s' => \$hostname) or die "usage\n";
+my $server = IO::Socket::INET->new(LocalAddr => $listen, Listen => 16, ReuseAddr => 1)
+    or die "smtpsink: listen $listen: $!\n";
+$SIG{PIPE} = 'IGNORE';
+$| = 1;
+print "ready\n";
+
+sub record {
+    my ($line) = @_;
+    open(my $fh, '>>', $log) or die "smtpsink: $log: $!\n";
+    print $fh "$line\n";
+    close($fh);
+}
+
+while (my $client = $server->accept) {
+    eval { serve($client) };
+    close($client);
+}
+
+sub serve {
+    my ($sock) = @_;
+    my ($tls, $cipher, $from, @to, $subject) = ('none', 'none', '', ());
+    local $SIG{ALRM} = sub { die "timeout\n" };
+    alarm 30;
+    print $sock "220 $hostname ESMTP sink\r\n";
+    while (defined(my $line = <$sock>)) {
+        $line =~ s/\r?\n$//;
+        if ($line =~ /^(EHLO|HELO)/i) {
+            print $sock "250-$hostname\r\n";
+            print $sock "250-STARTTLS\r\n" if $cert && $tls eq 'none';
+            print $sock "250 8BITMIME\r\n";
+        } elsif ($line =~ /^STARTTLS/i && $cert && $tls eq 'none') {
+            print $sock "220 go ahead\r\n";
+            my %opt = (SSL_server => 1, SSL_cert_file => $cert, SSL_key_file => $key);
+            if ($max_tls) {
+                $opt{SSL_version} = $max_tls eq '1.1' ? 'TLSv1_1' : 'TLSv1';
+                $opt{SSL_cipher_list} = 'DEFAULT:@SECLEVEL=0';
+            }
+            IO::Socket::SSL->start_SSL($sock, %opt) or return;
+            $tls = $sock->get_sslversion;
+            $cipher = $sock->get_cipher;
+        } elsif ($line =~ /^MAIL FROM:\s*<([^>]*)>/i) {
+            ($from, @to, $subject) = ($1, ());
+            print $sock "250 ok\r\n";
+        } elsif ($line =~ /^RCPT TO:\s*<([^>]*)>/i) {
+            push @to, "<$1>";
+            print $sock "250 ok\r\n";
+        } elsif ($line =~ /^DATA/i) {
+            print $sock "354 go\r\n";
+            my $text = '';
+            while (defined(my $d = <$sock>)) {
+                last if $d =~ /^\.\r?\n$/;
+                $text .= $d;
+            }
+            ($subject) = $text =~ /^Subject:\s*(.*?)\r?$/mi;
+            my ($reason) = $text =~ /^Diagnostic-Code:\s*(.*?)\r?$/mi;
+            record(sprintf("sink=%s from=<%s> to=%s tls=%s cipher=%s subject=%s%s", $name, $from,
+                           join(',', @to), $tls, $cipher, $subject // '', $reason ? " status=$reason" : ''));
+            print $sock "250 queued\r\n";
+        } elsif ($line =~ /^QUIT/i) {
+            print $sock "221 bye\r\n";
+            last;
+        } else {
+            print $sock "250 ok\r\n";
+        }
+    }
+    alarm 0;
+}
