@@ -37,7 +37,7 @@ LDLIBS      = $(PKG_LIBS)
 
 MAPS_LIB   = entry key source store lookup audit
 MAPS_OBJS  = $(MAPS_LIB:%=$(B)/maps/%.o)
-POLICYD_LIB  = request config decide log notify server
+POLICYD_LIB  = request netstring config decide log notify server
 POLICYD_OBJS = $(POLICYD_LIB:%=$(B)/policyd/%.o)
 UNIT_TESTS = $(patsubst t/unit/%.c,$(B)/t/%.t,$(wildcard t/unit/*.c))
 PROGRAMS   = $(B)/tlsmap $(B)/tlspolicyd
@@ -96,7 +96,7 @@ install: all
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 755 $(B)/tlsmap $(B)/tlspolicyd $(DESTDIR)$(SBINDIR)/
 	$(SUBST) systemd/tlspolicyd.service.in > $(DESTDIR)$(UNITDIR)/tlspolicyd.service
-	install -m 644 systemd/tlspolicyd.socket $(DESTDIR)$(UNITDIR)/tlspolicyd.socket
+	install -m 644 systemd/tlspolicyd.socket systemd/tlspolicyd-socketmap.socket $(DESTDIR)$(UNITDIR)/
 	install -m 644 systemd/tlspolicyd.sysusers $(DESTDIR)$(SYSUSERSDIR)/tlspolicyd.conf
 	$(SUBST) systemd/tlspolicyd.tmpfiles.in > $(DESTDIR)$(TMPFILESDIR)/tlspolicyd.conf
 	install -m 644 policyd/tlspolicyd.conf.example $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/tlspolicyd.conf.example
@@ -108,6 +108,7 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/tlsmap $(DESTDIR)$(SBINDIR)/tlspolicyd \
 	    $(DESTDIR)$(UNITDIR)/tlspolicyd.service $(DESTDIR)$(UNITDIR)/tlspolicyd.socket \
+	    $(DESTDIR)$(UNITDIR)/tlspolicyd-socketmap.socket \
 	    $(DESTDIR)$(SYSUSERSDIR)/tlspolicyd.conf $(DESTDIR)$(TMPFILESDIR)/tlspolicyd.conf \
 	    $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/tlspolicyd.conf.example $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/example.list \
 	    $(DESTDIR)$(MANDIR)/man1/tlsmap.1 $(DESTDIR)$(MANDIR)/man5/tlspolicyd.conf.5 $(DESTDIR)$(MANDIR)/man8/tlspolicyd.8

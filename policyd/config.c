@@ -28,6 +28,9 @@ static const char *const failure_choices[] = {"", "defer", "bounce", NULL};
 static const Option options[] = {
     {"list", T_STRING, O(list)},
     {"listen", T_STRV, O(listen)},
+    {"socketmap_listen", T_STRV, O(socketmap_listen)},
+    {"socketmap_name", T_STRING, O(socketmap_name)},
+    {"local_domains", T_STRV, O(local_domains)},
     {"socket_mode", T_OCTAL, O(socket_mode), NULL, 0, 0777},
     {"socket_owner", T_STRING, O(socket_owner)},
     {"socket_group", T_STRING, O(socket_group)},
@@ -79,6 +82,9 @@ Config *config_new_defaults(void)
 
     c->list = g_strdup(SYSCONFDIR "/tlspolicyd/tls.list");
     c->listen = g_strdupv((char **)default_listen);
+    c->socketmap_listen = g_new0(char *, 1);
+    c->socketmap_name = g_strdup("transport");
+    c->local_domains = g_new0(char *, 1);
     c->socket_mode = 0666;
     c->outbound_context = g_strdup("outbound");
     c->recipient_delimiter = g_strdup("+");
@@ -254,12 +260,21 @@ gboolean config_validate(const Config *c, GError **error)
         g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "%s", why);
         return FALSE;
     }
-    for (char **a = c->listen; *a; a++) {
-        if (!g_str_has_prefix(*a, "unix:") && !g_str_has_prefix(*a, "inet:")) {
-            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                        "listen: \"%s\" is neither unix:/path nor inet:host:port", *a);
-            return FALSE;
+    char **lists[] = {c->listen, c->socketmap_listen};
+    for (guint l = 0; l < G_N_ELEMENTS(lists); l++) {
+        for (char **a = lists[l]; a && *a; a++) {
+            if (!g_str_has_prefix(*a, "unix:") && !g_str_has_prefix(*a, "inet:")) {
+                g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                            "%s: \"%s\" is neither unix:/path nor inet:host:port",
+                            l ? "socketmap_listen" : "listen", *a);
+                return FALSE;
+            }
         }
+    }
+    if (!*c->socketmap_name || strpbrk(c->socketmap_name, " \t")) {
+        g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                    "socketmap_name must be one word");
+        return FALSE;
     }
     return TRUE;
 }

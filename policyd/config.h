@@ -20,6 +20,9 @@ typedef enum { ROUTING_FILTER, ROUTING_TRANSPORT_MAPS } RoutingMode;
 typedef struct {
     char *list;                 /* source name; the daemon reads list.lmdb */
     char **listen;              /* unix:/path or inet:host:port */
+    char **socketmap_listen;    /* where the socketmap service listens */
+    char *socketmap_name;       /* the table name Postfix asks for */
+    char **local_domains;       /* never rerouted by the socketmap service */
     guint socket_mode;
     char *socket_owner, *socket_group;
     gboolean allow_remote;      /* non-loopback inet addresses */

@@ -279,3 +279,109 @@ void decide(const PolicyRequest *req, StoreReader *list, const Config *c, Transa
     else
         decide_inbound(req, list, c, d);
 }
+
+/*
+ * Socketmap routes.
+ */
+static gboolean domain_is_local(const Config *c, const char *domain)
+{
+    size_t n = strlen(domain);
+    for (char **d = c->local_domains; d && *d; d++) {
+        size_t m = strlen(*d);
+        if ((*d)[0] != '.' && g_ascii_strcasecmp(*d, domain) == 0)
+            return TRUE;
+        if ((*d)[0] == '.' && n > m && g_ascii_strcasecmp(*d, domain + n - m) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* Would this query alone give a TLS route? */
+static gboolean query_routes(StoreReader *list, const Config *c, const char *query)
+{
+    LookupMatch m;
+    return lookup_find(list, query, c->recipient_delimiter, DIRECTION_OUTBOUND, &m)
+           && !entry_level_is_exemption(m.entry.level) && m.entry.mode != MODE_REPORT;
+}
+
+/* Do the queries Postfix makes after this one (the domain, then each
+ * ".parent") lead to a TLS route? */
+static gboolean later_queries_route(StoreReader *list, const Config *c, const char *key)
+{
+    const char *at = strrchr(key, '@');
+    const char *domain = at ? at + 1 : key;
+    if (at && *domain && query_routes(list, c, domain))
+        return TRUE;
+    for (const char *dot = strchr(domain + 1, '.'); dot && dot[1]; dot = strchr(dot + 1, '.')) {
+        if (query_routes(list, c, dot))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static void route_unchanged(RouteDecision *d, StoreReader *list, const Config *c, const char *key,
+                            const char *reason)
+{
+    d->reason = reason;
+    if (later_queries_route(list, c, key)) {
+        d->status = ROUTE_KEEP;
+        g_strlcpy(d->reply, "OK :", sizeof d->reply);
+    } else {
+        d->status = ROUTE_NOTFOUND;
+        g_strlcpy(d->reply, "NOTFOUND ", sizeof d->reply);
+    }
+}
+
+void decide_route(const char *request, StoreReader *list, const Config *c, RouteDecision *d)
+{
+    LookupMatch m;
+    memset(d, 0, sizeof *d);
+
+    const char *space = strchr(request, ' ');
+    size_t name_len = space ? (size_t)(space - request) : strlen(request);
+    if (name_len != strlen(c->socketmap_name) || strncmp(request, c->socketmap_name, name_len) != 0) {
+        d->status = ROUTE_PERM;
+        d->reason = "unknown table name";
+        g_snprintf(d->reply, sizeof d->reply, "PERM unknown table name; this service answers \"%s\"",
+                   c->socketmap_name);
+        return;
+    }
+    const char *key = space ? space + 1 : "";
+    if (!*key) {
+        d->status = ROUTE_NOTFOUND;
+        d->reason = "empty key";
+        g_strlcpy(d->reply, "NOTFOUND ", sizeof d->reply);
+        return;
+    }
+    if (!list) {
+        d->status = ROUTE_TEMP;
+        d->reason = "list unavailable";
+        g_strlcpy(d->reply, "TEMP TLS policy list unavailable", sizeof d->reply);
+        return;
+    }
+
+    const char *at = strrchr(key, '@');
+    const char *domain = at ? at + 1 : key;
+    if (domain[0] != '.' && domain_is_local(c, domain))
+        return route_unchanged(d, list, c, key, "local domain");
+    if (domain[0] == '.' && domain_is_local(c, domain + 1))
+        return route_unchanged(d, list, c, key, "local domain");
+    if (!lookup_find(list, key, c->recipient_delimiter, DIRECTION_OUTBOUND, &m)) {
+        d->status = ROUTE_NOTFOUND;
+        d->reason = "recipient not listed";
+        g_strlcpy(d->reply, "NOTFOUND ", sizeof d->reply);
+        return;
+    }
+    g_strlcpy(d->key, m.key, sizeof d->key);
+    d->level = m.entry.level;
+    if (entry_level_is_exemption(m.entry.level))
+        return route_unchanged(d, list, c, key, "recipient exempt");
+    if (m.entry.mode == MODE_REPORT) {
+        d->report = TRUE;
+        g_snprintf(d->would, sizeof d->would, "OK %s:", config_transport(c, &m.entry));
+        return route_unchanged(d, list, c, key, "report mode");
+    }
+    d->status = ROUTE_OK;
+    d->reason = "listed recipient";
+    g_snprintf(d->reply, sizeof d->reply, "OK %s:", config_transport(c, &m.entry));
+}

@@ -47,6 +47,29 @@ void decide(const PolicyRequest *req, StoreReader *list, const Config *config,
 
 const char *decide_verdict_name(Verdict verdict);
 
+/*
+ * The socketmap service for transport_maps: Postfix asks "NAME KEY" for
+ * the full address, then the domain, then each ".parent", and stops at
+ * the first answer.  A listed recipient gets "OK tls-<level>:" (empty
+ * next-hop).  An exemption, report-mode entry or local domain gets
+ * "NOTFOUND ", or "OK :" ("do not change", transport(5)) when Postfix's
+ * later, less specific queries would otherwise find a TLS route.
+ */
+typedef enum { ROUTE_OK, ROUTE_KEEP, ROUTE_NOTFOUND, ROUTE_TEMP, ROUTE_PERM } RouteStatus;
+
+typedef struct {
+    RouteStatus status;
+    gboolean report;         /* a report-mode entry: would have routed */
+    const char *reason;
+    char key[KEY_MAX + 2];   /* matched list key, "" if none */
+    TlsLevel level;
+    char reply[256];         /* the netstring payload */
+    char would[96];          /* report mode: the reply enforce would give */
+} RouteDecision;
+
+/* request: "NAME KEY" (NUL-terminated); list NULL when unavailable. */
+void decide_route(const char *request, StoreReader *list, const Config *config, RouteDecision *out);
+
 /* Cipher name check: does cipher contain one of the colon-separated
  * names in excluded, compared on name components ("DES" is not in
  * "AES256", "3DES" is in "DES-CBC3-SHA")?  Returns the name or NULL. */

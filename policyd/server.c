@@ -21,14 +21,18 @@
 
 #include "decide.h"
 #include "log.h"
+#include "netstring.h"
 #include "notify.h"
 
 #define INITIAL_BUFFER 2048
 #define LIST_RECHECK_US 1000  /* a renamed-in list is seen within 1 ms */
 
+typedef enum { PROTOCOL_POLICY, PROTOCOL_SOCKETMAP } Protocol;
+
 typedef struct Connection Connection;
 struct Connection {
     int fd;
+    Protocol protocol;
     char *in;
     size_t in_len, in_cap, scanned;
     GString *out;          /* replies not yet written */
@@ -41,12 +45,13 @@ struct Connection {
 
 typedef struct {
     int fd;
+    Protocol protocol;
     char *unix_path;  /* to unlink at exit; NULL for inet and inherited sockets */
 } Listener;
 
 typedef struct {
     guint64 requests, dunno, filter, reject, split, tempfail, report, protocol_errors,
-        connections, refused;
+        connections, refused, lookups, routed, unchanged, notfound, lookup_temp, lookup_perm;
 } Counters;
 
 struct Server {
@@ -177,10 +182,13 @@ static guint inherited_sockets(GArray *listeners)
     if (!pid || !fds || atoi(pid) != getpid())
         return 0;
     int n = atoi(fds);
+    /* FileDescriptorName=socketmap in a .socket unit marks the socketmap service. */
+    g_auto(GStrv) names = g_strsplit(g_getenv("LISTEN_FDNAMES") ? g_getenv("LISTEN_FDNAMES") : "", ":", -1);
     for (int fd = 3; fd < 3 + n; fd++) {
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
         fcntl(fd, F_SETFD, FD_CLOEXEC);
-        Listener l = {.fd = fd};
+        const char *name = (guint)(fd - 3) < g_strv_length(names) ? names[fd - 3] : "";
+        Listener l = {.fd = fd, .protocol = strcmp(name, "socketmap") == 0 ? PROTOCOL_SOCKETMAP : PROTOCOL_POLICY};
         g_array_append_val(listeners, l);
     }
     g_unsetenv("LISTEN_PID");
@@ -195,14 +203,17 @@ static gboolean open_listeners(Server *s, GError **error)
         g_message("listening on %u socket(s) passed by systemd", s->listeners->len);
         return TRUE;
     }
-    for (char **spec = s->config->listen; *spec; spec++) {
-        gboolean is_unix = g_str_has_prefix(*spec, "unix:");
-        int fd = is_unix ? listen_unix(*spec, s->config, error) : listen_inet(*spec, s->config, error);
-        if (fd < 0)
-            return FALSE;
-        Listener l = {.fd = fd, .unix_path = is_unix ? g_strdup(*spec + 5) : NULL};
-        g_array_append_val(s->listeners, l);
-        g_message("listening on %s", *spec);
+    char **specs[] = {s->config->listen, s->config->socketmap_listen};
+    for (Protocol p = PROTOCOL_POLICY; p <= PROTOCOL_SOCKETMAP; p++) {
+        for (char **spec = specs[p]; spec && *spec; spec++) {
+            gboolean is_unix = g_str_has_prefix(*spec, "unix:");
+            int fd = is_unix ? listen_unix(*spec, s->config, error) : listen_inet(*spec, s->config, error);
+            if (fd < 0)
+                return FALSE;
+            Listener l = {.fd = fd, .protocol = p, .unix_path = is_unix ? g_strdup(*spec + 5) : NULL};
+            g_array_append_val(s->listeners, l);
+            g_message("listening on %s (%s)", *spec, p == PROTOCOL_SOCKETMAP ? "socketmap" : "policy");
+        }
     }
     return TRUE;
 }
@@ -263,6 +274,7 @@ static void accept_connections(Server *s, Listener *l)
         }
         Connection *c = g_new0(Connection, 1);
         c->fd = fd;
+        c->protocol = l->protocol;
         c->in_cap = INITIAL_BUFFER;
         c->in = g_malloc(c->in_cap);
         c->out = g_string_sized_new(128);
@@ -388,13 +400,89 @@ static gboolean flush_output(Server *s, Connection *c)
     return TRUE;
 }
 
+static void log_route(const char *request, const RouteDecision *d)
+{
+    char query[LOG_VALUE_MAX];
+    gboolean changes_flow = d->status == ROUTE_OK || d->status == ROUTE_TEMP || d->status == ROUTE_PERM || d->report;
+    if (!changes_flow && !log_is_verbose())
+        return;
+    const char *what = d->report ? "report" : d->status == ROUTE_OK ? "route" : d->status == ROUTE_TEMP ? "tempfail" : "lookup";
+    g_log_structured(G_LOG_DOMAIN, changes_flow ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_DEBUG, "TLSPOLICYD_VERDICT", what,
+                     "MESSAGE", "%s: socketmap query=\"%s\" key=%s level=%s reason=\"%s\" reply=\"%s%s\"", what,
+                     log_escape(request, query, sizeof query), d->key[0] ? d->key : "-",
+                     d->key[0] ? entry_level_name(d->level) : "-", d->reason,
+                     d->report ? "would have been: " : "", d->report ? d->would : d->reply);
+}
+
+static void count_route(Counters *count, const RouteDecision *d)
+{
+    count->lookups++;
+    switch (d->status) {
+    case ROUTE_OK: count->routed++; break;
+    case ROUTE_KEEP: count->unchanged++; break;
+    case ROUTE_NOTFOUND: count->notfound++; break;
+    case ROUTE_TEMP: count->lookup_temp++; break;
+    case ROUTE_PERM: count->lookup_perm++; break;
+    }
+    if (d->report)
+        count->report++;
+}
+
+/* Socketmap: answer every complete netstring in the buffer, in order. */
+static gboolean process_socketmap(Server *s, Connection *c, size_t *consumed)
+{
+    size_t offset = 0;
+    for (;;) {
+        size_t start, len, total;
+        const char *why;
+        NetstringStatus st = netstring_frame(c->in + offset, c->in_len - offset, s->config->limits.max_line,
+                                             &start, &len, &total, &why);
+        if (st == NETSTRING_INCOMPLETE)
+            break;
+        if (st == NETSTRING_ERROR) {
+            g_warning("closing socketmap connection: %s", why);
+            s->count.protocol_errors++;
+            *consumed = offset;
+            return FALSE;
+        }
+        char *request = c->in + offset + start;
+        request[len] = 0;  /* over the ',' */
+        if (memchr(request, 0, len)) {
+            g_warning("closing socketmap connection: NUL byte in request");
+            s->count.protocol_errors++;
+            *consumed = offset;
+            return FALSE;
+        }
+        RouteDecision d;
+        StoreReader *list = list_for_request(s);
+        decide_route(request, list, s->config, &d);
+        if (list)
+            store_reader_end(list);
+        count_route(&s->count, &d);
+        log_route(request, &d);
+        netstring_append(c->out, d.reply);
+        offset += total;
+    }
+    *consumed = offset;
+    return TRUE;
+}
+
 /* Answer every complete request in the buffer, in order. */
 static gboolean process_input(Server *s, Connection *c)
 {
     gboolean bad = FALSE;
     size_t offset = 0;
 
-    while (!bad) {
+    if (c->protocol == PROTOCOL_SOCKETMAP) {
+        bad = !process_socketmap(s, c, &offset);
+        /* a partial netstring is held to the same size cap as a request */
+        if (!bad && c->in_len - offset > s->config->limits.max_line + 16) {
+            g_warning("closing socketmap connection: request too long");
+            s->count.protocol_errors++;
+            bad = TRUE;
+        }
+    }
+    while (!bad && c->protocol == PROTOCOL_POLICY) {
         size_t length;
         const char *why;
         FrameStatus st = request_frame(c->in + offset, c->in_len - offset, &s->config->limits, &c->scanned,
@@ -473,9 +561,12 @@ static void log_counters(Server *s)
     g_message("counters: requests=%" G_GUINT64_FORMAT " dunno=%" G_GUINT64_FORMAT " filter=%" G_GUINT64_FORMAT
               " reject=%" G_GUINT64_FORMAT " split=%" G_GUINT64_FORMAT " tempfail=%" G_GUINT64_FORMAT
               " report=%" G_GUINT64_FORMAT " protocol_errors=%" G_GUINT64_FORMAT " connections=%" G_GUINT64_FORMAT
-              " open=%u refused=%" G_GUINT64_FORMAT,
+              " open=%u refused=%" G_GUINT64_FORMAT " lookups=%" G_GUINT64_FORMAT " routed=%" G_GUINT64_FORMAT
+              " unchanged=%" G_GUINT64_FORMAT " notfound=%" G_GUINT64_FORMAT " lookup_temp=%" G_GUINT64_FORMAT
+              " lookup_perm=%" G_GUINT64_FORMAT,
               k->requests, k->dunno, k->filter, k->reject, k->split, k->tempfail, k->report, k->protocol_errors,
-              k->connections, s->n_connections, k->refused);
+              k->connections, s->n_connections, k->refused, k->lookups, k->routed, k->unchanged, k->notfound,
+              k->lookup_temp, k->lookup_perm);
 }
 
 static void reload_config(Server *s)

@@ -10,6 +10,7 @@ D=$TMP/dest
 $M install DESTDIR="$D" PREFIX=/usr >/dev/null 2>&1; is "$?" 0 "make install DESTDIR=... PREFIX=/usr"
 want="etc/tlspolicyd/example.list
 etc/tlspolicyd/tlspolicyd.conf.example
+usr/lib/systemd/system/tlspolicyd-socketmap.socket
 usr/lib/systemd/system/tlspolicyd.service
 usr/lib/systemd/system/tlspolicyd.socket
 usr/lib/sysusers.d/tlspolicyd.conf
@@ -33,8 +34,9 @@ if command -v systemd-analyze >/dev/null; then
     P=$TMP/prefix
     $M install PREFIX="$P/usr" SYSCONFDIR="$P/etc" >/dev/null 2>&1
     U=$P/usr/lib/systemd/system
-    out=$(systemd-analyze verify --man=no "$U/tlspolicyd.service" "$U/tlspolicyd.socket" 2>&1); rc=$?
-    is "$rc:$out" "0:" "systemd-analyze verify passes both units"
+    out=$(systemd-analyze verify --man=no "$U/tlspolicyd.service" "$U/tlspolicyd.socket" \
+        "$U/tlspolicyd-socketmap.socket" 2>&1); rc=$?
+    is "$rc:$out" "0:" "systemd-analyze verify passes the units"
     out=$(systemd-analyze security --offline=yes "$U/tlspolicyd.service" 2>&1)
     score=$(printf '%s\n' "$out" | sed -n 's/.*Overall exposure level for tlspolicyd.service: \([0-9.]*\).*/\1/p')
     ok "security exposure $score is at most 2.0" awk -v s="$score" 'BEGIN { exit !(s != "" && s <= 2.0) }'

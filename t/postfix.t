@@ -248,6 +248,44 @@ sleep 0.1
 SUBJECT=late-2; out=$(send 2587 alice@local.test frank@late.test)
 ok "after tlsmap -i: the next message is held to TLS (bounced)" wait_for 30 log_has "to=<frank@late.test>.*status=bounced"
 
+# --- per-recipient routing: the socketmap service in transport_maps -----------------
+kill "$DAEMON"; wait "$DAEMON" 2>/dev/null
+cat > "$TMP/tlspolicyd.conf" <<CONF
+[tlspolicyd]
+outbound_routing = transport_maps
+socketmap_listen = unix:$Q/private/tlsmap
+CONF
+start_daemon_sm() {
+    "$TLSPOLICYD" --config "$TMP/tlspolicyd.conf" --list "$LIST" --listen "unix:$Q/private/tlspolicy" \
+        --listen inet:127.0.0.1:10041 2>>"$DLOG" &
+    DAEMON=$!
+    PIDS+=($DAEMON)
+    wait_for 10 test -S "$Q/private/tlsmap"
+}
+ok "tlspolicyd serves the socketmap too" start_daemon_sm
+echo "# --- postfix/main.cf-transport_maps, as shipped ---" >> "$CONF/main.cf"
+cat "$SRC/postfix/main.cf-transport_maps" >> "$CONF/main.cf"
+postfix -c "$CONF" reload >/dev/null 2>&1; sleep 1
+
+SUBJECT=sm-sendmail
+printf 'Subject: %s\n\nhello\n' "$SUBJECT" | sendmail -C "$CONF" -f alice@local.test grace@good.test heidi@unlisted.test
+like "$(delivered good grace@good.test sm-sendmail)" "tls=TLSv1[._][23] " "sendmail, listed recipient: over verified TLS"
+like "$(delivered plain heidi@unlisted.test sm-sendmail)" "tls=none " "sendmail, unlisted recipient of the same message: plaintext"
+ok "... the listed one through tls-verify" wait_for 10 log_has "postfix/tls-verify/smtp\[[0-9]*\]: .*to=<grace@good.test>.*status=sent"
+
+SUBJECT=sm-smtp; out=$(send 2587 alice@local.test ivan@good.test,judy@unlisted.test)
+unlike "$out" "452" "SMTP with mixed recipients: no 452 with transport_maps"
+like "$(delivered good ivan@good.test sm-smtp)" "tls=TLSv1[._][23] " "SMTP, listed recipient: over verified TLS"
+like "$(delivered plain judy@unlisted.test sm-smtp)" "tls=none " "SMTP, unlisted recipient of the same message: plaintext"
+
+# postmap -q through the socketmap answers what tlsmap -q says.
+for key in bob@good.test x@mx.unlisted.test bob@plainbounce.test bob@PLAINDEFER.test late.test a@bank.test; do
+    got=$(postmap -c "$CONF" -q "$key" "socketmap:unix:$Q/private/tlsmap:transport"); got_rc=$?
+    want=$("$TLSMAP" -q "$key" -o outbound "$LIST" | awk -F'\t' '{ split($2, w, " "); t = "tls-" w[1];
+        if ($2 ~ /on_failure=bounce/) t = t "-bounce"; print t ":" }')
+    is "$got_rc:$got" "$([ -n "$want" ] && echo "0:$want" || echo "1:")" "postmap -q $key socketmap: = tlsmap -q"
+done
+
 # --- tlspolicyd stopped: Postfix applies default_action (fail closed) -------------
 kill "$DAEMON"; wait "$DAEMON" 2>/dev/null
 SUBJECT=down; out=$(send 2525 a@unlisted.test rcpt@local.test)

@@ -15,7 +15,9 @@
 
 #include <glib.h>
 
-static char *tmpdir, *sock_path, *list_path, *conf_path, *log_path;
+#include "netstring.h"
+
+static char *tmpdir, *sock_path, *sm_path, *list_path, *conf_path, *log_path;
 static GPid daemon_pid;
 
 static const char request[] =
@@ -32,8 +34,8 @@ static void run(const char *cmd)
 static void write_config(const char *extra)
 {
     g_autofree char *text = g_strdup_printf("[tlspolicyd]\nlist = %s\nlisten = unix:%s\nidle_timeout = 2\n"
-                                            "read_timeout = 1\nmax_line = 512\n%s",
-                                            list_path, sock_path, extra);
+                                            "read_timeout = 1\nmax_line = 512\nsocketmap_listen = unix:%s\n%s",
+                                            list_path, sock_path, sm_path, extra);
     g_assert_true(g_file_set_contents(conf_path, text, -1, NULL));
 }
 
@@ -62,15 +64,20 @@ static int stop_daemon(void)
     return status;
 }
 
-static int connect_daemon(void)
+static int connect_path(const char *path)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    g_strlcpy(sun.sun_path, sock_path, sizeof sun.sun_path);
+    g_strlcpy(sun.sun_path, path, sizeof sun.sun_path);
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     g_assert_cmpint(connect(fd, (struct sockaddr *)&sun, sizeof sun), ==, 0);
     struct timeval tv = {.tv_sec = 5};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     return fd;
+}
+
+static int connect_daemon(void)
+{
+    return connect_path(sock_path);
 }
 
 static void send_all(int fd, const char *data, size_t len)
@@ -409,6 +416,69 @@ static void test_systemd_protocol(void)
     close(systemd_listener);
 }
 
+/* Read n netstring replies (simple: the test's replies are short). */
+static char *read_netstrings(int fd, int n)
+{
+    GString *got = g_string_new(NULL);
+    char buf[4096];
+    while (n > 0) {
+        int commas = 0;
+        for (const char *p = got->str; *p; p++)
+            commas += *p == ',';
+        if (commas >= n)
+            break;
+        ssize_t r = read(fd, buf, sizeof buf);
+        if (r <= 0)
+            break;
+        g_string_append_len(got, buf, r);
+    }
+    return g_string_free(got, FALSE);
+}
+
+static void test_socketmap(void)
+{
+    static const struct {
+        const char *name, *requests[2], *want[2];
+    } rows[] = {
+        {"listed", {"transport someone@listed.example"}, {"OK tls-encrypt:"}},
+        {"parent form", {"transport .other.example"}, {"OK tls-verify:"}},
+        {"unlisted", {"transport a@b.example"}, {"NOTFOUND "}},
+        {"pipelined", {"transport a@b.example", "transport someone@listed.example"}, {"NOTFOUND ", "OK tls-encrypt:"}},
+        {"wrong table", {"virtual a@b.test"}, {"PERM unknown table name; this service answers \"transport\""}},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
+        g_autoptr(GString) out = g_string_new(NULL), want = g_string_new(NULL);
+        int n = 0;
+        for (; n < 2 && rows[i].requests[n]; n++) {
+            netstring_append(out, rows[i].requests[n]);
+            netstring_append(want, rows[i].want[n]);
+        }
+        int fd = connect_path(sm_path);
+        g_test_message("case %s", rows[i].name);
+        send_all(fd, out->str, out->len);
+        g_autofree char *got = read_netstrings(fd, n);
+        close(fd);
+        g_assert_cmpstr(got, ==, want->str);
+    }
+    /* byte by byte */
+    int fd = connect_path(sm_path);
+    const char *req = "32:transport someone@listed.example,";
+    for (size_t i = 0; i < strlen(req); i++)
+        send_all(fd, req + i, 1);
+    g_autofree char *slow = read_netstrings(fd, 1);
+    g_assert_cmpstr(slow, ==, "15:OK tls-encrypt:,");
+    close(fd);
+    /* malformed and oversize: closed without a reply */
+    static const char *const bad[] = {"hello", "5:abcdef", "99999:", "3:a\0b,"};
+    static const size_t bad_len[] = {5, 8, 6, 6};
+    for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+        fd = connect_path(sm_path);
+        send_all(fd, bad[i], bad_len[i]);
+        assert_closed_silently(fd);
+        close(fd);
+    }
+}
+
 static void test_sigterm(void)
 {
     int fd = connect_daemon();
@@ -429,6 +499,7 @@ int main(int argc, char **argv)
         g_error("set TLSPOLICYD and TLSMAP (make check does)");
     tmpdir = g_dir_make_tmp("tlspolicyd-test-XXXXXX", NULL);
     sock_path = g_build_filename(tmpdir, "policy.sock", NULL);
+    sm_path = g_build_filename(tmpdir, "socketmap.sock", NULL);
     list_path = g_build_filename(tmpdir, "test.list", NULL);
     conf_path = g_build_filename(tmpdir, "tlspolicyd.conf", NULL);
     log_path = g_build_filename(tmpdir, "daemon.log", NULL);
@@ -448,6 +519,7 @@ int main(int argc, char **argv)
     g_test_add_func("/daemon/reload", test_reload);
     g_test_add_func("/daemon/log_lines", test_log_lines);
     g_test_add_func("/daemon/command_line", test_command_line);
+    g_test_add_func("/daemon/socketmap", test_socketmap);
     g_test_add_func("/daemon/systemd_protocol", test_systemd_protocol);
     g_test_add_func("/daemon/sigterm", test_sigterm);
     int rc = g_test_run();

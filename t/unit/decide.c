@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "decide.h"
+#include "netstring.h"
 
 static char *tmpdir;
 static StoreReader *list;
@@ -346,6 +347,89 @@ static void test_request_frame(void)
     }
 }
 
+static void test_routes(void)
+{
+    static const struct {
+        const char *name, *request, *want, *want_key;
+    } rows[] = {
+        {"listed address", "transport b@bank.example", "OK tls-verify:", "bank.example"},
+        {"listed domain query", "transport bank.example", "OK tls-verify:", "bank.example"},
+        {"parent", "transport b@mx.bank.example", "OK tls-verify:", ".bank.example"},
+        {"parent-form query", "transport .bank.example", "OK tls-verify:", ".bank.example"},
+        {"bounce transport", "transport b@bounce.example", "OK tls-encrypt-bounce:", NULL},
+        {"transport override", "transport b@custom.example", "OK relay-tls:", NULL},
+        {"address with extension", "transport vip+x@mail.example", "OK tls-secure:", "vip@mail.example"},
+        {"unlisted", "transport b@unlisted.example", "NOTFOUND ", NULL},
+        {"inbound-only entry", "transport b@in.example", "NOTFOUND ", NULL},
+        {"exemption under a parent: do not change", "transport b@exempt.bank.example", "OK :", "exempt.bank.example"},
+        {"exemption domain query", "transport exempt.bank.example", "OK :", NULL},
+        {"report mode, nothing above", "transport b@watchout.example", "NOTFOUND ", "watchout.example"},
+        {"local domain", "transport b@local.example", "NOTFOUND ", NULL},
+        {"local domain under a parent", "transport b@mail.bank.example", "OK :", NULL},
+        {"local subdomains", "transport b@x.corp.example", "NOTFOUND ", NULL},
+        {"empty key", "transport ", "NOTFOUND ", NULL},
+        {"no key", "transport", "NOTFOUND ", NULL},
+        {"wrong table", "virtual b@bank.example", "PERM unknown table name; this service answers \"transport\"", NULL},
+    };
+    g_autoptr(Config) config = config_new_defaults();
+    g_strfreev(config->local_domains);
+    const char *locals[] = {"local.example", "mail.bank.example", ".corp.example", NULL};
+    config->local_domains = g_strdupv((char **)locals);
+    for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
+        RouteDecision d;
+        g_test_message("case %s", rows[i].name);
+        g_assert_true(store_reader_begin(list, NULL));
+        decide_route(rows[i].request, list, config, &d);
+        store_reader_end(list);
+        if (strcmp(d.reply, rows[i].want) != 0)
+            g_error("case %s: got \"%s\", want \"%s\"", rows[i].name, d.reply, rows[i].want);
+        if (rows[i].want_key)
+            g_assert_cmpstr(d.key, ==, rows[i].want_key);
+    }
+    RouteDecision d;
+    decide_route("transport b@bank.example", NULL, config, &d);
+    g_assert_cmpstr(d.reply, ==, "TEMP TLS policy list unavailable");
+}
+
+static void test_netstrings(void)
+{
+    static const struct {
+        const char *name, *input;
+        NetstringStatus want;
+        const char *want_payload, *want_error;
+    } rows[] = {
+        {"complete", "5:hello,", NETSTRING_COMPLETE, "hello", NULL},
+        {"pipelined", "3:abc,3:def,", NETSTRING_COMPLETE, "abc", NULL},
+        {"empty payload", "0:,", NETSTRING_COMPLETE, "", NULL},
+        {"partial length", "12", NETSTRING_INCOMPLETE, NULL, NULL},
+        {"partial payload", "5:hel", NETSTRING_INCOMPLETE, NULL, NULL},
+        {"missing comma yet", "5:hello", NETSTRING_INCOMPLETE, NULL, NULL},
+        {"wrong terminator", "5:hello;", NETSTRING_ERROR, NULL, "not terminated"},
+        {"no length", ":x,", NETSTRING_ERROR, NULL, "not a netstring"},
+        {"letters", "abc", NETSTRING_ERROR, NULL, "not a netstring"},
+        {"leading zero", "05:hello,", NETSTRING_ERROR, NULL, "leading zero"},
+        {"over the limit", "101:", NETSTRING_ERROR, NULL, "size limit"},
+        {"absurd length", "99999999999:", NETSTRING_ERROR, NULL, "length too long"},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
+        size_t start, len, total;
+        const char *why = NULL;
+        g_test_message("case %s", rows[i].name);
+        NetstringStatus st = netstring_frame(rows[i].input, strlen(rows[i].input), 100, &start, &len, &total, &why);
+        g_assert_cmpint(st, ==, rows[i].want);
+        if (st == NETSTRING_COMPLETE) {
+            g_assert_cmpuint(len, ==, strlen(rows[i].want_payload));
+            g_assert_cmpint(memcmp(rows[i].input + start, rows[i].want_payload, len), ==, 0);
+            g_assert_cmpuint(total, ==, start + len + 1);
+        }
+        if (rows[i].want_error)
+            g_assert_nonnull(strstr(why, rows[i].want_error));
+    }
+    g_autoptr(GString) out = g_string_new(NULL);
+    netstring_append(out, "OK tls-verify:");
+    g_assert_cmpstr(out->str, ==, "14:OK tls-verify:,");
+}
+
 static void test_excluded_cipher_names(void)
 {
     char found[32];
@@ -373,6 +457,8 @@ int main(int argc, char **argv)
     g_test_add_func("/decide/list_errors", test_list_errors);
     g_test_add_func("/decide/mixed_recipients", test_mixed_recipients);
     g_test_add_func("/decide/cipher_names", test_excluded_cipher_names);
+    g_test_add_func("/decide/routes", test_routes);
+    g_test_add_func("/netstring/frame", test_netstrings);
     g_test_add_func("/request/parse", test_request_parse);
     g_test_add_func("/request/frame", test_request_frame);
     int rc = g_test_run();
