@@ -8,6 +8,7 @@
 #
 # Development builds are strict: -Wall -Wextra -Werror.
 
+SHELL      := /bin/bash
 PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
@@ -42,7 +43,7 @@ POLICYD_OBJS = $(POLICYD_LIB:%=$(B)/policyd/%.o)
 UNIT_TESTS = $(patsubst t/unit/%.c,$(B)/t/%.t,$(wildcard t/unit/*.c))
 PROGRAMS   = $(B)/tlsmap $(B)/tlspolicyd
 
-.PHONY: all deps test-deps run check clean install uninstall
+.PHONY: all deps test-deps run check clean install uninstall fuzz fuzz-check
 all: deps $(PROGRAMS) $(UNIT_TESTS)
 
 deps:
@@ -83,12 +84,44 @@ run: all
 	@echo
 	$(B)/tlspolicyd -v --list $(EXAMPLE) --listen unix:$(RUN_SOCKET) --listen inet:127.0.0.1:10040
 
-check: test-deps all
-	SRCDIR=$(CURDIR) TLSMAP=$(CURDIR)/$(B)/tlsmap TLSPOLICYD=$(CURDIR)/$(B)/tlspolicyd BUILD=$(CURDIR)/$(B) SANITIZE=$(SANITIZE) \
+check: test-deps all fuzz-check
+	SRCDIR=$(CURDIR) FUZZDIR=$(CURDIR)/$(F) FUZZ_CHECK_SECONDS=$(FUZZ_CHECK_SECONDS) TLSMAP=$(CURDIR)/$(B)/tlsmap TLSPOLICYD=$(CURDIR)/$(B)/tlspolicyd BUILD=$(CURDIR)/$(B) SANITIZE=$(SANITIZE) \
 	    prove --exec '' $(UNIT_TESTS) t/*.t
 
 SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 MANPAGES = man/tlsmap.1 man/tlspolicyd.conf.5 man/tlspolicyd.8
+
+# Fuzzing: one libFuzzer harness per parser (fuzz/), built with clang and
+# ASan+UBSan in build-fuzz/.  "make fuzz" runs each for FUZZ_SECONDS;
+# "make check" runs each for FUZZ_CHECK_SECONDS.  Corpora grow in
+# build-fuzz/corpus (seeded from fuzz/corpus); crashes land in build-fuzz/.
+F                  = build-fuzz
+FUZZ_CC            = clang
+FUZZ_SECONDS      ?= 600
+FUZZ_CHECK_SECONDS ?= 4
+FUZZERS            = request list decide netstring
+FUZZ_LIB_OBJS      = $(MAPS_LIB:%=$(F)/maps/%.o) $(POLICYD_LIB:%=$(F)/policyd/%.o)
+FUZZ_CFLAGS        = -std=c11 -g -O1 -Wall -Wextra -Werror -Wno-missing-field-initializers \
+                     -fsanitize=fuzzer-no-link,address,undefined $(CPPFLAGS) $(PKG_CFLAGS)
+
+$(F)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(F)/fuzz_%: $(F)/fuzz/fuzz_%.o $(FUZZ_LIB_OBJS)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+define run_fuzzer
+	@mkdir -p $(F)/corpus/$(1) && cp -n fuzz/corpus/$(1)/* $(F)/corpus/$(1)/
+	cd $(F) && ./fuzz_$(1) -max_total_time=$(2) -dict=../fuzz/$(1).dict -print_final_stats=1 \
+	    corpus/$(1) 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done' ; test $${PIPESTATUS[0]} -eq 0
+endef
+
+fuzz: $(FUZZERS:%=$(F)/fuzz_%)
+	$(foreach f,$(FUZZERS),$(call run_fuzzer,$(f),$(FUZZ_SECONDS))
+	)
+
+fuzz-check: $(FUZZERS:%=$(F)/fuzz_%)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/tlspolicyd $(DESTDIR)$(UNITDIR) \
@@ -115,6 +148,6 @@ uninstall:
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/tlspolicyd 2>/dev/null
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) $(F) -name '*.d' 2>/dev/null)

@@ -301,9 +301,14 @@ void source_sort_and_check(SourceList *list)
     SortItem *order = g_new(SortItem, recs->len);
     for (guint i = 0; i < recs->len; i++)
         order[i] = sort_item(&g_array_index(recs, SourceRecord, i), i);
-    radix_sort_prefix(order, recs->len);
+    if (recs->len < 4096) {
+        /* small lists: the radix passes' 256 KiB of counters cost more */
+        qsort_r(order, recs->len, sizeof *order, sort_item_compare, recs);
+    } else {
+        radix_sort_prefix(order, recs->len);
+    }
     /* Runs with the same prefix are rare and short: finish them exactly. */
-    for (guint i = 0, j; i < recs->len; i = j) {
+    for (guint i = 0, j; i < recs->len && recs->len >= 4096; i = j) {
         for (j = i + 1; j < recs->len && order[j].prefix == order[i].prefix; j++)
             ;
         if (j - i > 1)

@@ -1,0 +1,97 @@
+/* fuzz_decide.c - libFuzzer harness for the decision engine: structured
+ * random requests (fields cut from the input) against a small compiled
+ * list, checking the engine's invariants: never OK, a reply that fits one
+ * line, FILTER only outbound, reject only inbound. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "decide.h"
+
+static StoreReader *list;
+static Config *config;
+
+static const char list_text[] =
+    "bank.example verify\n.bank.example encrypt on_failure=bounce\nx.bank.example none\n"
+    "boss@corp.example secure direction=outbound\n.org encrypt direction=inbound min_protocol=TLSv1.3\n"
+    "watch.example encrypt mode=report\nxn--bcher-kva.de dane-only\nnoted.example encrypt notice=\"see you\"\n";
+
+static void setup(void)
+{
+    char dir[] = "/tmp/fuzz-decide-XXXXXX";
+    if (!mkdtemp(dir))
+        __builtin_trap();
+    char *path = g_build_filename(dir, "list.lmdb", NULL);
+    SourceList *src = source_list_new("list");
+    if (!source_parse(src, list_text, strlen(list_text)) || !store_write(path, src->records, NULL, NULL))
+        __builtin_trap();
+    source_list_free(src);
+    list = store_reader_new(path);
+    store_reader_set_recheck(list, 4000000000u);  /* never look again: the file goes away */
+    if (!store_reader_begin(list, NULL))          /* map it now */
+        __builtin_trap();
+    store_reader_end(list);
+    unlink(path);
+    rmdir(dir);
+    g_free(path);
+    config = config_new_defaults();
+}
+
+/* Cut NUL-separated fields from the input. */
+static const char *field(char **p, char *end)
+{
+    const char *start = *p;
+    char *nul = memchr(*p, 0, (size_t)(end - *p));
+    *p = nul ? nul + 1 : end;
+    return nul ? start : "";
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static TransactionState txn;
+    if (!list)
+        setup();
+    if (size < 2)
+        return 0;
+    char *copy = g_malloc(size + 1);
+    memcpy(copy, data + 1, size - 1);
+    copy[size - 1] = 0;
+    char *p = copy, *end = copy + size - 1;
+
+    PolicyRequest req = {.request = "smtpd_access_policy"};
+    req.protocol_state = data[0] & 1 ? "RCPT" : "DATA";
+    req.policy_context = data[0] & 2 ? "outbound" : "";
+    req.sender = field(&p, end);
+    req.recipient = field(&p, end);
+    req.instance = field(&p, end);
+    req.encryption_protocol = field(&p, end);
+    req.encryption_cipher = field(&p, end);
+    req.ccert_subject = field(&p, end);
+    req.ccert_fingerprint = "";
+    req.sasl_username = "";
+    req.queue_id = req.client_name = req.client_address = "";
+    config->mixed_recipients = data[0] & 4 ? MIXED_STRICTEST : MIXED_REJECT;
+    config->global_floor = (data[0] & 8) != 0;
+
+    Decision d;
+    gboolean ok = store_reader_begin(list, NULL);
+    decide(&req, ok && !(data[0] & 16) ? list : NULL, config, &txn, &d);
+    if (strncmp(d.action, "OK", 2) == 0 || strpbrk(d.action, "\r\n"))
+        __builtin_trap();
+    if (d.verdict == VERDICT_FILTER && d.direction != DIRECTION_OUTBOUND)
+        __builtin_trap();
+    if (d.verdict == VERDICT_REJECT && d.direction != DIRECTION_INBOUND)
+        __builtin_trap();
+
+    char request[600];
+    snprintf(request, sizeof request, "transport %s", req.recipient);
+    RouteDecision r;
+    decide_route(request, ok ? list : NULL, config, &r);
+    if (strpbrk(r.reply, "\r\n"))
+        __builtin_trap();
+    if (ok)
+        store_reader_end(list);
+    g_free(copy);
+    return 0;
+}
