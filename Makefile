@@ -102,7 +102,7 @@ FUZZ_CHECK_SECONDS ?= 4
 FUZZERS            = request list decide netstring
 FUZZ_LIB_OBJS      = $(MAPS_LIB:%=$(F)/maps/%.o) $(POLICYD_LIB:%=$(F)/policyd/%.o)
 FUZZ_CFLAGS        = -std=c11 -g -O1 -Wall -Wextra -Werror -Wno-missing-field-initializers \
-                     -fsanitize=fuzzer-no-link,address,undefined $(CPPFLAGS) $(PKG_CFLAGS)
+                     -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all $(CPPFLAGS) $(PKG_CFLAGS)
 
 $(F)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -46,6 +46,9 @@ static gboolean fold_domain(const char *domain, size_t len, GString *out)
     if (len == 0)
         return FALSE;
     g_autofree char *copy = g_strndup(domain, len);
+    /* g_hostname_to_ascii() wants valid UTF-8 (found by fuzz/fuzz_list) */
+    if (!is_ascii(copy) && !g_utf8_validate(copy, -1, NULL))
+        return FALSE;
     g_autofree char *ascii = is_ascii(copy) ? g_strdup(copy) : g_hostname_to_ascii(copy);
     if (!ascii)
         return FALSE;

@@ -301,7 +301,9 @@ void source_sort_and_check(SourceList *list)
     SortItem *order = g_new(SortItem, recs->len);
     for (guint i = 0; i < recs->len; i++)
         order[i] = sort_item(&g_array_index(recs, SourceRecord, i), i);
-    if (recs->len < 4096) {
+    if (recs->len < 2) {
+        /* nothing to sort (and qsort_r() must not see a NULL array) */
+    } else if (recs->len < 4096) {
         /* small lists: the radix passes' 256 KiB of counters cost more */
         qsort_r(order, recs->len, sizeof *order, sort_item_compare, recs);
     } else {

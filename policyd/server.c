@@ -504,7 +504,8 @@ static gboolean process_input(Server *s, Connection *c)
     if (c->in_len == 0) {
         c->request_start = 0;
         c->deadline = now_seconds() + s->config->idle_timeout;
-    } else if (c->request_start == 0) {
+    } else if (c->request_start == 0 || offset > 0) {
+        /* what is left is the start of a new request: its clock starts now */
         c->request_start = now_seconds();
         c->deadline = c->request_start + s->config->read_timeout;
     }
@@ -531,6 +532,30 @@ static void connection_readable(Server *s, Connection *c)
     c->in_len += (size_t)n;
     if (!process_input(s, c))
         connection_close(s, c);
+}
+
+/* Answer everything a connection has already sent; FALSE if it closed. */
+static gboolean drain_connection(Server *s, Connection *c)
+{
+    for (;;) {
+        if (c->in_len == c->in_cap) {
+            size_t limit = s->config->limits.max_request + 1;
+            if (c->in_cap >= limit)
+                return TRUE;
+            c->in_cap = MIN(c->in_cap * 2, limit);
+            c->in = g_realloc(c->in, c->in_cap);
+        }
+        ssize_t n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return TRUE;
+        c->in_len += (size_t)n;
+        if (!process_input(s, c)) {
+            connection_close(s, c);
+            return FALSE;
+        }
+    }
 }
 
 static void expire_connections(Server *s)
@@ -682,11 +707,15 @@ int server_run(Server *s)
         log_batch_end();
     }
 
-    /* Stopping: no new connections; complete requests already received
-     * were answered in the loop above, pending replies get a last chance. */
+    /* Stopping: no new connections.  Requests already sent to us are in
+     * flight: read what each connection has buffered, answer every
+     * complete request, and write the replies out before exiting. */
     notify_stopping();
     watch_listeners(s, FALSE);
-    for (Connection *c = s->connections; c; c = c->next) {
+    for (Connection *c = s->connections, *next; c; c = next) {
+        next = c->next;
+        if (!drain_connection(s, c))
+            continue;
         fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
         if (c->out->len)
             (void)!write(c->fd, c->out->str, c->out->len);

@@ -1,0 +1,565 @@
+/* robust.c - hostile input and faults against a running tlspolicyd (the
+ * matrix of the robustness issue; loopback/unix sockets only, every loop
+ * bounded).  $TLSPOLICYD and $TLSMAP name the binaries. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+static char *tmpdir, *sock_path, *list_path, *conf_path, *log_path;
+static GPid daemon_pid;
+
+#define REQ(sender) "request=smtpd_access_policy\nprotocol_state=RCPT\nsender=" sender "\ninstance=1\n\n"
+#define REJECT "action=550 5.7.1 TLS required: this sender's mail must arrive over an encrypted connection\n\n"
+#define TEMPFAIL "action=451 4.3.0 TLS policy temporarily unavailable, try again later\n\n"
+
+static void die_with_parent(gpointer data)
+{
+    (void)data;
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static void run(const char *cmd)
+{
+    g_assert_cmpint(system(cmd), ==, 0);
+}
+
+/* A daemon with the test's config, on socket (which the caller has set). */
+static GPid spawn_daemon(const char *prefix, const char *socket)
+{
+    g_autofree char *cmd = g_strdup_printf("exec %s %s --config %s --listen unix:%s >/dev/null 2>>%s", prefix,
+                                           g_getenv("TLSPOLICYD"), conf_path, socket, log_path);
+    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    GPid pid;
+    unlink(socket);
+    g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent, NULL, &pid, NULL));
+    for (int i = 0; i < 300 && !g_file_test(socket, G_FILE_TEST_EXISTS); i++)
+        g_usleep(10000);
+    g_assert_true(g_file_test(socket, G_FILE_TEST_EXISTS));
+    return pid;
+}
+
+static int stop(GPid pid)
+{
+    int status;
+    kill(pid, SIGTERM);
+    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    return status;
+}
+
+static const char *target;  /* the socket connections go to */
+
+static int try_connect(void)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    g_strlcpy(sun.sun_path, target, sizeof sun.sun_path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
+        close(fd);
+        return -1;
+    }
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+static int connect_daemon(void)
+{
+    int fd = try_connect();
+    g_assert_cmpint(fd, >=, 0);
+    return fd;
+}
+
+static void send_all(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        g_assert_cmpint(n, >, 0);
+        data += n;
+        len -= (size_t)n;
+    }
+}
+
+/* Read until n replies ("\n\n") or EOF; returns what came. */
+static char *read_replies(int fd, int n)
+{
+    GString *got = g_string_new(NULL);
+    char buf[65536];
+    int ends = 0;
+    while (ends < n) {
+        ssize_t r = read(fd, buf, sizeof buf);
+        if (r < 0 && errno == EINTR)  /* SIGCHLD from the tlsmap runs */
+            continue;
+        if (r <= 0)
+            break;
+        for (ssize_t i = 0; i < r; i++)
+            ends += buf[i] == '\n' && got->len + i > 0 && (i ? buf[i - 1] : got->str[got->len - 1]) == '\n';
+        g_string_append_len(got, buf, r);
+    }
+    return g_string_free(got, FALSE);
+}
+
+static char *ask(const char *req)
+{
+    int fd = connect_daemon();
+    send_all(fd, req, strlen(req));
+    char *reply = read_replies(fd, 1);
+    close(fd);
+    return reply;
+}
+
+static gboolean closed_silently(int fd)
+{
+    char c;
+    return read(fd, &c, 1) == 0;
+}
+
+static long proc_value(GPid pid, const char *file, const char *key)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/%s", pid, file);
+    g_autofree char *text = NULL;
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    const char *p = strstr(text, key);
+    g_assert_nonnull(p);
+    return atol(p + strlen(key));
+}
+
+static guint fd_count(GPid pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/fd", pid);
+    GDir *dir = g_dir_open(path, 0, NULL);
+    guint n = 0;
+    while (g_dir_read_name(dir))
+        n++;
+    g_dir_close(dir);
+    return n;
+}
+
+static long cpu_ticks(GPid pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/stat", pid);
+    g_autofree char *text = NULL;
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    const char *p = strrchr(text, ')');
+    long utime = 0, stime = 0;
+    g_assert_cmpint(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime), ==, 2);
+    return utime + stime;
+}
+
+static void assert_serving(void)
+{
+    g_autofree char *reply = ask(REQ("a@listed.example"));
+    g_assert_cmpstr(reply, ==, REJECT);
+}
+
+/* 2. Too many attributes: closed at the cap, no reply. */
+static void test_attribute_flood(void)
+{
+    int fd = connect_daemon();
+    g_autoptr(GString) req = g_string_new("request=smtpd_access_policy\n");
+    for (int i = 0; i < 100000 && req->len < 60000; i++)
+        g_string_append(req, "x=1\n");
+    send_all(fd, req->str, req->len);
+    g_assert_true(closed_silently(fd));
+    close(fd);
+    assert_serving();
+}
+
+/* 3. Bytes a log must not echo: escaped, one line each. */
+static void test_hostile_values(void)
+{
+    static const char *const values[] = {"%n%n%s%x", "\xff\xfe\xc3(", "\033[2J\033]0;pwned\007", "a\rb", "\\x41"};
+    for (guint i = 0; i < G_N_ELEMENTS(values); i++) {
+        g_autofree char *req = g_strdup_printf("request=smtpd_access_policy\nprotocol_state=RCPT\n"
+                                               "sender=a@listed.example\nrecipient=%s@x\nqueue_id=%s\n\n",
+                                               values[i], values[i]);
+        g_autofree char *reply = ask(req);
+        g_assert_cmpstr(reply, ==, REJECT);
+    }
+    /* CRLF line ends and bare CRs are tolerated, NUL closes */
+    g_autofree char *crlf = ask("request=smtpd_access_policy\r\nprotocol_state=RCPT\r\nsender=a@listed.example\r\n\r\n");
+    g_assert_cmpstr(crlf, ==, REJECT);
+    g_usleep(200000);
+    g_autofree char *log = NULL;
+    g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
+    for (const char *p = log; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        g_assert_true(c >= 0x20 || c == '\n');
+        g_assert_true(c != 0x7f);
+    }
+    g_assert_nonnull(strstr(log, "recipient=<%n%n%s%x@x>"));
+    g_assert_nonnull(strstr(log, "recipient=<\\xFF\\xFE\\xC3(@x>"));
+    g_assert_nonnull(strstr(log, "queue_id=\\x1B[2J\\x1B]0;pwned\\x07 "));
+    g_assert_nonnull(strstr(log, "recipient=<\\x5Cx41@x>"));
+    g_assert_true(g_utf8_validate(log, -1, NULL));
+}
+
+/* 5. EOF or reset in the middle of a request, 10,000 times (twice: the
+ * first round sets the allocator's high-water mark, the second must not
+ * add to it). */
+static void half_requests(int times, guint fds_idle)
+{
+    for (int i = 0; i < times; i++) {
+        /* a few dozen at a time, so each round has the same peak */
+        if (i % 50 == 0)
+            for (int wait = 0; wait < 200 && fd_count(daemon_pid) > fds_idle + 50; wait++)
+                g_usleep(5000);
+        int fd = try_connect();
+        if (fd < 0)
+            continue;
+        /* the daemon may already have refused it (max_connections): no assert */
+        (void)!write(fd, "request=smtpd_access_policy\nsender=a@", 38);
+        if (i % 2) {
+            struct linger lg = {.l_onoff = 1, .l_linger = 0};  /* reset, not FIN */
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        }
+        close(fd);
+    }
+    g_usleep(300000);  /* let the daemon work through the backlog */
+    assert_serving();
+    g_usleep(300000);
+}
+
+static void test_half_requests(void)
+{
+    assert_serving();
+    g_usleep(300000);  /* the daemon has seen that connection close */
+    guint fds_before = fd_count(daemon_pid);
+    half_requests(10000, fds_before);
+    long rss_first = proc_value(daemon_pid, "status", "RssAnon:");
+    half_requests(10000, fds_before);
+    long rss_second = proc_value(daemon_pid, "status", "RssAnon:");
+    g_assert_cmpuint(fd_count(daemon_pid), ==, fds_before);
+    g_test_message("RssAnon after 10,000: %ld kB, after 20,000: %ld kB", rss_first, rss_second);
+    g_assert_cmpint(rss_second - rss_first, <, 1024);
+}
+
+/* 6. 500 slow connections: closed at the read deadline, a normal client
+ * is answered promptly all along. */
+static void test_slow_connections(void)
+{
+    int slow[500];
+    for (int i = 0; i < 500; i++) {
+        slow[i] = connect_daemon();
+        send_all(slow[i], "r", 1);
+    }
+    gint64 t0 = g_get_monotonic_time();
+    assert_serving();
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, 500000);
+    /* another byte each, well inside the 1 s read_timeout: still too slow */
+    for (int i = 0; i < 500; i++)
+        send_all(slow[i], "e", 1);
+    int closed = 0;
+    for (int i = 0; i < 500; i++)
+        closed += closed_silently(slow[i]);
+    g_assert_cmpint(closed, ==, 500);
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, 4000000);
+    for (int i = 0; i < 500; i++)
+        close(slow[i]);
+    assert_serving();
+}
+
+/* 7. More connections than file descriptors (prlimit -n 64): no busy
+ * loop on EMFILE, and service recovers once connections close. */
+static void test_fd_exhaustion(void)
+{
+    if (!g_find_program_in_path("prlimit")) {
+        g_test_skip("prlimit not installed");
+        return;
+    }
+    g_autofree char *small = g_build_filename(tmpdir, "small.sock", NULL);
+    GPid pid = spawn_daemon("prlimit --nofile=64 --", small);
+    target = small;
+    int fds[120], n = 0;
+    for (; n < 120; n++) {
+        fds[n] = try_connect();
+        if (fds[n] < 0)
+            break;
+    }
+    g_usleep(300000);
+    long before = cpu_ticks(pid);
+    g_usleep(2000000);
+    long spent = cpu_ticks(pid) - before;
+    g_test_message("%d connections, %ld ticks of CPU in 2 s", n, spent);
+    g_assert_cmpint(spent, <, 40);  /* < 0.4 s of 2 s: not spinning */
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    g_usleep(1500000);
+    int fd = connect_daemon();
+    send_all(fd, REQ("a@listed.example"), strlen(REQ("a@listed.example")));
+    g_autofree char *reply = read_replies(fd, 1);
+    g_assert_cmpstr(reply, ==, REJECT);
+    close(fd);
+    g_autofree char *log = NULL;
+    g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
+    g_assert_nonnull(strstr(log, "pausing new connections"));
+    int status = stop(pid);
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    target = sock_path;
+}
+
+/* 9. tlsmap killed in the middle of a compile and of -i: the old list is
+ * intact, the next run works, the daemon never sees half a list. */
+static void test_tlsmap_killed(void)
+{
+    g_autofree char *big = g_build_filename(tmpdir, "big.list", NULL);
+    g_autoptr(GString) text = g_string_new("listed.example encrypt\n");
+    for (int i = 0; i < 400000; i++)
+        g_string_append_printf(text, "d%d.example.net verify direction=outbound\n", i);
+    g_assert_true(g_file_set_contents(big, text->str, (gssize)text->len, NULL));
+    g_autofree char *lmdb = g_strconcat(list_path, ".lmdb", NULL);
+    g_autofree char *before = NULL;
+    gsize before_len;
+    g_assert_true(g_file_get_contents(lmdb, &before, &before_len, NULL));
+
+    /* compile of the big file into the served list's name, killed */
+    g_autofree char *copy = g_strdup_printf("cp %s %s.big && cp %s %s.keep", big, list_path, list_path, list_path);
+    run(copy);
+    for (int delay_ms = 20; delay_ms <= 140; delay_ms += 40) {
+        g_autofree char *cmd = g_strdup_printf("cp %s %s", big, list_path);
+        run(cmd);
+        GPid pid;
+        char *argv[] = {(char *)g_getenv("TLSMAP"), list_path, NULL};
+        g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, NULL));
+        g_usleep(delay_ms * 1000);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        g_autofree char *after = NULL;
+        gsize after_len;
+        g_assert_true(g_file_get_contents(lmdb, &after, &after_len, NULL));
+        /* either untouched, or (if the compile finished first) the whole new list */
+        if (after_len == before_len && memcmp(after, before, before_len) == 0)
+            g_test_message("killed after %d ms: old list intact", delay_ms);
+        else
+            g_test_message("killed after %d ms: the compile had finished", delay_ms);
+        g_autofree char *reply = ask(REQ("a@listed.example"));
+        g_assert_cmpstr(reply, ==, REJECT);
+        g_autofree char *restore = g_strdup_printf("cp %s.keep %s && %s %s", list_path, list_path,
+                                                   g_getenv("TLSMAP"), list_path);
+        run(restore);
+        g_free(before);
+        g_assert_true(g_file_get_contents(lmdb, &before, &before_len, NULL));
+    }
+    /* -i of many entries, killed */
+    g_autofree char *insert = g_strdup_printf("(%s -i %s < %s.big & p=$!; sleep 0.05; kill -9 $p; wait $p) 2>/dev/null; true",
+                                              g_getenv("TLSMAP"), list_path, list_path);
+    run(insert);
+    assert_serving();
+    /* the next run works */
+    g_autofree char *next = g_strdup_printf("printf 'new.example encrypt\\n' | %s -i %s", g_getenv("TLSMAP"), list_path);
+    run(next);
+    g_usleep(5000);
+    g_autofree char *reply = ask(REQ("x@new.example"));
+    g_assert_cmpstr(reply, ==, REJECT);
+}
+
+/* 10. The list file deleted, truncated, replaced by garbage, or of a newer
+ * format while serving: fail mode, logged once per state, recovery. */
+static void test_list_damage(void)
+{
+    g_autofree char *lmdb = g_strconcat(list_path, ".lmdb", NULL);
+    g_autofree char *good = g_strconcat(lmdb, ".good", NULL);
+    g_autofree char *save = g_strdup_printf("cp %s %s", lmdb, good);
+    run(save);
+    static const char *const damage[] = {
+        "rm -f %s",
+        "truncate -s 8192 %s",
+        "head -c 20000 /dev/urandom > %s.tmp && mv %s.tmp %s",
+        ": > %s",
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(damage); i++) {
+        g_autofree char *cmd = g_strdup_printf(damage[i], lmdb, lmdb, lmdb);
+        g_test_message("damage: %s", cmd);
+        run(cmd);
+        g_usleep(5000);
+        for (int n = 0; n < 3; n++) {
+            g_autofree char *reply = ask(REQ("a@listed.example"));
+            g_assert_cmpstr(reply, ==, TEMPFAIL);
+        }
+        g_autofree char *restore = g_strdup_printf("cp %s %s.tmp && mv %s.tmp %s", good, lmdb, lmdb, lmdb);
+        run(restore);
+        g_usleep(5000);
+        assert_serving();
+    }
+    g_autofree char *log = NULL;
+    g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
+    guint warnings = 0, recoveries = 0;
+    for (const char *p = log; (p = strstr(p, "list unavailable, answering")); p++)
+        warnings++;
+    for (const char *p = log; (p = strstr(p, "is available again")); p++)
+        recoveries++;
+    g_assert_cmpuint(warnings, ==, G_N_ELEMENTS(damage));
+    g_assert_cmpuint(recoveries, ==, G_N_ELEMENTS(damage));
+}
+
+/* 11 and 12. Clients keep asking while the list is replaced again and
+ * again and grows to 100,000 entries: every answer is the old or the new
+ * list's, never an error. */
+typedef struct {
+    volatile gboolean stop;
+    guint answers, wrong;
+} Load;
+
+static gpointer load_thread(gpointer data)
+{
+    Load *load = data;
+    int fd = connect_daemon();
+    const char *req = REQ("a@listed.example");
+    while (!load->stop) {
+        send_all(fd, req, strlen(req));
+        g_autofree char *reply = read_replies(fd, 1);
+        /* listed.example alternates between encrypt (reject) and none */
+        if (strcmp(reply, REJECT) != 0 && strcmp(reply, "action=DUNNO\n\n") != 0) {
+            if (load->wrong++ == 0)
+                g_test_message("unexpected answer: \"%s\" (errno %d, after %u answers)", reply, errno, load->answers);
+        }
+        load->answers++;
+    }
+    close(fd);
+    return NULL;
+}
+
+static void test_changes_under_load(void)
+{
+    Load load = {0};
+    GThread *threads[4];
+    for (int i = 0; i < 4; i++)
+        threads[i] = g_thread_new("load", load_thread, &load);
+    for (int round = 0; round <= 40; round++) {  /* ends on encrypt */
+        g_autoptr(GString) batch = g_string_new(round % 2 ? "listed.example none\n" : "listed.example encrypt\n");
+        for (int i = 0; i < 2500; i++)
+            g_string_append_printf(batch, "r%d-%d.example verify\n", round, i);
+        g_autofree char *file = g_build_filename(tmpdir, "batch.list", NULL);
+        g_assert_true(g_file_set_contents(file, batch->str, -1, NULL));
+        g_autofree char *cmd = g_strdup_printf("%s -i %s < %s", g_getenv("TLSMAP"), list_path, file);
+        run(cmd);
+    }
+    load.stop = TRUE;
+    for (int i = 0; i < 4; i++)
+        g_thread_join(threads[i]);
+    g_test_message("%u answers while the list grew past 100,000 entries, %u wrong", load.answers, load.wrong);
+    g_assert_cmpuint(load.wrong, ==, 0);
+    g_assert_cmpuint(load.answers, >, 100);
+    g_autofree char *q = g_strdup_printf("%s -q r39-2499.example %s >/dev/null", g_getenv("TLSMAP"), list_path);
+    run(q);
+    g_autofree char *maps = g_strdup_printf("/proc/%d/maps", daemon_pid);
+    g_autofree char *text = NULL;
+    g_assert_true(g_file_get_contents(maps, &text, NULL, NULL));
+    g_assert_null(strstr(text, "(deleted)"));
+}
+
+/* 13. SIGHUP with a broken config under load: the old one stays, nothing dropped. */
+static void test_bad_reload_under_load(void)
+{
+    g_autofree char *good = NULL;
+    g_assert_true(g_file_get_contents(conf_path, &good, NULL, NULL));
+    Load load = {0};
+    GThread *threads[2] = {g_thread_new("load", load_thread, &load), g_thread_new("load", load_thread, &load)};
+    g_autofree char *broken = g_strconcat(good, "this is not a key file\n", NULL);
+    g_assert_true(g_file_set_contents(conf_path, broken, -1, NULL));
+    for (int i = 0; i < 20; i++) {
+        kill(daemon_pid, SIGHUP);
+        g_usleep(20000);
+    }
+    load.stop = TRUE;
+    g_thread_join(threads[0]);
+    g_thread_join(threads[1]);
+    g_assert_true(g_file_set_contents(conf_path, good, -1, NULL));
+    g_assert_cmpuint(load.wrong, ==, 0);
+    g_assert_cmpuint(load.answers, >, 20);
+    assert_serving();
+}
+
+/* 15. Many transactions on many connections: per-transaction state does
+ * not accumulate; memory is flat over 200,000 requests (pipelined). */
+static void test_memory_flat(void)
+{
+    long rss_before = proc_value(daemon_pid, "status", "RssAnon:");
+    int fds[50];
+    for (int i = 0; i < 50; i++)
+        fds[i] = connect_daemon();
+    g_autoptr(GString) batch = g_string_new(NULL);
+    for (int round = 0; round < 40; round++) {
+        for (int c = 0; c < 50; c++) {
+            g_string_truncate(batch, 0);
+            for (int r = 0; r < 100; r++)
+                g_string_append_printf(batch, "request=smtpd_access_policy\nprotocol_state=RCPT\npolicy_context=outbound\n"
+                                              "instance=%d-%d-%d\nrecipient=u%d@x%d.example\n\n", round, c, r, r, c);
+            send_all(fds[c], batch->str, batch->len);
+            g_free(read_replies(fds[c], 100));
+        }
+    }
+    for (int i = 0; i < 50; i++)
+        close(fds[i]);
+    long rss_after = proc_value(daemon_pid, "status", "RssAnon:");
+    g_test_message("RssAnon %ld kB -> %ld kB over 200,000 requests", rss_before, rss_after);
+    g_assert_cmpint(rss_after - rss_before, <, 4096);
+}
+
+/* 14. SIGTERM under load: requests already received are answered, exit 0. */
+static void test_sigterm_under_load(void)
+{
+    int fd = connect_daemon();
+    g_autoptr(GString) batch = g_string_new(NULL);
+    for (int r = 0; r < 200; r++)
+        g_string_append(batch, REQ("a@listed.example"));
+    send_all(fd, batch->str, batch->len);
+    int status = stop(daemon_pid);
+    g_autofree char *replies = read_replies(fd, 200);
+    guint answered = 0;
+    for (const char *p = replies; (p = strstr(p, "action=")); p++)
+        answered++;
+    g_assert_cmpuint(answered, ==, 200);
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(fd);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    if (!g_getenv("TLSPOLICYD") || !g_getenv("TLSMAP"))
+        g_error("set TLSPOLICYD and TLSMAP (make check does)");
+    signal(SIGPIPE, SIG_IGN);
+    tmpdir = g_dir_make_tmp("tlspolicyd-robust-XXXXXX", NULL);
+    sock_path = g_build_filename(tmpdir, "policy.sock", NULL);
+    list_path = g_build_filename(tmpdir, "test.list", NULL);
+    conf_path = g_build_filename(tmpdir, "tlspolicyd.conf", NULL);
+    log_path = g_build_filename(tmpdir, "daemon.log", NULL);
+    g_assert_true(g_file_set_contents(list_path, "listed.example encrypt\n", -1, NULL));
+    g_autofree char *compile = g_strdup_printf("%s %s", g_getenv("TLSMAP"), list_path);
+    run(compile);
+    g_autofree char *conf = g_strdup_printf("[tlspolicyd]\nlist = %s\nread_timeout = 1\n"
+                                            "max_attributes = 100\nmax_request = 65536\n", list_path);
+    g_assert_true(g_file_set_contents(conf_path, conf, -1, NULL));
+    target = sock_path;
+    daemon_pid = spawn_daemon("", sock_path);
+
+    g_test_add_func("/robust/02_attribute_flood", test_attribute_flood);
+    g_test_add_func("/robust/03_hostile_values", test_hostile_values);
+    g_test_add_func("/robust/05_half_requests", test_half_requests);
+    g_test_add_func("/robust/06_slow_connections", test_slow_connections);
+    g_test_add_func("/robust/07_fd_exhaustion", test_fd_exhaustion);
+    g_test_add_func("/robust/09_tlsmap_killed", test_tlsmap_killed);
+    g_test_add_func("/robust/10_list_damage", test_list_damage);
+    g_test_add_func("/robust/12_changes_under_load", test_changes_under_load);
+    g_test_add_func("/robust/13_bad_reload_under_load", test_bad_reload_under_load);
+    g_test_add_func("/robust/15_memory_flat", test_memory_flat);
+    g_test_add_func("/robust/14_sigterm_under_load", test_sigterm_under_load);
+    int rc = g_test_run();
+    if (kill(daemon_pid, 0) == 0)
+        stop(daemon_pid);
+    g_autofree char *rm = g_strdup_printf("rm -rf '%s'", tmpdir);
+    run(rm);
+    return rc;
+}
