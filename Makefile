@@ -3,7 +3,8 @@
 #   make            build tlsmap, tlspolicyd and the unit tests
 #   make run        build, compile maps/example.list, serve it in the foreground
 #   make check      build and run the test suite under prove
-#   make check SANITIZE=1   the same under ASan+UBSan (separate build directory)
+#   make check SANITIZE=1   only the ASan+UBSan run (separate build directory)
+#   make check QUICK=1      only the normal run
 #   make install    PREFIX, DESTDIR, SYSCONFDIR
 #
 # Development builds are strict: -Wall -Wextra -Werror.
@@ -84,9 +85,15 @@ run: all
 	@echo
 	$(B)/tlspolicyd -v --list $(EXAMPLE) --listen unix:$(RUN_SOCKET) --listen inet:127.0.0.1:10040
 
+# make check: the suite on the normal build, then again under ASan+UBSan
+# (SANITIZE=1 runs only the latter; QUICK=1 only the former).
 check: test-deps all fuzz-check
 	SRCDIR=$(CURDIR) FUZZDIR=$(CURDIR)/$(F) FUZZ_CHECK_SECONDS=$(FUZZ_CHECK_SECONDS) TLSMAP=$(CURDIR)/$(B)/tlsmap TLSPOLICYD=$(CURDIR)/$(B)/tlspolicyd BUILD=$(CURDIR)/$(B) SANITIZE=$(SANITIZE) \
 	    prove --exec '' $(UNIT_TESTS) t/*.t
+ifeq ($(SANITIZE)$(QUICK),)
+	@echo "=== the same suite under ASan+UBSan (make check SANITIZE=1) ==="
+	$(MAKE) --no-print-directory check SANITIZE=1 FUZZ_CHECK_SECONDS=1
+endif
 
 SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 MANPAGES = man/tlsmap.1 man/tlspolicyd.conf.5 man/tlspolicyd.8

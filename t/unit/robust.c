@@ -157,6 +157,11 @@ static long cpu_ticks(GPid pid)
     return utime + stime;
 }
 
+static gboolean under_sanitizer(void)
+{
+    return g_strcmp0(g_getenv("SANITIZE"), "1") == 0;
+}
+
 static void assert_serving(void)
 {
     g_autofree char *reply = ask(REQ("a@listed.example"));
@@ -242,7 +247,8 @@ static void test_half_requests(void)
     long rss_second = proc_value(daemon_pid, "status", "RssAnon:");
     g_assert_cmpuint(fd_count(daemon_pid), ==, fds_before);
     g_test_message("RssAnon after 10,000: %ld kB, after 20,000: %ld kB", rss_first, rss_second);
-    g_assert_cmpint(rss_second - rss_first, <, 1024);
+    if (!under_sanitizer())  /* ASan's quarantine keeps freed memory; LSan checks leaks at exit */
+        g_assert_cmpint(rss_second - rss_first, <, 1024);
 }
 
 /* 6. 500 slow connections: closed at the read deadline, a normal client
@@ -274,7 +280,8 @@ static void test_slow_connections(void)
  * loop on EMFILE, and service recovers once connections close. */
 static void test_fd_exhaustion(void)
 {
-    if (!g_find_program_in_path("prlimit")) {
+    g_autofree char *prlimit = g_find_program_in_path("prlimit");
+    if (!prlimit) {
         g_test_skip("prlimit not installed");
         return;
     }
@@ -417,7 +424,11 @@ static gpointer load_thread(gpointer data)
     int fd = connect_daemon();
     const char *req = REQ("a@listed.example");
     while (!load->stop) {
-        send_all(fd, req, strlen(req));
+        if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+            g_test_message("load: write failed: %s", g_strerror(errno));
+            load->wrong++;
+            break;
+        }
         g_autofree char *reply = read_replies(fd, 1);
         /* listed.example alternates between encrypt (reject) and none */
         if (strcmp(reply, REJECT) != 0 && strcmp(reply, "action=DUNNO\n\n") != 0) {
@@ -504,7 +515,8 @@ static void test_memory_flat(void)
         close(fds[i]);
     long rss_after = proc_value(daemon_pid, "status", "RssAnon:");
     g_test_message("RssAnon %ld kB -> %ld kB over 200,000 requests", rss_before, rss_after);
-    g_assert_cmpint(rss_after - rss_before, <, 4096);
+    if (!under_sanitizer())
+        g_assert_cmpint(rss_after - rss_before, <, 4096);
 }
 
 /* 14. SIGTERM under load: requests already received are answered, exit 0. */
