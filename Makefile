@@ -31,7 +31,7 @@ SANFLAGS   :=
 endif
 
 WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
-CPPFLAGS += -D_GNU_SOURCE -Imaps -Ipolicyd -DSYSCONFDIR='"$(SYSCONFDIR)"'
+CPPFLAGS += -D_GNU_SOURCE -Imaps -Ipolicyd -It/support -DSYSCONFDIR='"$(SYSCONFDIR)"'
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS  = $(WARN) $(CFLAGS) $(SANFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP
@@ -68,7 +68,7 @@ $(B)/tlsmap: $(B)/maps/tlsmap.o $(B)/libtlsmaps.a
 $(B)/tlspolicyd: $(B)/policyd/main.o $(B)/libpolicyd.a $(B)/libtlsmaps.a
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/t/%.t: $(B)/t/unit/%.o $(B)/libpolicyd.a $(B)/libtlsmaps.a
+$(B)/t/%.t: $(B)/t/unit/%.o $(B)/t/support/client.o $(B)/libpolicyd.a $(B)/libtlsmaps.a
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 EXAMPLE = $(B)/example/example.list

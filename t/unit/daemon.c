@@ -15,6 +15,7 @@
 
 #include <glib.h>
 
+#include "client.h"
 #include "netstring.h"
 
 static char *tmpdir, *sock_path, *sm_path, *list_path, *conf_path, *log_path;
@@ -39,18 +40,11 @@ static void write_config(const char *extra)
     g_assert_true(g_file_set_contents(conf_path, text, -1, NULL));
 }
 
-/* If this test dies, the daemon goes with it (and prove's pipe closes). */
-static void die_with_parent(gpointer data)
-{
-    (void)data;
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-}
-
 static void start_daemon(void)
 {
     g_autofree char *cmd = g_strdup_printf("exec %s --config %s >/dev/null 2>>%s", g_getenv("TLSPOLICYD"), conf_path, log_path);
     char *argv[] = {"/bin/sh", "-c", cmd, NULL};
-    g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent, NULL, &daemon_pid, NULL));
+    g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, client_die_with_parent, NULL, &daemon_pid, NULL));
     for (int i = 0; i < 200 && !g_file_test(sock_path, G_FILE_TEST_EXISTS); i++)
         g_usleep(10000);
     g_assert_true(g_file_test(sock_path, G_FILE_TEST_EXISTS));
@@ -64,68 +58,21 @@ static int stop_daemon(void)
     return status;
 }
 
-static int connect_path(const char *path)
-{
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    g_strlcpy(sun.sun_path, path, sizeof sun.sun_path);
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    g_assert_cmpint(connect(fd, (struct sockaddr *)&sun, sizeof sun), ==, 0);
-    struct timeval tv = {.tv_sec = 5};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    return fd;
-}
 
 static int connect_daemon(void)
 {
-    return connect_path(sock_path);
-}
-
-static void send_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        g_assert_cmpint(n, >, 0);
-        data += n;
-        len -= (size_t)n;
-    }
-}
-
-/* Read exactly n replies (each ends in "\n\n"); NULL if the peer closed first. */
-static char *read_replies(int fd, int n)
-{
-    GString *got = g_string_new(NULL);
-    char buf[4096];
-    while (n > 0) {
-        ssize_t r = read(fd, buf, sizeof buf);
-        if (r <= 0) {
-            g_string_free(got, TRUE);
-            return NULL;
-        }
-        g_string_append_len(got, buf, r);
-        int ends = 0;
-        for (const char *p = got->str; (p = strstr(p, "\n\n")); p += 2)
-            ends++;
-        if (ends >= n)
-            break;
-    }
-    return g_string_free(got, FALSE);
+    return client_connect(sock_path);
 }
 
 /* The daemon closed the connection without sending anything. */
 static void assert_closed_silently(int fd)
 {
-    char c;
-    ssize_t r = read(fd, &c, 1);
-    g_assert_cmpint(r, ==, 0);
+    g_assert_true(client_closed_silently(fd));
 }
 
 static char *ask(const char *req)
 {
-    int fd = connect_daemon();
-    send_all(fd, req, strlen(req));
-    char *reply = read_replies(fd, 1);
-    close(fd);
-    return reply;
+    return client_ask(sock_path, req);
 }
 
 static void test_basic_and_pipelined(void)
@@ -135,8 +82,8 @@ static void test_basic_and_pipelined(void)
 
     int fd = connect_daemon();
     g_autofree char *three = g_strconcat(request, request, "request=smtpd_access_policy\nprotocol_state=RCPT\nsender=x@unlisted.example\n\n", NULL);
-    send_all(fd, three, strlen(three));
-    g_autofree char *replies = read_replies(fd, 3);
+    client_send_all(fd, three, strlen(three));
+    g_autofree char *replies = client_read_replies(fd, 3);
     g_assert_cmpstr(replies, ==, REJECT REJECT "action=DUNNO\n\n");
     close(fd);
 }
@@ -145,8 +92,8 @@ static void test_byte_by_byte(void)
 {
     int fd = connect_daemon();
     for (size_t i = 0; i < strlen(request); i++)
-        send_all(fd, request + i, 1);
-    g_autofree char *reply = read_replies(fd, 1);
+        client_send_all(fd, request + i, 1);
+    g_autofree char *reply = client_read_replies(fd, 1);
     g_assert_cmpstr(reply, ==, REJECT);
     close(fd);
 }
@@ -155,8 +102,8 @@ static void test_thousand_sequential(void)
 {
     int fd = connect_daemon();
     for (int i = 0; i < 1000; i++) {
-        send_all(fd, request, strlen(request));
-        g_autofree char *reply = read_replies(fd, 1);
+        client_send_all(fd, request, strlen(request));
+        g_autofree char *reply = client_read_replies(fd, 1);
         g_assert_cmpstr(reply, ==, REJECT);
     }
     close(fd);
@@ -178,21 +125,21 @@ static void test_bad_input_closes_silently(void)
         size_t len = strlen(rows[i].input);
         if (strcmp(rows[i].name, "NUL byte") == 0)
             len = sizeof "request=smtpd_access_policy\nsender=a\0b\n\n" - 1;
-        send_all(fd, rows[i].input, len);
+        client_send_all(fd, rows[i].input, len);
         assert_closed_silently(fd);
         close(fd);
     }
     /* oversize line, no newline at all */
     int fd = connect_daemon();
     g_autofree char *big = g_strnfill(2000, 'x');
-    send_all(fd, big, strlen(big));
+    client_send_all(fd, big, strlen(big));
     assert_closed_silently(fd);
     close(fd);
     /* a good request before a bad one is still answered */
     fd = connect_daemon();
     g_autofree char *mixed = g_strconcat(request, "junk\n\n", NULL);
-    send_all(fd, mixed, strlen(mixed));
-    g_autofree char *reply = read_replies(fd, 1);
+    client_send_all(fd, mixed, strlen(mixed));
+    g_autofree char *reply = client_read_replies(fd, 1);
     g_assert_cmpstr(reply, ==, REJECT);
     assert_closed_silently(fd);
     close(fd);
@@ -205,8 +152,8 @@ static void test_timeouts(void)
 {
     /* idle: closed between requests after idle_timeout (2 s) */
     int fd = connect_daemon();
-    send_all(fd, request, strlen(request));
-    g_free(read_replies(fd, 1));
+    client_send_all(fd, request, strlen(request));
+    g_free(client_read_replies(fd, 1));
     gint64 start = g_get_monotonic_time();
     assert_closed_silently(fd);
     double waited = (g_get_monotonic_time() - start) / 1e6;
@@ -215,7 +162,7 @@ static void test_timeouts(void)
     close(fd);
     /* read: a started request must complete within read_timeout (1 s) */
     fd = connect_daemon();
-    send_all(fd, "request=smtpd", 13);
+    client_send_all(fd, "request=smtpd", 13);
     start = g_get_monotonic_time();
     assert_closed_silently(fd);
     waited = (g_get_monotonic_time() - start) / 1e6;
@@ -231,8 +178,8 @@ static void test_list_changes_without_signal(void)
     for (int round = 0; round < 20; round++) {
         run(round % 2 ? back : cmd);
         g_usleep(2000);  /* the daemon looks for a new list file once a millisecond */
-        send_all(fd, request, strlen(request));
-        g_autofree char *reply = read_replies(fd, 1);
+        client_send_all(fd, request, strlen(request));
+        g_autofree char *reply = client_read_replies(fd, 1);
         g_assert_cmpstr(reply, ==, round % 2 ? REJECT : "action=DUNNO\n\n");
     }
     close(fd);
@@ -393,8 +340,8 @@ static void test_systemd_protocol(void)
     g_assert_cmpint(connect(fd, (struct sockaddr *)&target, sizeof target), ==, 0);
     struct timeval tv = {.tv_sec = 5};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    send_all(fd, request, strlen(request));
-    g_autofree char *reply = read_replies(fd, 1);
+    client_send_all(fd, request, strlen(request));
+    g_autofree char *reply = client_read_replies(fd, 1);
     g_assert_cmpstr(reply, ==, REJECT);
     close(fd);
 
@@ -453,18 +400,18 @@ static void test_socketmap(void)
             netstring_append(out, rows[i].requests[n]);
             netstring_append(want, rows[i].want[n]);
         }
-        int fd = connect_path(sm_path);
+        int fd = client_connect(sm_path);
         g_test_message("case %s", rows[i].name);
-        send_all(fd, out->str, out->len);
+        client_send_all(fd, out->str, out->len);
         g_autofree char *got = read_netstrings(fd, n);
         close(fd);
         g_assert_cmpstr(got, ==, want->str);
     }
     /* byte by byte */
-    int fd = connect_path(sm_path);
+    int fd = client_connect(sm_path);
     const char *req = "32:transport someone@listed.example,";
     for (size_t i = 0; i < strlen(req); i++)
-        send_all(fd, req + i, 1);
+        client_send_all(fd, req + i, 1);
     g_autofree char *slow = read_netstrings(fd, 1);
     g_assert_cmpstr(slow, ==, "15:OK tls-encrypt:,");
     close(fd);
@@ -472,8 +419,8 @@ static void test_socketmap(void)
     static const char *const bad[] = {"hello", "5:abcdef", "99999:", "3:a\0b,"};
     static const size_t bad_len[] = {5, 8, 6, 6};
     for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
-        fd = connect_path(sm_path);
-        send_all(fd, bad[i], bad_len[i]);
+        fd = client_connect(sm_path);
+        client_send_all(fd, bad[i], bad_len[i]);
         assert_closed_silently(fd);
         close(fd);
     }
@@ -482,8 +429,8 @@ static void test_socketmap(void)
 static void test_sigterm(void)
 {
     int fd = connect_daemon();
-    send_all(fd, request, strlen(request));
-    g_autofree char *reply = read_replies(fd, 1);
+    client_send_all(fd, request, strlen(request));
+    g_autofree char *reply = client_read_replies(fd, 1);
     g_assert_cmpstr(reply, ==, REJECT);
     int status = stop_daemon();
     g_assert_true(WIFEXITED(status));

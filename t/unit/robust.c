@@ -15,18 +15,15 @@
 
 #include <glib.h>
 
+#include "client.h"
+
 static char *tmpdir, *sock_path, *list_path, *conf_path, *log_path;
 static GPid daemon_pid;
+static const char *target;  /* the socket connections go to */
 
 #define REQ(sender) "request=smtpd_access_policy\nprotocol_state=RCPT\nsender=" sender "\ninstance=1\n\n"
 #define REJECT "action=550 5.7.1 TLS required: this sender's mail must arrive over an encrypted connection\n\n"
 #define TEMPFAIL "action=451 4.3.0 TLS policy temporarily unavailable, try again later\n\n"
-
-static void die_with_parent(gpointer data)
-{
-    (void)data;
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-}
 
 static void run(const char *cmd)
 {
@@ -41,7 +38,7 @@ static GPid spawn_daemon(const char *prefix, const char *socket)
     char *argv[] = {"/bin/sh", "-c", cmd, NULL};
     GPid pid;
     unlink(socket);
-    g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent, NULL, &pid, NULL));
+    g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, client_die_with_parent, NULL, &pid, NULL));
     for (int i = 0; i < 300 && !g_file_test(socket, G_FILE_TEST_EXISTS); i++)
         g_usleep(10000);
     g_assert_true(g_file_test(socket, G_FILE_TEST_EXISTS));
@@ -56,73 +53,22 @@ static int stop(GPid pid)
     return status;
 }
 
-static const char *target;  /* the socket connections go to */
+
 
 static int try_connect(void)
 {
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    g_strlcpy(sun.sun_path, target, sizeof sun.sun_path);
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
-        close(fd);
-        return -1;
-    }
-    struct timeval tv = {.tv_sec = 5};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    return fd;
+    return client_try_connect(target);
 }
 
 static int connect_daemon(void)
 {
-    int fd = try_connect();
-    g_assert_cmpint(fd, >=, 0);
-    return fd;
+    return client_connect(target);
 }
 
-static void send_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        g_assert_cmpint(n, >, 0);
-        data += n;
-        len -= (size_t)n;
-    }
-}
-
-/* Read until n replies ("\n\n") or EOF; returns what came. */
-static char *read_replies(int fd, int n)
-{
-    GString *got = g_string_new(NULL);
-    char buf[65536];
-    int ends = 0;
-    while (ends < n) {
-        ssize_t r = read(fd, buf, sizeof buf);
-        if (r < 0 && errno == EINTR)  /* SIGCHLD from the tlsmap runs */
-            continue;
-        if (r <= 0)
-            break;
-        for (ssize_t i = 0; i < r; i++)
-            ends += buf[i] == '\n' && got->len + i > 0 && (i ? buf[i - 1] : got->str[got->len - 1]) == '\n';
-        g_string_append_len(got, buf, r);
-    }
-    return g_string_free(got, FALSE);
-}
 
 static char *ask(const char *req)
 {
-    int fd = connect_daemon();
-    send_all(fd, req, strlen(req));
-    char *reply = read_replies(fd, 1);
-    close(fd);
-    return reply;
-}
-
-static gboolean closed_silently(int fd)
-{
-    char c;
-    return read(fd, &c, 1) == 0;
+    return client_ask(target, req);
 }
 
 static long proc_value(GPid pid, const char *file, const char *key)
@@ -175,8 +121,8 @@ static void test_attribute_flood(void)
     g_autoptr(GString) req = g_string_new("request=smtpd_access_policy\n");
     for (int i = 0; i < 100000 && req->len < 60000; i++)
         g_string_append(req, "x=1\n");
-    send_all(fd, req->str, req->len);
-    g_assert_true(closed_silently(fd));
+    client_send_all(fd, req->str, req->len);
+    g_assert_true(client_closed_silently(fd));
     close(fd);
     assert_serving();
 }
@@ -258,17 +204,17 @@ static void test_slow_connections(void)
     int slow[500];
     for (int i = 0; i < 500; i++) {
         slow[i] = connect_daemon();
-        send_all(slow[i], "r", 1);
+        client_send_all(slow[i], "r", 1);
     }
     gint64 t0 = g_get_monotonic_time();
     assert_serving();
     g_assert_cmpint(g_get_monotonic_time() - t0, <, 500000);
     /* another byte each, well inside the 1 s read_timeout: still too slow */
     for (int i = 0; i < 500; i++)
-        send_all(slow[i], "e", 1);
+        client_send_all(slow[i], "e", 1);
     int closed = 0;
     for (int i = 0; i < 500; i++)
-        closed += closed_silently(slow[i]);
+        closed += client_closed_silently(slow[i]);
     g_assert_cmpint(closed, ==, 500);
     g_assert_cmpint(g_get_monotonic_time() - t0, <, 4000000);
     for (int i = 0; i < 500; i++)
@@ -304,8 +250,8 @@ static void test_fd_exhaustion(void)
         close(fds[i]);
     g_usleep(1500000);
     int fd = connect_daemon();
-    send_all(fd, REQ("a@listed.example"), strlen(REQ("a@listed.example")));
-    g_autofree char *reply = read_replies(fd, 1);
+    client_send_all(fd, REQ("a@listed.example"), strlen(REQ("a@listed.example")));
+    g_autofree char *reply = client_read_replies(fd, 1);
     g_assert_cmpstr(reply, ==, REJECT);
     close(fd);
     g_autofree char *log = NULL;
@@ -429,7 +375,7 @@ static gpointer load_thread(gpointer data)
             load->wrong++;
             break;
         }
-        g_autofree char *reply = read_replies(fd, 1);
+        g_autofree char *reply = client_read_replies(fd, 1);
         /* listed.example alternates between encrypt (reject) and none */
         if (strcmp(reply, REJECT) != 0 && strcmp(reply, "action=DUNNO\n\n") != 0) {
             if (load->wrong++ == 0)
@@ -507,8 +453,8 @@ static void test_memory_flat(void)
             for (int r = 0; r < 100; r++)
                 g_string_append_printf(batch, "request=smtpd_access_policy\nprotocol_state=RCPT\npolicy_context=outbound\n"
                                               "instance=%d-%d-%d\nrecipient=u%d@x%d.example\n\n", round, c, r, r, c);
-            send_all(fds[c], batch->str, batch->len);
-            g_free(read_replies(fds[c], 100));
+            client_send_all(fds[c], batch->str, batch->len);
+            g_free(client_read_replies(fds[c], 100));
         }
     }
     for (int i = 0; i < 50; i++)
@@ -526,9 +472,9 @@ static void test_sigterm_under_load(void)
     g_autoptr(GString) batch = g_string_new(NULL);
     for (int r = 0; r < 200; r++)
         g_string_append(batch, REQ("a@listed.example"));
-    send_all(fd, batch->str, batch->len);
+    client_send_all(fd, batch->str, batch->len);
     int status = stop(daemon_pid);
-    g_autofree char *replies = read_replies(fd, 200);
+    g_autofree char *replies = client_read_replies(fd, 200);
     guint answered = 0;
     for (const char *p = replies; (p = strstr(p, "action=")); p++)
         answered++;
