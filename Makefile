@@ -20,7 +20,7 @@ TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 DESTDIR    ?=
 CC         ?= cc
 CFLAGS     ?= -O2 -g
-PKGS        = glib-2.0 lmdb openssl
+PKGS        = glib-2.0 gio-2.0 lmdb openssl
 
 ifeq ($(SANITIZE),1)
 B          := build-san
@@ -31,7 +31,7 @@ SANFLAGS   :=
 endif
 
 WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
-CPPFLAGS += -D_GNU_SOURCE -Imaps -Ipolicyd -It/support -DSYSCONFDIR='"$(SYSCONFDIR)"'
+CPPFLAGS += -D_GNU_SOURCE -Imaps -Ipolicyd -Iprobe -It/support -DSYSCONFDIR='"$(SYSCONFDIR)"'
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS  = $(WARN) $(CFLAGS) $(SANFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP
@@ -42,7 +42,8 @@ MAPS_OBJS  = $(MAPS_LIB:%=$(B)/maps/%.o)
 POLICYD_LIB  = request netstring config decide log notify server
 POLICYD_OBJS = $(POLICYD_LIB:%=$(B)/policyd/%.o)
 UNIT_TESTS = $(patsubst t/unit/%.c,$(B)/t/%.t,$(wildcard t/unit/*.c))
-PROGRAMS   = $(B)/tlsmap $(B)/tlspolicyd
+PROBE_OBJS = $(B)/probe/mx.o $(B)/probe/probe.o
+PROGRAMS   = $(B)/tlsmap $(B)/tlspolicyd $(B)/tlsprobe
 
 .PHONY: all deps test-deps run check clean install uninstall fuzz fuzz-check
 all: deps $(PROGRAMS) $(UNIT_TESTS)
@@ -68,7 +69,10 @@ $(B)/tlsmap: $(B)/maps/tlsmap.o $(B)/libtlsmaps.a
 $(B)/tlspolicyd: $(B)/policyd/main.o $(B)/libpolicyd.a $(B)/libtlsmaps.a
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/t/%.t: $(B)/t/unit/%.o $(B)/t/support/client.o $(B)/libpolicyd.a $(B)/libtlsmaps.a
+$(B)/tlsprobe: $(B)/probe/tlsprobe.o $(PROBE_OBJS) $(B)/libpolicyd.a $(B)/libtlsmaps.a
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/t/%.t: $(B)/t/unit/%.o $(PROBE_OBJS) $(B)/t/support/client.o $(B)/libpolicyd.a $(B)/libtlsmaps.a
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 EXAMPLE = $(B)/example/example.list
@@ -88,7 +92,7 @@ run: all
 # make check: the suite on the normal build, then again under ASan+UBSan
 # (SANITIZE=1 runs only the latter; QUICK=1 only the former).
 check: test-deps all fuzz-check
-	SRCDIR=$(CURDIR) FUZZDIR=$(CURDIR)/$(F) FUZZ_CHECK_SECONDS=$(FUZZ_CHECK_SECONDS) TLSMAP=$(CURDIR)/$(B)/tlsmap TLSPOLICYD=$(CURDIR)/$(B)/tlspolicyd BUILD=$(CURDIR)/$(B) SANITIZE=$(SANITIZE) \
+	SRCDIR=$(CURDIR) FUZZDIR=$(CURDIR)/$(F) FUZZ_CHECK_SECONDS=$(FUZZ_CHECK_SECONDS) TLSMAP=$(CURDIR)/$(B)/tlsmap TLSPOLICYD=$(CURDIR)/$(B)/tlspolicyd TLSPROBE=$(CURDIR)/$(B)/tlsprobe BUILD=$(CURDIR)/$(B) SANITIZE=$(SANITIZE) \
 	    prove --exec '' $(UNIT_TESTS) t/*.t
 ifeq ($(SANITIZE)$(QUICK),)
 	@echo "=== the same suite under ASan+UBSan (make check SANITIZE=1) ==="
@@ -96,7 +100,6 @@ ifeq ($(SANITIZE)$(QUICK),)
 endif
 
 SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
-MANPAGES = man/tlsmap.1 man/tlspolicyd.conf.5 man/tlspolicyd.8
 
 # Fuzzing: one libFuzzer harness per parser (fuzz/), built with clang and
 # ASan+UBSan in build-fuzz/.  "make fuzz" runs each for FUZZ_SECONDS;
@@ -134,24 +137,24 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/tlspolicyd $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
-	install -m 755 $(B)/tlsmap $(B)/tlspolicyd $(DESTDIR)$(SBINDIR)/
+	install -m 755 $(B)/tlsmap $(B)/tlspolicyd $(B)/tlsprobe $(DESTDIR)$(SBINDIR)/
 	$(SUBST) systemd/tlspolicyd.service.in > $(DESTDIR)$(UNITDIR)/tlspolicyd.service
 	install -m 644 systemd/tlspolicyd.socket systemd/tlspolicyd-socketmap.socket $(DESTDIR)$(UNITDIR)/
 	install -m 644 systemd/tlspolicyd.sysusers $(DESTDIR)$(SYSUSERSDIR)/tlspolicyd.conf
 	$(SUBST) systemd/tlspolicyd.tmpfiles.in > $(DESTDIR)$(TMPFILESDIR)/tlspolicyd.conf
 	install -m 644 policyd/tlspolicyd.conf.example $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/tlspolicyd.conf.example
 	install -m 644 maps/example.list $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/example.list
-	install -m 644 man/tlsmap.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/tlsmap.1 man/tlsprobe.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 man/tlspolicyd.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 644 man/tlspolicyd.8 $(DESTDIR)$(MANDIR)/man8/
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/tlsmap $(DESTDIR)$(SBINDIR)/tlspolicyd \
+	rm -f $(DESTDIR)$(SBINDIR)/tlsmap $(DESTDIR)$(SBINDIR)/tlspolicyd $(DESTDIR)$(SBINDIR)/tlsprobe \
 	    $(DESTDIR)$(UNITDIR)/tlspolicyd.service $(DESTDIR)$(UNITDIR)/tlspolicyd.socket \
 	    $(DESTDIR)$(UNITDIR)/tlspolicyd-socketmap.socket \
 	    $(DESTDIR)$(SYSUSERSDIR)/tlspolicyd.conf $(DESTDIR)$(TMPFILESDIR)/tlspolicyd.conf \
 	    $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/tlspolicyd.conf.example $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/example.list \
-	    $(DESTDIR)$(MANDIR)/man1/tlsmap.1 $(DESTDIR)$(MANDIR)/man5/tlspolicyd.conf.5 $(DESTDIR)$(MANDIR)/man8/tlspolicyd.8
+	    $(DESTDIR)$(MANDIR)/man1/tlsmap.1 $(DESTDIR)$(MANDIR)/man1/tlsprobe.1 $(DESTDIR)$(MANDIR)/man5/tlspolicyd.conf.5 $(DESTDIR)$(MANDIR)/man8/tlspolicyd.8
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/tlspolicyd 2>/dev/null
 
 clean:

@@ -17,7 +17,9 @@ usr/lib/sysusers.d/tlspolicyd.conf
 usr/lib/tmpfiles.d/tlspolicyd.conf
 usr/sbin/tlsmap
 usr/sbin/tlspolicyd
+usr/sbin/tlsprobe
 usr/share/man/man1/tlsmap.1
+usr/share/man/man1/tlsprobe.1
 usr/share/man/man5/tlspolicyd.conf.5
 usr/share/man/man8/tlspolicyd.8"
 is "$(cd "$D" && find . -type f | sed 's|^\./||' | sort)" "$want" "installed tree"

@@ -3,6 +3,7 @@
 #
 #   smtpsink.pl --listen 127.0.0.3:2526 --name good --log FILE
 #               [--cert CRT --key KEY] [--max-tls 1.1] [--hostname NAME]
+#               [--mode normal|starttls-error|inject|tarpit|huge-ehlo]
 #
 # Accepts every message.  With --cert it offers STARTTLS (with --max-tls
 # it speaks nothing newer than that TLS version).  Appends one line per
@@ -15,9 +16,9 @@ use IO::Socket::INET;
 use IO::Socket::SSL;
 use Getopt::Long;
 
-my ($listen, $name, $log, $cert, $key, $max_tls, $hostname) = ('', 'sink', '', '', '', '', 'sink.test');
+my ($listen, $name, $log, $cert, $key, $max_tls, $hostname, $mode) = ('', 'sink', '/dev/null', '', '', '', 'sink.test', 'normal');
 GetOptions('listen=s' => \$listen, 'name=s' => \$name, 'log=s' => \$log, 'cert=s' => \$cert,
-           'key=s' => \$key, 'max-tls=s' => \$max_tls, 'hostname=s' => \$hostname) or die "usage\n";
+           'key=s' => \$key, 'max-tls=s' => \$max_tls, 'hostname=s' => \$hostname, 'mode=s' => \$mode) or die "usage\n";
 my $server = IO::Socket::INET->new(LocalAddr => $listen, Listen => 16, ReuseAddr => 1)
     or die "smtpsink: listen $listen: $!\n";
 $SIG{PIPE} = 'IGNORE';
@@ -41,15 +42,20 @@ sub serve {
     my ($tls, $cipher, $from, @to, $subject) = ('none', 'none', '', ());
     local $SIG{ALRM} = sub { die "timeout\n" };
     alarm 30;
+    if ($mode eq 'tarpit') { sleep 25; return; }   # accept, then say nothing
     print $sock "220 $hostname ESMTP sink\r\n";
     while (defined(my $line = <$sock>)) {
         $line =~ s/\r?\n$//;
         if ($line =~ /^(EHLO|HELO)/i) {
+            if ($mode eq 'huge-ehlo') { print $sock "250-" . ("x" x 70) . "\r\n" for 1 .. 15000; }
             print $sock "250-$hostname\r\n";
             print $sock "250-STARTTLS\r\n" if $cert && $tls eq 'none';
             print $sock "250 8BITMIME\r\n";
+        } elsif ($line =~ /^STARTTLS/i && $mode eq 'starttls-error') {
+            print $sock "454 4.7.0 TLS not available due to local problem\r\n";
         } elsif ($line =~ /^STARTTLS/i && $cert && $tls eq 'none') {
-            print $sock "220 go ahead\r\n";
+            # inject: plaintext that a careless client would read inside TLS
+            print $sock $mode eq 'inject' ? "220 go ahead\r\n250 injected\r\n" : "220 go ahead\r\n";
             my %opt = (SSL_server => 1, SSL_cert_file => $cert, SSL_key_file => $key);
             if ($max_tls) {
                 $opt{SSL_version} = $max_tls eq '1.1' ? 'TLSv1_1' : 'TLSv1';

@@ -345,6 +345,7 @@ static void test_list_damage(void)
         g_usleep(5000);
         assert_serving();
     }
+    g_usleep(200000);  /* log lines are written after the batch's replies */
     g_autofree char *log = NULL;
     g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
     guint warnings = 0, recoveries = 0;

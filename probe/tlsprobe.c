@@ -1,0 +1,304 @@
+/*
+ * tlsprobe - test the TLS connection to a domain's mail servers, like
+ * Gmail's "Test TLS connection", as a command an admin can script.
+ *
+ *   tlsprobe [options] DOMAIN|ADDRESS
+ *   tlsprobe [options] --list FILE      every outbound entry of a list
+ *
+ * Exit status with --level L: 0 the level would succeed, 1 it would not,
+ * 2 could not test.  Without --level: 0 when a server was tested, else 2.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mx.h"
+#include "probe.h"
+#include "source.h"
+
+static struct {
+    char *mx, *connect, *level, *cafile, *list, *port;
+    gboolean all, json;
+    gint timeout;
+} opt = {.timeout = 10};
+
+static const GOptionEntry options[] = {
+    {"mx", 0, 0, G_OPTION_ARG_STRING, &opt.mx, "Probe HOST[:PORT] instead of looking up MX records", "HOST[:PORT]"},
+    {"connect", 0, 0, G_OPTION_ARG_STRING, &opt.connect, "Connect to ADDR:PORT (the MX name stays the domain, or --mx)", "ADDR:PORT"},
+    {"port", 0, 0, G_OPTION_ARG_STRING, &opt.port, "SMTP port (default 25)", "PORT"},
+    {"all", 0, 0, G_OPTION_ARG_NONE, &opt.all, "Probe every MX, not only the first that answers", NULL},
+    {"level", 0, 0, G_OPTION_ARG_STRING, &opt.level, "Exit status says whether encrypt, verify or secure would succeed", "LEVEL"},
+    {"json", 0, 0, G_OPTION_ARG_NONE, &opt.json, "JSON output, one object per destination", NULL},
+    {"CAfile", 0, 0, G_OPTION_ARG_FILENAME, &opt.cafile, "Trust these CA certificates instead of the system's", "FILE"},
+    {"timeout", 0, 0, G_OPTION_ARG_INT, &opt.timeout, "Seconds per step (connect, each reply, handshake); default 10", "SECONDS"},
+    {"list", 0, 0, G_OPTION_ARG_FILENAME, &opt.list, "Probe the domain of every outbound entry of a list source file", "FILE"},
+    {NULL, 0, 0, 0, NULL, NULL, NULL},
+};
+
+static void json_string(GString *out, const char *s)
+{
+    g_string_append_c(out, '"');
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (*p == '"' || *p == '\\')
+            g_string_append_printf(out, "\\%c", *p);
+        else if (*p < 0x20)
+            g_string_append_printf(out, "\\u%04x", *p);
+        else
+            g_string_append_c(out, (char)*p);
+    }
+    g_string_append_c(out, '"');
+}
+
+static void json_server(GString *out, const ProbeResult *r)
+{
+    g_string_append(out, "{\"mx\":");
+    json_string(out, r->host);
+    g_string_append(out, ",\"address\":");
+    json_string(out, r->peer);
+    g_string_append_printf(out, ",\"connected\":%s,\"starttls_offered\":%s,\"tls\":%s,"
+                                "\"injected_bytes_discarded\":%s,\"banner\":",
+                           r->connected ? "true" : "false", r->starttls_offered ? "true" : "false",
+                           r->tls ? "true" : "false", r->injected_bytes_discarded ? "true" : "false");
+    json_string(out, r->banner);
+    const char *fields[][2] = {{"protocol", r->protocol}, {"cipher", r->cipher}, {"group", r->group},
+                               {"subject", r->subject}, {"issuer", r->issuer}, {"not_after", r->not_after},
+                               {"chain_error", r->chain_error}, {"error", r->error}};
+    for (guint i = 0; i < G_N_ELEMENTS(fields); i++) {
+        g_string_append_printf(out, ",\"%s\":", fields[i][0]);
+        if (fields[i][1])
+            json_string(out, fields[i][1]);
+        else
+            g_string_append(out, "null");
+    }
+    g_string_append(out, ",\"names\":[");
+    for (guint i = 0; i < r->names->len; i++) {
+        if (i)
+            g_string_append_c(out, ',');
+        json_string(out, r->names->pdata[i]);
+    }
+    g_string_append_printf(out, "],\"chain_ok\":%s,\"matches_mx\":%s,\"matches_domain\":%s,\"dane\":\"not checked\",\"levels\":{",
+                           r->chain_ok ? "true" : "false", r->matches_mx ? "true" : "false",
+                           r->matches_domain ? "true" : "false");
+    for (int l = 0; l < PROBE_LEVELS; l++) {
+        g_string_append_printf(out, "%s\"%s\":{\"ok\":%s,\"why\":", l ? "," : "", probe_level_name(l),
+                               r->ok[l] ? "true" : "false");
+        json_string(out, r->why[l]);
+        g_string_append_c(out, '}');
+    }
+    g_string_append(out, "}}");
+}
+
+static void text_server(const ProbeResult *r, gboolean color)
+{
+    const char *green = color ? "\033[32m" : "", *red = color ? "\033[31m" : "", *off = color ? "\033[0m" : "";
+    printf("  server %s (%s)\n", r->host, r->peer ? r->peer : "-");
+    printf("    %-18s %s\n", "banner", r->banner ? r->banner : "-");
+    printf("    %-18s %s\n", "STARTTLS offered", r->starttls_offered ? "yes" : "no");
+    if (r->injected_bytes_discarded)
+        printf("    %-18s %s\n", "warning", "bytes sent before the TLS handshake were discarded (STARTTLS injection?)");
+    if (r->tls) {
+        printf("    %-18s %s\n", "protocol", r->protocol);
+        printf("    %-18s %s\n", "cipher", r->cipher);
+        printf("    %-18s %s\n", "key exchange", r->group && *r->group ? r->group : "-");
+        printf("    %-18s %s\n", "subject", r->subject ? r->subject : "-");
+        g_autofree char *names = g_strjoinv(", ", (char **)r->names->pdata ? (char **)r->names->pdata : (char *[]){NULL});
+        printf("    %-18s %s\n", "names", r->names->len ? names : "-");
+        printf("    %-18s %s\n", "issuer", r->issuer ? r->issuer : "-");
+        printf("    %-18s %s\n", "expires", r->not_after ? r->not_after : "-");
+        printf("    %-18s %s\n", "chain", r->chain_ok ? "trusted" : r->chain_error ? r->chain_error : "not trusted");
+        printf("    %-18s %s\n", "DANE TLSA", "not checked");
+    }
+    if (r->error)
+        printf("    %-18s %s\n", "stopped", r->error);
+    for (int l = 0; l < PROBE_LEVELS; l++)
+        printf("    %-18s %s%s%s (%s)\n", probe_level_name(l), r->ok[l] ? green : red, r->ok[l] ? "PASS" : "FAIL", off,
+               r->why[l]);
+}
+
+static int level_index(const char *name)
+{
+    for (int l = 0; l < PROBE_LEVELS; l++)
+        if (g_strcmp0(name, probe_level_name(l)) == 0)
+            return l;
+    return -1;
+}
+
+/* Probe one destination; returns 0/1/2 as the exit status would be. */
+static int probe_destination(const char *destination, GString *json)
+{
+    const char *at = strrchr(destination, '@');
+    g_autofree char *domain = g_ascii_strdown(at ? at + 1 : destination, -1);
+    GArray *servers = NULL;
+    g_autofree char *mx_host = NULL, *mx_port = NULL;
+    GError *error = NULL;
+    const char *port = opt.port ? opt.port : "25";
+
+    /* Where to connect: --mx / --connect skip DNS. */
+    if (opt.mx) {
+        const char *colon = strrchr(opt.mx, ':');
+        mx_host = colon ? g_strndup(opt.mx, (gsize)(colon - opt.mx)) : g_strdup(opt.mx);
+        mx_port = colon ? g_strdup(colon + 1) : NULL;
+        servers = g_array_new(FALSE, FALSE, sizeof(MxRecord));
+        MxRecord r = {0, g_strdup(mx_host)};
+        g_array_append_val(servers, r);
+    } else if (opt.connect) {
+        servers = g_array_new(FALSE, FALSE, sizeof(MxRecord));
+        MxRecord r = {0, g_strdup(domain)};
+        g_array_append_val(servers, r);
+    } else {
+        MxStatus st = mx_resolve(domain, &servers, &error);
+        if (st == MX_NULL || st == MX_ERROR) {
+            const char *why = st == MX_NULL ? "null MX: the domain accepts no mail" : error->message;
+            if (json) {
+                g_string_append(json, "{\"destination\":");
+                json_string(json, domain);
+                g_string_append(json, ",\"error\":");
+                json_string(json, why);
+                g_string_append(json, ",\"servers\":[]}");
+            } else {
+                printf("%s: %s\n", domain, why);
+            }
+            g_clear_error(&error);
+            mx_records_free(servers);
+            return 2;
+        }
+    }
+
+    if (json) {
+        g_string_append(json, "{\"destination\":");
+        json_string(json, domain);
+        g_string_append(json, ",\"servers\":[");
+    } else {
+        printf("%s\n", domain);
+    }
+    int tested = 0, level = opt.level ? level_index(opt.level) : -1, status = 2;
+    for (guint i = 0; i < servers->len; i++) {
+        const char *host = g_array_index(servers, MxRecord, i).host;
+        g_autofree char *caddr = NULL, *cport = NULL;
+        if (opt.connect) {
+            const char *colon = strrchr(opt.connect, ':');
+            caddr = colon ? g_strndup(opt.connect, (gsize)(colon - opt.connect)) : g_strdup(opt.connect);
+            cport = colon ? g_strdup(colon + 1) : g_strdup(port);
+        }
+        ProbeTarget t = {.domain = domain, .host = host, .address = caddr ? caddr : host,
+                         .port = cport ? cport : mx_port ? mx_port : port, .cafile = opt.cafile,
+                         .timeout = (guint)MAX(opt.timeout, 1)};
+        ProbeResult *r = probe_server(&t);
+        if (json) {
+            if (i)
+                g_string_append_c(json, ',');
+            json_server(json, r);
+        } else {
+            text_server(r, isatty(STDOUT_FILENO));
+        }
+        gboolean answered = r->connected && r->banner;
+        if (answered && tested++ == 0)
+            status = level < 0 ? 0 : r->ok[level] ? 0 : 1;
+        else if (answered && level >= 0 && !r->ok[level])
+            status = 1;
+        probe_result_free(r);
+        if (answered && !opt.all)
+            break;  /* Postfix delivers to the first server that answers */
+    }
+    if (json)
+        g_string_append(json, "]}");
+    mx_records_free(servers);
+    return status;
+}
+
+/* The domains of a list's outbound entries (parent keys are probed as the
+ * parent domain itself). */
+static GPtrArray *list_destinations(const char *path, GPtrArray *levels)
+{
+    g_autofree char *text = NULL;
+    gsize len;
+    GError *error = NULL;
+    if (!g_file_get_contents(path, &text, &len, &error)) {
+        fprintf(stderr, "tlsprobe: %s\n", error->message);
+        g_error_free(error);
+        return NULL;
+    }
+    g_autoptr(SourceList) list = source_list_new(path);
+    if (!source_parse(list, text, len)) {
+        for (guint i = 0; i < list->errors->len; i++)
+            fprintf(stderr, "tlsprobe: %s\n", (char *)list->errors->pdata[i]);
+        return NULL;
+    }
+    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+    for (guint i = 0; i < list->records->len; i++) {
+        const SourceRecord *rec = &g_array_index(list->records, SourceRecord, i);
+        const Entry *e = &rec->value->entry;
+        if (entry_level_is_exemption(e->level) || !entry_covers(e, DIRECTION_OUTBOUND))
+            continue;
+        const char *at = strrchr(rec->key, '@');
+        const char *domain = at ? at + 1 : rec->key[0] == '.' ? rec->key + 1 : rec->key;
+        if (g_hash_table_contains(seen, domain))
+            continue;
+        g_hash_table_add(seen, (gpointer)domain);
+        g_ptr_array_add(out, g_strdup(domain));
+        g_ptr_array_add(levels, g_strdup(entry_level_name(e->level)));
+    }
+    return out;
+}
+
+int main(int argc, char **argv)
+{
+    g_autoptr(GOptionContext) ctx = g_option_context_new("DOMAIN|ADDRESS");
+    GError *error = NULL;
+    g_option_context_set_summary(ctx, "Test the STARTTLS connection to a domain's mail servers.");
+    g_option_context_add_main_entries(ctx, options, NULL);
+    if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+        fprintf(stderr, "tlsprobe: %s\n", error->message);
+        return 2;
+    }
+    if (opt.level && level_index(opt.level) < 0) {
+        fprintf(stderr, "tlsprobe: --level takes encrypt, verify or secure\n");
+        return 2;
+    }
+    g_autoptr(GString) json = opt.json ? g_string_new(NULL) : NULL;
+
+    if (opt.list) {
+        g_autoptr(GPtrArray) levels = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GPtrArray) domains = list_destinations(opt.list, levels);
+        if (!domains)
+            return 2;
+        int failing = 0, untested = 0;
+        g_autofree char *saved_level = opt.level;
+        if (json)
+            g_string_append_c(json, '[');
+        for (guint i = 0; i < domains->len; i++) {
+            opt.level = levels->pdata[i];
+            if (level_index(opt.level) < 0)
+                opt.level = "encrypt";  /* dane levels: at least encrypt */
+            if (json && i)
+                g_string_append_c(json, ',');
+            if (!json && isatty(STDERR_FILENO))
+                fprintf(stderr, "\r[%u/%u] %s\033[K", i + 1, domains->len, (char *)domains->pdata[i]);
+            int st = probe_destination(domains->pdata[i], json);
+            failing += st == 1;
+            untested += st == 2;
+            if (!json && st != 0)
+                printf("  => %s: level %s would %s\n", (char *)domains->pdata[i], opt.level,
+                       st == 1 ? "FAIL today" : "not be testable");
+        }
+        if (json) {
+            g_string_append(json, "]\n");
+            fputs(json->str, stdout);
+        } else {
+            printf("%u destinations: %d would fail, %d could not be tested\n", domains->len, failing, untested);
+        }
+        opt.level = NULL;
+        return failing ? 1 : untested ? 2 : 0;
+    }
+    if (argc != 2) {
+        fprintf(stderr, "tlsprobe: expected one DOMAIN or ADDRESS (try --help)\n");
+        return 2;
+    }
+    int status = probe_destination(argv[1], json);
+    if (json) {
+        g_string_append_c(json, '\n');
+        fputs(json->str, stdout);
+    }
+    return status;
+}

@@ -1,0 +1,115 @@
+#!/bin/bash
+# tlsprobe.t - tlsprobe against local sinks (no DNS): good, wrong-name,
+# self-signed and TLS<=1.1 certificates, no STARTTLS, STARTTLS refused,
+# bytes injected after STARTTLS, a tarpit and a 1 MB EHLO reply.  Checks
+# the text and JSON fields, per-level verdicts and exit codes.
+. "$(dirname "$0")/lib.sh"
+SRC=${SRCDIR:?set SRCDIR}
+P=${TLSPROBE:?set TLSPROBE}
+cd "$TMP" || exit 1
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$TMP"' EXIT
+
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=probe test CA" -keyout ca.key -out ca.crt >/dev/null 2>&1
+make_cert() {  # file cn
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=$2" -keyout "$1.key" -out "$1.csr" >/dev/null 2>&1
+    printf 'subjectAltName=DNS:%s\n' "$2" > "$1.ext"
+    openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile "$1.ext" \
+        -out "$1.crt" >/dev/null 2>&1
+}
+make_cert good mx.good.test
+make_cert wrong other.test
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=mx.good.test" -addext "subjectAltName=DNS:mx.good.test" \
+    -keyout self.key -out self.crt >/dev/null 2>&1
+
+PORT=2540
+sink() {  # name address [options]
+    local name=$1 addr=$2; shift 2
+    perl "$SRC/t/tools/smtpsink.pl" --name "$name" --listen "$addr:$PORT" "$@" > "sink-$name.out" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 100); do grep -q ready "sink-$name.out" 2>/dev/null && return; sleep 0.05; done
+}
+sink good 127.0.1.2 --cert good.crt --key good.key
+sink wrong 127.0.1.3 --cert wrong.crt --key wrong.key
+sink self 127.0.1.4 --cert self.crt --key self.key
+sink legacy 127.0.1.5 --cert good.crt --key good.key --max-tls 1.1
+sink plain 127.0.1.6
+sink refuse 127.0.1.7 --cert good.crt --key good.key --mode starttls-error
+sink inject 127.0.1.8 --cert good.crt --key good.key --mode inject
+sink tarpit 127.0.1.9 --mode tarpit
+sink huge 127.0.1.10 --mode huge-ehlo
+
+probe() {  # address [options] -> stdout; exit status in $rc
+    out=$("$P" --CAfile ca.crt --timeout 3 --connect "$1:$PORT" "${@:2}" 2>&1); rc=$?
+}
+
+# --- good: every level passes (secure: the certificate names a subdomain of good.test)
+probe 127.0.1.2 --mx mx.good.test good.test
+like "$out" "protocol +TLSv1\.[23]" "good: protocol reported"
+like "$out" "chain +trusted" "good: chain trusted"
+like "$out" "encrypt +PASS" "good: encrypt passes"
+like "$out" "verify +PASS" "good: verify passes (MX name)"
+like "$out" "secure +PASS" "good: secure passes (domain)"
+probe 127.0.1.2 --mx mx.good.test --level secure good.test; is "$rc" 0 "good: --level secure exits 0"
+probe 127.0.1.2 --mx mx.good.test --json good.test
+like "$out" '"destination":"good.test"' "json: destination"
+like "$out" '"names":\["mx.good.test"\]' "json: certificate names"
+like "$out" '"levels":\{"encrypt":\{"ok":true' "json: encrypt verdict"
+like "$out" '"secure":\{"ok":true' "json: secure verdict"
+if command -v python3 >/dev/null; then
+    ok "json parses" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["servers"][0]["tls"]' "$out"
+fi
+
+# --- wrong name: encrypt yes, verify/secure no
+probe 127.0.1.3 --mx mx.good.test good.test
+like "$out" "verify +FAIL \(certificate does not name the MX host\)" "wrong name: verify fails"
+like "$out" "secure +FAIL" "wrong name: secure fails"
+like "$out" "encrypt +PASS" "wrong name: encrypt passes"
+probe 127.0.1.3 --mx mx.good.test --level verify good.test; is "$rc" 1 "wrong name: --level verify exits 1"
+probe 127.0.1.3 --mx mx.good.test --level encrypt good.test; is "$rc" 0 "wrong name: --level encrypt exits 0"
+
+# --- self-signed: not trusted
+probe 127.0.1.4 --mx mx.good.test good.test
+like "$out" "chain +self.signed certificate" "self-signed: chain error reported"
+like "$out" "verify +FAIL" "self-signed: verify fails"
+
+# --- TLS 1.1 only: below the floor for every level
+probe 127.0.1.5 --mx mx.good.test good.test
+like "$out" "protocol +TLSv1\.1" "legacy: TLS 1.1 reported"
+like "$out" "encrypt +FAIL \(protocol below TLSv1.2\)" "legacy: encrypt fails"
+probe 127.0.1.5 --mx mx.good.test --level encrypt good.test; is "$rc" 1 "legacy: --level encrypt exits 1"
+
+# --- no STARTTLS / STARTTLS refused
+probe 127.0.1.6 good.test
+like "$out" "STARTTLS offered +no" "plain: STARTTLS not offered"
+like "$out" "encrypt +FAIL \(STARTTLS not offered\)" "plain: encrypt fails"
+probe 127.0.1.7 good.test
+like "$out" "STARTTLS refused: 454" "refused: the 454 is reported"
+
+# --- injection: bytes after the 220 are discarded, the handshake still works
+probe 127.0.1.8 --mx mx.good.test --json good.test
+like "$out" '"injected_bytes_discarded":true' "inject: reported"
+like "$out" '"tls":true' "inject: handshake done after discarding"
+
+# --- tarpit and 1 MB EHLO: bounded, clear verdicts
+start=$(date +%s)
+probe 127.0.1.9 --level encrypt good.test
+is "$rc" 2 "tarpit: exit 2 (could not test)"
+like "$out" "no reply within 3s after connect" "tarpit: clear reason"
+ok "tarpit: bounded in time" test $(( $(date +%s) - start )) -le 8
+probe 127.0.1.10 good.test
+like "$out" "reply to EHLO larger than 65536 bytes" "huge EHLO: stopped at the cap"
+
+# --- --list: every outbound entry, summary and exit status
+cat > list.src <<'LIST'
+good.test verify direction=outbound
+inbound.test encrypt direction=inbound
+LIST
+out=$("$P" --CAfile ca.crt --timeout 3 --connect 127.0.1.2:$PORT --mx mx.good.test --list list.src 2>&1); rc=$?
+is "$rc" 0 "--list: all outbound entries pass"
+like "$out" "1 destinations: 0 would fail" "--list: summary counts only outbound entries"
+out=$("$P" --CAfile ca.crt --timeout 3 --connect 127.0.1.3:$PORT --mx mx.good.test --list list.src 2>&1); rc=$?
+is "$rc" 1 "--list: a failing level exits 1"
+like "$out" "good.test: level verify would FAIL today" "--list: names the failing entry"
+
+done_testing
