@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "audit.h"
@@ -29,8 +30,8 @@
 #define EXIT_ERROR 2
 
 static struct {
-    char *query, *delete_key, *direction, *delimiters;
-    gboolean insert, show, check, verbose;
+    char *query, *delete_key, *direction, *delimiters, *probe_with;
+    gboolean insert, show, check, verbose, probe, strict;
 } opt = {.delimiters = NULL};
 
 static int fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
@@ -255,6 +256,57 @@ out:
     return rc;
 }
 
+/*
+ * --probe: test each new outbound entry's destination with tlsprobe before
+ * it goes in; a destination that cannot meet its level today is a
+ * warning, or with --strict a refusal.  --probe-with gives the command
+ * (default "tlsprobe"; more words are passed as options).
+ */
+static gboolean probe_outbound_entries(SourceList *input)
+{
+    gboolean all_ok = TRUE;
+    g_auto(GStrv) command = NULL;
+    GError *error = NULL;
+    if (!g_shell_parse_argv(opt.probe_with ? opt.probe_with : "tlsprobe", NULL, &command, &error)) {
+        fprintf(stderr, "tlsmap: --probe-with: %s\n", error->message);
+        g_error_free(error);
+        return FALSE;
+    }
+    for (guint i = 0; i < input->records->len; i++) {
+        const SourceRecord *rec = &g_array_index(input->records, SourceRecord, i);
+        const Entry *e = &rec->value->entry;
+        if (entry_level_is_exemption(e->level) || !entry_covers(e, DIRECTION_OUTBOUND))
+            continue;
+        const char *at = strrchr(rec->key, '@');
+        const char *domain = at ? at + 1 : rec->key[0] == '.' ? rec->key + 1 : rec->key;
+        const char *level = e->level == LEVEL_VERIFY || e->level == LEVEL_SECURE ? entry_level_name(e->level) : "encrypt";
+        g_autoptr(GPtrArray) argv = g_ptr_array_new();
+        for (char **w = command; *w; w++)
+            g_ptr_array_add(argv, *w);
+        g_ptr_array_add(argv, "--level");
+        g_ptr_array_add(argv, (char *)level);
+        g_ptr_array_add(argv, (char *)domain);
+        g_ptr_array_add(argv, NULL);
+        int status = 0;
+        if (!g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+                          NULL, NULL, NULL, NULL, &status, &error)) {
+            fprintf(stderr, "tlsmap: cannot run %s: %s\n", command[0], error->message);
+            g_clear_error(&error);
+            all_ok = FALSE;
+            continue;
+        }
+        int code = WIFEXITED(status) ? WEXITSTATUS(status) : 2;
+        if (code == 0)
+            continue;
+        all_ok = FALSE;
+        fprintf(stderr, "tlsmap: %s: %s %s: %s (tlsprobe --level %s %s)\n", opt.strict ? "error" : "warning",
+                rec->key, entry_level_name(e->level),
+                code == 1 ? "the destination cannot meet this level today" : "the destination could not be tested",
+                level, domain);
+    }
+    return all_ok || !opt.strict;
+}
+
 /* -i: entries from stdin replace or join the old ones. */
 static int do_insert(const char *source)
 {
@@ -272,6 +324,8 @@ static int do_insert(const char *source)
         return fail("stdin: %s", g_strerror(errno));
     if (!source_parse(input, text, len))
         return report_parse_errors(input);
+    if (opt.probe && !probe_outbound_entries(input))
+        return fail("--strict: a destination cannot meet its level, nothing changed");
 
     int lock = store_lock_writers(path, &error);
     if (lock < 0)
@@ -316,6 +370,9 @@ static const GOptionEntry options[] = {
     {"show", 's', 0, G_OPTION_ARG_NONE, &opt.show, "Print the compiled list in source syntax", NULL},
     {"check", 'c', 0, G_OPTION_ARG_NONE, &opt.check, "Check FILE without writing anything", NULL},
     {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt.verbose, "Also print audit records on stderr", NULL},
+    {"probe", 0, 0, G_OPTION_ARG_NONE, &opt.probe, "With -i: test new outbound destinations with tlsprobe first", NULL},
+    {"strict", 0, 0, G_OPTION_ARG_NONE, &opt.strict, "With --probe: refuse the change when a destination fails", NULL},
+    {"probe-with", 0, 0, G_OPTION_ARG_STRING, &opt.probe_with, "The tlsprobe command to run (default tlsprobe)", "COMMAND"},
     {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 

@@ -112,4 +112,21 @@ out=$("$P" --CAfile ca.crt --timeout 3 --connect 127.0.1.3:$PORT --mx mx.good.te
 is "$rc" 1 "--list: a failing level exits 1"
 like "$out" "good.test: level verify would FAIL today" "--list: names the failing entry"
 
+# --- tlsmap -i --probe / --strict --------------------------------------------------
+: "${TLSMAP:?set TLSMAP}"
+printf 'seed.test encrypt\n' > probe.list && "$TLSMAP" probe.list
+out=$(printf 'good.test verify direction=outbound\n' | "$TLSMAP" -i --probe \
+    --probe-with "$P --CAfile ca.crt --timeout 3 --connect 127.0.1.2:$PORT --mx mx.good.test" probe.list 2>&1); rc=$?
+is "$rc:$out" "0:" "tlsmap --probe: a passing destination goes in silently"
+out=$(printf 'bad.test verify direction=outbound\n' | "$TLSMAP" -i --probe \
+    --probe-with "$P --CAfile ca.crt --timeout 3 --connect 127.0.1.3:$PORT --mx mx.good.test" probe.list 2>&1); rc=$?
+is "$rc" 0 "tlsmap --probe: a failing destination still goes in"
+like "$out" "warning: bad.test verify: the destination cannot meet this level today" "... with a warning"
+cp probe.list.lmdb before.lmdb
+out=$(printf 'worse.test verify direction=outbound\n' | "$TLSMAP" -i --probe --strict \
+    --probe-with "$P --CAfile ca.crt --timeout 3 --connect 127.0.1.3:$PORT --mx mx.good.test" probe.list 2>&1); rc=$?
+is "$rc" 2 "tlsmap --probe --strict: refused"
+like "$out" "error: worse.test verify" "... saying why"
+ok "... and nothing changed" cmp probe.list.lmdb before.lmdb
+
 done_testing
