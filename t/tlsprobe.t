@@ -21,6 +21,25 @@ make_cert good mx.good.test
 make_cert wrong other.test
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=mx.good.test" -addext "subjectAltName=DNS:mx.good.test" \
     -keyout self.key -out self.crt >/dev/null 2>&1
+# an expired certificate: "openssl ca" can set dates in the past
+mkdir -p ca/new && : > ca/index.txt && echo 01 > ca/serial
+cat > ca.cnf <<CNF
+[ca]
+default_ca = test
+[test]
+database = ca/index.txt
+new_certs_dir = ca/new
+serial = ca/serial
+certificate = ca.crt
+private_key = ca.key
+default_md = sha256
+policy = any
+[any]
+commonName = supplied
+CNF
+openssl req -newkey rsa:2048 -nodes -subj "/CN=mx.good.test" -keyout expired.key -out expired.csr >/dev/null 2>&1
+openssl ca -batch -config ca.cnf -startdate 20200101000000Z -enddate 20200201000000Z -extfile good.ext \
+    -in expired.csr -out expired.crt >/dev/null 2>&1
 
 PORT=2540
 sink() {  # name address [options]
@@ -38,6 +57,7 @@ sink refuse 127.0.1.7 --cert good.crt --key good.key --mode starttls-error
 sink inject 127.0.1.8 --cert good.crt --key good.key --mode inject
 sink tarpit 127.0.1.9 --mode tarpit
 sink huge 127.0.1.10 --mode huge-ehlo
+sink expired 127.0.1.11 --cert expired.crt --key expired.key
 
 probe() {  # address [options] -> stdout; exit status in $rc
     out=$("$P" --CAfile ca.crt --timeout 3 --connect "$1:$PORT" "${@:2}" 2>&1); rc=$?
@@ -72,6 +92,13 @@ probe 127.0.1.3 --mx mx.good.test --level encrypt good.test; is "$rc" 0 "wrong n
 probe 127.0.1.4 --mx mx.good.test good.test
 like "$out" "chain +self.signed certificate" "self-signed: chain error reported"
 like "$out" "verify +FAIL" "self-signed: verify fails"
+
+# --- expired: encrypt yes, verify no
+probe 127.0.1.11 --mx mx.good.test good.test
+like "$out" "chain +certificate has expired" "expired: chain error reported"
+like "$out" "expires +Feb  1 00:00:00 2020 GMT" "expired: expiry date reported"
+like "$out" "verify +FAIL \(certificate has expired\)" "expired: verify fails"
+like "$out" "encrypt +PASS" "expired: encrypt passes"
 
 # --- TLS 1.1 only: below the floor for every level
 probe 127.0.1.5 --mx mx.good.test good.test
