@@ -101,8 +101,10 @@ static void text_server(const ProbeResult *r, gboolean color)
         printf("    %-18s %s\n", "cipher", r->cipher);
         printf("    %-18s %s\n", "key exchange", r->group && *r->group ? r->group : "-");
         printf("    %-18s %s\n", "subject", r->subject ? r->subject : "-");
-        g_autofree char *names = g_strjoinv(", ", (char **)r->names->pdata ? (char **)r->names->pdata : (char *[]){NULL});
-        printf("    %-18s %s\n", "names", r->names->len ? names : "-");
+        g_autoptr(GString) names = g_string_new(NULL);
+        for (guint i = 0; i < r->names->len; i++)
+            g_string_append_printf(names, "%s%s", i ? ", " : "", (const char *)r->names->pdata[i]);
+        printf("    %-18s %s\n", "names", names->len ? names->str : "-");
         printf("    %-18s %s\n", "issuer", r->issuer ? r->issuer : "-");
         printf("    %-18s %s\n", "expires", r->not_after ? r->not_after : "-");
         printf("    %-18s %s\n", "chain", r->chain_ok ? "trusted" : r->chain_error ? r->chain_error : "not trusted");
