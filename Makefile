@@ -85,7 +85,8 @@ run: all
 	@echo "Serving $(EXAMPLE) on unix:$(RUN_SOCKET) and inet:127.0.0.1:10040 (Ctrl-C stops)."
 	@echo "Add to Postfix's main.cf:"
 	@echo "  smtpd_recipient_restrictions = ..., check_policy_service { unix:$(RUN_SOCKET), default_action=DEFER_IF_PERMIT, timeout=10s }"
-	@echo "Try it:  printf 'request=smtpd_access_policy\nprotocol_state=RCPT\nsender=a@bank.example\n\n' | nc -q1 127.0.0.1 10040"
+	@echo "Try it from another shell:"
+	@echo "  bash -c 'exec 3<>/dev/tcp/127.0.0.1/10040; printf \"request=smtpd_access_policy\nprotocol_state=RCPT\nsender=a@bank.example\n\n\" >&3; read -r r <&3; echo \$$r'"
 	@echo
 	$(B)/tlspolicyd -v --list $(EXAMPLE) --listen unix:$(RUN_SOCKET) --listen inet:127.0.0.1:10040
 
