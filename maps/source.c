@@ -390,3 +390,12 @@ gboolean source_parse(SourceList *list, const char *text, size_t len)
     source_sort_and_check(list);
     return list->errors->len == 0;
 }
+
+const char *source_probe_domain(const SourceRecord *rec)
+{
+    const Entry *e = &rec->value->entry;
+    if (entry_level_is_exemption(e->level) || !entry_covers(e, DIRECTION_OUTBOUND))
+        return NULL;
+    const char *at = strrchr(rec->key, '@');
+    return at ? at + 1 : rec->key[0] == '.' ? rec->key + 1 : rec->key;
+}

@@ -63,6 +63,11 @@ void source_error(SourceList *list, guint line, const char *fmt, ...) G_GNUC_PRI
 /* The shared copy of entry (its strings are copied into list->strings). */
 const ListEntry *source_intern_entry(SourceList *list, const Entry *entry);
 
+/* The domain whose mail servers an outbound TLS entry governs (the
+ * address's domain, a parent key's domain itself), or NULL for entries
+ * that do not route outbound mail (exemptions, inbound-only). */
+const char *source_probe_domain(const SourceRecord *rec);
+
 /* Comparison of two normalized keys in LMDB's default key order. */
 int source_key_compare(const char *a, const char *b);
 

@@ -275,10 +275,9 @@ static gboolean probe_outbound_entries(SourceList *input)
     for (guint i = 0; i < input->records->len; i++) {
         const SourceRecord *rec = &g_array_index(input->records, SourceRecord, i);
         const Entry *e = &rec->value->entry;
-        if (entry_level_is_exemption(e->level) || !entry_covers(e, DIRECTION_OUTBOUND))
+        const char *domain = source_probe_domain(rec);
+        if (!domain)
             continue;
-        const char *at = strrchr(rec->key, '@');
-        const char *domain = at ? at + 1 : rec->key[0] == '.' ? rec->key + 1 : rec->key;
         const char *level = e->level == LEVEL_VERIFY || e->level == LEVEL_SECURE ? entry_level_name(e->level) : "encrypt";
         g_autoptr(GPtrArray) argv = g_ptr_array_new();
         for (char **w = command; *w; w++)

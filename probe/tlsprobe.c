@@ -231,10 +231,9 @@ static GPtrArray *list_destinations(const char *path, GPtrArray *levels)
     for (guint i = 0; i < list->records->len; i++) {
         const SourceRecord *rec = &g_array_index(list->records, SourceRecord, i);
         const Entry *e = &rec->value->entry;
-        if (entry_level_is_exemption(e->level) || !entry_covers(e, DIRECTION_OUTBOUND))
+        const char *domain = source_probe_domain(rec);
+        if (!domain)
             continue;
-        const char *at = strrchr(rec->key, '@');
-        const char *domain = at ? at + 1 : rec->key[0] == '.' ? rec->key + 1 : rec->key;
         if (g_hash_table_contains(seen, domain))
             continue;
         g_hash_table_add(seen, (gpointer)domain);
