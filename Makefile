@@ -46,6 +46,8 @@ PROBE_OBJS = $(B)/probe/mx.o $(B)/probe/probe.o
 PROGRAMS   = $(B)/tlsmap $(B)/tlspolicyd $(B)/tlsprobe
 
 .PHONY: all deps test-deps run check clean install uninstall fuzz fuzz-check
+# keep intermediate objects (no "rm ..." after the test summary)
+.SECONDARY:
 all: deps $(PROGRAMS) $(UNIT_TESTS)
 
 deps:
