@@ -36,7 +36,7 @@ struct Connection {
     char *in;
     size_t in_len, in_cap, scanned;
     GString *out;          /* replies not yet written */
-    gint64 deadline;       /* monotonic seconds */
+    gint64 deadline;       /* monotonic milliseconds */
     gint64 request_start;  /* 0 when no partial request is buffered */
     gboolean want_write;   /* polled for EPOLLOUT instead of EPOLLIN */
     TransactionState txn;
@@ -70,9 +70,11 @@ struct Server {
     gboolean stopping;
 };
 
-static gint64 now_seconds(void)
+/* Deadlines in milliseconds: whole seconds would cut a 1 s read_timeout
+ * to a few milliseconds when a request starts just before a second ticks. */
+static gint64 now_ms(void)
 {
-    return g_get_monotonic_time() / G_USEC_PER_SEC;
+    return g_get_monotonic_time() / 1000;
 }
 
 /*
@@ -261,7 +263,7 @@ static void accept_connections(Server *s, Listener *l)
                 g_warning("accept: %s; pausing new connections", g_strerror(errno));
                 watch_listeners(s, FALSE);
                 s->accept_paused = TRUE;
-                s->accept_resume = now_seconds() + 1;
+                s->accept_resume = now_ms() + 1000;
             }
             return;
         }
@@ -278,7 +280,7 @@ static void accept_connections(Server *s, Listener *l)
         c->in_cap = INITIAL_BUFFER;
         c->in = g_malloc(c->in_cap);
         c->out = g_string_sized_new(128);
-        c->deadline = now_seconds() + s->config->idle_timeout;
+        c->deadline = now_ms() + s->config->idle_timeout * (gint64)1000;
         c->next = s->connections;
         if (c->next)
             c->next->prev = c;
@@ -385,7 +387,7 @@ static void want_write(Server *s, Connection *c, gboolean on)
 static gboolean flush_output(Server *s, Connection *c)
 {
     while (c->out->len > 0) {
-        ssize_t n = write(c->fd, c->out->str, c->out->len);
+        ssize_t n = send(c->fd, c->out->str, c->out->len, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN) {
@@ -503,11 +505,11 @@ static gboolean process_input(Server *s, Connection *c)
     c->in_len -= offset;
     if (c->in_len == 0) {
         c->request_start = 0;
-        c->deadline = now_seconds() + s->config->idle_timeout;
+        c->deadline = now_ms() + s->config->idle_timeout * (gint64)1000;
     } else if (c->request_start == 0 || offset > 0) {
         /* what is left is the start of a new request: its clock starts now */
-        c->request_start = now_seconds();
-        c->deadline = c->request_start + s->config->read_timeout;
+        c->request_start = now_ms();
+        c->deadline = c->request_start + s->config->read_timeout * (gint64)1000;
     }
     /* Replies to the good requests before a bad one still go out. */
     return flush_output(s, c) && !bad;
@@ -520,7 +522,7 @@ static void connection_readable(Server *s, Connection *c)
         c->in_cap = MIN(c->in_cap * 2, MAX(limit, INITIAL_BUFFER));
         c->in = g_realloc(c->in, c->in_cap);
     }
-    ssize_t n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+    ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n <= 0) {
@@ -545,7 +547,7 @@ static gboolean drain_connection(Server *s, Connection *c)
             c->in_cap = MIN(c->in_cap * 2, limit);
             c->in = g_realloc(c->in, c->in_cap);
         }
-        ssize_t n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+        ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -560,7 +562,7 @@ static gboolean drain_connection(Server *s, Connection *c)
 
 static void expire_connections(Server *s)
 {
-    gint64 now = now_seconds();
+    gint64 now = now_ms();
     for (Connection *c = s->connections, *next; c; c = next) {
         next = c->next;
         if (now < c->deadline)
@@ -718,7 +720,7 @@ int server_run(Server *s)
             continue;
         fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
         if (c->out->len)
-            (void)!write(c->fd, c->out->str, c->out->len);
+            (void)!send(c->fd, c->out->str, c->out->len, MSG_NOSIGNAL);
     }
     log_counters(s);
     return 0;
