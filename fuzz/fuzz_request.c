@@ -10,7 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const RequestLimits limits = {.max_line = 512, .max_request = 4096, .max_attributes = 50};
     char *buf = g_malloc(size + 1);
-    size_t len = 0, scanned = 0, fed = 0;
+    size_t len = 0, fed = 0;
 
     while (fed < size) {
         /* the first byte of each step sets the read size */
@@ -22,22 +22,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (;;) {
             size_t length;
             const char *why;
-            FrameStatus st = request_frame(buf, len, &limits, &scanned, &length, &why);
+            PolicyRequest req;
+            FrameStatus st = request_next(buf, len, &limits, &req, &length, &why);
             if (st == FRAME_ERROR)
                 goto out;
             if (st == FRAME_INCOMPLETE)
                 break;
-            PolicyRequest req;
-            if (request_parse(buf, length, &limits, &req, &why)) {
-                /* every attribute is a valid C string inside the buffer */
-                const char *fields[] = {req.request, req.sender, req.recipient, req.instance,
-                                        req.encryption_protocol, req.ccert_subject};
-                for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
-                    (void)strlen(fields[i]);
+            /* every attribute is a valid C string inside the request */
+            const char *fields[] = {req.request, req.sender, req.recipient, req.instance,
+                                    req.encryption_protocol, req.ccert_subject};
+            for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+                size_t n = strlen(fields[i]);
+                if (*fields[i] && (fields[i] < buf || fields[i] + n >= buf + length))
+                    __builtin_trap();
             }
             memmove(buf, buf + length, len - length);
             len -= length;
-            scanned = 0;
         }
     }
 out:

@@ -5,48 +5,6 @@
 
 #include <string.h>
 
-/* Where the request ends: the empty line.  Postfix ends lines with LF;
- * CRLF (a person typing) is accepted too. */
-static const char *find_end(const char *buf, size_t from, size_t len)
-{
-    if (len > 0 && buf[0] == '\n')
-        return buf;
-    if (len > 1 && buf[0] == '\r' && buf[1] == '\n')
-        return buf + 1;
-    const char *p = buf + (from > 2 ? from - 2 : 0), *limit = buf + len;
-    while ((p = memchr(p, '\n', (size_t)(limit - p))) && p + 1 < limit) {
-        if (p[1] == '\n')
-            return p + 1;
-        if (p[1] == '\r' && p + 2 < limit && p[2] == '\n')
-            return p + 2;
-        p++;
-    }
-    return NULL;
-}
-
-FrameStatus request_frame(const char *buf, size_t len, const RequestLimits *limits,
-                          size_t *scanned, size_t *length, const char **why)
-{
-    const char *end = find_end(buf, *scanned, len);
-    if (end) {
-        *length = (size_t)(end - buf) + 1;
-        *scanned = *length;
-        if (*length > limits->max_request)
-            return *why = "request too long", FRAME_ERROR;
-        return FRAME_COMPLETE;
-    }
-    /* Incomplete: bound what may be buffered, and the line in progress
-     * (the complete lines are checked when the request is parsed). */
-    *scanned = len;
-    if (len > limits->max_request)
-        return *why = "request too long", FRAME_ERROR;
-    const char *last_nl = memrchr(buf, '\n', len);
-    size_t partial = last_nl ? len - (size_t)(last_nl - buf) - 1 : len;
-    if (partial > limits->max_line)
-        return *why = "line too long", FRAME_ERROR;
-    return FRAME_INCOMPLETE;
-}
-
 typedef struct {
     const char *name;
     size_t len;
@@ -77,55 +35,72 @@ static void index_attributes(void)
     }
 }
 
-static void store_attribute(PolicyRequest *req, const char *name, size_t name_len, const char *value)
+/* Remember where a wanted attribute's value is; it is NUL-terminated
+ * only once the whole request is there (until then the buffer must stay
+ * as it was, since more bytes will be appended and it is scanned again). */
+static void store_attribute(PolicyRequest *req, char **ends, const char *name, size_t name_len, const char *value,
+                            char *value_end)
 {
     if (name_len >= MAX_NAME_LEN)
         return;
     for (const Attribute **a = by_length[name_len]; *a; a++) {
         if ((*a)->name[0] == name[0] && memcmp((*a)->name, name, name_len) == 0) {
             *(const char **)((char *)req + (*a)->offset) = value;
+            ends[*a - attributes] = value_end;
             return;
         }
     }
 }
 
-gboolean request_parse(char *buf, size_t length, const RequestLimits *limits, PolicyRequest *req,
-                       const char **why)
+FrameStatus request_next(char *buf, size_t len, const RequestLimits *limits, PolicyRequest *req, size_t *length,
+                         const char **why)
 {
     static gsize indexed;
     if (g_once_init_enter(&indexed)) {
         index_attributes();
         g_once_init_leave(&indexed, 1);
     }
-    if (memchr(buf, 0, length))
-        return *why = "NUL byte in request", FALSE;
-    guint lines = 0;
+    char *ends[G_N_ELEMENTS(attributes)] = {NULL};
     for (size_t i = 0; i < G_N_ELEMENTS(attributes); i++)
         *(const char **)((char *)req + attributes[i].offset) = "";
 
-    /* One pass over the lines: find the newline, then the first '='. */
-    char *p = buf, *end = buf + length;
-    while (p < end) {
+    /* One pass over the lines: the newline, then the first '=' before it. */
+    char *p = buf, *end = buf + len;
+    guint lines = 0;
+    for (;;) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
-        if (!nl)
-            break;
-        if (++lines > limits->max_attributes + 1)
-            return *why = "too many attributes", FALSE;
-        if ((size_t)(nl - p) > limits->max_line)
-            return *why = "line too long", FALSE;
-        char *line_end = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
-        *line_end = 0;
-        if (line_end == p) {
-            p = nl + 1;
-            continue;
+        if (!nl) {
+            /* incomplete: bound what may be buffered and the line in progress */
+            if (len > limits->max_request)
+                return *why = "request too long", FRAME_ERROR;
+            if ((size_t)(end - p) > limits->max_line)
+                return *why = "line too long", FRAME_ERROR;
+            return FRAME_INCOMPLETE;
         }
+        if ((size_t)(nl - p) > limits->max_line)
+            return *why = "line too long", FRAME_ERROR;
+        char *line_end = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
+        if (line_end == p)
+            break;  /* the empty line: the request is complete */
+        if (++lines > limits->max_attributes)
+            return *why = "too many attributes", FRAME_ERROR;
         char *eq = memchr(p, '=', (size_t)(line_end - p));
         if (!eq || eq == p)
-            return *why = "line without name=value", FALSE;
-        store_attribute(req, p, (size_t)(eq - p), eq + 1);
+            return *why = "line without name=value", FRAME_ERROR;
+        store_attribute(req, ends, p, (size_t)(eq - p), eq + 1, line_end);
         p = nl + 1;
     }
+
+    *length = (size_t)(p - buf) + (p[0] == '\r' ? 2 : 1);
+    if (*length > limits->max_request)
+        return *why = "request too long", FRAME_ERROR;
+    if (memchr(buf, 0, *length))
+        return *why = "NUL byte in request", FRAME_ERROR;
+    for (size_t i = 0; i < G_N_ELEMENTS(attributes); i++) {
+        if (ends[i])
+            *ends[i] = 0;
+    }
     if (strcmp(req->request, "smtpd_access_policy") != 0)
-        return *why = *req->request ? "request is not smtpd_access_policy" : "request= missing", FALSE;
-    return TRUE;
+        return *why = *req->request ? "request is not smtpd_access_policy" : "request= missing", FRAME_ERROR;
+    return FRAME_COMPLETE;
 }

@@ -3,10 +3,9 @@
  * framing and parsing, no I/O.
  *
  * A request is "name=value" lines ended by an empty line.  The server
- * loop appends what it reads to a buffer and calls request_frame() to
- * learn whether a whole request is there (or the partial one already
- * breaks the size or line limit); request_parse() then checks the rest
- * of the limits and splits it in place.  Values point into the
+ * loop appends what it reads to a buffer and calls request_next(), which
+ * frames and parses in one pass: a whole request, not yet, or a broken
+ * limit (then the connection closes without a reply).  Values point into the
  * buffer.  Names are split on the first '=' (SRS senders hold '=');
  * unknown names are ignored; a trailing CR is dropped; a repeated name
  * keeps its last value.
@@ -24,15 +23,10 @@ typedef struct {
 } RequestLimits;
 
 typedef enum {
-    FRAME_INCOMPLETE,  /* need more bytes */
-    FRAME_COMPLETE,    /* *length bytes hold one request, empty line included */
-    FRAME_ERROR,       /* a limit was broken or a NUL byte seen; *why says which */
+    FRAME_INCOMPLETE,  /* need more bytes; the buffer is unchanged */
+    FRAME_COMPLETE,    /* a request of *length bytes (empty line included) */
+    FRAME_ERROR,       /* a limit was broken, a NUL byte or a bad line; *why says which */
 } FrameStatus;
-
-/* Look for the end of the request at the start of buf; *scanned carries
- * the progress between calls (start it at 0 for every new request). */
-FrameStatus request_frame(const char *buf, size_t len, const RequestLimits *limits,
-                          size_t *scanned, size_t *length, const char **why);
 
 typedef struct {
     const char *request;
@@ -51,10 +45,11 @@ typedef struct {
     const char *ccert_fingerprint;
 } PolicyRequest;
 
-/* Parse a framed request (modified in place).  Missing attributes are "".
- * FALSE with *why when it is not a valid smtpd_access_policy request or
- * breaks a limit (NUL byte, line length, attribute count). */
-gboolean request_parse(char *buf, size_t length, const RequestLimits *limits, PolicyRequest *req,
-                       const char **why);
+/* Parse the request at the start of buf, in one pass.  COMPLETE: req's
+ * values point into buf (now NUL-terminated there, so buf is modified),
+ * missing attributes are "".  INCOMPLETE leaves buf as it was; call again
+ * when more bytes have arrived. */
+FrameStatus request_next(char *buf, size_t len, const RequestLimits *limits, PolicyRequest *req, size_t *length,
+                         const char **why);
 
 #endif

@@ -34,7 +34,7 @@ struct Connection {
     int fd;
     Protocol protocol;
     char *in;
-    size_t in_len, in_cap, scanned;
+    size_t in_len, in_cap;
     GString *out;          /* replies not yet written */
     gint64 deadline;       /* monotonic milliseconds */
     gint64 request_start;  /* 0 when no partial request is buffered */
@@ -350,24 +350,15 @@ static void count_verdict(Counters *count, const Decision *d)
     }
 }
 
-static void answer(Server *s, Connection *c, char *request, size_t length, gboolean *bad)
+static void answer(Server *s, Connection *c, const PolicyRequest *req)
 {
-    PolicyRequest req;
     Decision d;
-    const char *why;
-
-    if (!request_parse(request, length, &s->config->limits, &req, &why)) {
-        g_warning("closing connection: malformed request: %s", why);
-        s->count.protocol_errors++;
-        *bad = TRUE;
-        return;
-    }
     StoreReader *list = list_for_request(s);
-    decide(&req, list, s->config, &c->txn, &d);
+    decide(req, list, s->config, &c->txn, &d);
     if (list)
         store_reader_end(list);
     count_verdict(&s->count, &d);
-    log_decision(&req, &d);
+    log_decision(req, &d);
     g_string_append(c->out, "action=");
     g_string_append(c->out, d.action);
     g_string_append(c->out, "\n\n");
@@ -487,19 +478,18 @@ static gboolean process_input(Server *s, Connection *c)
     while (!bad && c->protocol == PROTOCOL_POLICY) {
         size_t length;
         const char *why;
-        FrameStatus st = request_frame(c->in + offset, c->in_len - offset, &s->config->limits, &c->scanned,
-                                       &length, &why);
+        PolicyRequest req;
+        FrameStatus st = request_next(c->in + offset, c->in_len - offset, &s->config->limits, &req, &length, &why);
         if (st == FRAME_INCOMPLETE)
             break;
         if (st == FRAME_ERROR) {
-            g_warning("closing connection: %s", why);
+            g_warning("closing connection: malformed request: %s", why);
             s->count.protocol_errors++;
             bad = TRUE;
             break;
         }
-        answer(s, c, c->in + offset, length, &bad);
+        answer(s, c, &req);
         offset += length;
-        c->scanned = 0;
     }
     memmove(c->in, c->in + offset, c->in_len - offset);
     c->in_len -= offset;

@@ -70,7 +70,8 @@ gboolean client_closed_silently(int fd)
     ssize_t r;
     while ((r = read(fd, &c, 1)) < 0 && errno == EINTR)
         ;
-    return r == 0;
+    /* a close with our bytes still unread there arrives as a reset */
+    return r == 0 || (r < 0 && errno == ECONNRESET);
 }
 
 char *client_ask(const char *path, const char *request)

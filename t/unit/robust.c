@@ -121,7 +121,8 @@ static void test_attribute_flood(void)
     g_autoptr(GString) req = g_string_new("request=smtpd_access_policy\n");
     for (int i = 0; i < 100000 && req->len < 60000; i++)
         g_string_append(req, "x=1\n");
-    client_send_all(fd, req->str, req->len);
+    /* the daemon may close before we are done writing: no assert on the write */
+    (void)!write(fd, req->str, req->len);
     g_assert_true(client_closed_silently(fd));
     close(fd);
     assert_serving();
