@@ -29,6 +29,14 @@ gboolean key_domain_is_valid(const char *domain)
     }
 }
 
+gboolean key_name_in_domain(const char *name, const char *domain)
+{
+    size_t n = strlen(name), d = strlen(domain);
+    if (n == d)
+        return g_ascii_strcasecmp(name, domain) == 0;
+    return d > 0 && n > d && name[n - d - 1] == '.' && g_ascii_strcasecmp(name + n - d, domain) == 0;
+}
+
 static gboolean is_ascii(const char *s)
 {
     for (; *s; s++) {

@@ -32,6 +32,10 @@ gboolean key_from_list(const char *raw, char *out, KeyKind *kind, const char **w
  * such a query matches nothing. */
 gboolean key_from_query(const char *raw, char *out);
 
+/* Is name the domain itself or one of its subdomains (ASCII case-insensitive)?
+ * "mx.example.com" and "example.com" are in "example.com"; "badexample.com" is not. */
+gboolean key_name_in_domain(const char *name, const char *domain);
+
 /* Is this a syntactically valid ASCII domain (labels of letters, digits,
  * '-' and '_', 1-63 bytes, at most 253 in all)? */
 gboolean key_domain_is_valid(const char *domain);

@@ -24,9 +24,7 @@ static void dunno(Decision *d, const char *reason)
  * Protocols and ciphers.
  */
 
-/* Rank of a negotiated protocol as Postfix reports it; unknown "TLSv1.N"
- * with N > 3 is newer than anything we know, anything else is below. */
-static int protocol_rank(const char *name)
+int decide_protocol_rank(const char *name)
 {
     TlsProtocol p;
     if (entry_protocol_parse(name, &p))
@@ -84,7 +82,7 @@ static gboolean session_acceptable(const PolicyRequest *req, TlsProtocol floor, 
         g_strlcpy(d->detail, "no TLS", sizeof d->detail);
         return FALSE;
     }
-    if (protocol_rank(req->encryption_protocol) < (int)floor) {
+    if (decide_protocol_rank(req->encryption_protocol) < (int)floor) {
         g_snprintf(d->detail, sizeof d->detail, "%.40s below %s", req->encryption_protocol,
                    entry_protocol_name(floor));
         return FALSE;
@@ -103,14 +101,6 @@ static const char *key_domain(const char *key)
     return at ? at + 1 : key[0] == '.' ? key + 1 : key;
 }
 
-static gboolean subject_names_domain(const char *subject, const char *domain)
-{
-    size_t s = strlen(subject), n = strlen(domain);
-    if (s == n)
-        return g_ascii_strcasecmp(subject, domain) == 0;
-    return s > n && subject[s - n - 1] == '.' && g_ascii_strcasecmp(subject + s - n, domain) == 0;
-}
-
 static gboolean client_cert_acceptable(const PolicyRequest *req, const Entry *entry, const char *key,
                                        Decision *d)
 {
@@ -121,7 +111,7 @@ static gboolean client_cert_acceptable(const PolicyRequest *req, const Entry *en
         g_strlcpy(d->detail, "no verified client certificate", sizeof d->detail);
         return FALSE;
     }
-    if (entry->level == LEVEL_SECURE && !subject_names_domain(req->ccert_subject, key_domain(key))) {
+    if (entry->level == LEVEL_SECURE && !key_name_in_domain(req->ccert_subject, key_domain(key))) {
         g_snprintf(d->detail, sizeof d->detail, "client certificate %.60s does not name %.50s",
                    req->ccert_subject, key_domain(key));
         return FALSE;
@@ -283,14 +273,12 @@ void decide(const PolicyRequest *req, StoreReader *list, const Config *c, Transa
 /*
  * Socketmap routes.
  */
+/* local_domains: "example.com" is that domain, ".example.com" its subdomains. */
 static gboolean domain_is_local(const Config *c, const char *domain)
 {
-    size_t n = strlen(domain);
     for (char **d = c->local_domains; d && *d; d++) {
-        size_t m = strlen(*d);
-        if ((*d)[0] != '.' && g_ascii_strcasecmp(*d, domain) == 0)
-            return TRUE;
-        if ((*d)[0] == '.' && n > m && g_ascii_strcasecmp(*d, domain + n - m) == 0)
+        if ((*d)[0] == '.' ? key_name_in_domain(domain, *d + 1) && g_ascii_strcasecmp(domain, *d + 1) != 0
+                           : g_ascii_strcasecmp(*d, domain) == 0)
             return TRUE;
     }
     return FALSE;
@@ -362,9 +350,7 @@ void decide_route(const char *request, StoreReader *list, const Config *c, Route
 
     const char *at = strrchr(key, '@');
     const char *domain = at ? at + 1 : key;
-    if (domain[0] != '.' && domain_is_local(c, domain))
-        return route_unchanged(d, list, c, key, "local domain");
-    if (domain[0] == '.' && domain_is_local(c, domain + 1))
+    if (domain_is_local(c, domain[0] == '.' ? domain + 1 : domain))
         return route_unchanged(d, list, c, key, "local domain");
     if (!lookup_find(list, key, c->recipient_delimiter, DIRECTION_OUTBOUND, &m)) {
         d->status = ROUTE_NOTFOUND;

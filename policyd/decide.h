@@ -70,6 +70,10 @@ typedef struct {
 /* request: "NAME KEY" (NUL-terminated); list NULL when unavailable. */
 void decide_route(const char *request, StoreReader *list, const Config *config, RouteDecision *out);
 
+/* Rank of a negotiated protocol name ("TLSv1.2") as a TlsProtocol value;
+ * an unknown "TLSv1.N" with N > 3 ranks above TLSv1.3, anything else 0. */
+int decide_protocol_rank(const char *name);
+
 /* Cipher name check: does cipher contain one of the colon-separated
  * names in excluded, compared on name components ("DES" is not in
  * "AES256", "3DES" is in "DES-CBC3-SHA")?  Returns the name or NULL. */

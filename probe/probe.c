@@ -23,8 +23,7 @@
 
 #include "decide.h"
 
-/* The floor and exclusions the shipped tls-* transports enforce. */
-#define FLOOR_PROTOCOL 3  /* PROTO_TLSV1_2 */
+/* The exclusions the shipped tls-* transports enforce (floor: TLSv1.2). */
 #define EXCLUDED_CIPHERS "3DES:DES:RC4:NULL:EXPORT:MD5"
 
 const char *probe_level_name(ProbeLevel level)
@@ -138,16 +137,6 @@ static char *x509_name(X509_NAME *name)
     return g_strdup(buf);
 }
 
-static gboolean name_under(const char *name, const char *domain)
-{
-    size_t n = strlen(name), d = strlen(domain);
-    if (name[0] == '*' && name[1] == '.')
-        name += 2, n -= 2;
-    if (n == d)
-        return g_ascii_strcasecmp(name, domain) == 0;
-    return n > d && name[n - d - 1] == '.' && g_ascii_strcasecmp(name + n - d, domain) == 0;
-}
-
 static void certificate_facts(SSL *ssl, const ProbeTarget *t, ProbeResult *r)
 {
     X509 *cert = SSL_get1_peer_certificate(ssl);
@@ -178,8 +167,10 @@ static void certificate_facts(SSL *ssl, const ProbeTarget *t, ProbeResult *r)
     if (!r->chain_ok)
         r->chain_error = g_strdup(X509_verify_cert_error_string(verify));
     r->matches_mx = X509_check_host(cert, t->host, 0, 0, NULL) == 1;
-    for (guint i = 0; i < r->names->len; i++)
-        r->matches_domain |= name_under(r->names->pdata[i], t->domain);
+    for (guint i = 0; i < r->names->len; i++) {
+        const char *name = r->names->pdata[i];
+        r->matches_domain |= key_name_in_domain(g_str_has_prefix(name, "*.") ? name + 2 : name, t->domain);
+    }
     X509_free(cert);
 }
 
@@ -215,22 +206,13 @@ static gboolean handshake(Conn *c, const ProbeTarget *t, ProbeResult *r)
     return ok;
 }
 
-static int protocol_rank(const char *p)
-{
-    static const char *const names[] = {"", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"};
-    for (int i = 1; i < 5; i++)
-        if (g_strcmp0(p, names[i]) == 0)
-            return i;
-    return 0;
-}
-
 static void judge(ProbeResult *r)
 {
     char excluded[32];
     const char *enc_why = NULL;
     if (!r->tls)
         enc_why = r->error ? r->error : "no TLS";
-    else if (protocol_rank(r->protocol) < FLOOR_PROTOCOL)
+    else if (decide_protocol_rank(r->protocol) < PROTO_TLSV1_2)
         enc_why = "protocol below TLSv1.2";
     else if (decide_excluded_cipher(r->cipher, EXCLUDED_CIPHERS, excluded, sizeof excluded))
         enc_why = "weak cipher";

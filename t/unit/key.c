@@ -76,9 +76,27 @@ static void test_key_from_query(void)
     }
 }
 
+static void test_name_in_domain(void)
+{
+    static const struct {
+        const char *name, *domain;
+        gboolean want;
+    } rows[] = {
+        {"example.com", "example.com", TRUE},       {"MX.Example.COM", "example.com", TRUE},
+        {"a.b.example.com", "example.com", TRUE},   {"badexample.com", "example.com", FALSE},
+        {"example.com", "mx.example.com", FALSE},   {"com", "example.com", FALSE},
+        {"example.com.evil", "example.com", FALSE}, {"x", "", FALSE},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
+        g_test_message("case %s in %s", rows[i].name, rows[i].domain);
+        g_assert_cmpint(key_name_in_domain(rows[i].name, rows[i].domain), ==, rows[i].want);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/key/name_in_domain", test_name_in_domain);
     g_test_add_func("/key/from_list", test_key_from_list);
     g_test_add_func("/key/from_query", test_key_from_query);
     return g_test_run();
