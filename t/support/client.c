@@ -8,7 +8,9 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <stdlib.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int client_try_connect(const char *path)
@@ -81,6 +83,32 @@ char *client_ask(const char *path, const char *request)
     char *reply = client_read_replies(fd, 1);
     close(fd);
     return reply;
+}
+
+GPid client_spawn(const char *command, const char *socket)
+{
+    g_autofree char *cmd = g_strconcat("exec ", command, NULL);
+    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    GPid pid;
+    unlink(socket);
+    g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, client_die_with_parent, NULL, &pid, NULL));
+    for (int i = 0; i < 300 && !g_file_test(socket, G_FILE_TEST_EXISTS); i++)
+        g_usleep(10000);
+    g_assert_true(g_file_test(socket, G_FILE_TEST_EXISTS));
+    return pid;
+}
+
+int client_stop(GPid pid)
+{
+    int status;
+    kill(pid, SIGTERM);
+    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    return status;
+}
+
+void client_run(const char *command)
+{
+    g_assert_cmpint(system(command), ==, 0);
 }
 
 void client_die_with_parent(gpointer data)

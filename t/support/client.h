@@ -16,4 +16,10 @@ gboolean client_closed_silently(int fd);
 char *client_ask(const char *path, const char *request);  /* one request, one reply */    /* EOF with no byte first */
 void client_die_with_parent(gpointer data); /* spawn child setup: SIGKILL when the test dies */
 
+/* Run "exec COMMAND" under /bin/sh (killed if the test dies), wait until
+ * socket exists; and stop it with SIGTERM, returning its wait status. */
+GPid client_spawn(const char *command, const char *socket);
+int client_stop(GPid pid);
+void client_run(const char *command);       /* system(), which must succeed */
+
 #endif

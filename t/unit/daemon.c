@@ -27,11 +27,6 @@ static const char request[] =
     "recipient=b@local.example\nencryption_protocol=\n\n";
 #define REJECT "action=550 5.7.1 TLS required: this sender's mail must arrive over an encrypted connection\n\n"
 
-static void run(const char *cmd)
-{
-    g_assert_cmpint(system(cmd), ==, 0);
-}
-
 static void write_config(const char *extra)
 {
     g_autofree char *text = g_strdup_printf("[tlspolicyd]\nlist = %s\nlisten = unix:%s\nidle_timeout = 2\n"
@@ -42,20 +37,13 @@ static void write_config(const char *extra)
 
 static void start_daemon(void)
 {
-    g_autofree char *cmd = g_strdup_printf("exec %s --config %s >/dev/null 2>>%s", g_getenv("TLSPOLICYD"), conf_path, log_path);
-    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
-    g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, client_die_with_parent, NULL, &daemon_pid, NULL));
-    for (int i = 0; i < 200 && !g_file_test(sock_path, G_FILE_TEST_EXISTS); i++)
-        g_usleep(10000);
-    g_assert_true(g_file_test(sock_path, G_FILE_TEST_EXISTS));
+    g_autofree char *cmd = g_strdup_printf("%s --config %s >/dev/null 2>>%s", g_getenv("TLSPOLICYD"), conf_path, log_path);
+    daemon_pid = client_spawn(cmd, sock_path);
 }
 
 static int stop_daemon(void)
 {
-    int status;
-    kill(daemon_pid, SIGTERM);
-    g_assert_cmpint(waitpid(daemon_pid, &status, 0), ==, daemon_pid);
-    return status;
+    return client_stop(daemon_pid);
 }
 
 
@@ -176,7 +164,7 @@ static void test_list_changes_without_signal(void)
     g_autofree char *cmd = g_strdup_printf("printf 'listed.example none\\n' | %s -i %s", g_getenv("TLSMAP"), list_path);
     g_autofree char *back = g_strdup_printf("printf 'listed.example encrypt\\n' | %s -i %s", g_getenv("TLSMAP"), list_path);
     for (int round = 0; round < 20; round++) {
-        run(round % 2 ? back : cmd);
+        client_run(round % 2 ? back : cmd);
         g_usleep(2000);  /* the daemon looks for a new list file once a millisecond */
         client_send_all(fd, request, strlen(request));
         g_autofree char *reply = client_read_replies(fd, 1);
@@ -452,7 +440,7 @@ int main(int argc, char **argv)
     log_path = g_build_filename(tmpdir, "daemon.log", NULL);
     g_assert_true(g_file_set_contents(list_path, "listed.example encrypt\n.other.example verify\n", -1, NULL));
     g_autofree char *compile = g_strdup_printf("%s %s", g_getenv("TLSMAP"), list_path);
-    run(compile);
+    client_run(compile);
     write_config("");
     start_daemon();
 
@@ -473,6 +461,6 @@ int main(int argc, char **argv)
     if (kill(daemon_pid, 0) == 0)
         stop_daemon();
     g_autofree char *rm = g_strdup_printf("rm -rf '%s'", tmpdir);
-    run(rm);
+    client_run(rm);
     return rc;
 }

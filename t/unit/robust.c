@@ -25,32 +25,12 @@ static const char *target;  /* the socket connections go to */
 #define REJECT "action=550 5.7.1 TLS required: this sender's mail must arrive over an encrypted connection\n\n"
 #define TEMPFAIL "action=451 4.3.0 TLS policy temporarily unavailable, try again later\n\n"
 
-static void run(const char *cmd)
-{
-    g_assert_cmpint(system(cmd), ==, 0);
-}
-
-/* A daemon with the test's config, on socket (which the caller has set). */
+/* A daemon with the test's config, on socket. */
 static GPid spawn_daemon(const char *prefix, const char *socket)
 {
-    g_autofree char *cmd = g_strdup_printf("exec %s %s --config %s --listen unix:%s >/dev/null 2>>%s", prefix,
+    g_autofree char *cmd = g_strdup_printf("%s %s --config %s --listen unix:%s >/dev/null 2>>%s", prefix,
                                            g_getenv("TLSPOLICYD"), conf_path, socket, log_path);
-    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
-    GPid pid;
-    unlink(socket);
-    g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, client_die_with_parent, NULL, &pid, NULL));
-    for (int i = 0; i < 300 && !g_file_test(socket, G_FILE_TEST_EXISTS); i++)
-        g_usleep(10000);
-    g_assert_true(g_file_test(socket, G_FILE_TEST_EXISTS));
-    return pid;
-}
-
-static int stop(GPid pid)
-{
-    int status;
-    kill(pid, SIGTERM);
-    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
-    return status;
+    return client_spawn(cmd, socket);
 }
 
 
@@ -258,7 +238,7 @@ static void test_fd_exhaustion(void)
     g_autofree char *log = NULL;
     g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
     g_assert_nonnull(strstr(log, "pausing new connections"));
-    int status = stop(pid);
+    int status = client_stop(pid);
     g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     target = sock_path;
 }
@@ -279,10 +259,10 @@ static void test_tlsmap_killed(void)
 
     /* compile of the big file into the served list's name, killed */
     g_autofree char *copy = g_strdup_printf("cp %s %s.big && cp %s %s.keep", big, list_path, list_path, list_path);
-    run(copy);
+    client_run(copy);
     for (int delay_ms = 20; delay_ms <= 140; delay_ms += 40) {
         g_autofree char *cmd = g_strdup_printf("cp %s %s", big, list_path);
-        run(cmd);
+        client_run(cmd);
         GPid pid;
         char *argv[] = {(char *)g_getenv("TLSMAP"), list_path, NULL};
         g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, NULL));
@@ -301,18 +281,18 @@ static void test_tlsmap_killed(void)
         g_assert_cmpstr(reply, ==, REJECT);
         g_autofree char *restore = g_strdup_printf("cp %s.keep %s && %s %s", list_path, list_path,
                                                    g_getenv("TLSMAP"), list_path);
-        run(restore);
+        client_run(restore);
         g_free(before);
         g_assert_true(g_file_get_contents(lmdb, &before, &before_len, NULL));
     }
     /* -i of many entries, killed */
     g_autofree char *insert = g_strdup_printf("(%s -i %s < %s.big & p=$!; sleep 0.05; kill -9 $p; wait $p) 2>/dev/null; true",
                                               g_getenv("TLSMAP"), list_path, list_path);
-    run(insert);
+    client_run(insert);
     assert_serving();
     /* the next run works */
     g_autofree char *next = g_strdup_printf("printf 'new.example encrypt\\n' | %s -i %s", g_getenv("TLSMAP"), list_path);
-    run(next);
+    client_run(next);
     g_usleep(5000);
     g_autofree char *reply = ask(REQ("x@new.example"));
     g_assert_cmpstr(reply, ==, REJECT);
@@ -325,7 +305,7 @@ static void test_list_damage(void)
     g_autofree char *lmdb = g_strconcat(list_path, ".lmdb", NULL);
     g_autofree char *good = g_strconcat(lmdb, ".good", NULL);
     g_autofree char *save = g_strdup_printf("cp %s %s", lmdb, good);
-    run(save);
+    client_run(save);
     static const char *const damage[] = {
         "rm -f %s",
         "truncate -s 8192 %s",
@@ -335,14 +315,14 @@ static void test_list_damage(void)
     for (guint i = 0; i < G_N_ELEMENTS(damage); i++) {
         g_autofree char *cmd = g_strdup_printf(damage[i], lmdb, lmdb, lmdb);
         g_test_message("damage: %s", cmd);
-        run(cmd);
+        client_run(cmd);
         g_usleep(5000);
         for (int n = 0; n < 3; n++) {
             g_autofree char *reply = ask(REQ("a@listed.example"));
             g_assert_cmpstr(reply, ==, TEMPFAIL);
         }
         g_autofree char *restore = g_strdup_printf("cp %s %s.tmp && mv %s.tmp %s", good, lmdb, lmdb, lmdb);
-        run(restore);
+        client_run(restore);
         g_usleep(5000);
         assert_serving();
     }
@@ -402,7 +382,7 @@ static void test_changes_under_load(void)
         g_autofree char *file = g_build_filename(tmpdir, "batch.list", NULL);
         g_assert_true(g_file_set_contents(file, batch->str, -1, NULL));
         g_autofree char *cmd = g_strdup_printf("%s -i %s < %s", g_getenv("TLSMAP"), list_path, file);
-        run(cmd);
+        client_run(cmd);
     }
     load.stop = TRUE;
     for (int i = 0; i < 4; i++)
@@ -411,7 +391,7 @@ static void test_changes_under_load(void)
     g_assert_cmpuint(load.wrong, ==, 0);
     g_assert_cmpuint(load.answers, >, 100);
     g_autofree char *q = g_strdup_printf("%s -q r39-2499.example %s >/dev/null", g_getenv("TLSMAP"), list_path);
-    run(q);
+    client_run(q);
     g_autofree char *maps = g_strdup_printf("/proc/%d/maps", daemon_pid);
     g_autofree char *text = NULL;
     g_assert_true(g_file_get_contents(maps, &text, NULL, NULL));
@@ -475,7 +455,7 @@ static void test_sigterm_under_load(void)
     for (int r = 0; r < 200; r++)
         g_string_append(batch, REQ("a@listed.example"));
     client_send_all(fd, batch->str, batch->len);
-    int status = stop(daemon_pid);
+    int status = client_stop(daemon_pid);
     g_autofree char *replies = client_read_replies(fd, 200);
     guint answered = 0;
     for (const char *p = replies; (p = strstr(p, "action=")); p++)
@@ -498,7 +478,7 @@ int main(int argc, char **argv)
     log_path = g_build_filename(tmpdir, "daemon.log", NULL);
     g_assert_true(g_file_set_contents(list_path, "listed.example encrypt\n", -1, NULL));
     g_autofree char *compile = g_strdup_printf("%s %s", g_getenv("TLSMAP"), list_path);
-    run(compile);
+    client_run(compile);
     g_autofree char *conf = g_strdup_printf("[tlspolicyd]\nlist = %s\nread_timeout = 1\n"
                                             "max_attributes = 100\nmax_request = 65536\n", list_path);
     g_assert_true(g_file_set_contents(conf_path, conf, -1, NULL));
@@ -518,8 +498,8 @@ int main(int argc, char **argv)
     g_test_add_func("/robust/14_sigterm_under_load", test_sigterm_under_load);
     int rc = g_test_run();
     if (kill(daemon_pid, 0) == 0)
-        stop(daemon_pid);
+        client_stop(daemon_pid);
     g_autofree char *rm = g_strdup_printf("rm -rf '%s'", tmpdir);
-    run(rm);
+    client_run(rm);
     return rc;
 }
