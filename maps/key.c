@@ -8,7 +8,8 @@
 
 #include <string.h>
 
-gboolean key_domain_is_valid(const char *domain)
+/* Letters, digits, '-' and '_' in labels of 1-63 bytes, at most 253 in all. */
+static gboolean key_domain_is_valid(const char *domain)
 {
     size_t total = strlen(domain), label = 0;
 

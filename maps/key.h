@@ -36,8 +36,5 @@ gboolean key_from_query(const char *raw, char *out);
  * "mx.example.com" and "example.com" are in "example.com"; "badexample.com" is not. */
 gboolean key_name_in_domain(const char *name, const char *domain);
 
-/* Is this a syntactically valid ASCII domain (labels of letters, digits,
- * '-' and '_', 1-63 bytes, at most 253 in all)? */
-gboolean key_domain_is_valid(const char *domain);
 
 #endif

@@ -77,7 +77,8 @@ void source_list_free(SourceList *list)
     g_free(list);
 }
 
-void source_error(SourceList *list, guint line, const char *fmt, ...)
+static void source_error(SourceList *list, guint line, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static void source_error(SourceList *list, guint line, const char *fmt, ...)
 {
     if (list->errors->len > SOURCE_MAX_ERRORS)
         return;
@@ -163,7 +164,9 @@ static void add_keys(SourceList *list, GPtrArray *keys, const Entry *entry, guin
     }
 }
 
-void source_parse_line(SourceList *list, char *line, guint lineno)
+/* Parse one "KEY... LEVEL attrs" logical line (tokenized in place, so
+ * line is modified); records are appended unsorted. */
+static void source_parse_line(SourceList *list, char *line, guint lineno)
 {
     GPtrArray *keys = list->scratch_keys;
     g_ptr_array_set_size(keys, 0);
@@ -295,7 +298,8 @@ static void radix_sort_prefix(SortItem *items, guint n)
     g_free(count);
 }
 
-void source_sort_and_check(SourceList *list)
+/* Sort records and report duplicates (names both lines). */
+static void source_sort_and_check(SourceList *list)
 {
     GArray *recs = list->records;
     SortItem *order = g_new(SortItem, recs->len);

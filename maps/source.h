@@ -50,16 +50,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(SourceList, source_list_free)
  * Returns TRUE when list->errors is empty. */
 gboolean source_parse(SourceList *list, const char *text, size_t len);
 
-/* Parse one "KEY... LEVEL attrs" logical line (tokenized in place, so
- * line is modified); records are appended unsorted. */
-void source_parse_line(SourceList *list, char *line, guint lineno);
-
-/* Sort records and report duplicates (names both lines). */
-void source_sort_and_check(SourceList *list);
-
-/* Record an error "FILE, line N: <message>". */
-void source_error(SourceList *list, guint line, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-
 /* The shared copy of entry (its strings are copied into list->strings). */
 const ListEntry *source_intern_entry(SourceList *list, const Entry *entry);
 

@@ -371,24 +371,14 @@ void store_reader_set_recheck(StoreReader *reader, guint microseconds)
     reader->recheck_us = microseconds;
 }
 
-gboolean store_reader_begin(StoreReader *reader, GError **error)
+/* Is the file under the name still the one mapped?  Opens the new one
+ * when it changed; FALSE with error when there is no usable list. */
+static gboolean follow_name(StoreReader *reader, GError **error)
 {
     struct stat st;
 
-    if (reader->env && reader->recheck_us > 0) {
-        gint64 now = g_get_monotonic_time();
-        if (now - reader->checked_at < reader->recheck_us) {
-            int rc = mdb_txn_renew(reader->txn);
-            if (rc == 0)
-                return TRUE;
-            reader_close(reader);
-            return lmdb_fail(error, STORE_ERROR_INVALID, reader->path, "cannot read compiled list", rc);
-        }
-        reader->checked_at = now;
-    }
-
-    /* One stat per lookup notices a renamed-in file (or a truncated one)
-     * before the old map is touched again. */
+    /* One stat notices a renamed-in file (or a truncated one) before the
+     * old map is touched again. */
     if (stat(reader->path, &st) < 0) {
         int err = errno;
         reader_close(reader);
@@ -397,22 +387,35 @@ gboolean store_reader_begin(StoreReader *reader, GError **error)
                     err == ENOENT ? "no compiled list (run tlsmap on the source file)" : g_strerror(err));
         return FALSE;
     }
-    if (!reader->env || !same_file(&st, &reader->opened)) {
-        if (reader->failed_error && same_file(&st, &reader->failed)) {
-            g_propagate_error(error, g_error_copy(reader->failed_error));
+    if (reader->env && same_file(&st, &reader->opened))
+        return TRUE;
+    if (reader->failed_error && same_file(&st, &reader->failed)) {
+        g_propagate_error(error, g_error_copy(reader->failed_error));
+        return FALSE;
+    }
+    reader_close(reader);
+    g_clear_error(&reader->failed_error);
+    if (!open_environment(reader->path, &reader->env, &reader->txn, &reader->dbi, &reader->opened,
+                          &reader->failed_error)) {
+        reader->failed = st;
+        g_propagate_error(error, g_error_copy(reader->failed_error));
+        return FALSE;
+    }
+    load_key_summary(reader);
+    /* A fresh env comes with a live transaction; keep it reset between lookups. */
+    mdb_txn_reset(reader->txn);
+    return TRUE;
+}
+
+gboolean store_reader_begin(StoreReader *reader, GError **error)
+{
+    gint64 now = reader->recheck_us > 0 ? g_get_monotonic_time() : 0;
+    gboolean check = !reader->env || reader->recheck_us == 0 || now - reader->checked_at >= reader->recheck_us;
+
+    if (check) {
+        reader->checked_at = now;
+        if (!follow_name(reader, error))
             return FALSE;
-        }
-        reader_close(reader);
-        g_clear_error(&reader->failed_error);
-        if (!open_environment(reader->path, &reader->env, &reader->txn, &reader->dbi,
-                              &reader->opened, &reader->failed_error)) {
-            reader->failed = st;
-            g_propagate_error(error, g_error_copy(reader->failed_error));
-            return FALSE;
-        }
-        load_key_summary(reader);
-        /* A fresh env comes with a live transaction; keep it reset between lookups. */
-        mdb_txn_reset(reader->txn);
     }
     int rc = mdb_txn_renew(reader->txn);
     if (rc != 0) {
@@ -444,28 +447,58 @@ void store_reader_end(StoreReader *reader)
         mdb_txn_reset(reader->txn);
 }
 
-gboolean store_load(const char *path, SourceList *list, GError **error)
-{
+/* A read-only pass over every list record in key order, metadata skipped. */
+typedef struct {
     MDB_env *env;
     MDB_txn *txn;
-    MDB_dbi dbi;
     MDB_cursor *cursor;
-    MDB_val k, v;
+    MDB_cursor_op op;
+} ListScan;
+
+static gboolean scan_open(const char *path, ListScan *scan, GError **error)
+{
+    MDB_dbi dbi;
     struct stat st;
     int rc;
 
-    if (!open_environment(path, &env, &txn, &dbi, &st, error))
+    if (!open_environment(path, &scan->env, &scan->txn, &dbi, &st, error))
         return FALSE;
-    if ((rc = mdb_cursor_open(txn, dbi, &cursor)) != 0) {
-        mdb_txn_abort(txn);
-        mdb_env_close(env);
+    if ((rc = mdb_cursor_open(scan->txn, dbi, &scan->cursor)) != 0) {
+        mdb_txn_abort(scan->txn);
+        mdb_env_close(scan->env);
         return lmdb_fail(error, STORE_ERROR_INVALID, path, "cannot read", rc);
     }
+    scan->op = MDB_FIRST;
+    return TRUE;
+}
+
+/* The next record; FALSE at the end. */
+static gboolean scan_next(ListScan *scan, MDB_val *k, MDB_val *v)
+{
+    int rc;
+    do {
+        rc = mdb_cursor_get(scan->cursor, k, v, scan->op);
+        scan->op = MDB_NEXT;
+    } while (rc == 0 && is_meta_key(k));
+    return rc == 0;
+}
+
+static void scan_close(ListScan *scan)
+{
+    mdb_cursor_close(scan->cursor);
+    mdb_txn_abort(scan->txn);
+    mdb_env_close(scan->env);
+}
+
+gboolean store_load(const char *path, SourceList *list, GError **error)
+{
+    ListScan scan;
+    MDB_val k, v;
+
+    if (!scan_open(path, &scan, error))
+        return FALSE;
     gboolean ok = TRUE;
-    for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
-        if (is_meta_key(&k))
-            continue;
+    while (scan_next(&scan, &k, &v)) {
         SourceRecord rec = {.line = 0};
         Entry entry;
         rec.key = g_string_chunk_insert_len(list->strings, k.mv_data, (gssize)k.mv_size);
@@ -480,38 +513,27 @@ gboolean store_load(const char *path, SourceList *list, GError **error)
         rec.value = source_intern_entry(list, &entry);
         g_array_append_val(list->records, rec);
     }
-    mdb_cursor_close(cursor);
-    mdb_txn_abort(txn);
-    mdb_env_close(env);
+    scan_close(&scan);
     return ok;
 }
 
 StoreDiff store_diff(const char *path, const GArray *records)
 {
     StoreDiff diff = {.total = records->len};
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    MDB_cursor *cursor;
+    ListScan scan;
     MDB_val k, v;
-    struct stat st;
     guint j = 0;
-    int rc = MDB_NOTFOUND;
 
-    if (!open_environment(path, &env, &txn, &dbi, &st, NULL)) {
+    if (!scan_open(path, &scan, NULL)) {
         diff.added = records->len;
         return diff;
     }
-    if (mdb_cursor_open(txn, dbi, &cursor) == 0) {
-        rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST);
-        while (rc == 0 && is_meta_key(&k))
-            rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
-    }
     /* Merge the two sorted sequences. */
-    while (rc == 0 || j < records->len) {
+    gboolean more = scan_next(&scan, &k, &v);
+    while (more || j < records->len) {
         const SourceRecord *rec = j < records->len ? &g_array_index(records, SourceRecord, j) : NULL;
         int cmp;
-        if (rc != 0) {
+        if (!more) {
             cmp = 1;
         } else if (!rec) {
             cmp = -1;
@@ -521,21 +543,19 @@ StoreDiff store_diff(const char *path, const GArray *records)
             if (cmp == 0)
                 cmp = k.mv_size < len ? -1 : k.mv_size > len;
         }
-        if (cmp <= 0 && rc == 0) {
+        if (cmp <= 0 && more) {
             if (cmp < 0)
                 diff.removed++;
             else
                 diff.changed += v.mv_size != rec->value->encoded_len
                                 || memcmp(v.mv_data, rec->value->encoded, v.mv_size) != 0;
-            rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+            more = scan_next(&scan, &k, &v);
         }
         if (cmp >= 0 && rec) {
             diff.added += cmp > 0;
             j++;
         }
     }
-    mdb_cursor_close(cursor);
-    mdb_txn_abort(txn);
-    mdb_env_close(env);
+    scan_close(&scan);
     return diff;
 }

@@ -505,12 +505,25 @@ static gboolean process_input(Server *s, Connection *c)
     return flush_output(s, c) && !bad;
 }
 
+/* Room for more input, up to one byte past the request cap (so that an
+ * oversize request is seen as such); FALSE when the buffer is full. */
+static gboolean make_room(Server *s, Connection *c)
+{
+    size_t limit = MAX(s->config->limits.max_request + 1, INITIAL_BUFFER);
+    if (c->in_len < c->in_cap)
+        return TRUE;
+    if (c->in_cap >= limit)
+        return FALSE;
+    c->in_cap = MIN(c->in_cap * 2, limit);
+    c->in = g_realloc(c->in, c->in_cap);
+    return TRUE;
+}
+
 static void connection_readable(Server *s, Connection *c)
 {
-    if (c->in_len == c->in_cap) {
-        size_t limit = s->config->limits.max_request + 1;
-        c->in_cap = MIN(c->in_cap * 2, MAX(limit, INITIAL_BUFFER));
-        c->in = g_realloc(c->in, c->in_cap);
+    if (!make_room(s, c)) {
+        connection_close(s, c);  /* process_input() refuses a request this long first */
+        return;
     }
     ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -529,14 +542,7 @@ static void connection_readable(Server *s, Connection *c)
 /* Answer everything a connection has already sent; FALSE if it closed. */
 static gboolean drain_connection(Server *s, Connection *c)
 {
-    for (;;) {
-        if (c->in_len == c->in_cap) {
-            size_t limit = s->config->limits.max_request + 1;
-            if (c->in_cap >= limit)
-                return TRUE;
-            c->in_cap = MIN(c->in_cap * 2, limit);
-            c->in = g_realloc(c->in, c->in_cap);
-        }
+    while (make_room(s, c)) {
         ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
         if (n < 0 && errno == EINTR)
             continue;
@@ -548,6 +554,7 @@ static gboolean drain_connection(Server *s, Connection *c)
             return FALSE;
         }
     }
+    return TRUE;
 }
 
 static void expire_connections(Server *s)
