@@ -235,11 +235,12 @@ static void test_fd_exhaustion(void)
     g_autofree char *reply = client_read_replies(fd, 1);
     g_assert_cmpstr(reply, ==, REJECT);
     close(fd);
+    int status = client_stop(pid);
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* read the log once the daemon has exited: all its lines are out */
     g_autofree char *log = NULL;
     g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
     g_assert_nonnull(strstr(log, "pausing new connections"));
-    int status = client_stop(pid);
-    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     target = sock_path;
 }
 
