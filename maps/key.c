@@ -9,9 +9,9 @@
 #include <string.h>
 
 /* Letters, digits, '-' and '_' in labels of 1-63 bytes, at most 253 in all. */
-static gboolean key_domain_is_valid(const char *domain)
+static gboolean key_domain_is_valid(const char *domain, size_t total)
 {
-    size_t total = strlen(domain), label = 0;
+    size_t label = 0;
 
     if (total == 0 || total > 253)
         return FALSE;
@@ -88,24 +88,39 @@ static gboolean normalize_slow(const char *raw, GString *out)
     return fold_domain(at + 1, strlen(at + 1), out);
 }
 
-gboolean key_from_query(const char *raw, char *out)
+/* key_from_query() with the length of the result.  ASCII (nearly every
+ * key) is folded in one pass; anything else takes the slow path. */
+static gboolean fold_key(const char *raw, char *out, size_t *out_len)
 {
-    size_t len = strlen(raw);
-
-    if (len == 0 || len > KEY_MAX)
-        return FALSE;
-    if (is_ascii(raw)) {
-        for (size_t i = 0; i <= len; i++)
-            out[i] = raw[i] >= 'A' && raw[i] <= 'Z' ? (char)(raw[i] + 32) : raw[i];
-        while (len > 0 && out[len - 1] == '.')
-            out[--len] = 0;
-        return len > 0;
+    size_t len = 0;
+    for (unsigned char c; (c = (unsigned char)raw[len]) != 0; len++) {
+        if (c >= 0x80)
+            goto slow;
+        if (len == KEY_MAX)
+            return FALSE;
+        out[len] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : (char)c;
     }
+    while (len > 0 && out[len - 1] == '.')
+        len--;
+    out[len] = 0;
+    *out_len = len;
+    return len > 0;
+
+slow:
+    if (strlen(raw) > KEY_MAX)
+        return FALSE;
     g_autoptr(GString) folded = g_string_new(NULL);
     if (!normalize_slow(raw, folded) || folded->len == 0 || folded->len > KEY_MAX)
         return FALSE;
     memcpy(out, folded->str, folded->len + 1);
+    *out_len = folded->len;
     return TRUE;
+}
+
+gboolean key_from_query(const char *raw, char *out)
+{
+    size_t len;
+    return fold_key(raw, out, &len);
 }
 
 static gboolean valid_local_part(const char *local, size_t len)
@@ -122,12 +137,18 @@ static gboolean valid_local_part(const char *local, size_t len)
 
 gboolean key_from_list(const char *raw, char *folded, KeyKind *kind, const char **why)
 {
+    size_t len;
+    return key_from_list_len(raw, folded, &len, kind, why);
+}
+
+gboolean key_from_list_len(const char *raw, char *folded, size_t *len, KeyKind *kind, const char **why)
+{
     const char *domain;
 
-    if (!key_from_query(raw, folded))
+    if (!fold_key(raw, folded, len))
         return *why = "key cannot be normalized (too long, empty, or an invalid international name)", FALSE;
 
-    const char *at = strrchr(folded, '@');
+    const char *at = memrchr(folded, '@', *len);
     if (at) {
         if (!valid_local_part(folded, (size_t)(at - folded)))
             return *why = "invalid local part in address key", FALSE;
@@ -139,10 +160,10 @@ gboolean key_from_list(const char *raw, char *folded, KeyKind *kind, const char 
     } else {
         *kind = KEY_DOMAIN;
         domain = folded;
-        if (!strchr(domain, '.'))
+        if (!memchr(domain, '.', *len))
             return *why = "a domain key needs at least two labels (write .com for every .com domain)", FALSE;
     }
-    if (!key_domain_is_valid(domain))
+    if (!key_domain_is_valid(domain, *len - (size_t)(domain - folded)))
         return *why = "invalid domain name", FALSE;
     return TRUE;
 }

@@ -1,15 +1,18 @@
 /*
  * source.c - list file parser.  See source.h for the contract.
  *
- * Speed matters (a million-line list compiles in a second or two): keys
- * and strings go into one GStringChunk, records into one GArray, and a
- * line is tokenized in place without per-token allocation.
+ * Speed matters (a million-line list compiles in a quarter of a second):
+ * the text is copied once and tokenized in place, keys are folded in place
+ * and point into it, a line's "LEVEL attrs" text is parsed once for all
+ * the lines that repeat it, big texts are parsed in parallel parts, and
+ * fresh memory (costly to fault in) is asked for in huge pages.
  */
 #include "source.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static guint list_entry_hash(gconstpointer p)
 {
@@ -52,9 +55,35 @@ const ListEntry *source_intern_entry(SourceList *list, const Entry *entry)
     return found;
 }
 
+void source_advise_huge(void *p, size_t size)
+{
+#ifdef MADV_HUGEPAGE
+    /* Fresh memory is costly to fault in page by page (much of a compile
+     * on a VM): huge pages, where the system allows them, make that a few
+     * dozen faults instead of thousands. */
+    uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t from = ((uintptr_t)p + huge - 1) & ~(huge - 1), to = ((uintptr_t)p + size) & ~(huge - 1);
+    if (to > from)
+        madvise((void *)from, to - from, MADV_HUGEPAGE);
+#else
+    (void)p, (void)size;
+#endif
+}
+
+void *source_big_alloc(size_t size)
+{
+    void *p = g_malloc(size);
+    source_advise_huge(p, size);
+    return p;
+}
+
 SourceList *source_list_new(const char *filename)
 {
     SourceList *list = g_new0(SourceList, 1);
+    list->buffers = g_ptr_array_new_with_free_func(g_free);
+    list->parts = g_ptr_array_new_with_free_func((GDestroyNotify)source_list_free);
+    list->parallel_min = SOURCE_PARALLEL_MIN;
+    list->max_parts = MIN(g_get_num_processors(), SOURCE_MAX_PARTS);
     list->filename = g_strdup(filename);
     list->records = g_array_new(FALSE, FALSE, sizeof(SourceRecord));
     list->strings = g_string_chunk_new(1 << 16);
@@ -74,23 +103,37 @@ void source_list_free(SourceList *list)
     g_ptr_array_unref(list->errors);
     g_ptr_array_unref(list->scratch_keys);
     g_hash_table_unref(list->entries);
+    g_ptr_array_unref(list->parts);
+    g_ptr_array_unref(list->buffers);
+    g_free(list->parsed);
     g_free(list);
+}
+
+/* Keep message (ours now) unless the cap is reached; the message after
+ * the last one kept says that more were dropped. */
+static void source_error_add(SourceList *list, char *message)
+{
+    if (list->gave_up)
+        return g_free(message);
+    if (list->errors->len == SOURCE_MAX_ERRORS) {
+        g_free(message);
+        g_ptr_array_add(list->errors, g_strdup_printf("%s: too many errors, giving up", list->filename));
+        list->gave_up = TRUE;
+        return;
+    }
+    g_ptr_array_add(list->errors, message);
 }
 
 static void source_error(SourceList *list, guint line, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 static void source_error(SourceList *list, guint line, const char *fmt, ...)
 {
-    if (list->errors->len > SOURCE_MAX_ERRORS)
+    if (list->gave_up)
         return;
-    if (list->errors->len == SOURCE_MAX_ERRORS) {
-        g_ptr_array_add(list->errors, g_strdup_printf("%s: too many errors, giving up", list->filename));
-        return;
-    }
     va_list ap;
     va_start(ap, fmt);
     g_autofree char *msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    g_ptr_array_add(list->errors, g_strdup_printf("%s, line %u: %s", list->filename, line, msg));
+    source_error_add(list, g_strdup_printf("%s, line %u: %s", list->filename, line, msg));
 }
 
 /*
@@ -143,24 +186,142 @@ static char *next_token(Tokenizer *tok)
 
 static const char *level_list = "encrypt, verify, secure, dane, dane-only, none or may";
 
-static void add_keys(SourceList *list, GPtrArray *keys, const Entry *entry, guint lineno)
+/* Keys are folded in place in the list's copy of the text (a normal form
+ * is never longer than its source, except for some IDN names, which go
+ * to the string chunk). */
+static void add_keys(SourceList *list, GPtrArray *keys, const ListEntry *value, guint lineno)
 {
-    const ListEntry *value = source_intern_entry(list, entry);
     for (guint i = 0; i < keys->len; i++) {
+        char *raw = keys->pdata[i];
         const char *why;
         KeyKind kind;
         char key[KEY_MAX + 1];
-        if (!key_from_list(keys->pdata[i], key, &kind, &why)) {
-            source_error(list, lineno, "%s: \"%s\"", why, (const char *)keys->pdata[i]);
+        size_t key_len;
+        if (!key_from_list_len(raw, key, &key_len, &kind, &why)) {
+            source_error(list, lineno, "%s: \"%s\"", why, raw);
             continue;
         }
-        SourceRecord rec = {
-            .key = g_string_chunk_insert(list->strings, key),
-            .kind = kind,
+        const char *stored = key_len <= strlen(raw) ? memcpy(raw, key, key_len + 1)
+                                                    : g_string_chunk_insert_len(list->strings, key, (gssize)key_len);
+        if (list->n_parsed == list->parsed_room) {
+            list->parsed_room = MAX(list->parsed_room * 2, 1024);
+            list->parsed = g_renew(SourceRecord, list->parsed, list->parsed_room);
+        }
+        list->parsed[list->n_parsed++] = (SourceRecord){
+            .key = stored,
             .value = value,
             .line = lineno,
+            .key_len = (guint16)key_len,
+            .kind = (guint8)kind,
         };
-        g_array_append_val(list->records, rec);
+    }
+}
+
+/* Lists repeat the same few "LEVEL attrs" texts: recent ones are kept
+ * with their entry, found by the text (from the level word to the end of
+ * the line, as the tokenizer left it), and reused without parsing. */
+static SourceEntryCache *entry_cache_slot(SourceList *list, const char *tail, size_t len)
+{
+    guint hash = (guint)len * 31 + (guchar)tail[len / 2] * 7 + (guchar)tail[len - 1];
+    return &list->entry_cache[hash % G_N_ELEMENTS(list->entry_cache)];
+}
+
+static const ListEntry *entry_cache_find(SourceList *list, const char *tail, size_t len)
+{
+    const SourceEntryCache *slot = entry_cache_slot(list, tail, len);
+    return slot->value && slot->tail_len == len && memcmp(slot->tail, tail, len) == 0 ? slot->value : NULL;
+}
+
+/* The entry of "LEVEL attrs" (level parsed, tok after it); NULL after
+ * reporting an error. */
+static const ListEntry *parse_entry(SourceList *list, Tokenizer *tok, TlsLevel level, const char *tail,
+                                    size_t tail_len, guint lineno)
+{
+    SourceEntryCache *slot = entry_cache_slot(list, tail, tail_len);
+    gboolean cacheable = tail_len <= sizeof slot->tail;
+    char saved[sizeof slot->tail];
+    if (cacheable)
+        memcpy(saved, tail, tail_len);  /* before next_token() changes it */
+
+    Entry entry = {.level = level};
+    guint seen = 0;
+    const char *const *names = entry_attribute_names;
+    char *word;
+    while ((word = next_token(tok))) {
+        char *eq = strchr(word, '=');
+        const char *why;
+        if (!eq || eq == word)
+            return source_error(list, lineno, "expected attribute=value, found \"%s\"", word), NULL;
+        *eq = 0;
+        for (guint i = 0; names[i]; i++) {
+            if (strcmp(word, names[i]) == 0) {
+                if (seen & (1u << i))
+                    return source_error(list, lineno, "attribute %s given twice", word), NULL;
+                seen |= 1u << i;
+            }
+        }
+        if (!entry_set_attribute(&entry, word, eq + 1, &why))
+            return source_error(list, lineno, "%s: %s=%s", why, word, eq + 1), NULL;
+    }
+    if (tok->error)
+        return source_error(list, lineno, "%s", tok->error), NULL;
+    const char *why;
+    if (!entry_validate(&entry, &why))
+        return source_error(list, lineno, "%s", why), NULL;
+
+    const ListEntry *value = source_intern_entry(list, &entry);
+    if (cacheable) {
+        slot->value = value;
+        slot->tail_len = (guint16)tail_len;
+        memcpy(slot->tail, saved, tail_len);
+    }
+    return value;
+}
+
+/* next_token() for the key part of a line, where quotes are rare: one
+ * scan finds the end of the token. */
+static char *next_key_token(Tokenizer *tok)
+{
+    char *p = tok->pos;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    char *start = p;
+    for (; *p && *p != ' ' && *p != '\t'; p++) {
+        if (*p == '"')
+            return next_token(tok);
+    }
+    if (p == start)
+        return tok->pos = p, NULL;
+    if (*p)
+        *p++ = 0;
+    tok->pos = p;
+    return start;
+}
+
+/* Keys have a '.' or an '@' (',' separates keys); level words have none. */
+static gboolean may_be_level_word(const char *word)
+{
+    for (const char *c = word; *c; c++) {
+        if (*c == '.' || *c == '@' || *c == ',' || c - word > 9)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* "a,b,,c" -> a b c, split in place. */
+static void split_keys(char *word, GPtrArray *keys)
+{
+    for (char *p = word;;) {
+        while (*p == ',')
+            p++;
+        if (!*p)
+            return;
+        g_ptr_array_add(keys, p);
+        while (*p && *p != ',')
+            p++;
+        if (!*p)
+            return;
+        *p++ = 0;
     }
 }
 
@@ -171,23 +332,28 @@ static void source_parse_line(SourceList *list, char *line, guint lineno)
     GPtrArray *keys = list->scratch_keys;
     g_ptr_array_set_size(keys, 0);
     Tokenizer tok = {.pos = line};
-    Entry entry = {0};
+    const ListEntry *value = NULL;
+    TlsLevel level = LEVEL_ENCRYPT;
+    const char *tail = NULL;
+    size_t tail_len = 0;
     char *word;
-    gboolean have_level = FALSE;
 
     /* Keys (comma or blank separated) up to the level word. */
-    while ((word = next_token(&tok))) {
-        if (strlen(word) <= 9 && entry_level_parse(word, &entry.level)) {
-            have_level = TRUE;
-            break;
+    while ((word = next_key_token(&tok))) {
+        if (may_be_level_word(word)) {
+            tail = word;
+            tail_len = (size_t)(tok.pos + strlen(tok.pos) - word);
+            if ((value = entry_cache_find(list, tail, tail_len)))
+                break;
+            if (entry_level_parse(word, &level))
+                break;
+            tail = NULL;
         }
-        char *save;
-        for (char *k = strtok_r(word, ",", &save); k; k = strtok_r(NULL, ",", &save))
-            g_ptr_array_add(keys, k);
+        split_keys(word, keys);
     }
     if (tok.error)
         return source_error(list, lineno, "%s", tok.error);
-    if (!have_level) {
+    if (!tail) {
         const char *last = keys->len ? keys->pdata[keys->len - 1] : "";
         if (keys->len > 1 && !strchr(last, '.') && !strchr(last, '@'))
             return source_error(list, lineno, "unknown TLS level \"%s\" (expected %s)", last, level_list);
@@ -195,34 +361,11 @@ static void source_parse_line(SourceList *list, char *line, guint lineno)
     }
     if (keys->len == 0)
         return source_error(list, lineno, "missing key before the TLS level \"%s\"",
-                            entry_level_name(entry.level));
-
-    /* Attributes. */
-    guint seen = 0;
-    const char *const *names = entry_attribute_names;
-    while ((word = next_token(&tok))) {
-        char *eq = strchr(word, '=');
-        const char *why;
-        if (!eq || eq == word)
-            return source_error(list, lineno, "expected attribute=value, found \"%s\"", word);
-        *eq = 0;
-        for (guint i = 0; names[i]; i++) {
-            if (strcmp(word, names[i]) == 0) {
-                if (seen & (1u << i))
-                    return source_error(list, lineno, "attribute %s given twice", word);
-                seen |= 1u << i;
-            }
-        }
-        if (!entry_set_attribute(&entry, word, eq + 1, &why))
-            return source_error(list, lineno, "%s: %s=%s", why, word, eq + 1);
-    }
-    if (tok.error)
-        return source_error(list, lineno, "%s", tok.error);
-
-    const char *why;
-    if (!entry_validate(&entry, &why))
-        return source_error(list, lineno, "%s", why);
-    add_keys(list, keys, &entry, lineno);
+                            entry_level_name(value ? value->entry.level : level));
+    if (!value)
+        value = parse_entry(list, &tok, level, tail, tail_len, lineno);
+    if (value)
+        add_keys(list, keys, value, lineno);
 }
 
 int source_key_compare(const char *a, const char *b)
@@ -233,49 +376,56 @@ int source_key_compare(const char *a, const char *b)
 }
 
 /*
- * Sorting a million keys is most of a compile, so sort small items that
+ * Sorting a million keys is much of a compile, so sort small items that
  * carry the first 8 key bytes as an integer: most comparisons never touch
  * the key strings (or the cache lines they live in).
  */
 typedef struct {
-    guint64 prefix;  /* first 8 bytes, big-endian, NUL padded */
-    guint32 len;
-    guint32 index;   /* into records: tie-break keeps file order */
+    guint64 prefix;           /* first 8 bytes, big-endian, NUL padded */
+    const SourceRecord *rec;
 } SortItem;
 
-static int sort_item_compare(const void *a, const void *b, void *data)
+/* Key order (LMDB's: bytes, then the shorter first), then file order. */
+static int sort_item_compare(const void *a, const void *b)
 {
     const SortItem *x = a, *y = b;
     if (x->prefix != y->prefix)
         return x->prefix < y->prefix ? -1 : 1;
-    if (x->len > 8 && y->len > 8) {
-        const GArray *recs = data;
-        int c = strcmp(g_array_index(recs, SourceRecord, x->index).key + 8,
-                       g_array_index(recs, SourceRecord, y->index).key + 8);
+    const SourceRecord *r = x->rec, *s = y->rec;
+    if (r->key_len > 8 && s->key_len > 8) {
+        int c = memcmp(r->key + 8, s->key + 8, MIN(r->key_len, s->key_len) - 8u);
         if (c)
             return c;
-    } else if (x->len != y->len) {
-        return x->len < y->len ? -1 : 1;
     }
-    return x->index < y->index ? -1 : x->index > y->index;
+    if (r->key_len != s->key_len)
+        return r->key_len < s->key_len ? -1 : 1;
+    if (r->line != s->line)
+        return r->line < s->line ? -1 : 1;
+    return r < s ? -1 : r > s;  /* one line's keys are in one array */
 }
 
-static SortItem sort_item(const SourceRecord *rec, guint index)
+static SortItem sort_item(const SourceRecord *rec)
 {
-    SortItem item = {.index = index};
+    SortItem item = {.rec = rec};
     const unsigned char *k = (const unsigned char *)rec->key;
-    guint i = 0;
-    for (; i < 8 && k[i]; i++)
+    guint n = MIN(rec->key_len, 8u);
+    for (guint i = 0; i < n; i++)
         item.prefix = item.prefix << 8 | k[i];
-    item.prefix <<= 8 * (8 - i);
-    item.len = (guint32)(i < 8 ? i : 8 + strlen(rec->key + 8));
+    item.prefix <<= 8 * (8 - n);
     return item;
 }
 
-/* Stable LSD radix sort on the 64-bit prefix, 16 bits a pass. */
-static void radix_sort_prefix(SortItem *items, guint n)
+static gboolean sort_items_same_key(const SortItem *x, const SortItem *y)
 {
-    SortItem *tmp = g_new(SortItem, n), *src = items, *dst = tmp;
+    return x->prefix == y->prefix && x->rec->key_len == y->rec->key_len
+           && (x->rec->key_len <= 8 || memcmp(x->rec->key + 8, y->rec->key + 8, x->rec->key_len - 8u) == 0);
+}
+
+/* Stable LSD radix sort on the 64-bit prefix, 16 bits a pass; tmp has
+ * room for n items. */
+static void radix_sort_prefix(SortItem *items, SortItem *tmp, guint n)
+{
+    SortItem *src = items, *dst = tmp;
     guint *count = g_new(guint, 65536);
 
     for (guint shift = 0; shift < 64; shift += 16) {
@@ -294,103 +444,223 @@ static void radix_sort_prefix(SortItem *items, guint n)
         src = dst;
         dst = swap;
     }
-    g_free(tmp);  /* four passes: the result is back in items */
-    g_free(count);
+    g_free(count);  /* four passes: the result is back in items */
 }
 
-/* Sort records and report duplicates (names both lines). */
-static void source_sort_and_check(SourceList *list)
+/* Sort items (n of them; tmp has room for n) into key order. */
+static void sort_items(SortItem *items, SortItem *tmp, guint n)
 {
-    GArray *recs = list->records;
-    SortItem *order = g_new(SortItem, recs->len);
-    for (guint i = 0; i < recs->len; i++)
-        order[i] = sort_item(&g_array_index(recs, SourceRecord, i), i);
-    if (recs->len < 2) {
-        /* nothing to sort (and qsort_r() must not see a NULL array) */
-    } else if (recs->len < 4096) {
+    if (n < 4096) {
         /* small lists: the radix passes' 256 KiB of counters cost more */
-        qsort_r(order, recs->len, sizeof *order, sort_item_compare, recs);
-    } else {
-        radix_sort_prefix(order, recs->len);
+        if (n > 1)  /* qsort() must not see a NULL array */
+            qsort(items, n, sizeof *items, sort_item_compare);
+        return;
     }
+    radix_sort_prefix(items, tmp, n);
     /* Runs with the same prefix are rare and short: finish them exactly. */
-    for (guint i = 0, j; i < recs->len && recs->len >= 4096; i = j) {
-        for (j = i + 1; j < recs->len && order[j].prefix == order[i].prefix; j++)
+    for (guint i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && items[j].prefix == items[i].prefix; j++)
             ;
         if (j - i > 1)
-            qsort_r(order + i, j - i, sizeof *order, sort_item_compare, recs);
+            qsort(items + i, j - i, sizeof *items, sort_item_compare);
     }
-
-    /* Keep the first of equal keys, report each later one. */
-    GArray *sorted = g_array_sized_new(FALSE, FALSE, sizeof(SourceRecord), recs->len);
-    const SourceRecord *prev = NULL;
-    for (guint i = 0; i < recs->len; i++) {
-        const SourceRecord *rec = &g_array_index(recs, SourceRecord, order[i].index);
-        if (prev && strcmp(prev->key, rec->key) == 0) {
-            source_error(list, rec->line, "duplicate key \"%s\" (first defined at line %u)",
-                         rec->key, prev->line);
-            continue;
-        }
-        g_array_append_val(sorted, *rec);
-        prev = rec;
-    }
-    g_free(order);
-    g_array_unref(recs);
-    list->records = sorted;
 }
 
-/* Join physical lines into logical ones (continuations start with white
- * space), parse each, then sort and check the whole list. */
-gboolean source_parse(SourceList *list, const char *text, size_t len)
+/* A GArray of n SourceRecords' room, for filling front to back. */
+static GArray *record_array_new(guint n)
 {
-    g_autoptr(GString) logical = g_string_new(NULL);
-    guint logical_line = 0, lineno = 0;
-    const char *p = text, *end = text + len;
+    GArray *records = g_array_sized_new(FALSE, FALSE, sizeof(SourceRecord), n);
+    source_advise_huge(records->data, (size_t)n * sizeof(SourceRecord));
+    return records;
+}
 
-    /* One record per line is the common case: size the array once. */
-    guint lines = 1;
-    for (const char *nl = p; (nl = memchr(nl, '\n', (size_t)(end - nl))); nl++)
-        lines++;
-    if (list->records->len == 0) {
-        g_array_unref(list->records);
-        list->records = g_array_sized_new(FALSE, FALSE, sizeof(SourceRecord), lines);
+/* The records of list and its parts, sorted into list->records; later
+ * duplicates of a key are reported (naming both lines) and dropped. */
+static void source_sort_and_check(SourceList *list)
+{
+    GPtrArray *lists = g_ptr_array_new();
+    g_ptr_array_add(lists, list);
+    g_ptr_array_extend(lists, list->parts, NULL, NULL);
+    guint n = list->records->len;
+    for (guint p = 0; p < lists->len; p++)
+        n += ((SourceList *)lists->pdata[p])->n_parsed;
+
+    GArray *sorted = record_array_new(n);
+    SortItem *items = source_big_alloc((size_t)n * sizeof *items), *next = items;
+    for (guint i = 0; i < list->records->len; i++)
+        *next++ = sort_item(&g_array_index(list->records, SourceRecord, i));
+    for (guint p = 0; p < lists->len; p++) {
+        const SourceList *part = lists->pdata[p];
+        for (guint i = 0; i < part->n_parsed; i++)
+            *next++ = sort_item(&part->parsed[i]);
     }
+    /* the new array is not filled yet: it serves as the sort's scratch */
+    G_STATIC_ASSERT(sizeof(SortItem) <= sizeof(SourceRecord));
+    sort_items(items, (SortItem *)(void *)sorted->data, n);
 
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *eol = nl ? nl : end;
+    g_array_set_size(sorted, n);
+    guint kept = 0;
+    for (guint i = 0; i < n; i++) {
+        if (kept && sort_items_same_key(&items[i], &items[i - 1])) {
+            const SourceRecord *first = &g_array_index(sorted, SourceRecord, kept - 1);
+            source_error(list, items[i].rec->line, "duplicate key \"%s\" (first defined at line %u)",
+                         items[i].rec->key, first->line);
+            continue;
+        }
+        g_array_index(sorted, SourceRecord, kept++) = *items[i].rec;
+    }
+    g_array_set_size(sorted, kept);
+    g_free(items);
+    g_array_unref(list->records);
+    list->records = sorted;
+    for (guint p = 0; p < lists->len; p++) {
+        SourceList *part = lists->pdata[p];
+        g_clear_pointer(&part->parsed, g_free);
+        part->n_parsed = part->parsed_room = 0;
+    }
+    g_ptr_array_unref(lists);
+}
+
+/*
+ * Logical lines.  A continuation (a line that starts with white space and
+ * is not blank or a comment) is joined to its line in place: it moves down
+ * over the newline and its own indentation, so the text never grows.
+ */
+static void parse_lines(SourceList *list, char *p, char *end, guint lineno, gboolean check_nul)
+{
+    char *logical = NULL, *fill = NULL;
+    guint logical_line = 0;
+
+    for (; p < end; lineno++) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *eol = nl ? nl : end;
         size_t n = (size_t)(eol - p);
-        lineno++;
         if (n > 0 && p[n - 1] == '\r')
             n--;
 
-        const char *q = p;
+        char *q = p;
         while (q < p + n && (*q == ' ' || *q == '\t'))
             q++;
         gboolean blank = q == p + n, comment = !blank && *q == '#';
         gboolean continuation = !blank && !comment && q > p;
 
-        if (memchr(p, 0, n)) {
+        if (check_nul && memchr(p, 0, n)) {
             source_error(list, lineno, "NUL byte in line");
         } else if (continuation) {
-            if (logical_line == 0)
+            if (!logical) {
                 source_error(list, lineno, "continuation line (starts with white space) with no line to continue");
-            else
-            {
-                g_string_append_c(logical, ' ');
-                g_string_append_len(logical, q, (gssize)(p + n - q));
+            } else {
+                *fill++ = ' ';
+                memmove(fill, q, (size_t)(p + n - q));
+                fill += p + n - q;
             }
         } else if (!blank && !comment) {
-            if (logical_line)
-                source_parse_line(list, logical->str, logical_line);
-            g_string_assign(logical, "");
-            g_string_append_len(logical, p, (gssize)n);
+            if (logical) {
+                *fill = 0;
+                source_parse_line(list, logical, logical_line);
+            }
+            logical = p;
+            fill = p + n;
             logical_line = lineno;
         }
         p = nl ? nl + 1 : end;
     }
-    if (logical_line)
-        source_parse_line(list, logical->str, logical_line);
+    if (logical) {
+        *fill = 0;
+        source_parse_line(list, logical, logical_line);
+    }
+}
+
+static guint count_lines(const char *p, const char *end)
+{
+    guint lines = 0;
+    while ((p = memchr(p, '\n', (size_t)(end - p)))) {
+        lines++;
+        p++;
+    }
+    return lines;
+}
+
+/* Where a part of the text may start: a line that begins a logical line
+ * (not blank, a comment, a continuation or a line with a NUL byte), at or
+ * after p; end if there is none. */
+static char *part_start(char *p, char *end)
+{
+    while (p < end && (p = memchr(p, '\n', (size_t)(end - p)))) {
+        p++;
+        char *eol = memchr(p, '\n', (size_t)(end - p));
+        char c = p < end ? *p : 0;
+        if (c != ' ' && c != '\t' && c != '#' && c != '\r' && c != '\n' && c != 0
+            && !memchr(p, 0, (size_t)((eol ? eol : end) - p)))
+            return p;
+    }
+    return end;
+}
+
+typedef struct {
+    SourceList *list;
+    char *start, *end;
+    guint first_line;
+    gboolean check_nul;
+} SourcePart;
+
+static gpointer parse_part(gpointer data)
+{
+    SourcePart *part = data;
+    if (part->list->parsed_room == 0) {
+        /* about one record a line: a guess, the array grows if need be */
+        part->list->parsed_room = (guint)((size_t)(part->end - part->start) / 24 + 64);
+        part->list->parsed = source_big_alloc(part->list->parsed_room * sizeof(SourceRecord));
+    }
+    parse_lines(part->list, part->start, part->end, part->first_line, part->check_nul);
+    return NULL;
+}
+
+/* Big lists are cut into parts at logical-line boundaries and parsed in
+ * parallel, each part into a list of its own (its own strings, entries and
+ * errors), then joined in file order. */
+static void parse_text(SourceList *list, char *text, size_t len)
+{
+    char *end = text + len;
+    gboolean check_nul = strlen(text) != len;
+    guint nparts = (guint)CLAMP(len / MAX(list->parallel_min, 1), 1, CLAMP(list->max_parts, 1, SOURCE_MAX_PARTS));
+    SourcePart parts[SOURCE_MAX_PARTS];
+    GThread *threads[SOURCE_MAX_PARTS] = {NULL};
+    guint made = 0, lineno = 1;
+
+    for (char *p = text; p < end && made < nparts; made++) {
+        char *stop = made + 1 == nparts ? end : part_start(MAX(p, text + len / nparts * (made + 1)), end);
+        parts[made] = (SourcePart){
+            .list = made == 0 ? list : source_list_new(list->filename),
+            .start = p, .end = stop, .first_line = lineno, .check_nul = check_nul,
+        };
+        if (made > 0)
+            g_ptr_array_add(list->parts, parts[made].list);
+        if (stop < end)
+            lineno += count_lines(p, stop);
+        p = stop;
+    }
+    for (guint i = 1; i < made; i++)
+        threads[i] = g_thread_new("tlsmap-parse", parse_part, &parts[i]);
+    if (made > 0)
+        parse_part(&parts[0]);
+
+    for (guint i = 1; i < made; i++) {
+        SourceList *part = parts[i].list;
+        g_thread_join(threads[i]);
+        for (guint e = 0; e < part->errors->len - part->gave_up; e++)
+            source_error_add(list, g_strdup(part->errors->pdata[e]));
+    }
+}
+
+gboolean source_parse(SourceList *list, const char *text, size_t len)
+{
+    /* Our own copy: lines are joined, tokenized and keys folded in place. */
+    char *copy = source_big_alloc(len + 1);
+    memcpy(copy, text, len);
+    copy[len] = 0;
+    g_ptr_array_add(list->buffers, copy);
+    parse_text(list, copy, len);
     source_sort_and_check(list);
     return list->errors->len == 0;
 }

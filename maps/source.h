@@ -28,8 +28,16 @@ typedef struct {
     const char *key;        /* normal form, see key.h */
     const ListEntry *value;
     guint line;             /* first physical line of the logical line */
-    KeyKind kind;
+    guint16 key_len;        /* strlen(key) */
+    guint8 kind;            /* KeyKind */
 } SourceRecord;
+
+/* A recently parsed "LEVEL attrs" text and its entry. */
+typedef struct {
+    const ListEntry *value;
+    guint16 tail_len;
+    char tail[118];
+} SourceEntryCache;
 
 typedef struct {
     char *filename;
@@ -38,17 +46,35 @@ typedef struct {
     GPtrArray *errors;      /* "FILE, line N: ..." messages */
     GPtrArray *scratch_keys;
     GHashTable *entries;    /* ListEntry set, owned */
+    GPtrArray *buffers;     /* the parsed texts, keys point into them */
+    SourceRecord *parsed;   /* records parsed, not sorted yet */
+    guint n_parsed, parsed_room;
+    GPtrArray *parts;       /* lists of a parallel parse, kept for their storage */
+    size_t parallel_min;    /* bytes of text per parsing thread, at least */
+    guint max_parts;        /* parsing threads, at most (default: processors) */
+    gboolean gave_up;       /* too many errors: the last one says so */
+    SourceEntryCache entry_cache[8];
 } SourceList;
 
 #define SOURCE_MAX_ERRORS 50
+#define SOURCE_PARALLEL_MIN ((size_t)4 << 20)
+#define SOURCE_MAX_PARTS 4
 
 SourceList *source_list_new(const char *filename);
 void source_list_free(SourceList *list);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SourceList, source_list_free)
 
 /* Parse text into list->records, sort them and reject duplicate keys.
- * Returns TRUE when list->errors is empty. */
+ * Returns TRUE when list->errors is empty.  A text of more than
+ * parallel_min bytes is cut at logical line boundaries into up to
+ * max_parts parts parsed by threads of their own; the result (records,
+ * errors and their order) is the same as a parse in one piece. */
 gboolean source_parse(SourceList *list, const char *text, size_t len);
+
+/* g_malloc() for a large array that will be filled front to back, and
+ * the advice that makes it cheap for memory that is not touched yet. */
+void *source_big_alloc(size_t size);
+void source_advise_huge(void *p, size_t size);
 
 /* The shared copy of entry (its strings are copied into list->strings). */
 const ListEntry *source_intern_entry(SourceList *list, const Entry *entry);

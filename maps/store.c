@@ -60,7 +60,7 @@ static size_t estimate_map_size(const GArray *records)
     size_t bytes = 1 << 20;
     for (guint i = 0; i < records->len; i++) {
         const SourceRecord *rec = &g_array_index(records, SourceRecord, i);
-        bytes += strlen(rec->key) + rec->value->encoded_len + 64;
+        bytes += rec->key_len + rec->value->encoded_len + 64;
     }
     return (bytes * 2 + 4095) & ~(size_t)4095;
 }
@@ -80,25 +80,16 @@ static int trim_to_used_pages(MDB_env *env)
     return 0;
 }
 
-/* Fill a fresh environment at tmp with the records; one transaction. */
-static int fill_environment(const char *tmp, const GArray *records, size_t map_size)
+/* Fill the (fresh) environment with the records; one transaction. */
+static int fill_environment(MDB_env *env, const GArray *records)
 {
-    MDB_env *env = NULL;
     MDB_txn *txn = NULL;
     MDB_dbi dbi;
     int rc;
     char version[16];
 
-    if ((rc = mdb_env_create(&env)) != 0)
-        return rc;
-    if ((rc = mdb_env_set_mapsize(env, map_size)) != 0)
-        goto out;
-    /* WRITEMAP: pages are written straight into the (private, temporary)
-     * file instead of being staged in malloc'd memory and copied. */
-    if ((rc = mdb_env_open(env, tmp, MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOSYNC | MDB_WRITEMAP | MDB_NORDAHEAD, 0600)) != 0)
-        goto out;
     if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0)
-        goto out;
+        return rc;
     if ((rc = mdb_dbi_open(txn, NULL, 0, &dbi)) != 0)
         goto out;
 
@@ -122,7 +113,10 @@ static int fill_environment(const char *tmp, const GArray *records, size_t map_s
         goto out;
     for (guint i = 0; i < records->len && rc == 0; i++) {
         const SourceRecord *rec = &g_array_index(records, SourceRecord, i);
-        k.mv_size = strlen(rec->key);
+        /* sorted keys are scattered over the source text: fetch ahead */
+        if (i + 8 < records->len)
+            __builtin_prefetch(g_array_index(records, SourceRecord, i + 8).key);
+        k.mv_size = rec->key_len;
         k.mv_data = (void *)rec->key;
         v.mv_size = rec->value->encoded_len;
         v.mv_data = (void *)rec->value->encoded;
@@ -133,19 +127,36 @@ static int fill_environment(const char *tmp, const GArray *records, size_t map_s
         goto out;
     rc = mdb_txn_commit(txn);
     txn = NULL;
-    if (rc == 0)
-        rc = mdb_env_sync(env, 1);
+    /* No mdb_env_sync(): the pages written through the map are the file's
+     * page cache, and store_write()'s fsync() makes them durable with the
+     * size and mode in one go. */
     if (rc == 0)
         rc = trim_to_used_pages(env);
 out:
     if (txn)
         mdb_txn_abort(txn);
+    return rc;
+}
+
+/* A fresh environment at tmp mapping map_size bytes, filled with the
+ * records.  MDB_WRITEMAP: pages are written straight into the file
+ * instead of being staged in malloc'd memory and copied. */
+static int write_environment(const char *tmp, const GArray *records, size_t map_size)
+{
+    MDB_env *env = NULL;
+    int rc;
+
+    if ((rc = mdb_env_create(&env)) != 0)
+        return rc;
+    if ((rc = mdb_env_set_mapsize(env, map_size)) == 0
+        && (rc = mdb_env_open(env, tmp, MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOSYNC | MDB_WRITEMAP | MDB_NORDAHEAD,
+                              0600)) == 0)
+        rc = fill_environment(env, records);
     mdb_env_close(env);
     return rc;
 }
 
-gboolean store_write(const char *path, const GArray *records, const struct stat *like,
-                     GError **error)
+gboolean store_write(const char *path, const GArray *records, const struct stat *like, GError **error)
 {
     g_autofree char *dir = g_path_get_dirname(path);
     g_autofree char *base = g_path_get_basename(path);
@@ -162,7 +173,7 @@ gboolean store_write(const char *path, const GArray *records, const struct stat 
 
     /* Write the environment; grow the map and start over if it was too small. */
     size_t map_size = estimate_map_size(records);
-    while ((rc = fill_environment(tmp, records, map_size)) == MDB_MAP_FULL && map_size < ((size_t)1 << 40)) {
+    while ((rc = write_environment(tmp, records, map_size)) == MDB_MAP_FULL && map_size < ((size_t)1 << 40)) {
         map_size *= 4;
         if (ftruncate(fd, 0) < 0)
             break;
@@ -269,7 +280,8 @@ static gboolean open_environment(const char *path, MDB_env **envp, MDB_txn **txn
 
     if ((rc = mdb_env_create(&env)) != 0)
         return lmdb_fail(error, STORE_ERROR_INVALID, path, "cannot open", rc);
-    rc = mdb_env_open(env, path, MDB_RDONLY | MDB_NOLOCK | MDB_NOSUBDIR | MDB_NORDAHEAD, 0);
+    /* NOTLS: a diff reads the old list from a thread of its own */
+    rc = mdb_env_open(env, path, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS | MDB_NOSUBDIR | MDB_NORDAHEAD, 0);
     if (rc != 0) {
         mdb_env_close(env);
         if (rc == ENOENT)
@@ -502,8 +514,9 @@ gboolean store_load(const char *path, SourceList *list, GError **error)
         SourceRecord rec = {.line = 0};
         Entry entry;
         rec.key = g_string_chunk_insert_len(list->strings, k.mv_data, (gssize)k.mv_size);
+        rec.key_len = (guint16)k.mv_size;
         rec.kind = rec.key[0] == '.' ? KEY_PARENT : strchr(rec.key, '@') ? KEY_ADDRESS : KEY_DOMAIN;
-        if (strlen(rec.key) != k.mv_size || !entry_decode(v.mv_data, v.mv_size, &entry)) {
+        if (strlen(rec.key) != k.mv_size || k.mv_size > KEY_MAX || !entry_decode(v.mv_data, v.mv_size, &entry)) {
             g_autofree char *shown = g_strescape(rec.key, NULL);
             g_set_error(error, STORE_ERROR, STORE_ERROR_INVALID, "%s: corrupt record for key \"%s\"",
                         path, shown);
@@ -517,19 +530,30 @@ gboolean store_load(const char *path, SourceList *list, GError **error)
     return ok;
 }
 
-StoreDiff store_diff(const char *path, const GArray *records)
-{
-    StoreDiff diff = {.total = records->len};
+struct StoreDiffJob {
     ListScan scan;
+    gboolean have_old;
+    const GArray *records;
+    StoreDiff diff;
+    GThread *thread;
+};
+
+static gpointer store_diff_run(gpointer data)
+{
+    StoreDiffJob *job = data;
+    const GArray *records = job->records;
+    ListScan *scan = &job->scan;
+    StoreDiff diff = {.total = records->len};
     MDB_val k, v;
     guint j = 0;
 
-    if (!scan_open(path, &scan, NULL)) {
+    if (!job->have_old) {
         diff.added = records->len;
-        return diff;
+        job->diff = diff;
+        return NULL;
     }
     /* Merge the two sorted sequences. */
-    gboolean more = scan_next(&scan, &k, &v);
+    gboolean more = scan_next(scan, &k, &v);
     while (more || j < records->len) {
         const SourceRecord *rec = j < records->len ? &g_array_index(records, SourceRecord, j) : NULL;
         int cmp;
@@ -538,7 +562,7 @@ StoreDiff store_diff(const char *path, const GArray *records)
         } else if (!rec) {
             cmp = -1;
         } else {
-            size_t len = strlen(rec->key);
+            size_t len = rec->key_len;
             cmp = memcmp(k.mv_data, rec->key, MIN(len, k.mv_size));
             if (cmp == 0)
                 cmp = k.mv_size < len ? -1 : k.mv_size > len;
@@ -549,13 +573,31 @@ StoreDiff store_diff(const char *path, const GArray *records)
             else
                 diff.changed += v.mv_size != rec->value->encoded_len
                                 || memcmp(v.mv_data, rec->value->encoded, v.mv_size) != 0;
-            more = scan_next(&scan, &k, &v);
+            more = scan_next(scan, &k, &v);
         }
         if (cmp >= 0 && rec) {
             diff.added += cmp > 0;
             j++;
         }
     }
-    scan_close(&scan);
+    scan_close(scan);
+    job->diff = diff;
+    return NULL;
+}
+
+StoreDiffJob *store_diff_start(const char *path, const GArray *records)
+{
+    StoreDiffJob *job = g_new0(StoreDiffJob, 1);
+    job->records = records;
+    job->have_old = scan_open(path, &job->scan, NULL);
+    job->thread = g_thread_new("tlsmap-diff", store_diff_run, job);
+    return job;
+}
+
+StoreDiff store_diff_finish(StoreDiffJob *job)
+{
+    g_thread_join(job->thread);
+    StoreDiff diff = job->diff;
+    g_free(job);
     return diff;
 }

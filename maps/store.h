@@ -47,17 +47,24 @@ int store_lock_writers(const char *path, GError **error);
 gboolean store_write(const char *path, const GArray *records, const struct stat *like,
                      GError **error);
 
+
 /* Load every record of a compiled list into list (keys and strings are
  * copied into list->strings); records come out sorted. */
 gboolean store_load(const char *path, SourceList *list, GError **error);
 
 /* What replacing the list at path with records would change (for the
  * audit trail); compares encoded values, so it is cheap for big lists.
- * A missing or unreadable old list counts every record as added. */
+ * A missing or unreadable old list counts every record as added.
+ * store_diff_start() opens the old list and compares in a thread of its
+ * own, so a new list can be written (and renamed over the old name) in
+ * the meantime; store_diff_finish() waits for the counts.  records must
+ * stay unchanged until then. */
 typedef struct {
     guint added, removed, changed, total;
 } StoreDiff;
-StoreDiff store_diff(const char *path, const GArray *records);
+typedef struct StoreDiffJob StoreDiffJob;
+StoreDiffJob *store_diff_start(const char *path, const GArray *records);
+StoreDiff store_diff_finish(StoreDiffJob *job);
 
 /* A long-lived reader that follows renames. */
 typedef struct StoreReader StoreReader;

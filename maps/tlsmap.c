@@ -111,8 +111,10 @@ static int install(const char *source, const char *path, const GArray *records,
                    const struct stat *like, const char *action, const GPtrArray *keys)
 {
     GError *error = NULL;
-    StoreDiff diff = store_diff(path, records);
-    if (!store_write(path, records, like, &error))
+    StoreDiffJob *compare = store_diff_start(path, records);
+    gboolean written = store_write(path, records, like, &error);
+    StoreDiff diff = store_diff_finish(compare);
+    if (!written)
         return fail_error(error);
     audit_record(action, source, &diff, keys);
     return EXIT_SUCCESS;

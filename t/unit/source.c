@@ -111,6 +111,17 @@ static void test_error_cap(void)
     g_assert_nonnull(strstr(list->errors->pdata[SOURCE_MAX_ERRORS], "too many errors"));
 }
 
+static void assert_parts_agree(const char *text, size_t len, guint max_parts);
+
+static void test_error_cap_in_parts(void)
+{
+    g_autoptr(GString) text = g_string_new(NULL);
+    for (int i = 0; i < 200; i++)
+        g_string_append(text, i % 3 ? "bad\n" : "a.example encrypt\n");
+    assert_parts_agree(text->str, text->len, 3);
+    assert_parts_agree(text->str, text->len, 4);
+}
+
 static void test_sorted_and_shared(void)
 {
     g_autoptr(SourceList) list = source_list_new("x");
@@ -140,13 +151,80 @@ static void test_entry_roundtrip(void)
     g_assert_false(entry_decode(buf, len, &back));
 }
 
+/* The parse cut into parts (big lists are) gives what the parse in one
+ * piece gives: same records, same errors, same order. */
+static void assert_parts_agree(const char *text, size_t len, guint max_parts)
+{
+    g_autoptr(SourceList) whole = source_list_new("x");
+    g_autoptr(SourceList) cut = source_list_new("x");
+    whole->max_parts = 1;
+    cut->max_parts = max_parts;
+    cut->parallel_min = 1 + len / max_parts;
+    g_assert_cmpint(source_parse(whole, text, len), ==, source_parse(cut, text, len));
+    g_assert_cmpuint(whole->parts->len, ==, 0);
+    g_assert_cmpuint(whole->errors->len, ==, cut->errors->len);
+    for (guint i = 0; i < whole->errors->len; i++)
+        g_assert_cmpstr(whole->errors->pdata[i], ==, cut->errors->pdata[i]);
+    g_assert_cmpuint(whole->records->len, ==, cut->records->len);
+    for (guint i = 0; i < whole->records->len; i++) {
+        const SourceRecord *a = &g_array_index(whole->records, SourceRecord, i);
+        const SourceRecord *b = &g_array_index(cut->records, SourceRecord, i);
+        g_assert_cmpstr(a->key, ==, b->key);
+        g_assert_cmpuint(a->key_len, ==, strlen(b->key));
+        g_assert_cmpuint(a->line, ==, b->line);
+        g_assert_true(entry_equal(&a->value->entry, &b->value->entry));
+    }
+}
+
+static void test_parts_agree_on_every_case(void)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_test_message("case %s", cases[i].name);
+        size_t len = cases[i].input == nul_input ? sizeof nul_input - 1 : strlen(cases[i].input);
+        assert_parts_agree(cases[i].input, len, 3);
+    }
+}
+
+/* A list big enough to be cut: errors in every part keep their line
+ * numbers, a duplicate across parts names both lines, continuation lines
+ * stay with their line, entries repeated far apart are still shared. */
+static void test_parallel_parts(void)
+{
+    g_autoptr(GString) text = g_string_new(NULL);
+    for (guint line = 1; line <= 3000; line++) {
+        if (line == 10 || line == 2500)
+            g_string_append(text, "bad.example crypt\n");
+        else if (line == 5 || line == 2900)
+            g_string_append(text, "Twice.Example. verify\n");
+        else if (line % 100 == 0)
+            g_string_append_printf(text, "c%u.example,\n   d%u.example encrypt\n\tmode=report\n# note\n", line, line);
+        else
+            g_string_append_printf(text, "d%u.example encrypt\n", line);
+    }
+    g_autoptr(SourceList) list = source_list_new("x");
+    list->max_parts = 3;
+    list->parallel_min = text->len / 3;
+    g_assert_false(source_parse(list, text->str, text->len));
+    g_assert_cmpuint(list->parts->len, ==, 2);
+    g_assert_cmpuint(list->errors->len, ==, 3);
+    g_assert_nonnull(strstr(list->errors->pdata[0], "x, line 10: "));
+    g_assert_nonnull(strstr(list->errors->pdata[1], "x, line 2572: "));  /* 2500 + 24 lines of 4 */
+    g_assert_cmpstr(list->errors->pdata[2], ==,
+                    "x, line 2981: duplicate key \"twice.example\" (first defined at line 5)");
+    assert_parts_agree(text->str, text->len, 3);
+    assert_parts_agree(text->str, text->len, 4);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/source/parse", test_parse);
     g_test_add_func("/source/all_errors", test_errors_are_all_reported);
     g_test_add_func("/source/error_cap", test_error_cap);
+    g_test_add_func("/source/error_cap_in_parts", test_error_cap_in_parts);
     g_test_add_func("/source/sorted_and_shared", test_sorted_and_shared);
+    g_test_add_func("/source/parts_agree", test_parts_agree_on_every_case);
+    g_test_add_func("/source/parallel_parts", test_parallel_parts);
     g_test_add_func("/entry/roundtrip", test_entry_roundtrip);
     return g_test_run();
 }
