@@ -34,42 +34,64 @@ int decide_protocol_rank(const char *name)
     return 0;
 }
 
-static gboolean component_matches(const char *component, size_t len, const char *name)
+/* Does a component of a cipher name (len bytes) fall under an excluded
+ * name (nlen bytes)?  3DES also goes by CBC3 and EDE, EXPORT by EXP...  */
+static gboolean component_matches(const char *component, size_t len, const char *name, size_t nlen)
 {
-    if (g_ascii_strcasecmp(name, "3DES") == 0)
-        return (len == 4 && g_ascii_strncasecmp(component, "3DES", 4) == 0)
-               || (len == 4 && g_ascii_strncasecmp(component, "CBC3", 4) == 0)
+    if (nlen == 4 && g_ascii_strncasecmp(name, "3DES", 4) == 0)
+        return (len == 4 && (g_ascii_strncasecmp(component, "3DES", 4) == 0
+                             || g_ascii_strncasecmp(component, "CBC3", 4) == 0))
                || (len == 3 && g_ascii_strncasecmp(component, "EDE", 3) == 0);
-    if (g_ascii_strcasecmp(name, "EXPORT") == 0)
+    if (nlen == 6 && g_ascii_strncasecmp(name, "EXPORT", 6) == 0)
         return len >= 3 && g_ascii_strncasecmp(component, "EXP", 3) == 0;
-    return strlen(name) == len && g_ascii_strncasecmp(component, name, len) == 0;
+    return nlen == len && g_ascii_strncasecmp(component, name, len) == 0;
 }
 
-const char *decide_excluded_cipher(const char *cipher, const char *excluded, char *found, size_t size)
+typedef struct {
+    const char *at;
+    size_t len;
+} CipherName;
+
+static const char *first_match(const char *cipher, const CipherName *names, guint n, char *found, size_t size)
 {
-    /* Walk both lists in place: this runs for every TLS request. */
     for (const char *p = cipher; *p;) {
         size_t len = strcspn(p, "-_");
-        for (const char *n = excluded; *n;) {
-            size_t nlen = strcspn(n, ":");
-            char name[32];
-            if (nlen > 0 && nlen < sizeof name) {
-                memcpy(name, n, nlen);
-                name[nlen] = 0;
-                if (component_matches(p, len, name)) {
-                    g_strlcpy(found, name, size);
-                    return found;
-                }
+        for (guint i = 0; i < n; i++) {
+            if (component_matches(p, len, names[i].at, names[i].len)) {
+                g_strlcpy(found, names[i].at, MIN(size, names[i].len + 1));
+                return found;
             }
-            n += nlen;
-            if (*n)
-                n++;
         }
         p += len;
         if (*p)
             p++;
     }
     return NULL;
+}
+
+const char *decide_excluded_cipher(const char *cipher, const char *excluded, char *found, size_t size)
+{
+    /* This runs for every TLS request of a listed sender: split the
+     * excluded names once, then walk the cipher name's components. */
+    CipherName few[32], *names = few;
+    guint n = 1;
+    for (const char *p = excluded; *p; p++)
+        n += *p == ':';
+    if (n > G_N_ELEMENTS(few))
+        names = g_new(CipherName, n);
+    n = 0;
+    for (const char *p = excluded; *p;) {
+        size_t len = strcspn(p, ":");
+        if (len > 0)
+            names[n++] = (CipherName){p, len};
+        p += len;
+        if (*p)
+            p++;
+    }
+    const char *result = first_match(cipher, names, n, found, size);
+    if (names != few)
+        g_free(names);
+    return result;
 }
 
 /* Does the TLS session meet the floor and the cipher exclusions?

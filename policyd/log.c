@@ -9,7 +9,8 @@
 
 static gboolean verbose_logging;
 static gboolean to_journal;
-static gboolean batching;
+static gboolean batching, pending;
+static gint64 flushed_at;
 static int pid;
 
 static const char *level_word(GLogLevelFlags level)
@@ -34,8 +35,9 @@ static GLogWriterOutput writer(GLogLevelFlags level, const GLogField *fields, gs
         if (strcmp(fields[i].key, "MESSAGE") == 0) {
             fprintf(stderr, "tlspolicyd[%d]: %s%s\n", pid, level_word(level),
                     (const char *)fields[i].value);
+            pending = TRUE;
             if (!batching)
-                fflush(stderr);
+                log_flush();
         }
     }
     return G_LOG_WRITER_HANDLED;
@@ -65,7 +67,24 @@ char *log_escape(const char *s, char *out, size_t size)
     size_t o = 0;
     const char *p = s;
 
+    if (size < 4)  /* no room for "..." */
+        return size ? (*out = 0, out) : out;
+
     while (*p) {
+        /* plain printable ASCII (nearly everything) goes in runs */
+        const char *run = p;
+        while ((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f && *p != '\\')
+            p++;
+        if (p > run) {
+            size_t n = (size_t)(p - run), room = size - 4 - o;  /* o + 4 <= size holds */
+            memcpy(out + o, run, MIN(n, room));
+            if (n > room) {
+                g_strlcpy(out + room + o, "...", size - o - room);
+                return out;
+            }
+            o += n;
+            continue;
+        }
         char piece[8];
         size_t plen;
         gunichar ch = (unsigned char)*p < 0x80 ? (gunichar)(unsigned char)*p
@@ -94,8 +113,21 @@ void log_batch_begin(void)
     batching = TRUE;
 }
 
-void log_batch_end(void)
+void log_batch_end(gint64 now_ms)
 {
     batching = FALSE;
+    if (pending && now_ms - flushed_at >= LOG_FLUSH_MS)
+        log_flush();
+}
+
+gboolean log_pending(void)
+{
+    return pending;
+}
+
+void log_flush(void)
+{
     fflush(stderr);
+    pending = FALSE;
+    flushed_at = g_get_monotonic_time() / 1000;
 }

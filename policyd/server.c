@@ -68,13 +68,20 @@ struct Server {
     char *list_error;      /* last list error logged, NULL when the list is fine */
     Counters count;
     gboolean stopping;
+    gint64 now;            /* the event loop's clock, read once a batch */
 };
 
 /* Deadlines in milliseconds: whole seconds would cut a 1 s read_timeout
- * to a few milliseconds when a request starts just before a second ticks. */
-static gint64 now_ms(void)
+ * to a few milliseconds when a request starts just before a second ticks.
+ * The clock is read once per batch of events, not per request. */
+static gint64 now_ms(const Server *s)
 {
-    return g_get_monotonic_time() / 1000;
+    return s->now;
+}
+
+static void clock_tick(Server *s)
+{
+    s->now = g_get_monotonic_time() / 1000;
 }
 
 /*
@@ -263,7 +270,7 @@ static void accept_connections(Server *s, Listener *l)
                 g_warning("accept: %s; pausing new connections", g_strerror(errno));
                 watch_listeners(s, FALSE);
                 s->accept_paused = TRUE;
-                s->accept_resume = now_ms() + 1000;
+                s->accept_resume = now_ms(s) + 1000;
             }
             return;
         }
@@ -280,7 +287,7 @@ static void accept_connections(Server *s, Listener *l)
         c->in_cap = INITIAL_BUFFER;
         c->in = g_malloc(c->in_cap);
         c->out = g_string_sized_new(128);
-        c->deadline = now_ms() + s->config->idle_timeout * (gint64)1000;
+        c->deadline = now_ms(s) + s->config->idle_timeout * (gint64)1000;
         c->next = s->connections;
         if (c->next)
             c->next->prev = c;
@@ -313,27 +320,52 @@ static StoreReader *list_for_request(Server *s)
     return NULL;
 }
 
+/* Appends s escaped (see log_escape()) to line. */
+static void append_escaped(GString *line, const char *s, size_t max)
+{
+    char buf[LOG_VALUE_MAX * 2];
+    g_string_append(line, log_escape(s, buf, MIN(max, sizeof buf)));
+}
+
 static void log_decision(const PolicyRequest *req, const Decision *d)
 {
-    char qid[64], client[LOG_VALUE_MAX], addr[64], sender[LOG_VALUE_MAX], rcpt[LOG_VALUE_MAX],
-        action[LOG_VALUE_MAX * 2];
+    static GString *line;
     gboolean changes_flow = d->verdict != VERDICT_DUNNO || d->report;
 
     if (!changes_flow && !log_is_verbose())
         return;
+    /* Put together by hand: this runs for every reject, and printf-style
+     * formatting of a dozen values was much of its cost. */
     const char *what = d->report ? "report" : decide_verdict_name(d->verdict);
+    if (!line)
+        line = g_string_sized_new(1024);
+    g_string_assign(line, what);
+    g_string_append(line, ": queue_id=");
+    append_escaped(line, *req->queue_id ? req->queue_id : "NOQUEUE", 64);
+    g_string_append(line, d->direction == DIRECTION_OUTBOUND ? " direction=outbound client=" : " direction=inbound client=");
+    append_escaped(line, *req->client_name ? req->client_name : "unknown", LOG_VALUE_MAX);
+    g_string_append_c(line, '[');
+    append_escaped(line, req->client_address, 64);
+    g_string_append(line, "] sender=<");
+    append_escaped(line, req->sender, LOG_VALUE_MAX);
+    g_string_append(line, "> recipient=<");
+    append_escaped(line, req->recipient, LOG_VALUE_MAX);
+    g_string_append(line, "> key=");
+    g_string_append(line, d->key[0] ? d->key : "-");
+    g_string_append(line, " level=");
+    g_string_append(line, d->key[0] ? entry_level_name(d->level) : "-");
+    g_string_append(line, " reason=\"");
+    g_string_append(line, d->reason);
+    if (d->detail[0]) {
+        g_string_append(line, " (");
+        g_string_append(line, d->detail);
+        g_string_append_c(line, ')');
+    }
+    g_string_append(line, d->report ? "\" action=\"would have been: " : "\" action=\"");
+    append_escaped(line, d->report ? decide_verdict_name(d->would) : d->action, LOG_VALUE_MAX * 2);
+    g_string_append_c(line, '"');
     g_log_structured(G_LOG_DOMAIN, changes_flow ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_DEBUG, "TLSPOLICYD_VERDICT",
-                     what, "MESSAGE",
-                     "%s: queue_id=%s direction=%s client=%s[%s] sender=<%s> recipient=<%s> key=%s "
-                     "level=%s reason=\"%s%s%s%s\" action=\"%s%s\"",
-                     what, log_escape(*req->queue_id ? req->queue_id : "NOQUEUE", qid, sizeof qid),
-                     d->direction == DIRECTION_OUTBOUND ? "outbound" : "inbound",
-                     log_escape(*req->client_name ? req->client_name : "unknown", client, sizeof client),
-                     log_escape(req->client_address, addr, sizeof addr), log_escape(req->sender, sender, sizeof sender),
-                     log_escape(req->recipient, rcpt, sizeof rcpt), d->key[0] ? d->key : "-",
-                     d->key[0] ? entry_level_name(d->level) : "-", d->reason, d->detail[0] ? " (" : "",
-                     d->detail, d->detail[0] ? ")" : "", d->report ? "would have been: " : "",
-                     log_escape(d->report ? decide_verdict_name(d->would) : d->action, action, sizeof action));
+                     what, "MESSAGE", "%s", line->str);
 }
 
 static void count_verdict(Counters *count, const Decision *d)
@@ -495,10 +527,10 @@ static gboolean process_input(Server *s, Connection *c)
     c->in_len -= offset;
     if (c->in_len == 0) {
         c->request_start = 0;
-        c->deadline = now_ms() + s->config->idle_timeout * (gint64)1000;
+        c->deadline = now_ms(s) + s->config->idle_timeout * (gint64)1000;
     } else if (c->request_start == 0 || offset > 0) {
         /* what is left is the start of a new request: its clock starts now */
-        c->request_start = now_ms();
+        c->request_start = now_ms(s);
         c->deadline = c->request_start + s->config->read_timeout * (gint64)1000;
     }
     /* Replies to the good requests before a bad one still go out. */
@@ -559,7 +591,7 @@ static gboolean drain_connection(Server *s, Connection *c)
 
 static void expire_connections(Server *s)
 {
-    gint64 now = now_ms();
+    gint64 now = now_ms(s);
     for (Connection *c = s->connections, *next; c; c = next) {
         next = c->next;
         if (now < c->deadline)
@@ -644,6 +676,7 @@ Server *server_new(Config *config, ConfigReloader reload, gpointer reload_data, 
     s->reload = reload;
     s->reload_data = reload_data;
     s->listeners = g_array_new(FALSE, FALSE, sizeof(Listener));
+    clock_tick(s);
     g_autofree char *path = g_strconcat(config->list, ".lmdb", NULL);
     s->list = store_reader_new(path);
     store_reader_set_recheck(s->list, LIST_RECHECK_US);
@@ -685,10 +718,17 @@ int server_run(Server *s)
     struct epoll_event events[256];
     notify_ready();
     while (!s->stopping) {
-        int n = epoll_wait(s->epfd, events, G_N_ELEMENTS(events), 1000);
+        /* with log lines waiting, only peek: if nothing is up, write them */
+        int timeout = log_pending() ? 0 : 1000;
+        int n = epoll_wait(s->epfd, events, G_N_ELEMENTS(events), timeout);
         if (n < 0 && errno != EINTR) {
             g_critical("epoll_wait: %s", g_strerror(errno));
             return 1;
+        }
+        clock_tick(s);
+        if (n == 0 && timeout == 0) {
+            log_flush();
+            continue;
         }
         log_batch_begin();
         for (int i = 0; i < n; i++) {
@@ -703,7 +743,7 @@ int server_run(Server *s)
                 connection_readable(s, ptr);
         }
         expire_connections(s);
-        log_batch_end();
+        log_batch_end(s->now);
     }
 
     /* Stopping: no new connections.  Requests already sent to us are in

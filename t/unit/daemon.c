@@ -241,6 +241,48 @@ static void test_log_lines(void)
     g_assert_nonnull(strstr(log, "counters: requests="));
 }
 
+/* A busy daemon writes its log in batches, but not only when it falls
+ * idle or its buffer fills: a lone reject line shows up while a load of
+ * unlisted senders goes on. */
+static gpointer keep_busy(gpointer data)
+{
+    gint64 until = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+    g_autoptr(GString) batch = g_string_new(NULL);
+    for (int i = 0; i < 200; i++)
+        g_string_append_printf(batch, "request=smtpd_access_policy\nprotocol_state=RCPT\nqueue_id=Q%d\n"
+                                      "sender=a@unlisted.example\nrecipient=b@local.example\n\n", i);
+    int fd = connect_daemon();
+    client_send_all(fd, request, sizeof request - 1);  /* the one reject: queue_id=Q1 */
+    g_free(client_read_replies(fd, 1));
+    while (g_get_monotonic_time() < until && !g_atomic_int_get((gint *)data)) {
+        client_send_all(fd, batch->str, batch->len);
+        g_free(client_read_replies(fd, 200));
+    }
+    close(fd);
+    return NULL;
+}
+
+static void test_log_under_load(void)
+{
+    gint done = 0;
+    g_autofree char *before = NULL;
+    gsize start;
+    g_assert_true(g_file_get_contents(log_path, &before, &start, NULL));
+    GThread *load[2] = {g_thread_new("load", keep_busy, &done), g_thread_new("load", keep_busy, &done)};
+    gboolean seen = FALSE;
+    gint64 deadline = g_get_monotonic_time() + G_USEC_PER_SEC;
+    while (!seen && g_get_monotonic_time() < deadline) {
+        g_usleep(20000);
+        g_autofree char *log = NULL;
+        g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
+        seen = strstr(log + start, "reject: queue_id=Q1 ") != NULL;
+    }
+    g_atomic_int_set(&done, 1);
+    g_thread_join(load[0]);
+    g_thread_join(load[1]);
+    g_assert_true(seen);
+}
+
 static void test_command_line(void)
 {
     g_autofree char *out = NULL, *err = NULL;
@@ -453,6 +495,7 @@ int main(int argc, char **argv)
     g_test_add_func("/daemon/list_errors", test_list_errors_fail_closed);
     g_test_add_func("/daemon/reload", test_reload);
     g_test_add_func("/daemon/log_lines", test_log_lines);
+    g_test_add_func("/daemon/log_under_load", test_log_under_load);
     g_test_add_func("/daemon/command_line", test_command_line);
     g_test_add_func("/daemon/socketmap", test_socketmap);
     g_test_add_func("/daemon/systemd_protocol", test_systemd_protocol);

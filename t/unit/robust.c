@@ -16,6 +16,7 @@
 #include <glib.h>
 
 #include "client.h"
+#include "log.h"
 
 static char *tmpdir, *sock_path, *list_path, *conf_path, *log_path;
 static GPid daemon_pid;
@@ -466,6 +467,33 @@ static void test_sigterm_under_load(void)
     close(fd);
 }
 
+/* Row 3 at the source: what log_escape() makes of hostile values. */
+static void test_log_escape(void)
+{
+    static const struct {
+        const char *name, *input;
+        size_t size;
+        const char *want;
+    } cases[] = {
+        {"plain", "user@example.com", 64, "user@example.com"},
+        {"control bytes", "a\r\nb\tc\x7f", 64, "a\\x0D\\x0Ab\\x09c\\x7F"},
+        {"backslash", "a\\b", 64, "a\\x5Cb"},
+        {"utf-8 kept", "m\xc3\xbcller", 64, "m\xc3\xbcller"},
+        {"invalid utf-8", "a\xc3(b\xff", 64, "a\\xC3(b\\xFF"},
+        {"cut in a run", "abcdefghij", 8, "abcd..."},
+        {"fits exactly", "abcd", 8, "abcd"},
+        {"cut before an escape", "abc\n", 8, "abc..."},
+        {"cut at an escape", "abcd\n", 8, "abcd..."},
+        {"tiny buffer", "abc", 3, ""},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        char out[64];
+        g_test_message("case %s", cases[i].name);
+        g_assert_cmpstr(log_escape(cases[i].input, out, cases[i].size), ==, cases[i].want);
+        g_assert_cmpuint(strlen(out), <, cases[i].size);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -488,6 +516,7 @@ int main(int argc, char **argv)
 
     g_test_add_func("/robust/02_attribute_flood", test_attribute_flood);
     g_test_add_func("/robust/03_hostile_values", test_hostile_values);
+    g_test_add_func("/robust/03_log_escape", test_log_escape);
     g_test_add_func("/robust/05_half_requests", test_half_requests);
     g_test_add_func("/robust/06_slow_connections", test_slow_connections);
     g_test_add_func("/robust/07_fd_exhaustion", test_fd_exhaustion);
