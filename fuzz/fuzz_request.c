@@ -1,6 +1,7 @@
 /* fuzz_request.c - libFuzzer harness for the policy request parser: the
  * input is a byte stream from a peer, framed and parsed request after
- * request exactly as the server loop does, in random-sized reads. */
+ * request exactly as the server loop does, in random-sized reads, by
+ * request_next() and by request_next_portable(), which must agree. */
 #include <stdint.h>
 #include <string.h>
 
@@ -23,7 +24,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t length;
             const char *why;
             PolicyRequest req;
+            /* the portable parser must agree on everything, on a copy */
+            char *copy = g_malloc(len + 1);
+            memcpy(copy, buf, len);
+            size_t length2 = 0;
+            const char *why2 = NULL;
+            PolicyRequest req2;
+            FrameStatus st2 = request_next_portable(copy, len, &limits, &req2, &length2, &why2);
             FrameStatus st = request_next(buf, len, &limits, &req, &length, &why);
+            if (st != st2 || (st == FRAME_COMPLETE && (length != length2 || memcmp(buf, copy, len) != 0))
+                || (st == FRAME_ERROR && strcmp(why, why2) != 0))
+                __builtin_trap();
+            for (size_t f = 0; st == FRAME_COMPLETE && f < sizeof req / sizeof(char *); f++) {
+                const char *a = ((const char **)(void *)&req)[f], *b = ((const char **)(void *)&req2)[f];
+                if (strcmp(a, b) != 0 || (*a && a - buf != b - copy))
+                    __builtin_trap();
+            }
+            g_free(copy);
             if (st == FRAME_ERROR)
                 goto out;
             if (st == FRAME_INCOMPLETE)

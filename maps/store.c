@@ -421,7 +421,11 @@ static gboolean follow_name(StoreReader *reader, GError **error)
 
 gboolean store_reader_begin(StoreReader *reader, GError **error)
 {
-    gint64 now = reader->recheck_us > 0 ? g_get_monotonic_time() : 0;
+    return store_reader_begin_at(reader, reader->recheck_us > 0 ? g_get_monotonic_time() : 0, error);
+}
+
+gboolean store_reader_begin_at(StoreReader *reader, gint64 now, GError **error)
+{
     gboolean check = !reader->env || reader->recheck_us == 0 || now - reader->checked_at >= reader->recheck_us;
 
     if (check) {

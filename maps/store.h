@@ -82,6 +82,9 @@ void store_reader_set_recheck(StoreReader *reader, guint microseconds);
  * start a read transaction.  FALSE with error when the list cannot be
  * used; store_reader_end() must not be called then. */
 gboolean store_reader_begin(StoreReader *reader, GError **error);
+/* The same with the caller's clock (g_get_monotonic_time() units), for a
+ * caller that has just read it. */
+gboolean store_reader_begin_at(StoreReader *reader, gint64 now, GError **error);
 /* Exact-key get inside begin/end (key NUL-terminated at key_len); entry
  * strings point into the map. */
 gboolean store_reader_get(StoreReader *reader, const char *key, size_t key_len, Entry *entry);

@@ -279,8 +279,13 @@ static void decide_outbound(const PolicyRequest *req, StoreReader *list, const C
 void decide(const PolicyRequest *req, StoreReader *list, const Config *c, TransactionState *txn,
             Decision *d)
 {
-    memset(d, 0, sizeof *d);
+    /* field by field: clearing the whole 1.5 KiB costs more than a lookup */
+    d->verdict = d->would = VERDICT_DUNNO;
+    d->report = FALSE;
     d->direction = DIRECTION_INBOUND;
+    d->reason = "";
+    d->detail[0] = d->key[0] = d->action[0] = 0;
+    d->level = 0;
     if (g_ascii_strcasecmp(req->protocol_state, "RCPT") != 0)
         return dunno(d, "not at RCPT");
     if ((*c->outbound_context && strcmp(req->policy_context, c->outbound_context) == 0)

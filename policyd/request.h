@@ -52,4 +52,9 @@ typedef struct {
 FrameStatus request_next(char *buf, size_t len, const RequestLimits *limits, PolicyRequest *req, size_t *length,
                          const char **why);
 
+/* The same a line at a time with memchr(): what request_next() is where
+ * SSE2 is missing, and the reference the fuzz harness holds it to. */
+FrameStatus request_next_portable(char *buf, size_t len, const RequestLimits *limits, PolicyRequest *req,
+                                  size_t *length, const char **why);
+
 #endif

@@ -303,7 +303,7 @@ static void accept_connections(Server *s, Listener *l)
 static StoreReader *list_for_request(Server *s)
 {
     GError *error = NULL;
-    if (store_reader_begin(s->list, &error)) {
+    if (store_reader_begin_at(s->list, s->now * 1000, &error)) {
         if (s->list_error) {
             g_message("list %s is available again", store_reader_path(s->list));
             g_clear_pointer(&s->list_error, g_free);
