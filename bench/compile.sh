@@ -19,9 +19,10 @@ if [ ! -s "$D/big.list" ]; then
 fi
 med() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 : > "$D/t.tlsmap"; : > "$D/t.postmap"
+# sync first: neither command should wait behind the other's writeback
 for i in $(seq ${RUNS:-7}); do
-  /usr/bin/time -f %e -a -o "$D/t.tlsmap" "$T/tlsmap" "$D/big.list" 2>/dev/null
-  /usr/bin/time -f %e -a -o "$D/t.postmap" postmap -c "$D/pfconf" "lmdb:$D/big.pm"
+  sync; /usr/bin/time -f %e -a -o "$D/t.tlsmap" "$T/tlsmap" "$D/big.list" 2>/dev/null
+  sync; /usr/bin/time -f %e -a -o "$D/t.postmap" postmap -c "$D/pfconf" "lmdb:$D/big.pm"
 done
 echo "tlsmap  $(tr '\n' ' ' < "$D/t.tlsmap") median $(med < "$D/t.tlsmap")"
 echo "postmap $(tr '\n' ' ' < "$D/t.postmap") median $(med < "$D/t.postmap")"

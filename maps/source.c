@@ -474,51 +474,100 @@ static GArray *record_array_new(guint n)
     return records;
 }
 
+/* One list's records (a part of a parallel parse, or the whole) to sort:
+ * its items and their scratch space. */
+typedef struct {
+    const SourceRecord *first, *second;  /* two runs of records */
+    guint n_first, n_second;
+    SortItem *items, *tmp;
+} SortSegment;
+
+static gpointer sort_segment(gpointer data)
+{
+    SortSegment *seg = data;
+    SortItem *next = seg->items;
+    for (guint i = 0; i < seg->n_first; i++)
+        *next++ = sort_item(&seg->first[i]);
+    for (guint i = 0; i < seg->n_second; i++)
+        *next++ = sort_item(&seg->second[i]);
+    sort_items(seg->items, seg->tmp, seg->n_first + seg->n_second);
+    return NULL;
+}
+
+/* The next item in key order from the heads of the sorted segments; NULL
+ * when all are used up. */
+static const SortItem *merge_next(SortSegment *segs, SortItem **heads, guint n_segs)
+{
+    int best = -1;
+    for (guint s = 0; s < n_segs; s++) {
+        if (heads[s] < segs[s].items + segs[s].n_first + segs[s].n_second
+            && (best < 0 || sort_item_compare(heads[s], heads[best]) < 0))
+            best = (int)s;
+    }
+    return best < 0 ? NULL : heads[best]++;
+}
+
 /* The records of list and its parts, sorted into list->records; later
- * duplicates of a key are reported (naming both lines) and dropped. */
+ * duplicates of a key are reported (naming both lines) and dropped.  Each
+ * part is sorted by a thread of its own, then the parts are merged. */
 static void source_sort_and_check(SourceList *list)
 {
-    GPtrArray *lists = g_ptr_array_new();
-    g_ptr_array_add(lists, list);
-    g_ptr_array_extend(lists, list->parts, NULL, NULL);
-    guint n = list->records->len;
-    for (guint p = 0; p < lists->len; p++)
-        n += ((SourceList *)lists->pdata[p])->n_parsed;
-
-    GArray *sorted = record_array_new(n);
-    SortItem *items = source_big_alloc((size_t)n * sizeof *items), *next = items;
-    for (guint i = 0; i < list->records->len; i++)
-        *next++ = sort_item(&g_array_index(list->records, SourceRecord, i));
-    for (guint p = 0; p < lists->len; p++) {
-        const SourceList *part = lists->pdata[p];
-        for (guint i = 0; i < part->n_parsed; i++)
-            *next++ = sort_item(&part->parsed[i]);
+    guint n_segs = 1 + list->parts->len, n = 0;
+    SortSegment *segs = g_new0(SortSegment, n_segs);
+    segs[0] = (SortSegment){.first = (const SourceRecord *)(void *)list->records->data,
+                            .n_first = list->records->len, .second = list->parsed, .n_second = list->n_parsed};
+    for (guint p = 1; p < n_segs; p++) {
+        const SourceList *part = list->parts->pdata[p - 1];
+        segs[p] = (SortSegment){.first = part->parsed, .n_first = part->n_parsed};
     }
-    /* the new array is not filled yet: it serves as the sort's scratch */
+    for (guint p = 0; p < n_segs; p++)
+        n += segs[p].n_first + segs[p].n_second;
+
+    /* The new array is not filled until the merge: it is the sorts' scratch.
+     * (Room for one at least: no arithmetic on NULL for an empty list.) */
+    GArray *sorted = record_array_new(MAX(n, 1));
+    SortItem *items = source_big_alloc(MAX(n, 1) * sizeof *items);
     G_STATIC_ASSERT(sizeof(SortItem) <= sizeof(SourceRecord));
-    sort_items(items, (SortItem *)(void *)sorted->data, n);
+    GThread **threads = g_new0(GThread *, n_segs);
+    for (guint p = 0, base = 0; p < n_segs; p++) {
+        segs[p].items = items + base;
+        segs[p].tmp = (SortItem *)(void *)sorted->data + base;
+        base += segs[p].n_first + segs[p].n_second;
+        if (p > 0)
+            threads[p] = g_thread_new("tlsmap-sort", sort_segment, &segs[p]);
+    }
+    sort_segment(&segs[0]);
+    for (guint p = 1; p < n_segs; p++)
+        g_thread_join(threads[p]);
 
     g_array_set_size(sorted, n);
+    SortItem **heads = g_new(SortItem *, n_segs);
+    for (guint p = 0; p < n_segs; p++)
+        heads[p] = segs[p].items;
     guint kept = 0;
-    for (guint i = 0; i < n; i++) {
-        if (kept && sort_items_same_key(&items[i], &items[i - 1])) {
+    const SortItem *item, *prev = NULL;
+    while ((item = merge_next(segs, heads, n_segs))) {
+        if (prev && sort_items_same_key(item, prev)) {
             const SourceRecord *first = &g_array_index(sorted, SourceRecord, kept - 1);
-            source_error(list, items[i].rec->line, "duplicate key \"%s\" (first defined at line %u)",
-                         items[i].rec->key, first->line);
-            continue;
+            source_error(list, item->rec->line, "duplicate key \"%s\" (first defined at line %u)",
+                         item->rec->key, first->line);
+        } else {
+            g_array_index(sorted, SourceRecord, kept++) = *item->rec;
         }
-        g_array_index(sorted, SourceRecord, kept++) = *items[i].rec;
+        prev = item;
     }
     g_array_set_size(sorted, kept);
+    g_free(heads);
+    g_free(threads);
     g_free(items);
+    g_free(segs);
     g_array_unref(list->records);
     list->records = sorted;
-    for (guint p = 0; p < lists->len; p++) {
-        SourceList *part = lists->pdata[p];
+    for (guint p = 0; p < n_segs; p++) {
+        SourceList *part = p == 0 ? list : list->parts->pdata[p - 1];
         g_clear_pointer(&part->parsed, g_free);
         part->n_parsed = part->parsed_room = 0;
     }
-    g_ptr_array_unref(lists);
 }
 
 /*

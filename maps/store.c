@@ -65,21 +65,6 @@ static size_t estimate_map_size(const GArray *records)
     return (bytes * 2 + 4095) & ~(size_t)4095;
 }
 
-/* WRITEMAP grew the file to the whole map size; give back the tail. */
-static int trim_to_used_pages(MDB_env *env)
-{
-    MDB_envinfo info;
-    MDB_stat st;
-    mdb_filehandle_t fd;
-
-    mdb_env_info(env, &info);
-    mdb_env_stat(env, &st);
-    mdb_env_get_fd(env, &fd);
-    if (ftruncate(fd, (off_t)((info.me_last_pgno + 1) * (size_t)st.ms_psize)) < 0)
-        return errno;
-    return 0;
-}
-
 /* Fill the (fresh) environment with the records; one transaction. */
 static int fill_environment(MDB_env *env, const GArray *records)
 {
@@ -127,11 +112,9 @@ static int fill_environment(MDB_env *env, const GArray *records)
         goto out;
     rc = mdb_txn_commit(txn);
     txn = NULL;
-    /* No mdb_env_sync(): the pages written through the map are the file's
+    /* No mdb_env_sync() (MDB_NOSYNC): the commit wrote the pages to the
      * page cache, and store_write()'s fsync() makes them durable with the
-     * size and mode in one go. */
-    if (rc == 0)
-        rc = trim_to_used_pages(env);
+     * mode and owner in one go. */
 out:
     if (txn)
         mdb_txn_abort(txn);
@@ -139,8 +122,9 @@ out:
 }
 
 /* A fresh environment at tmp mapping map_size bytes, filled with the
- * records.  MDB_WRITEMAP: pages are written straight into the file
- * instead of being staged in malloc'd memory and copied. */
+ * records.  Not MDB_WRITEMAP: writing a new file through the map costs a
+ * page fault (a read of a hole) per page, more than LMDB's pwrite() of
+ * the pages at commit. */
 static int write_environment(const char *tmp, const GArray *records, size_t map_size)
 {
     MDB_env *env = NULL;
@@ -149,7 +133,7 @@ static int write_environment(const char *tmp, const GArray *records, size_t map_
     if ((rc = mdb_env_create(&env)) != 0)
         return rc;
     if ((rc = mdb_env_set_mapsize(env, map_size)) == 0
-        && (rc = mdb_env_open(env, tmp, MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOSYNC | MDB_WRITEMAP | MDB_NORDAHEAD,
+        && (rc = mdb_env_open(env, tmp, MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOSYNC | MDB_NORDAHEAD,
                               0600)) == 0)
         rc = fill_environment(env, records);
     mdb_env_close(env);
