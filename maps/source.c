@@ -83,7 +83,6 @@ SourceList *source_list_new(const char *filename)
     list->buffers = g_ptr_array_new_with_free_func(g_free);
     list->parts = g_ptr_array_new_with_free_func((GDestroyNotify)source_list_free);
     list->parallel_min = SOURCE_PARALLEL_MIN;
-    list->max_parts = MIN(g_get_num_processors(), SOURCE_MAX_PARTS);
     list->filename = g_strdup(filename);
     list->records = g_array_new(FALSE, FALSE, sizeof(SourceRecord));
     list->strings = g_string_chunk_new(1 << 16);
@@ -672,7 +671,10 @@ static void parse_text(SourceList *list, char *text, size_t len)
 {
     char *end = text + len;
     gboolean check_nul = strlen(text) != len;
-    guint nparts = (guint)CLAMP(len / MAX(list->parallel_min, 1), 1, CLAMP(list->max_parts, 1, SOURCE_MAX_PARTS));
+    guint nparts = (guint)MIN(len / MAX(list->parallel_min, 1), SOURCE_MAX_PARTS);
+    if (nparts > 1)
+        nparts = MIN(nparts, list->max_parts ? list->max_parts : g_get_num_processors());
+    nparts = MAX(nparts, 1);
     SourcePart parts[SOURCE_MAX_PARTS];
     GThread *threads[SOURCE_MAX_PARTS] = {NULL};
     guint made = 0, lineno = 1;

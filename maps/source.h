@@ -51,7 +51,7 @@ typedef struct {
     guint n_parsed, parsed_room;
     GPtrArray *parts;       /* lists of a parallel parse, kept for their storage */
     size_t parallel_min;    /* bytes of text per parsing thread, at least */
-    guint max_parts;        /* parsing threads, at most (default: processors) */
+    guint max_parts;        /* parsing threads, at most (0, the default: processors) */
     gboolean gave_up;       /* too many errors: the last one says so */
     SourceEntryCache entry_cache[8];
 } SourceList;
