@@ -4,6 +4,9 @@
 #include "request.h"
 
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 typedef struct {
     const char *name;
@@ -143,8 +146,6 @@ FrameStatus request_next_portable(char *buf, size_t len, const RequestLimits *li
 }
 
 #ifdef __SSE2__
-#include <emmintrin.h>
-
 /* Bits of the bytes at p (16 of them, or n < 16 at the end) equal to c. */
 static inline guint32 match_bits(const char *p, size_t n, __m128i block, char c)
 {

@@ -357,9 +357,9 @@ static void log_decision(const PolicyRequest *req, const Decision *d)
     g_string_append(line, d->key[0] ? entry_level_name(d->level) : "-");
     g_string_append(line, " reason=\"");
     g_string_append(line, d->reason);
-    if (d->detail[0]) {
+    if (d->detail[0]) {  /* it may quote the request (protocol, cipher, certificate) */
         g_string_append(line, " (");
-        g_string_append(line, d->detail);
+        append_escaped(line, d->detail, sizeof d->detail);
         g_string_append_c(line, ')');
     }
     g_string_append(line, d->report ? "\" action=\"would have been: " : "\" action=\"");

@@ -115,8 +115,9 @@ static void test_hostile_values(void)
     static const char *const values[] = {"%n%n%s%x", "\xff\xfe\xc3(", "\033[2J\033]0;pwned\007", "a\rb", "\\x41"};
     for (guint i = 0; i < G_N_ELEMENTS(values); i++) {
         g_autofree char *req = g_strdup_printf("request=smtpd_access_policy\nprotocol_state=RCPT\n"
-                                               "sender=a@listed.example\nrecipient=%s@x\nqueue_id=%s\n\n",
-                                               values[i], values[i]);
+                                               "sender=a@listed.example\nrecipient=%s@x\nqueue_id=%s\n"
+                                               "encryption_protocol=%s\n\n",
+                                               values[i], values[i], values[i]);
         g_autofree char *reply = ask(req);
         g_assert_cmpstr(reply, ==, REJECT);
     }
@@ -135,6 +136,8 @@ static void test_hostile_values(void)
     g_assert_nonnull(strstr(log, "recipient=<\\xFF\\xFE\\xC3(@x>"));
     g_assert_nonnull(strstr(log, "queue_id=\\x1B[2J\\x1B]0;pwned\\x07 "));
     g_assert_nonnull(strstr(log, "recipient=<\\x5Cx41@x>"));
+    /* the reason's detail quotes a value from the request: escaped too */
+    g_assert_nonnull(strstr(log, "(\\x1B[2J\\x1B]0;pwned\\x07 below TLSv1.2)"));
     g_assert_true(g_utf8_validate(log, -1, NULL));
 }
 
