@@ -135,13 +135,7 @@ static gboolean valid_local_part(const char *local, size_t len)
     return TRUE;
 }
 
-gboolean key_from_list(const char *raw, char *folded, KeyKind *kind, const char **why)
-{
-    size_t len;
-    return key_from_list_len(raw, folded, &len, kind, why);
-}
-
-gboolean key_from_list_len(const char *raw, char *folded, size_t *len, KeyKind *kind, const char **why)
+gboolean key_from_list(const char *raw, char *folded, size_t *len, KeyKind *kind, const char **why)
 {
     const char *domain;
 
@@ -166,4 +160,10 @@ gboolean key_from_list_len(const char *raw, char *folded, size_t *len, KeyKind *
     if (!key_domain_is_valid(domain, *len - (size_t)(domain - folded)))
         return *why = "invalid domain name", FALSE;
     return TRUE;
+}
+
+const char *key_domain(const char *key)
+{
+    const char *at = strrchr(key, '@');
+    return at ? at + 1 : key[0] == '.' ? key + 1 : key;
 }

@@ -23,11 +23,13 @@ typedef enum {
 
 #define KEY_MAX 320  /* 64 for the local part, 1 for '@', 255 for the domain */
 
-/* Normalize a key from a list file into out (KEY_MAX+1 bytes) and check
- * that it is well-formed; FALSE with *why set to a static message. */
-gboolean key_from_list(const char *raw, char *out, KeyKind *kind, const char **why);
-/* The same, also giving strlen(out). */
-gboolean key_from_list_len(const char *raw, char *out, size_t *len, KeyKind *kind, const char **why);
+/* Normalize a key from a list file into out (KEY_MAX+1 bytes, *len its
+ * length) and check that it is well-formed; FALSE with *why set to a
+ * static message. */
+gboolean key_from_list(const char *raw, char *out, size_t *len, KeyKind *kind, const char **why);
+
+/* The domain a normalized key names: "user@d" -> d, ".d" -> d, "d" -> d. */
+const char *key_domain(const char *key);
 
 /* Normalize an address or domain from a query into out (KEY_MAX+1 bytes).
  * Returns FALSE when it cannot be normalized (too long, bad IDN, empty);

@@ -196,7 +196,7 @@ static void add_keys(SourceList *list, GPtrArray *keys, const ListEntry *value, 
         KeyKind kind;
         char key[KEY_MAX + 1];
         size_t key_len;
-        if (!key_from_list_len(raw, key, &key_len, &kind, &why)) {
+        if (!key_from_list(raw, key, &key_len, &kind, &why)) {
             source_error(list, lineno, "%s: \"%s\"", why, raw);
             continue;
         }
@@ -721,6 +721,5 @@ const char *source_probe_domain(const SourceRecord *rec)
     const Entry *e = &rec->value->entry;
     if (entry_level_is_exemption(e->level) || !entry_covers(e, DIRECTION_OUTBOUND))
         return NULL;
-    const char *at = strrchr(rec->key, '@');
-    return at ? at + 1 : rec->key[0] == '.' ? rec->key + 1 : rec->key;
+    return key_domain(rec->key);
 }

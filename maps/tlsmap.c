@@ -231,7 +231,8 @@ static int do_delete(const char *source)
         const char *why;
         KeyKind kind;
         char key[KEY_MAX + 1];
-        if (!key_from_list(raw->pdata[i], key, &kind, &why))
+        size_t len;
+        if (!key_from_list(raw->pdata[i], key, &len, &kind, &why))
             return fail("%s: \"%s\"", why, (const char *)raw->pdata[i]);
         g_hash_table_add(doomed, g_strdup(key));
     }

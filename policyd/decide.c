@@ -116,13 +116,6 @@ static gboolean session_acceptable(const PolicyRequest *req, TlsProtocol floor, 
     return TRUE;
 }
 
-/* The domain a key names: "user@d" -> d, ".d" -> d, "d" -> d. */
-static const char *key_domain(const char *key)
-{
-    const char *at = strrchr(key, '@');
-    return at ? at + 1 : key[0] == '.' ? key + 1 : key;
-}
-
 static gboolean client_cert_acceptable(const PolicyRequest *req, const Entry *entry, const char *key,
                                        Decision *d)
 {

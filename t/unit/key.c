@@ -41,7 +41,8 @@ static void test_key_from_list(void)
         char out[KEY_MAX + 1];
         KeyKind kind = KEY_DOMAIN;
         const char *why = NULL;
-        gboolean ok = key_from_list(c->input, out, &kind, &why);
+        size_t len = 0;
+        gboolean ok = key_from_list(c->input, out, &len, &kind, &why);
         g_test_message("case %s", c->name);
         if (!c->want) {
             g_assert_false(ok);
@@ -50,6 +51,7 @@ static void test_key_from_list(void)
         }
         g_assert_true(ok);
         g_assert_cmpstr(out, ==, c->want);
+        g_assert_cmpuint(len, ==, strlen(c->want));
         g_assert_cmpint(kind, ==, c->kind);
     }
 }
@@ -93,11 +95,24 @@ static void test_name_in_domain(void)
     }
 }
 
+static void test_key_domain(void)
+{
+    static const struct {
+        const char *key, *want;
+    } rows[] = {
+        {"user@example.com", "example.com"}, {"a@b@example.com", "example.com"},
+        {".example.com", "example.com"},     {"example.com", "example.com"},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(rows); i++)
+        g_assert_cmpstr(key_domain(rows[i].key), ==, rows[i].want);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/key/name_in_domain", test_name_in_domain);
     g_test_add_func("/key/from_list", test_key_from_list);
     g_test_add_func("/key/from_query", test_key_from_query);
+    g_test_add_func("/key/domain", test_key_domain);
     return g_test_run();
 }
