@@ -367,11 +367,10 @@ static void source_parse_line(SourceList *list, char *line, guint lineno)
         add_keys(list, keys, value, lineno);
 }
 
-int source_key_compare(const char *a, const char *b)
+int source_key_compare(const char *a, size_t a_len, const char *b, size_t b_len)
 {
-    /* LMDB's default order: memcmp, then the shorter key first; for
-     * NUL-free strings that is exactly strcmp. */
-    return strcmp(a, b);
+    int c = memcmp(a, b, MIN(a_len, b_len));
+    return c ? c : a_len < b_len ? -1 : a_len > b_len;
 }
 
 /*
@@ -391,13 +390,9 @@ static int sort_item_compare(const void *a, const void *b)
     if (x->prefix != y->prefix)
         return x->prefix < y->prefix ? -1 : 1;
     const SourceRecord *r = x->rec, *s = y->rec;
-    if (r->key_len > 8 && s->key_len > 8) {
-        int c = memcmp(r->key + 8, s->key + 8, MIN(r->key_len, s->key_len) - 8u);
-        if (c)
-            return c;
-    }
-    if (r->key_len != s->key_len)
-        return r->key_len < s->key_len ? -1 : 1;
+    int c = source_key_compare(r->key, r->key_len, s->key, s->key_len);
+    if (c)
+        return c;
     if (r->line != s->line)
         return r->line < s->line ? -1 : 1;
     return r < s ? -1 : r > s;  /* one line's keys are in one array */
@@ -416,8 +411,8 @@ static SortItem sort_item(const SourceRecord *rec)
 
 static gboolean sort_items_same_key(const SortItem *x, const SortItem *y)
 {
-    return x->prefix == y->prefix && x->rec->key_len == y->rec->key_len
-           && (x->rec->key_len <= 8 || memcmp(x->rec->key + 8, y->rec->key + 8, x->rec->key_len - 8u) == 0);
+    return x->prefix == y->prefix
+           && source_key_compare(x->rec->key, x->rec->key_len, y->rec->key, y->rec->key_len) == 0;
 }
 
 /* Stable LSD radix sort on the 64-bit prefix, 16 bits a pass; tmp has

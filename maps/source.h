@@ -84,7 +84,8 @@ const ListEntry *source_intern_entry(SourceList *list, const Entry *entry);
  * that do not route outbound mail (exemptions, inbound-only). */
 const char *source_probe_domain(const SourceRecord *rec);
 
-/* Comparison of two normalized keys in LMDB's default key order. */
-int source_key_compare(const char *a, const char *b);
+/* Comparison of two keys in LMDB's default key order: bytes, then the
+ * shorter first. */
+int source_key_compare(const char *a, size_t a_len, const char *b, size_t b_len);
 
 #endif

@@ -550,10 +550,7 @@ static gpointer store_diff_run(gpointer data)
         } else if (!rec) {
             cmp = -1;
         } else {
-            size_t len = rec->key_len;
-            cmp = memcmp(k.mv_data, rec->key, MIN(len, k.mv_size));
-            if (cmp == 0)
-                cmp = k.mv_size < len ? -1 : k.mv_size > len;
+            cmp = source_key_compare(k.mv_data, k.mv_size, rec->key, rec->key_len);
         }
         if (cmp <= 0 && more) {
             if (cmp < 0)

@@ -346,7 +346,7 @@ static int do_insert(const char *source)
     while (i < a->len || j < b->len) {
         SourceRecord *ra = i < a->len ? &g_array_index(a, SourceRecord, i) : NULL;
         SourceRecord *rb = j < b->len ? &g_array_index(b, SourceRecord, j) : NULL;
-        int cmp = !ra ? 1 : !rb ? -1 : source_key_compare(ra->key, rb->key);
+        int cmp = !ra ? 1 : !rb ? -1 : source_key_compare(ra->key, ra->key_len, rb->key, rb->key_len);
         if (cmp <= 0 && ra)
             i++;
         if (cmp >= 0 && rb) {
