@@ -55,7 +55,7 @@ const ListEntry *source_intern_entry(SourceList *list, const Entry *entry)
     return found;
 }
 
-void source_advise_huge(void *p, size_t size)
+static void advise_huge(void *p, size_t size)
 {
 #ifdef MADV_HUGEPAGE
     /* Fresh memory is costly to fault in page by page (much of a compile
@@ -70,17 +70,17 @@ void source_advise_huge(void *p, size_t size)
 #endif
 }
 
-void *source_big_alloc(size_t size)
+/* g_malloc() for a large array that will be filled front to back. */
+static void *big_alloc(size_t size)
 {
     void *p = g_malloc(size);
-    source_advise_huge(p, size);
+    advise_huge(p, size);
     return p;
 }
 
 SourceList *source_list_new(const char *filename)
 {
     SourceList *list = g_new0(SourceList, 1);
-    list->buffers = g_ptr_array_new_with_free_func(g_free);
     list->parts = g_ptr_array_new_with_free_func((GDestroyNotify)source_list_free);
     list->parallel_min = SOURCE_PARALLEL_MIN;
     list->filename = g_strdup(filename);
@@ -103,7 +103,7 @@ void source_list_free(SourceList *list)
     g_ptr_array_unref(list->scratch_keys);
     g_hash_table_unref(list->entries);
     g_ptr_array_unref(list->parts);
-    g_ptr_array_unref(list->buffers);
+    g_free(list->text);
     g_free(list->parsed);
     g_free(list);
 }
@@ -464,27 +464,24 @@ static void sort_items(SortItem *items, SortItem *tmp, guint n)
 static GArray *record_array_new(guint n)
 {
     GArray *records = g_array_sized_new(FALSE, FALSE, sizeof(SourceRecord), n);
-    source_advise_huge(records->data, (size_t)n * sizeof(SourceRecord));
+    advise_huge(records->data, (size_t)n * sizeof(SourceRecord));
     return records;
 }
 
-/* One list's records (a part of a parallel parse, or the whole) to sort:
- * its items and their scratch space. */
+/* One list's parsed records (a part of a parallel parse, or the whole)
+ * to sort: its items and their scratch space. */
 typedef struct {
-    const SourceRecord *first, *second;  /* two runs of records */
-    guint n_first, n_second;
+    const SourceRecord *records;
+    guint n;
     SortItem *items, *tmp;
 } SortSegment;
 
 static gpointer sort_segment(gpointer data)
 {
     SortSegment *seg = data;
-    SortItem *next = seg->items;
-    for (guint i = 0; i < seg->n_first; i++)
-        *next++ = sort_item(&seg->first[i]);
-    for (guint i = 0; i < seg->n_second; i++)
-        *next++ = sort_item(&seg->second[i]);
-    sort_items(seg->items, seg->tmp, seg->n_first + seg->n_second);
+    for (guint i = 0; i < seg->n; i++)
+        seg->items[i] = sort_item(&seg->records[i]);
+    sort_items(seg->items, seg->tmp, seg->n);
     return NULL;
 }
 
@@ -494,7 +491,7 @@ static const SortItem *merge_next(SortSegment *segs, SortItem **heads, guint n_s
 {
     int best = -1;
     for (guint s = 0; s < n_segs; s++) {
-        if (heads[s] < segs[s].items + segs[s].n_first + segs[s].n_second
+        if (heads[s] < segs[s].items + segs[s].n
             && (best < 0 || sort_item_compare(heads[s], heads[best]) < 0))
             best = (int)s;
     }
@@ -508,25 +505,22 @@ static void source_sort_and_check(SourceList *list)
 {
     guint n_segs = 1 + list->parts->len, n = 0;
     SortSegment *segs = g_new0(SortSegment, n_segs);
-    segs[0] = (SortSegment){.first = (const SourceRecord *)(void *)list->records->data,
-                            .n_first = list->records->len, .second = list->parsed, .n_second = list->n_parsed};
-    for (guint p = 1; p < n_segs; p++) {
-        const SourceList *part = list->parts->pdata[p - 1];
-        segs[p] = (SortSegment){.first = part->parsed, .n_first = part->n_parsed};
+    for (guint p = 0; p < n_segs; p++) {
+        const SourceList *part = p == 0 ? list : list->parts->pdata[p - 1];
+        segs[p] = (SortSegment){.records = part->parsed, .n = part->n_parsed};
+        n += part->n_parsed;
     }
-    for (guint p = 0; p < n_segs; p++)
-        n += segs[p].n_first + segs[p].n_second;
 
     /* The new array is not filled until the merge: it is the sorts' scratch.
      * (Room for one at least: no arithmetic on NULL for an empty list.) */
     GArray *sorted = record_array_new(MAX(n, 1));
-    SortItem *items = source_big_alloc(MAX(n, 1) * sizeof *items);
+    SortItem *items = big_alloc(MAX(n, 1) * sizeof *items);
     G_STATIC_ASSERT(sizeof(SortItem) <= sizeof(SourceRecord));
     GThread **threads = g_new0(GThread *, n_segs);
     for (guint p = 0, base = 0; p < n_segs; p++) {
         segs[p].items = items + base;
         segs[p].tmp = (SortItem *)(void *)sorted->data + base;
-        base += segs[p].n_first + segs[p].n_second;
+        base += segs[p].n;
         if (p > 0)
             threads[p] = g_thread_new("tlsmap-sort", sort_segment, &segs[p]);
     }
@@ -650,11 +644,9 @@ typedef struct {
 static gpointer parse_part(gpointer data)
 {
     SourcePart *part = data;
-    if (part->list->parsed_room == 0) {
-        /* about one record a line: a guess, the array grows if need be */
-        part->list->parsed_room = (guint)((size_t)(part->end - part->start) / 24 + 64);
-        part->list->parsed = source_big_alloc(part->list->parsed_room * sizeof(SourceRecord));
-    }
+    /* about one record a line: a guess, the array grows if need be */
+    part->list->parsed_room = (guint)((size_t)(part->end - part->start) / 24 + 64);
+    part->list->parsed = big_alloc(part->list->parsed_room * sizeof(SourceRecord));
     parse_lines(part->list, part->start, part->end, part->first_line, part->check_nul);
     return NULL;
 }
@@ -702,11 +694,11 @@ static void parse_text(SourceList *list, char *text, size_t len)
 gboolean source_parse(SourceList *list, const char *text, size_t len)
 {
     /* Our own copy: lines are joined, tokenized and keys folded in place. */
-    char *copy = source_big_alloc(len + 1);
-    memcpy(copy, text, len);
-    copy[len] = 0;
-    g_ptr_array_add(list->buffers, copy);
-    parse_text(list, copy, len);
+    g_return_val_if_fail(!list->text, FALSE);  /* one text a list */
+    list->text = big_alloc(len + 1);
+    memcpy(list->text, text, len);
+    list->text[len] = 0;
+    parse_text(list, list->text, len);
     source_sort_and_check(list);
     return list->errors->len == 0;
 }

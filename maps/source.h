@@ -46,7 +46,7 @@ typedef struct {
     GPtrArray *errors;      /* "FILE, line N: ..." messages */
     GPtrArray *scratch_keys;
     GHashTable *entries;    /* ListEntry set, owned */
-    GPtrArray *buffers;     /* the parsed texts, keys point into them */
+    char *text;             /* the parsed text (changed), keys point into it */
     SourceRecord *parsed;   /* records parsed, not sorted yet */
     guint n_parsed, parsed_room;
     GPtrArray *parts;       /* lists of a parallel parse, kept for their storage */
@@ -64,17 +64,13 @@ SourceList *source_list_new(const char *filename);
 void source_list_free(SourceList *list);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SourceList, source_list_free)
 
-/* Parse text into list->records, sort them and reject duplicate keys.
- * Returns TRUE when list->errors is empty.  A text of more than
+/* Parse text into list->records (of a new list: one text a list), sort
+ * them and reject duplicate keys.  Returns TRUE when list->errors is
+ * empty.  A text of more than
  * parallel_min bytes is cut at logical line boundaries into up to
  * max_parts parts parsed by threads of their own; the result (records,
  * errors and their order) is the same as a parse in one piece. */
 gboolean source_parse(SourceList *list, const char *text, size_t len);
-
-/* g_malloc() for a large array that will be filled front to back, and
- * the advice that makes it cheap for memory that is not touched yet. */
-void *source_big_alloc(size_t size);
-void source_advise_huge(void *p, size_t size);
 
 /* The shared copy of entry (its strings are copied into list->strings). */
 const ListEntry *source_intern_entry(SourceList *list, const Entry *entry);
