@@ -343,7 +343,12 @@ static void route_unchanged(RouteDecision *d, StoreReader *list, const Config *c
 void decide_route(const char *request, StoreReader *list, const Config *c, RouteDecision *d)
 {
     LookupMatch m;
-    memset(d, 0, sizeof *d);
+    /* field by field, as in decide(): the arrays are strings */
+    d->status = ROUTE_NOTFOUND;
+    d->report = FALSE;
+    d->reason = "";
+    d->key[0] = d->reply[0] = d->would[0] = 0;
+    d->level = 0;
 
     const char *space = strchr(request, ' ');
     size_t name_len = space ? (size_t)(space - request) : strlen(request);

@@ -328,19 +328,31 @@ static void append_escaped(GString *line, const char *s, size_t max)
     g_string_append(line, log_escape(s, buf, MIN(max, sizeof buf)));
 }
 
-static void log_decision(const PolicyRequest *req, const Decision *d)
+/* Decision lines are put together by hand in one reused buffer: they are
+ * written for every reject, and printf-style formatting of a dozen values
+ * was much of their cost. */
+static GString *log_line_start(const char *what)
 {
     static GString *line;
+    if (!line)
+        line = g_string_sized_new(1024);
+    return g_string_assign(line, what);
+}
+
+static void log_line_end(const GString *line, gboolean changes_flow, const char *what)
+{
+    g_log_structured(G_LOG_DOMAIN, changes_flow ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_DEBUG, "TLSPOLICYD_VERDICT",
+                     what, "MESSAGE", "%s", line->str);
+}
+
+static void log_decision(const PolicyRequest *req, const Decision *d)
+{
     gboolean changes_flow = d->verdict != VERDICT_DUNNO || d->report;
 
     if (!changes_flow && !log_is_verbose())
         return;
-    /* Put together by hand: this runs for every reject, and printf-style
-     * formatting of a dozen values was much of its cost. */
     const char *what = d->report ? "report" : decide_verdict_name(d->verdict);
-    if (!line)
-        line = g_string_sized_new(1024);
-    g_string_assign(line, what);
+    GString *line = log_line_start(what);
     g_string_append(line, ": queue_id=");
     append_escaped(line, *req->queue_id ? req->queue_id : "NOQUEUE", 64);
     g_string_append(line, d->direction == DIRECTION_OUTBOUND ? " direction=outbound client=" : " direction=inbound client=");
@@ -365,8 +377,7 @@ static void log_decision(const PolicyRequest *req, const Decision *d)
     g_string_append(line, d->report ? "\" action=\"would have been: " : "\" action=\"");
     append_escaped(line, d->report ? decide_verdict_name(d->would) : d->action, LOG_VALUE_MAX * 2);
     g_string_append_c(line, '"');
-    g_log_structured(G_LOG_DOMAIN, changes_flow ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_DEBUG, "TLSPOLICYD_VERDICT",
-                     what, "MESSAGE", "%s", line->str);
+    log_line_end(line, changes_flow, what);
 }
 
 static void count_verdict(Counters *count, const Decision *d)
@@ -428,16 +439,23 @@ static gboolean flush_output(Server *s, Connection *c)
 
 static void log_route(const char *request, const RouteDecision *d)
 {
-    char query[LOG_VALUE_MAX];
     gboolean changes_flow = d->status == ROUTE_OK || d->status == ROUTE_TEMP || d->status == ROUTE_PERM || d->report;
     if (!changes_flow && !log_is_verbose())
         return;
     const char *what = d->report ? "report" : d->status == ROUTE_OK ? "route" : d->status == ROUTE_TEMP ? "tempfail" : "lookup";
-    g_log_structured(G_LOG_DOMAIN, changes_flow ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_DEBUG, "TLSPOLICYD_VERDICT", what,
-                     "MESSAGE", "%s: socketmap query=\"%s\" key=%s level=%s reason=\"%s\" reply=\"%s%s\"", what,
-                     log_escape(request, query, sizeof query), d->key[0] ? d->key : "-",
-                     d->key[0] ? entry_level_name(d->level) : "-", d->reason,
-                     d->report ? "would have been: " : "", d->report ? d->would : d->reply);
+    GString *line = log_line_start(what);
+    g_string_append(line, ": socketmap query=\"");
+    append_escaped(line, request, LOG_VALUE_MAX);
+    g_string_append(line, "\" key=");
+    g_string_append(line, d->key[0] ? d->key : "-");
+    g_string_append(line, " level=");
+    g_string_append(line, d->key[0] ? entry_level_name(d->level) : "-");
+    g_string_append(line, " reason=\"");
+    g_string_append(line, d->reason);
+    g_string_append(line, d->report ? "\" reply=\"would have been: " : "\" reply=\"");
+    g_string_append(line, d->report ? d->would : d->reply);
+    g_string_append_c(line, '"');
+    log_line_end(line, changes_flow, what);
 }
 
 static void count_route(Counters *count, const RouteDecision *d)
