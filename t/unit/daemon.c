@@ -454,6 +454,18 @@ static void test_socketmap(void)
         assert_closed_silently(fd);
         close(fd);
     }
+    /* one log line per route, escaped like the policy lines */
+    fd = client_connect(sm_path);
+    const char *odd = "33:transport some\033one@listed.example,";
+    client_send_all(fd, odd, strlen(odd));
+    g_free(read_netstrings(fd, 1));
+    close(fd);
+    g_usleep(200000);
+    g_autofree char *log = NULL;
+    g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
+    g_assert_nonnull(strstr(log, "route: socketmap query=\"transport someone@listed.example\" key=listed.example "
+                                 "level=encrypt reason=\"listed recipient\" reply=\"OK tls-encrypt:\""));
+    g_assert_nonnull(strstr(log, "route: socketmap query=\"transport some\\x1Bone@listed.example\""));
 }
 
 static void test_sigterm(void)
