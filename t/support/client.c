@@ -116,3 +116,16 @@ void client_die_with_parent(gpointer data)
     (void)data;
     prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
+
+void client_require_binaries(void)
+{
+    if (!g_getenv("TLSPOLICYD") || !g_getenv("TLSMAP"))
+        g_error("set TLSPOLICYD and TLSMAP (make check does)");
+}
+
+void client_compile_list(const char *path, const char *text)
+{
+    g_assert_true(g_file_set_contents(path, text, -1, NULL));
+    g_autofree char *compile = g_strdup_printf("%s %s", g_getenv("TLSMAP"), path);
+    client_run(compile);
+}

@@ -22,4 +22,9 @@ GPid client_spawn(const char *command, const char *socket);
 int client_stop(GPid pid);
 void client_run(const char *command);       /* system(), which must succeed */
 
+/* $TLSPOLICYD and $TLSMAP must name the binaries (g_error otherwise). */
+void client_require_binaries(void);
+/* Write a list source file and compile it with $TLSMAP. */
+void client_compile_list(const char *path, const char *text);
+
 #endif

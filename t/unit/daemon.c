@@ -484,17 +484,14 @@ static void test_sigterm(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    if (!g_getenv("TLSPOLICYD") || !g_getenv("TLSMAP"))
-        g_error("set TLSPOLICYD and TLSMAP (make check does)");
+    client_require_binaries();
     tmpdir = g_dir_make_tmp("tlspolicyd-test-XXXXXX", NULL);
     sock_path = g_build_filename(tmpdir, "policy.sock", NULL);
     sm_path = g_build_filename(tmpdir, "socketmap.sock", NULL);
     list_path = g_build_filename(tmpdir, "test.list", NULL);
     conf_path = g_build_filename(tmpdir, "tlspolicyd.conf", NULL);
     log_path = g_build_filename(tmpdir, "daemon.log", NULL);
-    g_assert_true(g_file_set_contents(list_path, "listed.example encrypt\n.other.example verify\n", -1, NULL));
-    g_autofree char *compile = g_strdup_printf("%s %s", g_getenv("TLSMAP"), list_path);
-    client_run(compile);
+    client_compile_list(list_path, "listed.example encrypt\n.other.example verify\n");
     write_config("");
     start_daemon();
 

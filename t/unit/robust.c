@@ -500,17 +500,14 @@ static void test_log_escape(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    if (!g_getenv("TLSPOLICYD") || !g_getenv("TLSMAP"))
-        g_error("set TLSPOLICYD and TLSMAP (make check does)");
+    client_require_binaries();
     signal(SIGPIPE, SIG_IGN);
     tmpdir = g_dir_make_tmp("tlspolicyd-robust-XXXXXX", NULL);
     sock_path = g_build_filename(tmpdir, "policy.sock", NULL);
     list_path = g_build_filename(tmpdir, "test.list", NULL);
     conf_path = g_build_filename(tmpdir, "tlspolicyd.conf", NULL);
     log_path = g_build_filename(tmpdir, "daemon.log", NULL);
-    g_assert_true(g_file_set_contents(list_path, "listed.example encrypt\n", -1, NULL));
-    g_autofree char *compile = g_strdup_printf("%s %s", g_getenv("TLSMAP"), list_path);
-    client_run(compile);
+    client_compile_list(list_path, "listed.example encrypt\n");
     g_autofree char *conf = g_strdup_printf("[tlspolicyd]\nlist = %s\nread_timeout = 1\n"
                                             "max_attributes = 100\nmax_request = 65536\n", list_path);
     g_assert_true(g_file_set_contents(conf_path, conf, -1, NULL));
