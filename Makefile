@@ -7,7 +7,14 @@
 #   make check QUICK=1      only the normal run
 #   make install    PREFIX, DESTDIR, SYSCONFDIR
 #
-# Development builds are strict: -Wall -Wextra -Werror.
+# Builds from a git checkout are strict (-Werror, as make check wants);
+# packagers building from a tarball get warnings only.  WERROR=0 or
+# WERROR=1 says which, either way.  CFLAGS, CPPFLAGS and LDFLAGS are
+# honoured.
+#
+# Dependencies are found in their own step: build/config.mk is written by
+# scripts/deps.sh (which installs what is missing, as root) and pkg-config,
+# and included here, so make re-reads it before compiling anything.
 
 SHELL      := /bin/bash
 PREFIX     ?= /usr/local
@@ -30,10 +37,14 @@ B          := build
 SANFLAGS   :=
 endif
 
-WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
+WERROR   ?= $(if $(wildcard $(CURDIR)/.git),1,0)
+WERROR_FLAG = $(if $(filter 1,$(WERROR)),-Werror)
+WARN     = -std=c11 -Wall -Wextra $(WERROR_FLAG) -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
 CPPFLAGS += -D_GNU_SOURCE -Imaps -Ipolicyd -Iprobe -It/support -DSYSCONFDIR='"$(SYSCONFDIR)"'
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# PKG_CFLAGS and PKG_LIBS come from $(B)/config.mk (not for clean/uninstall)
+ifneq ($(filter-out clean uninstall,$(or $(MAKECMDGOALS),all)),)
+include $(B)/config.mk
+endif
 ALL_CFLAGS  = $(WARN) $(CFLAGS) $(SANFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP
 LDLIBS      = $(PKG_LIBS)
 
@@ -44,6 +55,10 @@ POLICYD_OBJS = $(POLICYD_LIB:%=$(B)/policyd/%.o)
 UNIT_TESTS = $(patsubst t/unit/%.c,$(B)/t/%.t,$(wildcard t/unit/*.c))
 PROBE_OBJS = $(B)/probe/mx.o $(B)/probe/probe.o
 PROGRAMS   = $(B)/tlsmap $(B)/tlspolicyd $(B)/tlsprobe
+
+$(B)/config.mk: scripts/deps.sh scripts/config.sh Makefile
+	@scripts/deps.sh build
+	@scripts/config.sh $@ $(PKGS)
 
 .PHONY: all deps test-deps run check clean install uninstall fuzz fuzz-check
 # keep intermediate objects (no "rm ..." after the test summary)
@@ -66,16 +81,16 @@ $(B)/libpolicyd.a: $(POLICYD_OBJS)
 	ar rcs $@ $^
 
 $(B)/tlsmap: $(B)/maps/tlsmap.o $(B)/libtlsmaps.a
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tlspolicyd: $(B)/policyd/main.o $(B)/libpolicyd.a $(B)/libtlsmaps.a
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tlsprobe: $(B)/probe/tlsprobe.o $(PROBE_OBJS) $(B)/libpolicyd.a $(B)/libtlsmaps.a
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/t/%.t: $(B)/t/unit/%.o $(PROBE_OBJS) $(B)/t/support/client.o $(B)/libpolicyd.a $(B)/libtlsmaps.a
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 EXAMPLE = $(B)/example/example.list
 RUN_SOCKET = $(CURDIR)/$(B)/example/tlspolicy.sock
@@ -114,7 +129,7 @@ FUZZ_SECONDS      ?= 600
 FUZZ_CHECK_SECONDS ?= 4
 FUZZERS            = request list decide netstring
 FUZZ_LIB_OBJS      = $(MAPS_LIB:%=$(F)/maps/%.o) $(POLICYD_LIB:%=$(F)/policyd/%.o)
-FUZZ_CFLAGS        = -std=c11 -g -O1 -Wall -Wextra -Werror -Wno-missing-field-initializers \
+FUZZ_CFLAGS        = -std=c11 -g -O1 -Wall -Wextra $(WERROR_FLAG) -Wno-missing-field-initializers \
                      -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all $(CPPFLAGS) $(PKG_CFLAGS)
 
 $(F)/%.o: %.c
@@ -122,7 +137,7 @@ $(F)/%.o: %.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 
 $(F)/fuzz_%: $(F)/fuzz/fuzz_%.o $(FUZZ_LIB_OBJS)
-	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 define run_fuzzer
 	@mkdir -p $(F)/corpus/$(1) && cp -n fuzz/corpus/$(1)/* $(F)/corpus/$(1)/

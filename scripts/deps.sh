@@ -5,13 +5,17 @@
 #   scripts/deps.sh test     build + what the test suite drives (prove, a
 #                            private Postfix, swaks, openssl)
 #
-# As root, missing packages are installed with apt-get (Postfix with the
-# debconf answer "No configuration", so the system's own instance is never
-# set up or started).  As another user, print the exact command and fail.
+# As root, missing packages are installed with apt-get.  Postfix is only a
+# tool for the tests (they run a private instance): it is installed with
+# the debconf answer "No configuration", a policy-rc.d that forbids
+# starting services while apt runs, and its systemd unit is disabled
+# afterwards, so the system's own Postfix is never set up, started or
+# enabled by this script.  As another user, print the exact command and
+# fail.
 set -eu
 
 build_pkgs="build-essential pkg-config libglib2.0-dev liblmdb-dev libssl-dev"
-test_pkgs="perl openssl mandoc systemd postfix swaks libnet-ssleay-perl libio-socket-ssl-perl clang libclang-rt-14-dev"
+test_pkgs="perl python3 openssl mandoc systemd postfix swaks libnet-ssleay-perl libio-socket-ssl-perl clang libclang-rt-14-dev"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;
@@ -36,9 +40,26 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 echo "deps.sh: installing$missing" >&2
-case "$missing" in
-*postfix*) echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections ;;
+new_postfix=false
+case " $missing " in
+*" postfix "*)
+    new_postfix=true
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\n# deps.sh: no service starts while apt-get runs\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
+    ;;
 esac
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >&2
 apt-get install -y -q --no-install-recommends $missing >&2
+if $new_postfix; then
+    # the package enables postfix.service; the tests never use it
+    if command -v deb-systemd-helper >/dev/null; then
+        deb-systemd-helper disable postfix.service >/dev/null 2>&1 || true
+    fi
+    rm -f /etc/systemd/system/multi-user.target.wants/postfix.service
+    echo "deps.sh: postfix installed for the tests only; postfix.service left disabled" >&2
+fi
