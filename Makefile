@@ -161,6 +161,9 @@ install: all
 	install -m 644 systemd/tlspolicyd.sysusers $(DESTDIR)$(SYSUSERSDIR)/tlspolicyd.conf
 	$(SUBST) systemd/tlspolicyd.tmpfiles.in > $(DESTDIR)$(TMPFILESDIR)/tlspolicyd.conf
 	install -m 644 policyd/tlspolicyd.conf.example $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/tlspolicyd.conf.example
+	$(SUBST) policyd/tlspolicyd.conf.in > $(B)/tlspolicyd.conf
+	test -e $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/tlspolicyd.conf \
+	    || install -m 644 $(B)/tlspolicyd.conf $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/tlspolicyd.conf
 	install -m 644 maps/example.list $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/example.list
 	install -m 644 man/tlsmap.1 man/tlsprobe.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 man/tlspolicyd.conf.5 $(DESTDIR)$(MANDIR)/man5/
@@ -173,6 +176,9 @@ uninstall:
 	    $(DESTDIR)$(SYSUSERSDIR)/tlspolicyd.conf $(DESTDIR)$(TMPFILESDIR)/tlspolicyd.conf \
 	    $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/tlspolicyd.conf.example $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/example.list \
 	    $(DESTDIR)$(MANDIR)/man1/tlsmap.1 $(DESTDIR)$(MANDIR)/man1/tlsprobe.1 $(DESTDIR)$(MANDIR)/man5/tlspolicyd.conf.5 $(DESTDIR)$(MANDIR)/man8/tlspolicyd.8
+	# the installed config only if nobody changed it
+	if $(SUBST) policyd/tlspolicyd.conf.in | cmp -s - $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/tlspolicyd.conf; then \
+	    rm -f $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/tlspolicyd.conf; fi
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/tlspolicyd 2>/dev/null
 
 clean:

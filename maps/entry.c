@@ -5,8 +5,10 @@
  * Binary value layout (format 1), all bytes:
  *   [0] level [1] direction [2] min_protocol [3] flags (bit0 client_cert)
  *   [4] mode  [5] on_failure
- *   then exclude_ciphers, notice, transport: each a presence byte (0/1)
- *   followed, when present, by the NUL-terminated string.
+ *   then exclude_ciphers, notice, transport, nexthop: each a presence byte
+ *   (0/1) followed, when present, by the NUL-terminated string.  nexthop
+ *   came later: a value that ends after transport has none, so lists
+ *   written before it still decode.
  * Strings stay NUL-terminated in the value so that a decoded entry can
  * point straight into the LMDB map without a copy.
  */
@@ -81,13 +83,51 @@ static gboolean valid_cipher_list(const char *value)
            && strstr(value, "::") == NULL;
 }
 
-static gboolean valid_transport(const char *value)
+gboolean entry_transport_valid(const char *value)
 {
     size_t len = strlen(value);
-    if (len == 0 || len > 64)
+    if (len == 0 || len > ENTRY_MAX_TRANSPORT)
         return FALSE;
     for (const char *p = value; *p; p++) {
         if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_' && *p != '.')
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* One Postfix next-hop destination: host, host:port, [host], [host]:port,
+ * [ipv6:addr]:port.  No list (',' or space), nothing a transport(5)
+ * result or a FILTER action would read as another field. */
+gboolean entry_nexthop_valid(const char *value)
+{
+    size_t len = strlen(value);
+    if (len == 0 || len > ENTRY_MAX_NEXTHOP || value[0] == ':' || value[len - 1] == ':')
+        return FALSE;
+    const char *host_end = value;
+    if (value[0] == '[') {
+        host_end = strchr(value, ']');
+        if (!host_end || host_end == value + 1)
+            return FALSE;
+        for (const char *p = value + 1; p < host_end; p++) {
+            if (!g_ascii_isalnum(*p) && !strchr(".-_:", *p))
+                return FALSE;
+        }
+        host_end++;
+    } else {
+        while (*host_end && *host_end != ':') {
+            if (!g_ascii_isalnum(*host_end) && !strchr(".-_", *host_end))
+                return FALSE;
+            host_end++;
+        }
+        if (host_end == value)
+            return FALSE;
+    }
+    if (*host_end == 0)
+        return TRUE;
+    if (*host_end != ':')
+        return FALSE;
+    for (const char *p = host_end + 1; *p; p++) {  /* port number or service name */
+        if (!g_ascii_isalnum(*p) && *p != '-')
             return FALSE;
     }
     return TRUE;
@@ -106,7 +146,7 @@ static gboolean valid_notice(const char *value)
 
 const char *const entry_attribute_names[] = {
     "direction", "min_protocol", "exclude_ciphers", "client_cert", "notice", "mode", "on_failure",
-    "transport", NULL,
+    "transport", "nexthop", NULL,
 };
 
 gboolean entry_set_attribute(Entry *entry, const char *name, const char *value,
@@ -168,9 +208,15 @@ gboolean entry_set_attribute(Entry *entry, const char *name, const char *value,
         return TRUE;
     }
     if (strcmp(name, "transport") == 0) {
-        if (!valid_transport(value))
+        if (!entry_transport_valid(value))
             return *why = "transport must be a master.cf service name (letters, digits, '-', '_', '.')", FALSE;
         entry->transport = value;
+        return TRUE;
+    }
+    if (strcmp(name, "nexthop") == 0) {
+        if (!entry_nexthop_valid(value))
+            return *why = "nexthop must be one Postfix next-hop destination (host, host:port, [host]:port)", FALSE;
+        entry->nexthop = value;
         return TRUE;
     }
     return *why = "unknown attribute", FALSE;
@@ -181,7 +227,8 @@ gboolean entry_validate(const Entry *entry, const char **why)
     gboolean has_inbound_attr = entry->min_protocol != PROTO_UNSET
                                 || entry->exclude_ciphers || entry->client_cert_required
                                 || entry->notice;
-    gboolean has_outbound_attr = entry->on_failure != ON_FAILURE_UNSET || entry->transport;
+    gboolean has_outbound_attr = entry->on_failure != ON_FAILURE_UNSET || entry->transport
+                                 || entry->nexthop;
 
     if (entry_level_is_exemption(entry->level)) {
         if (has_inbound_attr || has_outbound_attr || entry->mode != MODE_ENFORCE)
@@ -192,7 +239,7 @@ gboolean entry_validate(const Entry *entry, const char **why)
         return *why = "min_protocol, exclude_ciphers, client_cert and notice apply to inbound mail, "
                       "but this entry is direction=outbound", FALSE;
     if (entry->direction == DIRECTION_INBOUND && has_outbound_attr)
-        return *why = "on_failure and transport apply to outbound mail, "
+        return *why = "on_failure, transport and nexthop apply to outbound mail, "
                       "but this entry is direction=inbound", FALSE;
     return TRUE;
 }
@@ -221,6 +268,8 @@ size_t entry_encode(const Entry *entry, uint8_t *out)
     n += put_string(out + n, entry->exclude_ciphers);
     n += put_string(out + n, entry->notice);
     n += put_string(out + n, entry->transport);
+    if (entry->nexthop)
+        n += put_string(out + n, entry->nexthop);
     return n;
 }
 
@@ -253,10 +302,14 @@ gboolean entry_decode(const uint8_t *buf, size_t len, Entry *entry)
     entry->client_cert_required = buf[3];
     entry->mode = buf[4];
     entry->on_failure = buf[5];
-    return get_string(buf, len, &pos, &entry->exclude_ciphers)
-           && get_string(buf, len, &pos, &entry->notice)
-           && get_string(buf, len, &pos, &entry->transport)
-           && pos == len;
+    entry->nexthop = NULL;
+    if (!get_string(buf, len, &pos, &entry->exclude_ciphers)
+        || !get_string(buf, len, &pos, &entry->notice)
+        || !get_string(buf, len, &pos, &entry->transport))
+        return FALSE;
+    if (pos == len)
+        return TRUE;  /* written without a nexthop */
+    return get_string(buf, len, &pos, &entry->nexthop) && entry->nexthop && pos == len;
 }
 
 static void append_quoted(GString *out, const char *s)
@@ -290,6 +343,8 @@ void entry_format(const Entry *entry, GString *out)
                                entry->on_failure == ON_FAILURE_BOUNCE ? "bounce" : "defer");
     if (entry->transport)
         g_string_append_printf(out, " transport=%s", entry->transport);
+    if (entry->nexthop)
+        g_string_append_printf(out, " nexthop=%s", entry->nexthop);
     if (entry->notice) {
         g_string_append(out, " notice=");
         append_quoted(out, entry->notice);
@@ -308,5 +363,6 @@ gboolean entry_equal(const Entry *a, const Entry *b)
            && a->client_cert_required == b->client_cert_required && a->mode == b->mode
            && a->on_failure == b->on_failure
            && same_string(a->exclude_ciphers, b->exclude_ciphers)
-           && same_string(a->notice, b->notice) && same_string(a->transport, b->transport);
+           && same_string(a->notice, b->notice) && same_string(a->transport, b->transport)
+           && same_string(a->nexthop, b->nexthop);
 }

@@ -57,11 +57,14 @@ typedef struct {
     const char *exclude_ciphers;  /* "3DES:RC4", or NULL for the default */
     const char *notice;           /* custom rejection text, or NULL */
     const char *transport;        /* transport override, or NULL */
+    const char *nexthop;          /* next-hop override ("[relay]:587"), or NULL */
 } Entry;
 
-/* Largest encoded value; notice/ciphers/transport are capped well below. */
+/* Largest encoded value; notice/ciphers/transport/nexthop are capped well below. */
 #define ENTRY_MAX_STRING 512
-#define ENTRY_MAX_ENCODED (8 + 3 * (ENTRY_MAX_STRING + 1))
+#define ENTRY_MAX_TRANSPORT 64
+#define ENTRY_MAX_NEXTHOP 255
+#define ENTRY_MAX_ENCODED (8 + 4 * (ENTRY_MAX_STRING + 1))
 
 const char *entry_level_name(TlsLevel level);
 gboolean entry_level_parse(const char *word, TlsLevel *level);
@@ -74,6 +77,11 @@ gboolean entry_covers(const Entry *entry, Direction direction);
  * On error, returns FALSE and sets *why to a static message. */
 gboolean entry_set_attribute(Entry *entry, const char *name, const char *value,
                              const char **why);
+
+/* A master.cf service name (transport=, the daemon's transport_* options). */
+gboolean entry_transport_valid(const char *value);
+/* One Postfix next-hop destination (nexthop=, the daemon's relayhost). */
+gboolean entry_nexthop_valid(const char *value);
 
 /* The attribute names entry_set_attribute() knows, NULL-terminated. */
 extern const char *const entry_attribute_names[];

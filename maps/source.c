@@ -51,6 +51,7 @@ const ListEntry *source_intern_entry(SourceList *list, const Entry *entry)
     found->entry.exclude_ciphers = intern(list, entry->exclude_ciphers);
     found->entry.notice = intern(list, entry->notice);
     found->entry.transport = intern(list, entry->transport);
+    found->entry.nexthop = intern(list, entry->nexthop);
     g_hash_table_add(list->entries, found);
     return found;
 }

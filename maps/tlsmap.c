@@ -61,6 +61,23 @@ static int report_parse_errors(const SourceList *list)
                 list->errors->len == 1 ? "" : "s");
 }
 
+/* Postfix's dane falls back to may (plaintext) without TLSA records: say
+ * so once per source line, so nobody reads "dane" as "TLS required". */
+static void warn_dane_entries(const SourceList *list)
+{
+    g_autoptr(GHashTable) warned = g_hash_table_new(NULL, NULL);
+    for (guint i = 0; i < list->records->len; i++) {
+        const SourceRecord *rec = &g_array_index(list->records, SourceRecord, i);
+        const Entry *e = &rec->value->entry;
+        if (e->level != LEVEL_DANE || !entry_covers(e, DIRECTION_OUTBOUND)
+            || !g_hash_table_add(warned, GUINT_TO_POINTER(rec->line)))
+            continue;
+        fprintf(stderr, "tlsmap: %s, line %u: warning: dane sends in plaintext when the destination "
+                        "publishes no DNSSEC-signed TLSA records (use dane-only to require TLS)\n",
+                list->filename, rec->line);
+    }
+}
+
 static char *compiled_path(const char *source)
 {
     return g_strconcat(source, ".lmdb", NULL);
@@ -151,6 +168,7 @@ static int do_compile(const char *source, gboolean check_only)
     g_mapped_file_unref(text);
     if (!parsed)
         return report_parse_errors(list);
+    warn_dane_entries(list);
     if (check_only) {
         printf("%s: %u entries, no errors\n", source, list->records->len);
         return EXIT_SUCCESS;
@@ -326,6 +344,7 @@ static int do_insert(const char *source)
         return fail("stdin: %s", g_strerror(errno));
     if (!source_parse(input, text, len))
         return report_parse_errors(input);
+    warn_dane_entries(input);
     if (opt.probe && !probe_outbound_entries(input))
         return fail("--strict: a destination cannot meet its level, nothing changed");
 

@@ -9,7 +9,11 @@
 
 #define GROUP "tlspolicyd"
 
-typedef enum { T_STRING, T_STRV, T_BOOL, T_UINT, T_OCTAL, T_PROTOCOL, T_CHOICE, T_SIZE } OptionType;
+typedef enum {
+    T_STRING, T_STRV, T_BOOL, T_UINT, T_OCTAL, T_PROTOCOL, T_CHOICE, T_SIZE,
+    T_TRANSPORT,  /* a master.cf service name, as an entry's transport= */
+    T_NEXTHOP,    /* empty, or one next-hop destination, as an entry's nexthop= */
+} OptionType;
 
 typedef struct {
     const char *name;
@@ -41,16 +45,17 @@ static const Option options[] = {
     {"mixed_recipients", T_CHOICE, O(mixed_recipients), mixed_choices},
     {"outbound_routing", T_CHOICE, O(outbound_routing), routing_choices},
     {"on_failure", T_CHOICE, O(default_on_failure), failure_choices},
-    {"transport_encrypt", T_STRING, O(transports[LEVEL_ENCRYPT])},
-    {"transport_verify", T_STRING, O(transports[LEVEL_VERIFY])},
-    {"transport_secure", T_STRING, O(transports[LEVEL_SECURE])},
-    {"transport_dane", T_STRING, O(transports[LEVEL_DANE])},
-    {"transport_dane_only", T_STRING, O(transports[LEVEL_DANE_ONLY])},
-    {"bounce_transport_encrypt", T_STRING, O(bounce_transports[LEVEL_ENCRYPT])},
-    {"bounce_transport_verify", T_STRING, O(bounce_transports[LEVEL_VERIFY])},
-    {"bounce_transport_secure", T_STRING, O(bounce_transports[LEVEL_SECURE])},
-    {"bounce_transport_dane", T_STRING, O(bounce_transports[LEVEL_DANE])},
-    {"bounce_transport_dane_only", T_STRING, O(bounce_transports[LEVEL_DANE_ONLY])},
+    {"transport_encrypt", T_TRANSPORT, O(transports[LEVEL_ENCRYPT])},
+    {"transport_verify", T_TRANSPORT, O(transports[LEVEL_VERIFY])},
+    {"transport_secure", T_TRANSPORT, O(transports[LEVEL_SECURE])},
+    {"transport_dane", T_TRANSPORT, O(transports[LEVEL_DANE])},
+    {"transport_dane_only", T_TRANSPORT, O(transports[LEVEL_DANE_ONLY])},
+    {"bounce_transport_encrypt", T_TRANSPORT, O(bounce_transports[LEVEL_ENCRYPT])},
+    {"bounce_transport_verify", T_TRANSPORT, O(bounce_transports[LEVEL_VERIFY])},
+    {"bounce_transport_secure", T_TRANSPORT, O(bounce_transports[LEVEL_SECURE])},
+    {"bounce_transport_dane", T_TRANSPORT, O(bounce_transports[LEVEL_DANE])},
+    {"bounce_transport_dane_only", T_TRANSPORT, O(bounce_transports[LEVEL_DANE_ONLY])},
+    {"relayhost", T_NEXTHOP, O(relayhost)},
     {"min_protocol", T_PROTOCOL, O(min_protocol)},
     {"exclude_ciphers", T_STRING, O(exclude_ciphers)},
     {"global_floor", T_BOOL, O(global_floor)},
@@ -88,7 +93,9 @@ Config *config_new_defaults(void)
     c->socket_mode = 0666;
     c->outbound_context = g_strdup("outbound");
     c->recipient_delimiter = g_strdup("+");
+    c->outbound_routing = ROUTING_TRANSPORT_MAPS;
     c->default_on_failure = ON_FAILURE_DEFER;
+    c->relayhost = g_strdup("");
     for (int level = LEVEL_ENCRYPT; level < LEVEL_COUNT; level++) {
         c->transports[level] = g_strdup_printf("tls-%s", entry_level_name(level));
         c->bounce_transports[level] = g_strdup_printf("tls-%s-bounce", entry_level_name(level));
@@ -112,7 +119,7 @@ void config_free(Config *c)
         return;
     for (guint i = 0; i < G_N_ELEMENTS(options); i++) {
         void *field = (char *)c + options[i].offset;
-        if (options[i].type == T_STRING)
+        if (options[i].type == T_STRING || options[i].type == T_TRANSPORT || options[i].type == T_NEXTHOP)
             g_free(*(char **)field);
         else if (options[i].type == T_STRV)
             g_strfreev(*(char ***)field);
@@ -149,6 +156,26 @@ static gboolean set_option(Config *c, const Option *opt, GKeyFile *kf, const cha
         return FALSE;
     }
     switch (opt->type) {
+    case T_TRANSPORT:
+        if (!entry_transport_valid(value)) {
+            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                        "%s%s must be a master.cf service name (letters, digits, '-', '_', '.'), "
+                        "not \"%s\"", why_prefix, opt->name, value);
+            return FALSE;
+        }
+        g_free(*(char **)field);
+        *(char **)field = g_steal_pointer(&value);
+        return TRUE;
+    case T_NEXTHOP:
+        if (*value && !entry_nexthop_valid(value)) {
+            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                        "%s%s must be empty or one next-hop destination ([host]:port), not \"%s\"",
+                        why_prefix, opt->name, value);
+            return FALSE;
+        }
+        g_free(*(char **)field);
+        *(char **)field = g_steal_pointer(&value);
+        return TRUE;
     case T_STRING:
         g_free(*(char **)field);
         *(char **)field = g_steal_pointer(&value);
@@ -288,6 +315,8 @@ char *config_format(const Config *c)
         g_string_append_printf(out, "%s = ", opt->name);
         switch (opt->type) {
         case T_STRING:
+        case T_TRANSPORT:
+        case T_NEXTHOP:
             g_string_append(out, *(char *const *)field ? *(char *const *)field : "");
             break;
         case T_STRV:
@@ -318,10 +347,28 @@ char *config_format(const Config *c)
     return g_string_free(out, FALSE);
 }
 
-const char *config_transport(const Config *c, const Entry *entry)
+gboolean config_bounces(const Config *c, const Entry *entry)
+{
+    OnFailure f = entry->on_failure != ON_FAILURE_UNSET ? entry->on_failure : c->default_on_failure;
+    return f == ON_FAILURE_BOUNCE;
+}
+
+void config_level_route(const Config *c, TlsLevel level, gboolean bounce, const char *nexthop,
+                        char *out, size_t size)
+{
+    const char *transport = bounce ? c->bounce_transports[level] : c->transports[level];
+    g_snprintf(out, size, "%s:%s", transport, nexthop);
+}
+
+const char *config_nexthop(const Config *c, const Entry *entry)
+{
+    return entry->nexthop ? entry->nexthop : c->relayhost;
+}
+
+void config_route(const Config *c, const Entry *entry, char *out, size_t size)
 {
     if (entry->transport)
-        return entry->transport;
-    OnFailure f = entry->on_failure != ON_FAILURE_UNSET ? entry->on_failure : c->default_on_failure;
-    return f == ON_FAILURE_BOUNCE ? c->bounce_transports[entry->level] : c->transports[entry->level];
+        g_snprintf(out, size, "%s:%s", entry->transport, config_nexthop(c, entry));
+    else
+        config_level_route(c, entry->level, config_bounces(c, entry), config_nexthop(c, entry), out, size);
 }

@@ -35,6 +35,7 @@ typedef struct {
     OnFailure default_on_failure;
     char *transports[LEVEL_COUNT];         /* per level, deferring */
     char *bounce_transports[LEVEL_COUNT];  /* per level, bouncing */
+    char *relayhost;            /* next hop for listed mail ("" = the recipient's MX) */
 
     TlsProtocol min_protocol;   /* inbound floor for listed senders */
     char *exclude_ciphers;
@@ -62,8 +63,18 @@ gboolean config_load(Config *config, const char *path, GError **error);
 gboolean config_validate(const Config *config, GError **error);
 char *config_format(const Config *config);
 
-/* The transport for an outbound entry (entry override, level, bounce). */
-const char *config_transport(const Config *config, const Entry *entry);
+/* Outbound routes, "transport:nexthop" as transport(5) results and FILTER
+ * actions take them.  The transport: the entry's transport=, else the
+ * level's (bounce_transport_* when the entry's on_failure, or the
+ * default, is bounce).  The next hop: the entry's nexthop=, else
+ * relayhost, else empty (the recipient domain's MX).  The longest
+ * route fits CONFIG_ROUTE_MAX bytes. */
+#define CONFIG_ROUTE_MAX (ENTRY_MAX_TRANSPORT + 1 + ENTRY_MAX_NEXTHOP + 1)
+void config_route(const Config *config, const Entry *entry, char *out, size_t size);
+void config_level_route(const Config *config, TlsLevel level, gboolean bounce, const char *nexthop,
+                        char *out, size_t size);
+gboolean config_bounces(const Config *config, const Entry *entry);
+const char *config_nexthop(const Config *config, const Entry *entry);
 
 /* The names config_load() accepts (tests check the man page against it). */
 const char *const *config_known_keys(void);

@@ -195,22 +195,76 @@ static void decide_inbound(const PolicyRequest *req, StoreReader *list, const Co
         downgrade_to_report(d);
 }
 
-/* Strictness of a route, for mixed_recipients=strictest. */
-static int route_rank(const Entry *entry, const char *transport)
+gboolean decide_level_satisfies(TlsLevel have, TlsLevel want)
 {
-    static const int level_rank[LEVEL_COUNT] = {
-        [LEVEL_ENCRYPT] = 1, [LEVEL_DANE] = 2, [LEVEL_VERIFY] = 3, [LEVEL_SECURE] = 4,
-        [LEVEL_DANE_ONLY] = 5,
-    };
-    return *transport ? level_rank[entry->level] * 2 + (strstr(transport, "bounce") != NULL) : 0;
+    if (have == want)
+        return TRUE;
+    switch (want) {
+    case LEVEL_ENCRYPT:
+        return have == LEVEL_VERIFY || have == LEVEL_SECURE || have == LEVEL_DANE_ONLY;
+    case LEVEL_VERIFY:
+        return have == LEVEL_SECURE;
+    case LEVEL_DANE:
+        return have == LEVEL_DANE_ONLY;
+    default:
+        return FALSE;
+    }
+}
+
+/* This recipient's FILTER route, as a transaction would record it. */
+typedef struct {
+    char route[CONFIG_ROUTE_MAX];  /* "" = unfiltered */
+    TlsLevel level;
+    gboolean bounce, custom;
+    const char *nexthop;
+} Route;
+
+static void split(Decision *d, const char *txn_route, const char *route, const char *why)
+{
+    d->verdict = VERDICT_SPLIT;
+    d->reason = why;
+    g_snprintf(d->detail, sizeof d->detail, "transaction route %.50s, this recipient %.50s",
+               *txn_route ? txn_route : "unfiltered", *route ? route : "unfiltered");
+    g_strlcpy(d->action, "452 4.5.3 Recipients with different TLS requirements must be sent in separate transactions, try again",
+              sizeof d->action);
+}
+
+/* mixed_recipients=strictest: one route that meets both the transaction's
+ * and this recipient's requirements, keeping a bounce; FALSE if there is
+ * none (then the recipient waits for a transaction of its own). */
+static gboolean combine_routes(const Config *c, TransactionState *txn, const Route *r)
+{
+    if (!*txn->route || !*r->route || txn->custom || r->custom || strcmp(txn->nexthop, r->nexthop) != 0)
+        return FALSE;
+    TlsLevel level;
+    if (decide_level_satisfies(txn->level, r->level))
+        level = txn->level;
+    else if (decide_level_satisfies(r->level, txn->level))
+        level = r->level;
+    else
+        return FALSE;
+    txn->level = level;
+    txn->bounce = txn->bounce || r->bounce;
+    config_level_route(c, txn->level, txn->bounce, txn->nexthop, txn->route, sizeof txn->route);
+    return TRUE;
+}
+
+static void start_transaction(TransactionState *txn, const char *instance, const Route *r)
+{
+    g_strlcpy(txn->instance, instance, sizeof txn->instance);
+    g_strlcpy(txn->route, r->route, sizeof txn->route);
+    txn->level = r->level;
+    txn->bounce = r->bounce;
+    txn->custom = r->custom;
+    g_strlcpy(txn->nexthop, r->nexthop, sizeof txn->nexthop);
+    txn->started = TRUE;
 }
 
 static void decide_outbound(const PolicyRequest *req, StoreReader *list, const Config *c,
                             TransactionState *txn, Decision *d)
 {
     LookupMatch match;
-    const char *transport = "";
-    int rank = 0;
+    Route r = {.route = "", .nexthop = ""};
 
     if (c->outbound_routing == ROUTING_TRANSPORT_MAPS)
         return dunno(d, "outbound routing by transport_maps");
@@ -219,54 +273,41 @@ static void decide_outbound(const PolicyRequest *req, StoreReader *list, const C
         return;
     }
 
-    /* This recipient's route. */
     if (lookup_find(list, req->recipient, c->recipient_delimiter, DIRECTION_OUTBOUND, &match)) {
         g_strlcpy(d->key, match.key, sizeof d->key);
         d->level = match.entry.level;
         if (!entry_level_is_exemption(match.entry.level)) {
-            const char *t = config_transport(c, &match.entry);
+            config_route(c, &match.entry, r.route, sizeof r.route);
             if (match.entry.mode == MODE_REPORT) {
                 d->verdict = VERDICT_FILTER;
-                g_snprintf(d->action, sizeof d->action, "FILTER %s:", t);
+                g_snprintf(d->action, sizeof d->action, "FILTER %s", r.route);
                 d->reason = "listed recipient";
                 downgrade_to_report(d);
                 return;
             }
-            transport = t;
-            rank = route_rank(&match.entry, transport);
+            r.level = match.entry.level;
+            r.bounce = config_bounces(c, &match.entry);
+            r.custom = match.entry.transport != NULL;
+            r.nexthop = config_nexthop(c, &match.entry);
         }
     }
 
     /* FILTER applies to the whole message, so the transaction's recipients
      * must agree; the first recipient sets the route. */
-    const char *own = transport;
     gboolean same_txn = txn->started && *req->instance && strcmp(txn->instance, req->instance) == 0;
     if (!same_txn) {
-        g_strlcpy(txn->instance, req->instance, sizeof txn->instance);
-        g_strlcpy(txn->transport, transport, sizeof txn->transport);
-        txn->rank = rank;
-        txn->started = TRUE;
-    } else if (strcmp(txn->transport, transport) != 0) {
-        if (c->mixed_recipients == MIXED_REJECT) {
-            d->verdict = VERDICT_SPLIT;
-            d->reason = "recipient needs a different TLS route than the transaction's first";
-            g_snprintf(d->detail, sizeof d->detail, "transaction route %s, this recipient %s",
-                       *txn->transport ? txn->transport : "unfiltered", *transport ? transport : "unfiltered");
-            g_strlcpy(d->action, "452 4.5.3 Recipients with different TLS requirements must be sent in separate transactions, try again",
-                      sizeof d->action);
-            return;
-        }
-        if (rank > txn->rank) {
-            g_strlcpy(txn->transport, transport, sizeof txn->transport);
-            txn->rank = rank;
-        }
-        transport = txn->transport;
+        start_transaction(txn, req->instance, &r);
+    } else if (strcmp(txn->route, r.route) != 0) {
+        if (c->mixed_recipients == MIXED_REJECT)
+            return split(d, txn->route, r.route, "recipient needs a different TLS route than the transaction's first");
+        if (!combine_routes(c, txn, &r))
+            return split(d, txn->route, r.route, "no one route meets both this recipient's and the transaction's TLS");
     }
-    if (!*transport)
+    if (!*txn->route)
         return dunno(d, d->key[0] ? "recipient exempt" : "recipient not listed");
     d->verdict = VERDICT_FILTER;
-    d->reason = strcmp(transport, own) == 0 ? "listed recipient" : "strictest route of the transaction";
-    g_snprintf(d->action, sizeof d->action, "FILTER %s:", transport);
+    d->reason = strcmp(txn->route, r.route) == 0 ? "listed recipient" : "strictest route of the transaction";
+    g_snprintf(d->action, sizeof d->action, "FILTER %s", txn->route);
 }
 
 void decide(const PolicyRequest *req, StoreReader *list, const Config *c, TransactionState *txn,
@@ -389,10 +430,14 @@ void decide_route(const char *request, StoreReader *list, const Config *c, Route
         return route_unchanged(d, list, c, key, "recipient exempt");
     if (m.entry.mode == MODE_REPORT) {
         d->report = TRUE;
-        g_snprintf(d->would, sizeof d->would, "OK %s:", config_transport(c, &m.entry));
+        char route[CONFIG_ROUTE_MAX];
+        config_route(c, &m.entry, route, sizeof route);
+        g_snprintf(d->would, sizeof d->would, "OK %s", route);
         return route_unchanged(d, list, c, key, "report mode");
     }
+    char route[CONFIG_ROUTE_MAX];
+    config_route(c, &m.entry, route, sizeof route);
     d->status = ROUTE_OK;
     d->reason = "listed recipient";
-    g_snprintf(d->reply, sizeof d->reply, "OK %s:", config_transport(c, &m.entry));
+    g_snprintf(d->reply, sizeof d->reply, "OK %s", route);
 }

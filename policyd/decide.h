@@ -21,12 +21,16 @@ typedef enum {
     VERDICT_TEMPFAIL,  /* list unavailable, fail closed */
 } Verdict;
 
-/* What a Postfix transaction (smtpd "instance") has been told so far. */
+/* What a Postfix transaction (smtpd "instance") has been told so far:
+ * FILTER routes the whole message, so its recipients must agree. */
 typedef struct {
     char instance[64];
     gboolean started;
-    char transport[65];    /* "" = unfiltered */
-    int rank;              /* strictness of transport, for mixed=strictest */
+    char route[CONFIG_ROUTE_MAX];  /* "transport:nexthop", "" = unfiltered */
+    TlsLevel level;                /* of a listed route */
+    gboolean bounce;               /* the route bounces TLS failures */
+    gboolean custom;               /* an entry's transport= made the route */
+    char nexthop[ENTRY_MAX_NEXTHOP + 1];
 } TransactionState;
 
 typedef struct {
@@ -63,12 +67,18 @@ typedef struct {
     const char *reason;
     char key[KEY_MAX + 2];   /* matched list key, "" if none */
     TlsLevel level;
-    char reply[256];         /* the netstring payload */
-    char would[96];          /* report mode: the reply enforce would give */
+    char reply[CONFIG_ROUTE_MAX + 64];  /* the netstring payload */
+    char would[CONFIG_ROUTE_MAX + 8];   /* report mode: the reply enforce would give */
 } RouteDecision;
 
 /* request: "NAME KEY" (NUL-terminated); list NULL when unavailable. */
 void decide_route(const char *request, StoreReader *list, const Config *config, RouteDecision *out);
+
+/* Does delivery at level have meet the requirement of level want?  Only
+ * never-plaintext levels satisfy another: encrypt < verify < secure,
+ * dane-only covers encrypt and dane; dane (plaintext without TLSA
+ * records) satisfies nothing but itself. */
+gboolean decide_level_satisfies(TlsLevel have, TlsLevel want);
 
 /* Rank of a negotiated protocol name ("TLSv1.2") as a TlsProtocol value;
  * an unknown "TLSv1.N" with N > 3 ranks above TLSv1.3, anything else 0. */

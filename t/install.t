@@ -9,6 +9,7 @@ M="make -s -C $SRC"
 D=$TMP/dest
 $M install DESTDIR="$D" PREFIX=/usr >/dev/null 2>&1; is "$?" 0 "make install DESTDIR=... PREFIX=/usr"
 want="etc/tlspolicyd/example.list
+etc/tlspolicyd/tlspolicyd.conf
 etc/tlspolicyd/tlspolicyd.conf.example
 usr/lib/systemd/system/tlspolicyd-socketmap.socket
 usr/lib/systemd/system/tlspolicyd.service
@@ -28,6 +29,19 @@ ok "installed binaries are executable" test -x "$D/usr/sbin/tlspolicyd" -a -x "$
 like "$(cat "$D/usr/lib/tmpfiles.d/tlspolicyd.conf")" "^d /etc/tlspolicyd 0775 root tlspolicyd" "tmpfiles.d names the config directory"
 like "$(cat "$D/usr/lib/sysusers.d/tlspolicyd.conf")" "^u tlspolicyd " "sysusers.d creates the static account"
 ok "installed example config is valid" "$D/usr/sbin/tlspolicyd" --config "$D/etc/tlspolicyd/tlspolicyd.conf.example" --check-config
+out=$("$D/usr/sbin/tlspolicyd" --config "$D/etc/tlspolicyd/tlspolicyd.conf" --check-config 2>&1); rc=$?
+is "$rc" 0 "installed config is valid"
+like "$out" "listen = unix:/var/spool/postfix/private/tlspolicy;" "installed config: the policy socket main.cf names"
+like "$out" "socketmap_listen = unix:/var/spool/postfix/private/tlsmap;" "installed config: the socketmap main.cf names"
+like "$out" "outbound_routing = transport_maps" "installed config: outbound routing by transport_maps"
+like "$(cat "$SRC/postfix/main.cf")" "socketmap:unix:private/tlsmap:transport" "main.cf asks that socketmap"
+echo "# changed by the admin" >> "$D/etc/tlspolicyd/tlspolicyd.conf"
+$M install DESTDIR="$D" PREFIX=/usr >/dev/null 2>&1
+like "$(cat "$D/etc/tlspolicyd/tlspolicyd.conf")" "# changed by the admin" "make install keeps an existing tlspolicyd.conf"
+$M uninstall DESTDIR="$D" PREFIX=/usr >/dev/null 2>&1
+is "$(cd "$D" && find . -type f | sed 's|^\./||')" "etc/tlspolicyd/tlspolicyd.conf" "uninstall keeps a changed tlspolicyd.conf, removes the rest"
+rm -f "$D/etc/tlspolicyd/tlspolicyd.conf"
+$M install DESTDIR="$D" PREFIX=/usr >/dev/null 2>&1
 $M uninstall DESTDIR="$D" PREFIX=/usr >/dev/null 2>&1; is "$?" 0 "make uninstall"
 is "$(find "$D" -type f | wc -l)" 0 "uninstall removes every installed file"
 

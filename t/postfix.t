@@ -3,6 +3,14 @@
 # postfix, its own config/queue/data directories in a temp dir, loopback
 # only), with the shipped snippets in postfix/ used verbatim, real SMTP
 # (swaks) and real TLS (a CA made here, recording sinks in t/tools).
+#
+# Outbound, a matrix: every way mail enters (a submission service shaped
+# like Debian's stock master.cf, relaying from mynetworks on port 25, the
+# sendmail command) x every site shape (plain, an amavis-style
+# content_filter that re-injects through a second smtpd, a relayhost, a
+# site smtp_tls_policy_maps answering "may") x a listed encrypt recipient
+# whose server has no STARTTLS, a listed verify recipient with a good
+# certificate, an unlisted recipient, and one message with all three.
 . "$(dirname "$0")/lib.sh"
 SRC=${SRCDIR:?set SRCDIR}
 : "${TLSPOLICYD:?set TLSPOLICYD}"
@@ -26,7 +34,7 @@ cleanup() {
     fi
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
     wait 2>/dev/null
-    rm -rf "$TMP"
+    [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
 
@@ -49,6 +57,7 @@ make_cert good good.test
 make_cert wrong other.test
 make_cert legacy legacy.test
 make_cert mx mx.postfix.test
+make_cert relay relay.test
 chmod 644 ./*.key ./*.crt
 
 # --- sinks on distinct loopback addresses, port 2526 ----------------------------
@@ -63,6 +72,12 @@ start_sink plain 127.0.0.2
 start_sink good 127.0.0.3 --cert good.crt --key good.key
 start_sink wrong 127.0.0.4 --cert wrong.crt --key wrong.key
 start_sink legacy 127.0.0.5 --cert legacy.crt --key legacy.key --max-tls 1.1
+start_sink relay 127.0.0.6 --cert relay.crt --key relay.key
+# the content filter: records each message, re-injects it on port 10026
+perl "$SRC/t/tools/smtpsink.pl" --name filter --listen 127.0.0.1:10025 --log "$SINKLOG" \
+    --hostname filter.test --forward 127.0.0.1:10026 > "$TMP/sink-filter.out" 2>&1 &
+PIDS+=($!)
+wait_for 10 grep -q ready "$TMP/sink-filter.out" || echo "# content filter did not start"
 
 # --- the private Postfix instance -------------------------------------------------
 mkdir -p "$CONF" "$Q/etc" "$DATA" "$PF/log"
@@ -71,10 +86,11 @@ chown postfix:postfix "$DATA"; chmod 700 "$DATA"
 # Chrooted smtp clients resolve next-hops from the queue's own hosts file.
 cat > "$Q/etc/hosts" <<HOSTS
 127.0.0.1 localhost
-127.0.0.2 plain.test unlisted.test local.test plaindefer.test plainbounce.test late.test
+127.0.0.2 plain.test unlisted.test local.test plaindefer.test plainbounce.test late.test enc.test
 127.0.0.3 good.test
 127.0.0.4 wrongname.test
-127.0.0.5 legacy.test
+127.0.0.5 legacy.test legacybounce.test
+127.0.0.6 relay.test
 HOSTS
 echo "hosts: files" > "$Q/etc/nsswitch.conf"
 
@@ -110,12 +126,38 @@ MAIN
 echo "# --- postfix/main.cf, as shipped ---" >> "$CONF/main.cf"
 cat "$SRC/postfix/main.cf" >> "$CONF/main.cf"
 
+# 2525 is port 25; 2587 a submission service shaped like Debian's stock
+# master.cf (its smtpd_recipient_restrictions= override; SASL replaced by
+# mynetworks, there is no SASL server here) plus the README's
+# policy_context line; 2589 a submission service that keeps the shipped
+# restrictions (for the FILTER variant); 10026 an amavis-style
+# re-injection listener.
 cat > "$CONF/master.cf" <<MASTER
 127.0.0.1:2525 inet n - n - - smtpd
 127.0.0.1:2587 inet n - n - - smtpd
+  -o syslog_name=postfix/submission
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_tls_auth_only=yes
+  -o smtpd_reject_unlisted_recipient=no
+  -o smtpd_recipient_restrictions=
+  -o smtpd_relay_restrictions=permit_mynetworks,reject
+  -o milter_macro_daemon_name=ORIGINATING
   -o smtpd_policy_service_policy_context=outbound
 127.0.0.1:2588 inet n - n - - smtpd
   -o tlspolicyd_service=inet:127.0.0.1:10041
+127.0.0.1:2589 inet n - n - - smtpd
+  -o smtpd_policy_service_policy_context=outbound
+scan unix - - n - 4 smtp
+  -o syslog_name=postfix/scan
+  -o smtp_send_xforward_command=yes
+  -o smtp_tls_security_level=none
+127.0.0.1:10026 inet n - n - - smtpd
+  -o syslog_name=postfix/reinject
+  -o content_filter=
+  -o receive_override_options=no_unknown_recipient_checks,no_header_body_checks,no_milters
+  -o smtpd_recipient_restrictions=permit_mynetworks,reject
+  -o smtpd_relay_restrictions=permit_mynetworks,reject
+  -o smtpd_authorized_xforward_hosts=127.0.0.0/8
 pickup    unix  n - n 60 1 pickup
 cleanup   unix  n - n - 0 cleanup
 qmgr      unix  n - n 300 1 qmgr
@@ -154,19 +196,47 @@ exempt.parent.test      none
 boss@addr.test          encrypt direction=inbound
 watch.test              encrypt direction=inbound mode=report
 good.test               verify  direction=outbound
+enc.test                encrypt direction=outbound
 plaindefer.test         encrypt direction=outbound on_failure=defer
 plainbounce.test        encrypt direction=outbound on_failure=bounce
 wrongname.test          verify  direction=outbound
 legacy.test             encrypt direction=outbound
+legacybounce.test       encrypt direction=outbound on_failure=bounce
 TLSLIST
 "$TLSMAP" "$LIST"
+# the installed tlspolicyd.conf's shape: both sockets the snippets name
+write_daemon_conf() {  # [extra option lines]
+    { echo "[tlspolicyd]"
+      echo "list = $LIST"
+      echo "listen = unix:$Q/private/tlspolicy;inet:127.0.0.1:10041;"
+      echo "socketmap_listen = unix:$Q/private/tlsmap;"
+      [ $# -gt 0 ] && printf '%s\n' "$@"; } > "$TMP/tlspolicyd.conf"
+}
 start_daemon() {
-    "$TLSPOLICYD" --list "$LIST" --listen "unix:$Q/private/tlspolicy" --listen inet:127.0.0.1:10041 2>>"$DLOG" &
+    "$TLSPOLICYD" --config "$TMP/tlspolicyd.conf" 2>>"$DLOG" &
     DAEMON=$!
     PIDS+=($DAEMON)
-    wait_for 10 test -S "$Q/private/tlspolicy"
+    wait_for 10 test -S "$Q/private/tlspolicy" -a -S "$Q/private/tlsmap"
 }
-ok "tlspolicyd serves the instance" start_daemon
+stop_daemon() {
+    kill "$DAEMON"; wait "$DAEMON" 2>/dev/null
+    rm -f "$Q/private/tlspolicy" "$Q/private/tlsmap"
+}
+# SIGHUP, then wait for the daemon to say it has the new configuration
+count_above() { [ "$(grep -c -- "$1" "$2")" -gt "$3" ]; }  # pattern file n
+reload_daemon() {
+    local before; before=$(grep -c "configuration reloaded" "$DLOG")
+    kill -HUP "$DAEMON"
+    wait_for 10 count_above "configuration reloaded" "$DLOG" "$before"
+}
+# postfix reload, then wait until master has re-read its configuration
+reload_postfix() {
+    local before; before=$(grep -c "reload -- version" "$MAILLOG")
+    postfix -c "$CONF" reload >/dev/null 2>&1
+    wait_for 20 count_above "reload -- version" "$MAILLOG" "$before"
+}
+write_daemon_conf
+ok "tlspolicyd serves the instance (policy and socketmap)" start_daemon
 
 send() {  # port from to [swaks options...]
     local port=$1 from=$2 to=$3; shift 3
@@ -203,80 +273,129 @@ like "$(grep 'sender=<a@watch.test>' "$DLOG")" "report: .*would have been: rejec
 SUBJECT=in-tcp; out=$(send 2588 a@bank.test rcpt@local.test)
 like "$out" "<[*~]\* *550 5\.7\.1" "policy over TCP: 550 as well"
 
-# --- outbound ---------------------------------------------------------------------
-SUBJECT=out-good; out=$(send 2587 alice@local.test bob@good.test)
-like "$out" "<[-~] *250 .*queued as" "outbound to a verify domain: accepted"
-line=$(delivered good bob@good.test out-good)
-like "$line" "tls=TLSv1[._][23] " "... delivered to its sink over TLS 1.2 or better"
-ok "... through the tls-verify transport" wait_for 10 log_has "postfix/tls-verify/smtp\[[0-9]*\]: .*to=<bob@good.test>.*status=sent"
-like "$(grep 'recipient=<bob@good.test>' "$DLOG")" "filter: .*action=\"FILTER tls-verify:\"" "... and tlspolicyd logged the FILTER"
+# --- outbound: the matrix ----------------------------------------------------------
+SENDER=sender@local.test
+# The last delivery status Postfix logged for an address, outside the
+# content filter's own hop: "SERVICE sent" (SERVICE: smtp, tls-verify...),
+# or "deferred: TLS required" (from the tls-* transport, or from the
+# error transport once Postfix has suspended the destination for it).
+status_of() {  # address
+    local line
+    line=$(grep -- "to=<$1>" "$MAILLOG" | grep -v "postfix/scan/" | grep "status=" | tail -1)
+    case $line in
+    "") ;;
+    *"status=deferred"*"TLS is required"*) echo "deferred: TLS required" ;;
+    *) printf '%s\n' "$line" | sed -n -e 's|.*postfix/smtp\[[0-9]*\]: .*status=\([a-z]*\).*|smtp \1|p' \
+                 -e 's|.*postfix/\([^/]*\)/[a-z]*\[[0-9]*\]: .*status=\([a-z]*\).*|\1 \2|p' ;;
+    esac
+}
+has_status() { [ -n "$(status_of "$1")" ]; }
+# Where an address arrived: "SINK TLS" (the content filter does not count).
+sink_of() {  # address
+    grep -- "<$1>" "$SINKLOG" 2>/dev/null | grep -v "^sink=filter " | tail -1 \
+        | sed -n 's/^sink=\([a-z]*\) .* tls=\([^ ]*\) .*/\1 \2/p' | tr _ .
+}
+# Outcome of one recipient, as the table shows it.
+outcome() {  # address
+    wait_for 30 has_status "$1"
+    local st sk; st=$(status_of "$1"); sk=$(sink_of "$1")
+    printf '%s%s' "${st:-nothing logged}" "${sk:+ -> $sk}"
+}
+send_path() {  # path subject recipients(comma-separated)
+    case $1 in
+    submission) swaks --server 127.0.0.1:2587 --tls --helo client.test --from "$SENDER" --to "$3" \
+                    --header "Subject: $2" --timeout 20 >/dev/null 2>&1 ;;
+    port25)     swaks --server 127.0.0.1:2525 --helo client.test --from "$SENDER" --to "$3" \
+                    --header "Subject: $2" --timeout 20 >/dev/null 2>&1 ;;
+    sendmail)   printf 'Subject: %s\n\nhello\n' "$2" | sendmail -C "$CONF" -f "$SENDER" $(echo "$3" | tr , ' ') ;;
+    esac
+}
+apply_shape() {  # shape
+    postconf -c "$CONF" -X content_filter relayhost smtp_tls_policy_maps
+    write_daemon_conf
+    case $1 in
+    filter)    postconf -c "$CONF" -e "content_filter = scan:[127.0.0.1]:10025" ;;
+    relayhost) postconf -c "$CONF" -e "relayhost = [relay.test]:2526"
+               write_daemon_conf "relayhost = [relay.test]:2526" ;;
+    policymap) printf 'enc.test may\ngood.test may\nunlisted.test may\n' > "$CONF/site_tls_policy"
+               postconf -c "$CONF" -e "smtp_tls_policy_maps = texthash:$CONF/site_tls_policy" ;;
+    esac
+    reload_daemon && reload_postfix
+}
+# What each recipient must come to, per shape.
+want_outcome() {  # shape kind
+    case $1:$2 in
+    relayhost:enc) echo "tls-encrypt sent -> relay TLSv1.3" ;;
+    relayhost:ver) echo "tls-verify sent -> relay TLSv1.3" ;;
+    relayhost:unl) echo "smtp sent -> relay TLSv1.3" ;;
+    *:enc)         echo "deferred: TLS required" ;;
+    *:ver)         echo "tls-verify sent -> good TLSv1.3" ;;
+    *:unl)         echo "smtp sent -> plain none" ;;
+    esac
+}
 
-SUBJECT=out-unlisted; out=$(send 2587 alice@local.test bob@unlisted.test)
-like "$(delivered plain bob@unlisted.test out-unlisted)" "tls=none " "outbound unlisted: delivered in plaintext"
+printf '# %-10s %-10s | %-34s | %-34s | %-30s\n' shape path "encrypt, no STARTTLS" "verify, good certificate" unlisted
+for shape in ${SHAPES:-plain filter relayhost policymap}; do
+    ok "shape $shape: Postfix and tlspolicyd reconfigured" apply_shape "$shape"
+    for path in submission port25 sendmail; do
+        c=$shape-$path
+        send_path $path "$c-1" "enc-$c-1@enc.test"
+        send_path $path "$c-2" "ver-$c-2@good.test"
+        send_path $path "$c-3" "unl-$c-3@unlisted.test"
+        send_path $path "$c-4" "enc-$c-4@enc.test,ver-$c-4@good.test,unl-$c-4@unlisted.test"
+    done
+    for path in submission port25 sendmail; do
+        c=$shape-$path
+        row=()
+        n=0
+        for kind in enc ver unl; do
+            n=$((n + 1))
+            domain=$(case $kind in enc) echo enc.test ;; ver) echo good.test ;; unl) echo unlisted.test ;; esac)
+            want=$(want_outcome "$shape" "$kind")
+            got=$(outcome "$kind-$c-$n@$domain")
+            got4=$(outcome "$kind-$c-4@$domain")
+            row+=("$got")
+            is "$got" "$want" "$c: $kind recipient"
+            is "$got4" "$want" "$c: $kind recipient in the message with all three"
+        done
+        printf '# %-10s %-10s | %-34s | %-34s | %-30s\n' "$shape" "$path" "${row[@]}"
+        if [ "$shape" = filter ]; then
+            for n in 1 2 3 4; do
+                ok "$c-$n passed the content filter" wait_for 30 sink_has "sink=filter .*subject=$c-$n\$"
+            done
+        fi
+    done
+done
+unlike "$(grep -v '^sink=filter ' "$SINKLOG")" "to=[^ ]*<enc-[^>]*>.* tls=none " "no listed encrypt recipient ever reached a sink in plaintext"
+apply_shape plain
 
-SUBJECT=out-defer; out=$(send 2587 alice@local.test bob@plaindefer.test)
+# --- outbound: failures, bounces, and what the socketmap answers ------------------
+SUBJECT=out-defer; out=$(send 2525 alice@local.test bob@plaindefer.test)
 ok "listed (defer) to a plaintext sink: deferred" wait_for 30 log_has "to=<bob@plaindefer.test>.*status=deferred (TLS is required, but was not offered"
 like "$(postqueue -c "$CONF" -p)" "bob@plaindefer.test" "... and still in the queue"
-unlike "$(cat "$SINKLOG")" "to=<bob@plaindefer.test>" "... never delivered in plaintext"
 
-SUBJECT=out-bounce; out=$(send 2587 alice@local.test bob@plainbounce.test)
+SUBJECT=out-bounce; out=$(send 2525 alice@local.test bob@plainbounce.test)
 ok "listed (bounce) to a plaintext sink: bounced after one attempt" wait_for 30 log_has "to=<bob@plainbounce.test>.*dsn=5\.7\.[0-9]*, status=bounced (TLS is required, but was not offered"
 ndr=$(delivered plain alice@local.test "Undelivered Mail")
 like "$ndr" "from=<> to=<alice@local.test>" "... with an NDR to the sender"
 like "$ndr" "TLS is required, but was not offered" "... that says why"
 is "$(grep -c 'to=<bob@plainbounce.test>.*status=' "$MAILLOG")" 1 "... one delivery attempt only"
 
-SUBJECT=out-wrongname; out=$(send 2587 alice@local.test bob@wrongname.test)
+SUBJECT=out-wrongname; out=$(send 2525 alice@local.test bob@wrongname.test)
 ok "verify with a wrong-name certificate: not delivered" wait_for 30 log_has "to=<bob@wrongname.test>.*status=deferred (Server certificate not verified"
-SUBJECT=out-legacy; out=$(send 2587 alice@local.test bob@legacy.test)
-ok "encrypt to a TLS 1.0/1.1-only sink: not delivered" wait_for 30 log_has "to=<bob@legacy.test>.*status=deferred (Cannot start TLS: handshake failure"
-unlike "$(cat "$SINKLOG")" "to=<bob@(wrongname|legacy).test>" "... neither reached its sink"
-
-# One message, a listed and an unlisted recipient: the second gets 452 and is
-# sent again in its own transaction, as an MTA does; each is delivered right.
-SUBJECT=out-mixed; out=$(send 2587 alice@local.test carol@good.test,dave@unlisted.test)
-like "$out" "<\*\* *452 4\.5\.3" "mixed recipients: the second gets 452 4.5.3"
-SUBJECT=out-mixed; out=$(send 2587 alice@local.test dave@unlisted.test)
-like "$(delivered good carol@good.test out-mixed)" "tls=TLSv1[._][23] " "mixed: the listed one over verified TLS"
-like "$(delivered plain dave@unlisted.test out-mixed)" "tls=none " "mixed: the unlisted one, resent, in plaintext"
+SUBJECT=out-legacy; out=$(send 2525 alice@local.test bob@legacy.test)
+ok "encrypt (defer) to a TLS 1.0/1.1-only sink: deferred" wait_for 30 log_has "to=<bob@legacy.test>.*status=deferred (Cannot start TLS: handshake failure"
+SUBJECT=out-legacybounce; out=$(send 2525 alice@local.test bob@legacybounce.test)
+ok "encrypt (bounce) to a TLS 1.0/1.1-only sink: bounced" wait_for 30 log_has "to=<bob@legacybounce.test>.*dsn=5\.[0-9.]*, status=bounced (Cannot start TLS: handshake failure"
+is "$(grep -c 'to=<bob@legacybounce.test>.*status=' "$MAILLOG")" 1 "... after one delivery attempt"
+unlike "$(cat "$SINKLOG")" "to=<bob@(wrongname|legacy|legacybounce).test>" "... none of them reached its sink"
 
 # A list change while Postfix runs decides the next message, no restart.
-SUBJECT=late-1; out=$(send 2587 alice@local.test eve@late.test)
+SUBJECT=late-1; out=$(send 2525 alice@local.test eve@late.test)
 like "$(delivered plain eve@late.test late-1)" "tls=none " "before tlsmap -i: delivered in plaintext"
 printf 'late.test encrypt direction=outbound on_failure=bounce\n' | "$TLSMAP" -i "$LIST"
-sleep 0.1
-SUBJECT=late-2; out=$(send 2587 alice@local.test frank@late.test)
+SUBJECT=late-2; out=$(send 2525 alice@local.test frank@late.test)
 ok "after tlsmap -i: the next message is held to TLS (bounced)" wait_for 30 log_has "to=<frank@late.test>.*status=bounced"
-
-# --- per-recipient routing: the socketmap service in transport_maps -----------------
-kill "$DAEMON"; wait "$DAEMON" 2>/dev/null
-cat > "$TMP/tlspolicyd.conf" <<CONF
-[tlspolicyd]
-outbound_routing = transport_maps
-socketmap_listen = unix:$Q/private/tlsmap
-CONF
-start_daemon_sm() {
-    "$TLSPOLICYD" --config "$TMP/tlspolicyd.conf" --list "$LIST" --listen "unix:$Q/private/tlspolicy" \
-        --listen inet:127.0.0.1:10041 2>>"$DLOG" &
-    DAEMON=$!
-    PIDS+=($DAEMON)
-    wait_for 10 test -S "$Q/private/tlsmap"
-}
-ok "tlspolicyd serves the socketmap too" start_daemon_sm
-echo "# --- postfix/main.cf-transport_maps, as shipped ---" >> "$CONF/main.cf"
-cat "$SRC/postfix/main.cf-transport_maps" >> "$CONF/main.cf"
-postfix -c "$CONF" reload >/dev/null 2>&1; sleep 1
-
-SUBJECT=sm-sendmail
-printf 'Subject: %s\n\nhello\n' "$SUBJECT" | sendmail -C "$CONF" -f alice@local.test grace@good.test heidi@unlisted.test
-like "$(delivered good grace@good.test sm-sendmail)" "tls=TLSv1[._][23] " "sendmail, listed recipient: over verified TLS"
-like "$(delivered plain heidi@unlisted.test sm-sendmail)" "tls=none " "sendmail, unlisted recipient of the same message: plaintext"
-ok "... the listed one through tls-verify" wait_for 10 log_has "postfix/tls-verify/smtp\[[0-9]*\]: .*to=<grace@good.test>.*status=sent"
-
-SUBJECT=sm-smtp; out=$(send 2587 alice@local.test ivan@good.test,judy@unlisted.test)
-unlike "$out" "452" "SMTP with mixed recipients: no 452 with transport_maps"
-like "$(delivered good ivan@good.test sm-smtp)" "tls=TLSv1[._][23] " "SMTP, listed recipient: over verified TLS"
-like "$(delivered plain judy@unlisted.test sm-smtp)" "tls=none " "SMTP, unlisted recipient of the same message: plaintext"
 
 # postmap -q through the socketmap answers what tlsmap -q says.
 for key in bob@good.test x@mx.unlisted.test bob@plainbounce.test bob@PLAINDEFER.test late.test a@bank.test; do
@@ -286,9 +405,32 @@ for key in bob@good.test x@mx.unlisted.test bob@plainbounce.test bob@PLAINDEFER.
     is "$got_rc:$got" "$([ -n "$want" ] && echo "0:$want" || echo "1:")" "postmap -q $key socketmap: = tlsmap -q"
 done
 
-# --- tlspolicyd stopped: Postfix applies default_action (fail closed) -------------
-kill "$DAEMON"; wait "$DAEMON" 2>/dev/null
+# --- the FILTER variant (outbound_routing = filter, no transport_maps) --------------
+postconf -c "$CONF" -X transport_maps
+write_daemon_conf "outbound_routing = filter"
+reload_daemon && reload_postfix
+SUBJECT=filter-good; out=$(send 2589 alice@local.test bob@good.test)
+like "$(delivered good bob@good.test filter-good)" "tls=TLSv1[._][23] " "FILTER: listed recipient over verified TLS"
+like "$(grep 'recipient=<bob@good.test>' "$DLOG")" "filter: .*action=\"FILTER tls-verify:\"" "... and tlspolicyd logged the FILTER"
+# One message, a listed and an unlisted recipient: the second gets 452 and is
+# sent again in its own transaction, as an MTA does; each is delivered right.
+SUBJECT=out-mixed; out=$(send 2589 alice@local.test carol@good.test,dave@unlisted.test)
+like "$out" "<\*\* *452 4\.5\.3" "FILTER, mixed recipients: the second gets 452 4.5.3"
+SUBJECT=out-mixed; out=$(send 2589 alice@local.test dave@unlisted.test)
+like "$(delivered good carol@good.test out-mixed)" "tls=TLSv1[._][23] " "mixed: the listed one over verified TLS"
+like "$(delivered plain dave@unlisted.test out-mixed)" "tls=none " "mixed: the unlisted one, resent, in plaintext"
+echo "# --- postfix/main.cf's transport_maps line, back ---" >> "$CONF/main.cf"
+grep '^transport_maps' "$SRC/postfix/main.cf" >> "$CONF/main.cf"
+write_daemon_conf
+reload_daemon && reload_postfix
+
+# --- tlspolicyd stopped: nothing leaves unchecked -----------------------------------
+stop_daemon
 SUBJECT=down; out=$(send 2525 a@unlisted.test rcpt@local.test)
 like "$out" "<\*\* *450 4\.[0-9]\.[0-9]" "daemon down: DEFER_IF_PERMIT answers 450"
+SUBJECT=down-out
+printf 'Subject: %s\n\nhello\n' "$SUBJECT" | sendmail -C "$CONF" -f alice@local.test down@good.test
+ok "daemon down: sendmail to a listed recipient is deferred" wait_for 30 log_has "to=<down@good.test>.*status=deferred"
+unlike "$(cat "$SINKLOG")" "<down@good.test>" "... and reaches no sink"
 
 done_testing

@@ -115,6 +115,40 @@ printf 'example.com\nboss@example.com\nnot.there\n' | "$TLSMAP" -d - "$L"; is "$
 is "$("$TLSMAP" -s "$L" | cut -f1 | tr '\n' ' ')" ".example.com exempt.example.com partner.example " "-d - left the rest"
 out=$("$TLSMAP" -d 'bad..key' "$L" 2>&1); is "$?" 2 "-d with an invalid key exits 2"
 
+# --- dane: a warning (it falls back to plaintext), never for dane-only ----
+D=$TMP/dane.list
+printf '# dane\nd1.example dane\nd2.example,d3.example dane direction=outbound\nd4.example dane-only\nd5.example dane direction=inbound\n' > "$D"
+out=$("$TLSMAP" -c "$D" 2>&1); rc=$?
+is "$rc" 0 "-c of dane entries still succeeds"
+like "$out" "$D, line 2: warning: dane sends in plaintext when the destination publishes no DNSSEC-signed TLSA records \(use dane-only to require TLS\)" "-c warns for an outbound dane entry, with file and line"
+is "$(printf '%s\n' "$out" | grep -c warning)" 2 "one warning per dane line (not for dane-only, nor inbound-only)"
+out=$(printf 'late.example dane\n' | "$TLSMAP" -i "$D" 2>&1)
+like "$out" "stdin, line 1: warning: dane" "-i warns too"
+
+# --- nexthop= ---------------------------------------------------------------
+N=$TMP/nexthop.list
+while IFS='|' read -r name line want_rc; do
+    printf '%s\n' "$line" > "$N"
+    out=$("$TLSMAP" "$N" 2>&1); rc=$?
+    is "$rc" "$want_rc" "nexthop: $name"
+    [ "$want_rc" = 0 ] && is "$("$TLSMAP" -s "$N")" "$(printf '%s' "$line" | sed 's/  */\t/')" "nexthop: $name shows as written"
+done <<'CASES'
+relay with port|a.example encrypt direction=outbound nexthop=[relay.example]:587|0
+host:port|a.example verify nexthop=relay.example:2525|0
+ipv6|a.example verify nexthop=[ipv6:2001:db8::1]:25|0
+service name|a.example encrypt nexthop=[relay.example]:submission|0
+a list|a.example encrypt nexthop=a.example,b.example|2
+empty brackets|a.example encrypt nexthop=[]:25|2
+trailing colon|a.example encrypt nexthop=relay.example:|2
+inbound entry|a.example encrypt direction=inbound nexthop=relay.example|2
+exemption|a.example none nexthop=relay.example|2
+CASES
+printf 'a.example encrypt nexthop=[relay.example]:587\n' > "$N"
+out=$("$TLSMAP" -c "$N" 2>&1)
+printf 'a.example encrypt nexthop=a,b\n' > "$N"
+out=$("$TLSMAP" -c "$N" 2>&1)
+like "$out" "$N, line 1: .*nexthop must be one Postfix next-hop destination" "nexthop: the error names file, line and the rule"
+
 # --- a full compile from source undoes -d/-i (postmap semantics) --------
 "$TLSMAP" "$L"
 is "$("$TLSMAP" -q example.com "$L")" "example.com	encrypt" "recompiling the source restores it"

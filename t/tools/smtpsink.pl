@@ -4,21 +4,27 @@
 #   smtpsink.pl --listen 127.0.0.3:2526 --name good --log FILE
 #               [--cert CRT --key KEY] [--max-tls 1.1] [--hostname NAME]
 #               [--mode normal|starttls-error|inject|tarpit|huge-ehlo]
+#               [--forward HOST:PORT]
 #
 # Accepts every message.  With --cert it offers STARTTLS (with --max-tls
 # it speaks nothing newer than that TLS version).  Appends one line per
 # message to FILE:
 #   sink=good from=<a@b> to=<c@d>,<e@f> tls=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384 subject=...
 # and runs until killed.  One connection at a time is plenty for the tests.
+# With --forward it is a pass-through content filter, as amavis is: each
+# message is recorded, then sent on unchanged (same envelope) to HOST:PORT,
+# Postfix's re-injection smtpd; the client gets the re-injection's answer.
 use strict;
 use warnings;
 use IO::Socket::INET;
 use IO::Socket::SSL;
 use Getopt::Long;
+use Net::SMTP;
 
-my ($listen, $name, $log, $cert, $key, $max_tls, $hostname, $mode) = ('', 'sink', '/dev/null', '', '', '', 'sink.test', 'normal');
+my ($listen, $name, $log, $cert, $key, $max_tls, $hostname, $mode, $forward) = ('', 'sink', '/dev/null', '', '', '', 'sink.test', 'normal', '');
 GetOptions('listen=s' => \$listen, 'name=s' => \$name, 'log=s' => \$log, 'cert=s' => \$cert,
-           'key=s' => \$key, 'max-tls=s' => \$max_tls, 'hostname=s' => \$hostname, 'mode=s' => \$mode) or die "usage\n";
+           'key=s' => \$key, 'max-tls=s' => \$max_tls, 'hostname=s' => \$hostname, 'mode=s' => \$mode,
+           'forward=s' => \$forward) or die "usage\n";
 my $server = IO::Socket::INET->new(LocalAddr => $listen, Listen => 16, ReuseAddr => 1)
     or die "smtpsink: listen $listen: $!\n";
 $SIG{PIPE} = 'IGNORE';
@@ -35,6 +41,22 @@ sub record {
 while (my $client = $server->accept) {
     eval { serve($client) };
     close($client);
+}
+
+# Send a received message on (a content filter's re-injection); the reply
+# for our client.
+sub forward_message {
+    my ($from, $to, $text) = @_;
+    $text =~ s/^\.\././mg;   # undo the dot-stuffing; datasend does it again
+    my $smtp = Net::SMTP->new($forward, Hello => $hostname, Timeout => 20)
+        or return "451 4.3.0 re-injection to $forward failed\r\n";
+    my $ok = $smtp->mail($from);
+    for my $rcpt (@$to) { (my $r = $rcpt) =~ s/^<|>$//g; $ok &&= $smtp->to($r); }
+    $ok = $ok && $smtp->data && $smtp->datasend($text) && $smtp->dataend;
+    my $reply = $smtp->code . ' ' . ($smtp->message // '');
+    $smtp->quit;
+    $reply =~ s/\s+$//;
+    return $ok ? "250 forwarded: $reply\r\n" : "451 4.3.0 re-injection refused: $reply\r\n";
 }
 
 sub serve {
@@ -81,7 +103,7 @@ sub serve {
             my ($reason) = $text =~ /^Diagnostic-Code:\s*(.*?)\r?$/mi;
             record(sprintf("sink=%s from=<%s> to=%s tls=%s cipher=%s subject=%s%s", $name, $from,
                            join(',', @to), $tls, $cipher, $subject // '', $reason ? " status=$reason" : ''));
-            print $sock "250 queued\r\n";
+            print $sock $forward ? forward_message($from, \@to, $text) : "250 queued\r\n";
         } elsif ($line =~ /^QUIT/i) {
             print $sock "221 bye\r\n";
             last;

@@ -26,6 +26,8 @@ static const char list_text[] =
     "bounce.example       encrypt on_failure=bounce\n"
     "custom.example       encrypt transport=relay-tls\n"
     "dane.example         dane-only\n"
+    "odane.example        dane\n"
+    "hop.example          encrypt direction=outbound nexthop=[smart.example]:2525\n"
     "vip@mail.example     secure direction=outbound\n"
     "watchout.example     verify mode=report direction=outbound\n";
 
@@ -98,7 +100,17 @@ static const Case cases[] = {
     {"outbound inbound-only ignored", OUT "recipient=b@in.example", "DUNNO"},
     {"outbound report", OUT "recipient=b@watchout.example", "DUNNO", "watchout.example"},
     {"outbound ignores sender", OUT "sender=a@plain.example;recipient=b@unlisted.example", "DUNNO"},
+    {"outbound entry nexthop", OUT "recipient=b@hop.example", "FILTER tls-encrypt:[smart.example]:2525"},
 };
+
+/* outbound_routing = filter: the table's outbound rows expect FILTER
+ * (the default, transport_maps, leaves outbound to the socketmap) */
+static Config *filter_config(void)
+{
+    Config *config = config_new_defaults();
+    config->outbound_routing = ROUTING_FILTER;
+    return config;
+}
 
 static PolicyRequest *parse(const char *spec, char **buf)
 {
@@ -133,7 +145,7 @@ static void check(const Config *config, StoreReader *reader, TransactionState *t
 
 static void test_table(void)
 {
-    g_autoptr(Config) config = config_new_defaults();
+    g_autoptr(Config) config = filter_config();
     for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
         TransactionState txn = {0};
         check(config, list, &txn, cases[i].name, cases[i].request, cases[i].want, cases[i].want_key);
@@ -156,7 +168,7 @@ static void test_report_mode_is_reported(void)
 
 static void test_config_options(void)
 {
-    g_autoptr(Config) config = config_new_defaults();
+    g_autoptr(Config) config = filter_config();
     TransactionState txn = {0};
 
     g_free(config->reject_code);
@@ -189,9 +201,21 @@ static void test_config_options(void)
     config->default_on_failure = ON_FAILURE_BOUNCE;
     check(config, list, &txn, "default bounce", OUT "recipient=b@plain.example", "FILTER tls-encrypt-bounce:", NULL);
 
-    /* transport_maps routing: the policy service leaves outbound alone */
+    /* relayhost: listed mail keeps the site's smarthost as its next hop;
+     * an entry's own nexthop= wins */
+    g_free(config->relayhost);
+    config->relayhost = g_strdup("[relay.example]:587");
+    check(config, list, &txn, "relayhost", OUT "instance=r1;recipient=b@bank.example", "FILTER tls-verify-bounce:[relay.example]:587", NULL);
+    check(config, list, &txn, "entry nexthop over relayhost", OUT "instance=r2;recipient=b@hop.example",
+          "FILTER tls-encrypt-bounce:[smart.example]:2525", NULL);
+    g_free(config->relayhost);
+    config->relayhost = g_strdup("");
+
+    /* transport_maps routing (the default): the policy service leaves outbound alone */
     config->outbound_routing = ROUTING_TRANSPORT_MAPS;
     check(config, list, &txn, "transport_maps", OUT "recipient=b@bank.example", "DUNNO", NULL);
+    g_autoptr(Config) defaults = config_new_defaults();
+    check(defaults, list, &txn, "transport_maps is the default", OUT "recipient=b@bank.example", "DUNNO", NULL);
 
     /* a different recipient delimiter */
     config->outbound_routing = ROUTING_FILTER;
@@ -202,7 +226,7 @@ static void test_config_options(void)
 
 static void test_list_errors(void)
 {
-    g_autoptr(Config) config = config_new_defaults();
+    g_autoptr(Config) config = filter_config();
     TransactionState txn = {0};
     check(config, NULL, &txn, "tempfail inbound", IN "sender=a@plain.example",
           "451 4.3.0 TLS policy temporarily unavailable, try again later", NULL);
@@ -228,13 +252,33 @@ static void test_mixed_recipients(void)
          {"DUNNO", "452 4.5.3", "DUNNO"}},
         {"reject: two levels", MIXED_REJECT, {"a@plain.example", "a@bank.example"}, {"FILTER tls-encrypt:", "452 4.5.3"}},
         {"reject: exempt is unfiltered", MIXED_REJECT, {"a@exempt.bank.example", "b@unlisted.example"}, {"DUNNO", "DUNNO"}},
-        {"strictest: upgrades", MIXED_STRICTEST, {"b@unlisted.example", "a@plain.example", "a@bank.example", "c@plain.example"},
-         {"DUNNO", "FILTER tls-encrypt:", "FILTER tls-verify:", "FILTER tls-verify:"}},
-        {"strictest: never downgrades", MIXED_STRICTEST, {"a@dane.example", "a@bank.example", "x@unlisted.example"},
-         {"FILTER tls-dane-only:", "FILTER tls-dane-only:", "FILTER tls-dane-only:"}},
+        {"strictest: upgrades", MIXED_STRICTEST, {"a@plain.example", "a@bank.example", "c@plain.example"},
+         {"FILTER tls-encrypt:", "FILTER tls-verify:", "FILTER tls-verify:"}},
+        {"strictest: secure covers verify", MIXED_STRICTEST, {"a@secure.example", "a@bank.example"},
+         {"FILTER tls-secure:", "FILTER tls-secure:"}},
+        {"strictest: unlisted never joins a filtered transaction", MIXED_STRICTEST, {"a@plain.example", "b@unlisted.example"},
+         {"FILTER tls-encrypt:", "452 4.5.3"}},
+        {"strictest: nor listed an unfiltered one (a local recipient must not go to smtp)", MIXED_STRICTEST,
+         {"b@unlisted.example", "a@plain.example"}, {"DUNNO", "452 4.5.3"}},
+        {"strictest: dane may fall back to plaintext, encrypt may not", MIXED_STRICTEST, {"a@plain.example", "a@odane.example"},
+         {"FILTER tls-encrypt:", "452 4.5.3"}},
+        {"strictest: dane then encrypt", MIXED_STRICTEST, {"a@odane.example", "a@plain.example"},
+         {"FILTER tls-dane:", "452 4.5.3"}},
+        {"strictest: dane-only covers dane and encrypt", MIXED_STRICTEST, {"a@odane.example", "a@dane.example", "a@plain.example"},
+         {"FILTER tls-dane:", "FILTER tls-dane-only:", "FILTER tls-dane-only:"}},
+        {"strictest: dane-only and verify authenticate differently", MIXED_STRICTEST, {"a@dane.example", "a@bank.example"},
+         {"FILTER tls-dane-only:", "452 4.5.3"}},
+        {"strictest: a bounce route keeps its bounce", MIXED_STRICTEST, {"a@bounce.example", "a@bank.example"},
+         {"FILTER tls-encrypt-bounce:", "FILTER tls-verify-bounce:"}},
+        {"strictest: the bounce survives a weaker later recipient", MIXED_STRICTEST, {"a@bank.example", "a@bounce.example"},
+         {"FILTER tls-verify:", "FILTER tls-verify-bounce:"}},
+        {"strictest: a custom transport is not combined", MIXED_STRICTEST, {"a@plain.example", "a@custom.example"},
+         {"FILTER tls-encrypt:", "452 4.5.3"}},
+        {"strictest: another next hop is not combined", MIXED_STRICTEST, {"a@plain.example", "a@hop.example"},
+         {"FILTER tls-encrypt:", "452 4.5.3"}},
     };
     for (guint r = 0; r < G_N_ELEMENTS(rows); r++) {
-        g_autoptr(Config) config = config_new_defaults();
+        g_autoptr(Config) config = filter_config();
         TransactionState txn = {0};
         config->mixed_recipients = rows[r].mode;
         for (guint i = 0; i < 4 && rows[r].recipients[i]; i++) {
@@ -358,6 +402,7 @@ static void test_routes(void)
         {"parent-form query", "transport .bank.example", "OK tls-verify:", ".bank.example"},
         {"bounce transport", "transport b@bounce.example", "OK tls-encrypt-bounce:", NULL},
         {"transport override", "transport b@custom.example", "OK relay-tls:", NULL},
+        {"entry nexthop", "transport b@hop.example", "OK tls-encrypt:[smart.example]:2525", NULL},
         {"address with extension", "transport vip+x@mail.example", "OK tls-secure:", "vip@mail.example"},
         {"unlisted", "transport b@unlisted.example", "NOTFOUND ", NULL},
         {"inbound-only entry", "transport b@in.example", "NOTFOUND ", NULL},
@@ -389,6 +434,22 @@ static void test_routes(void)
     RouteDecision d;
     decide_route("transport b@bank.example", NULL, config, &d);
     g_assert_cmpstr(d.reply, ==, "TEMP TLS policy list unavailable");
+
+    /* relayhost: every listed route keeps the smarthost; nexthop= wins */
+    g_free(config->relayhost);
+    config->relayhost = g_strdup("[relay.example]:587");
+    static const struct { const char *request, *want; } relayed[] = {
+        {"transport b@bank.example", "OK tls-verify:[relay.example]:587"},
+        {"transport b@custom.example", "OK relay-tls:[relay.example]:587"},
+        {"transport b@hop.example", "OK tls-encrypt:[smart.example]:2525"},
+        {"transport b@unlisted.example", "NOTFOUND "},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(relayed); i++) {
+        g_assert_true(store_reader_begin(list, NULL));
+        decide_route(relayed[i].request, list, config, &d);
+        store_reader_end(list);
+        g_assert_cmpstr(d.reply, ==, relayed[i].want);
+    }
 }
 
 static void test_netstrings(void)
