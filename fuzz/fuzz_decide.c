@@ -1,7 +1,10 @@
 /* fuzz_decide.c - libFuzzer harness for the decision engine: structured
  * random requests (fields cut from the input) against a small compiled
  * list, checking the engine's invariants: never OK, a reply that fits one
- * line, FILTER only outbound, reject only inbound. */
+ * line, FILTER only outbound, reject only inbound, and within one
+ * transaction (two recipients, no state kept across inputs) a shared
+ * FILTER route never lowers the first recipient's level to one that may
+ * send in plaintext. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,7 +18,8 @@ static Config *config;
 static const char list_text[] =
     "bank.example verify\n.bank.example encrypt on_failure=bounce\nx.bank.example none\n"
     "boss@corp.example secure direction=outbound\n.org encrypt direction=inbound min_protocol=TLSv1.3\n"
-    "watch.example encrypt mode=report\nxn--bcher-kva.de dane-only\nnoted.example encrypt notice=\"see you\"\n";
+    "watch.example encrypt mode=report\nxn--bcher-kva.de dane-only\nnoted.example encrypt notice=\"see you\"\n"
+    "odane.example dane\nhop.example verify nexthop=[relay.example]:587\ncustom.example encrypt transport=x-tls\n";
 
 static void setup(void)
 {
@@ -49,7 +53,7 @@ static const char *field(char **p, char *end)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static TransactionState txn;
+    TransactionState txn = {0};
     if (!list)
         setup();
     if (size < 2)
@@ -68,11 +72,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     req.encryption_protocol = field(&p, end);
     req.encryption_cipher = field(&p, end);
     req.ccert_subject = field(&p, end);
+    const char *second_recipient = field(&p, end);
     req.ccert_fingerprint = "";
     req.sasl_username = "";
     req.queue_id = req.client_name = req.client_address = "";
     config->mixed_recipients = data[0] & 4 ? MIXED_STRICTEST : MIXED_REJECT;
     config->global_floor = (data[0] & 8) != 0;
+    config->outbound_routing = data[0] & 32 ? ROUTING_TRANSPORT_MAPS : ROUTING_FILTER;
+    g_free(config->relayhost);
+    config->relayhost = g_strdup(data[0] & 64 ? "[smart.example]:25" : "");
 
     Decision d;
     gboolean ok = store_reader_begin(list, NULL);
@@ -83,6 +91,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __builtin_trap();
     if (d.verdict == VERDICT_REJECT && d.direction != DIRECTION_INBOUND)
         __builtin_trap();
+
+    /* a second recipient of the same transaction (an empty instance
+     * starts a new one) */
+    if (d.verdict == VERDICT_FILTER && *req.instance) {
+        TlsLevel first = txn.level;
+        gboolean first_bounce = txn.bounce;
+        Decision d2;
+        req.recipient = second_recipient;
+        decide(&req, ok && !(data[0] & 16) ? list : NULL, config, &txn, &d2);
+        if (d2.verdict == VERDICT_FILTER
+            && (!decide_level_satisfies(txn.level, first) || (first_bounce && !txn.bounce)))
+            __builtin_trap();
+        if (strncmp(d2.action, "OK", 2) == 0 || strpbrk(d2.action, "\r\n"))
+            __builtin_trap();
+    }
 
     char request[600];
     snprintf(request, sizeof request, "transport %s", req.recipient);

@@ -294,7 +294,10 @@ static void decide_outbound(const PolicyRequest *req, StoreReader *list, const C
 
     /* FILTER applies to the whole message, so the transaction's recipients
      * must agree; the first recipient sets the route. */
-    gboolean same_txn = txn->started && *req->instance && strcmp(txn->instance, req->instance) == 0;
+    /* an instance longer than we keep (Postfix's are ~25 bytes) compares
+     * on the part we keep: when in doubt, the same transaction */
+    gboolean same_txn = txn->started && *req->instance
+                        && strncmp(txn->instance, req->instance, sizeof txn->instance - 1) == 0;
     if (!same_txn) {
         start_transaction(txn, req->instance, &r);
     } else if (strcmp(txn->route, r.route) != 0) {

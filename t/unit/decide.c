@@ -301,6 +301,21 @@ static void test_mixed_recipients(void)
     }
 }
 
+/* An instance longer than the engine keeps is still one transaction
+ * (found by fuzz_decide: each recipient started a transaction of its own,
+ * and Postfix applies the last FILTER to the whole message). */
+static void test_long_instance(void)
+{
+    g_autoptr(Config) config = filter_config();
+    TransactionState txn = {0};
+    g_autofree char *instance = g_strnfill(200, 'i');
+    g_autofree char *first = g_strdup_printf(OUT "instance=%s;recipient=a@bank.example", instance);
+    g_autofree char *second = g_strdup_printf(OUT "instance=%s;recipient=a@plain.example", instance);
+    check(config, list, &txn, "long instance, first", first, "FILTER tls-verify:", NULL);
+    check(config, list, &txn, "long instance, second",
+          second, "452 4.5.3 Recipients with different TLS requirements must be sent in separate transactions, try again", NULL);
+}
+
 #define RQ "request=smtpd_access_policy\n"
 
 typedef FrameStatus (*RequestParser)(char *, size_t, const RequestLimits *, PolicyRequest *, size_t *,
@@ -526,6 +541,7 @@ int main(int argc, char **argv)
     g_test_add_func("/decide/config_options", test_config_options);
     g_test_add_func("/decide/list_errors", test_list_errors);
     g_test_add_func("/decide/mixed_recipients", test_mixed_recipients);
+    g_test_add_func("/decide/long_instance", test_long_instance);
     g_test_add_func("/decide/cipher_names", test_excluded_cipher_names);
     g_test_add_func("/decide/routes", test_routes);
     g_test_add_func("/netstring/frame", test_netstrings);
