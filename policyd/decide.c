@@ -348,50 +348,20 @@ static gboolean domain_is_local(const Config *c, const char *domain)
     return FALSE;
 }
 
-/* Would this query alone give a TLS route? */
-static gboolean query_routes(StoreReader *list, const Config *c, const char *query)
+static void route_notfound(RouteDecision *d, const char *reason)
 {
-    LookupMatch m;
-    return lookup_find(list, query, c->recipient_delimiter, DIRECTION_OUTBOUND, &m)
-           && !entry_level_is_exemption(m.entry.level) && m.entry.mode != MODE_REPORT;
-}
-
-/* Do the queries Postfix makes after this one (the domain, then each
- * ".parent") lead to a TLS route? */
-static gboolean later_queries_route(StoreReader *list, const Config *c, const char *key)
-{
-    const char *at = strrchr(key, '@');
-    const char *domain = at ? at + 1 : key;
-    if (at && *domain && query_routes(list, c, domain))
-        return TRUE;
-    for (const char *dot = strchr(domain + 1, '.'); dot && dot[1]; dot = strchr(dot + 1, '.')) {
-        if (query_routes(list, c, dot))
-            return TRUE;
-    }
-    return FALSE;
-}
-
-static void route_unchanged(RouteDecision *d, StoreReader *list, const Config *c, const char *key,
-                            const char *reason)
-{
+    d->status = ROUTE_NOTFOUND;
     d->reason = reason;
-    if (later_queries_route(list, c, key)) {
-        d->status = ROUTE_KEEP;
-        g_strlcpy(d->reply, "OK :", sizeof d->reply);
-    } else {
-        d->status = ROUTE_NOTFOUND;
-        g_strlcpy(d->reply, "NOTFOUND ", sizeof d->reply);
-    }
+    g_strlcpy(d->reply, "NOTFOUND ", sizeof d->reply);
 }
 
 void decide_route(const char *request, StoreReader *list, const Config *c, RouteDecision *d)
 {
     LookupMatch m;
+    char route[CONFIG_ROUTE_MAX];
     /* field by field, as in decide(): the arrays are strings */
-    d->status = ROUTE_NOTFOUND;
     d->report = FALSE;
-    d->reason = "";
-    d->key[0] = d->reply[0] = d->would[0] = 0;
+    d->key[0] = d->would[0] = 0;
     d->level = 0;
 
     const char *space = strchr(request, ' ');
@@ -405,9 +375,7 @@ void decide_route(const char *request, StoreReader *list, const Config *c, Route
     }
     const char *key = space ? space + 1 : "";
     if (!*key) {
-        d->status = ROUTE_NOTFOUND;
-        d->reason = "empty key";
-        g_strlcpy(d->reply, "NOTFOUND ", sizeof d->reply);
+        route_notfound(d, "empty key");
         return;
     }
     if (!list) {
@@ -419,27 +387,27 @@ void decide_route(const char *request, StoreReader *list, const Config *c, Route
 
     const char *at = strrchr(key, '@');
     const char *domain = at ? at + 1 : key;
-    if (domain_is_local(c, domain[0] == '.' ? domain + 1 : domain))
-        return route_unchanged(d, list, c, key, "local domain");
+    if (domain_is_local(c, domain[0] == '.' ? domain + 1 : domain)) {
+        route_notfound(d, "local domain");
+        return;
+    }
     if (!lookup_find(list, key, c->recipient_delimiter, DIRECTION_OUTBOUND, &m)) {
-        d->status = ROUTE_NOTFOUND;
-        d->reason = "recipient not listed";
-        g_strlcpy(d->reply, "NOTFOUND ", sizeof d->reply);
+        route_notfound(d, "recipient not listed");
         return;
     }
     g_strlcpy(d->key, m.key, sizeof d->key);
     d->level = m.entry.level;
-    if (entry_level_is_exemption(m.entry.level))
-        return route_unchanged(d, list, c, key, "recipient exempt");
+    if (entry_level_is_exemption(m.entry.level)) {
+        route_notfound(d, "recipient exempt");
+        return;
+    }
+    config_route(c, &m.entry, route, sizeof route);
     if (m.entry.mode == MODE_REPORT) {
         d->report = TRUE;
-        char route[CONFIG_ROUTE_MAX];
-        config_route(c, &m.entry, route, sizeof route);
         g_snprintf(d->would, sizeof d->would, "OK %s", route);
-        return route_unchanged(d, list, c, key, "report mode");
+        route_notfound(d, "report mode");
+        return;
     }
-    char route[CONFIG_ROUTE_MAX];
-    config_route(c, &m.entry, route, sizeof route);
     d->status = ROUTE_OK;
     d->reason = "listed recipient";
     g_snprintf(d->reply, sizeof d->reply, "OK %s", route);

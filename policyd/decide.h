@@ -52,14 +52,16 @@ void decide(const PolicyRequest *req, StoreReader *list, const Config *config,
 const char *decide_verdict_name(Verdict verdict);
 
 /*
- * The socketmap service for transport_maps: Postfix asks "NAME KEY" for
- * the full address, then the domain, then each ".parent", and stops at
- * the first answer.  A listed recipient gets "OK tls-<level>:" (empty
- * next-hop).  An exemption, report-mode entry or local domain gets
- * "NOTFOUND ", or "OK :" ("do not change", transport(5)) when Postfix's
- * later, less specific queries would otherwise find a TLS route.
+ * The socketmap service for transport_maps.  trivial-rewrite asks
+ * "NAME KEY" once per recipient with the full address (transport(5),
+ * "TCP-BASED TABLES": a socketmap is not searched by domain or parent;
+ * t/postfix.t saw only full addresses and the "*" wildcard), so the
+ * whole most-specific-key lookup happens here.  A listed recipient gets
+ * "OK transport:nexthop" (config_route); everything else - unlisted, an
+ * exemption, a report-mode entry, a local domain, "*" - gets "NOTFOUND ",
+ * leaving the route to the site's other maps and Postfix's defaults.
  */
-typedef enum { ROUTE_OK, ROUTE_KEEP, ROUTE_NOTFOUND, ROUTE_TEMP, ROUTE_PERM } RouteStatus;
+typedef enum { ROUTE_OK, ROUTE_NOTFOUND, ROUTE_TEMP, ROUTE_PERM } RouteStatus;
 
 typedef struct {
     RouteStatus status;

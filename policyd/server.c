@@ -51,7 +51,7 @@ typedef struct {
 
 typedef struct {
     guint64 requests, dunno, filter, reject, split, tempfail, report, protocol_errors,
-        connections, refused, lookups, routed, unchanged, notfound, lookup_temp, lookup_perm;
+        connections, refused, lookups, routed, notfound, lookup_temp, lookup_perm;
 } Counters;
 
 struct Server {
@@ -463,7 +463,6 @@ static void count_route(Counters *count, const RouteDecision *d)
     count->lookups++;
     switch (d->status) {
     case ROUTE_OK: count->routed++; break;
-    case ROUTE_KEEP: count->unchanged++; break;
     case ROUTE_NOTFOUND: count->notfound++; break;
     case ROUTE_TEMP: count->lookup_temp++; break;
     case ROUTE_PERM: count->lookup_perm++; break;
@@ -644,10 +643,10 @@ static void log_counters(Server *s)
               " reject=%" G_GUINT64_FORMAT " split=%" G_GUINT64_FORMAT " tempfail=%" G_GUINT64_FORMAT
               " report=%" G_GUINT64_FORMAT " protocol_errors=%" G_GUINT64_FORMAT " connections=%" G_GUINT64_FORMAT
               " open=%u refused=%" G_GUINT64_FORMAT " lookups=%" G_GUINT64_FORMAT " routed=%" G_GUINT64_FORMAT
-              " unchanged=%" G_GUINT64_FORMAT " notfound=%" G_GUINT64_FORMAT " lookup_temp=%" G_GUINT64_FORMAT
+              " notfound=%" G_GUINT64_FORMAT " lookup_temp=%" G_GUINT64_FORMAT
               " lookup_perm=%" G_GUINT64_FORMAT,
               k->requests, k->dunno, k->filter, k->reject, k->split, k->tempfail, k->report, k->protocol_errors,
-              k->connections, s->n_connections, k->refused, k->lookups, k->routed, k->unchanged, k->notfound,
+              k->connections, s->n_connections, k->refused, k->lookups, k->routed, k->notfound,
               k->lookup_temp, k->lookup_perm);
 }
 
