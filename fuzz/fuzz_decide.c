@@ -1,7 +1,8 @@
 /* fuzz_decide.c - libFuzzer harness for the decision engine: structured
  * random requests (fields cut from the input) against a small compiled
  * list, checking the engine's invariants: never OK, a reply that fits one
- * line, FILTER only outbound, reject only inbound, and within one
+ * line, FILTER only outbound, reject only inbound, a listed domain found
+ * whatever the local part before it, and within one
  * transaction (two recipients, no state kept across inputs) a shared
  * FILTER route never lowers the first recipient's level to one that may
  * send in plaintext. */
@@ -91,6 +92,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __builtin_trap();
     if (d.verdict == VERDICT_REJECT && d.direction != DIRECTION_INBOUND)
         __builtin_trap();
+
+    /* lookups never skip a rule: if the address's domain (or a parent)
+     * is listed, the address is too, whatever its local part */
+    if (ok) {
+        const char *at = strrchr(req.sender, '@');
+        LookupMatch m;
+        if (at && lookup_find(list, at + 1, "+", DIRECTION_BOTH, &m) == LOOKUP_FOUND
+            && lookup_find(list, req.sender, "+", DIRECTION_BOTH, &m) != LOOKUP_FOUND)
+            __builtin_trap();
+    }
 
     /* a second recipient of the same transaction (an empty instance
      * starts a new one) */

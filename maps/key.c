@@ -88,8 +88,8 @@ static gboolean normalize_slow(const char *raw, GString *out)
     return fold_domain(at + 1, strlen(at + 1), out);
 }
 
-/* key_from_query() with the length of the result.  ASCII (nearly every
- * key) is folded in one pass; anything else takes the slow path. */
+/* A list key to normal form, with its length.  ASCII (nearly every key)
+ * is folded in one pass; anything else takes the slow path. */
 static gboolean fold_key(const char *raw, char *out, size_t *out_len)
 {
     size_t len = 0;
@@ -117,10 +117,50 @@ slow:
     return TRUE;
 }
 
-gboolean key_from_query(const char *raw, char *out)
+
+const char *key_fold_domain(const char *raw, char *out, size_t size, char **heap)
 {
-    size_t len;
-    return fold_key(raw, out, &len);
+    size_t len = strlen(raw);
+    *heap = NULL;
+    if (!is_ascii(raw)) {
+        g_autoptr(GString) folded = g_string_new(NULL);
+        if (!fold_domain(raw, len, folded))
+            return NULL;
+        if (folded->len < size) {
+            memcpy(out, folded->str, folded->len + 1);
+            return out;
+        }
+        return *heap = g_string_free(g_steal_pointer(&folded), FALSE);
+    }
+    while (len > 0 && raw[len - 1] == '.')
+        len--;
+    if (len == 0)
+        return NULL;
+    char *dst = len < size ? out : (*heap = g_malloc(len + 1));
+    for (size_t i = 0; i < len; i++)
+        dst[i] = g_ascii_tolower(raw[i]);
+    dst[len] = 0;
+    return dst;
+}
+
+gboolean key_fold_local(const char *raw, size_t len, char *out, size_t size)
+{
+    gboolean ascii = TRUE;
+    for (size_t i = 0; i < len && ascii; i++)
+        ascii = (unsigned char)raw[i] < 0x80;
+    if (ascii) {
+        if (len >= size)
+            return FALSE;
+        for (size_t i = 0; i < len; i++)
+            out[i] = g_ascii_tolower(raw[i]);
+        out[len] = 0;
+        return TRUE;
+    }
+    g_autoptr(GString) folded = g_string_new(NULL);
+    if (!fold_local(raw, len, folded) || folded->len >= size)
+        return FALSE;
+    memcpy(out, folded->str, folded->len + 1);
+    return TRUE;
 }
 
 static gboolean valid_local_part(const char *local, size_t len)

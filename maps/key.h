@@ -1,9 +1,9 @@
 /*
  * key.h - list keys and lookup queries: normalization and validation.
  *
- * Both sides of a lookup go through key_normalize(): tlsmap when it
- * compiles a key, and the lookup when it receives an address from
- * Postfix.  That is what guarantees that "User@Exämple.COM" in a list
+ * Both sides of a lookup fold the same way: tlsmap when it compiles a
+ * key (key_from_list), and the lookup when it receives an address from
+ * Postfix (key_fold_domain, key_fold_local, one half at a time).  That is what guarantees that "User@Exämple.COM" in a list
  * matches "user@xn--exmple-cua.com" in a request and vice versa.
  *
  * Normal form: ASCII case folded to lower case, the domain in its ASCII
@@ -31,10 +31,14 @@ gboolean key_from_list(const char *raw, char *out, size_t *len, KeyKind *kind, c
 /* The domain a normalized key names: "user@d" -> d, ".d" -> d, "d" -> d. */
 const char *key_domain(const char *key);
 
-/* Normalize an address or domain from a query into out (KEY_MAX+1 bytes).
- * Returns FALSE when it cannot be normalized (too long, bad IDN, empty);
- * such a query matches nothing. */
-gboolean key_from_query(const char *raw, char *out);
+/* The two halves of a query address, folded as the list's keys are.
+ * key_fold_domain: the domain (ASCII lower case, IDN to A-labels, no
+ * trailing dot) in out (size bytes), or, when longer, in a g_malloc'ed
+ * *heap the caller frees; NULL when empty or not convertible.
+ * key_fold_local: len bytes of a local part (any bytes but NUL) into out
+ * (size bytes); FALSE when not valid UTF-8 or too long for out. */
+const char *key_fold_domain(const char *raw, char *out, size_t size, char **heap);
+gboolean key_fold_local(const char *raw, size_t len, char *out, size_t size);
 
 /* Is name the domain itself or one of its subdomains (ASCII case-insensitive)?
  * "mx.example.com" and "example.com" are in "example.com"; "badexample.com" is not. */

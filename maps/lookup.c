@@ -9,8 +9,8 @@
 static gboolean try_key(StoreReader *reader, const char *key, size_t len, Direction direction,
                         LookupMatch *match)
 {
-    if (!store_reader_get(reader, key, len, &match->entry))
-        return FALSE;
+    if (len > KEY_MAX || !store_reader_get(reader, key, len, &match->entry))
+        return FALSE;  /* no list key is longer than KEY_MAX */
     if (direction != DIRECTION_BOTH && !entry_covers(&match->entry, direction))
         return FALSE;
     memcpy(match->key, key, len);
@@ -30,35 +30,47 @@ static gboolean try_domain_and_parents(StoreReader *reader, const char *domain, 
     return FALSE;
 }
 
-gboolean lookup_find(StoreReader *reader, const char *query, const char *delimiters,
-                     Direction direction, LookupMatch *match)
+/* user+ext@domain, then user@domain (cut at the first delimiter, as
+ * Postfix does; a local part that starts with one is left alone).  A
+ * local part too long for a list key is simply not one: its address
+ * without the extension may still be. */
+static gboolean try_addresses(StoreReader *reader, const char *local, size_t local_len, const char *domain,
+                              const char *delimiters, Direction direction, LookupMatch *match)
 {
     char key[KEY_MAX + 1];
+    size_t domain_len = strlen(domain);
+    size_t cut = *delimiters ? strcspn(local, delimiters) : local_len;
+    if (cut > local_len)
+        cut = local_len;
+    size_t room = KEY_MAX - 1 - MIN(domain_len, KEY_MAX - 1);  /* for the local part */
 
-    if (!key_from_query(query, key))
-        return FALSE;
-
-    char *at = strrchr(key, '@');
-    if (!at)
-        return try_domain_and_parents(reader, key, direction, match);
-    if (at == key || at[1] == 0)
-        return at[1] ? try_domain_and_parents(reader, at + 1, direction, match) : FALSE;
-
-    size_t len = strlen(key);
-    if (try_key(reader, key, len, direction, match))
-        return TRUE;
-
-    /* user+ext@domain -> user@domain, cut at the first delimiter as
-     * Postfix does; a local part that starts with one is left alone. */
-    size_t local_len = (size_t)(at - key);
-    size_t cut = *delimiters ? strcspn(key, delimiters) : local_len;
-    if (cut > 0 && cut < local_len) {
-        char base[KEY_MAX + 1];
-        size_t domain_len = len - local_len;
-        memcpy(base, key, cut);
-        memcpy(base + cut, at, domain_len + 1);
-        if (try_key(reader, base, cut + domain_len, direction, match))
+    if (key_fold_local(local, local_len, key, room + 1)) {
+        size_t n = strlen(key);
+        key[n] = '@';
+        memcpy(key + n + 1, domain, domain_len + 1);
+        if (try_key(reader, key, n + 1 + domain_len, direction, match))
             return TRUE;
     }
-    return try_domain_and_parents(reader, at + 1, direction, match);
+    if (cut == 0 || cut == local_len || !key_fold_local(local, cut, key, room + 1))
+        return FALSE;
+    size_t n = strlen(key);
+    key[n] = '@';
+    memcpy(key + n + 1, domain, domain_len + 1);
+    return try_key(reader, key, n + 1 + domain_len, direction, match);
+}
+
+LookupStatus lookup_find(StoreReader *reader, const char *query, const char *delimiters,
+                         Direction direction, LookupMatch *match)
+{
+    char buf[KEY_MAX + 1];
+    g_autofree char *heap = NULL;
+    const char *at = strrchr(query, '@');
+    const char *domain = key_fold_domain(at ? at + 1 : query, buf, sizeof buf, &heap);
+
+    if (!domain)
+        return LOOKUP_UNUSABLE;
+    if (at && at > query && strlen(domain) < KEY_MAX
+        && try_addresses(reader, query, (size_t)(at - query), domain, delimiters, direction, match))
+        return LOOKUP_FOUND;
+    return try_domain_and_parents(reader, domain, direction, match) ? LOOKUP_FOUND : LOOKUP_NOT_LISTED;
 }

@@ -20,10 +20,19 @@ typedef struct {
     Entry entry;            /* valid until store_reader_end() */
 } LookupMatch;
 
+typedef enum {
+    LOOKUP_NOT_LISTED,
+    LOOKUP_FOUND,
+    LOOKUP_UNUSABLE,  /* the domain cannot be folded (empty, bad IDN): fail closed */
+} LookupStatus;
+
 /* Query an address or a domain; DIRECTION_BOTH accepts entries of any
  * direction.  delimiters: Postfix's recipient_delimiter ("" for none).
+ * The local part never stops the search: whatever its length or bytes
+ * (quoting, '@', controls), the domain and its parents are tried; only a
+ * domain that cannot be folded makes the query unusable.
  * Call between store_reader_begin() and store_reader_end(). */
-gboolean lookup_find(StoreReader *reader, const char *query, const char *delimiters,
-                     Direction direction, LookupMatch *match);
+LookupStatus lookup_find(StoreReader *reader, const char *query, const char *delimiters,
+                         Direction direction, LookupMatch *match);
 
 #endif

@@ -189,7 +189,7 @@ static int do_query(const char *source)
     StoreReader *reader = store_reader_new(path);
     Direction direction = DIRECTION_BOTH;
     GError *error = NULL;
-    int found = 0;
+    int found = 0, unusable = 0;
 
     if (opt.direction) {
         if (strcmp(opt.direction, "inbound") == 0)
@@ -207,7 +207,16 @@ static int do_query(const char *source)
     for (guint i = 0; i < keys->len; i++) {
         LookupMatch match;
         const char *query = keys->pdata[i];
-        if (!lookup_find(reader, query, opt.delimiters, direction, &match))
+        LookupStatus status = lookup_find(reader, query, opt.delimiters, direction, &match);
+        if (status == LOOKUP_UNUSABLE) {
+            /* the daemon tempfails such an address: say so, exit 2 */
+            g_autofree char *shown = g_strescape(query, NULL);
+            fprintf(stderr, "tlsmap: \"%.200s\": the domain cannot be converted; the daemon answers "
+                            "451 (TEMP) for it\n", shown);
+            unusable++;
+            continue;
+        }
+        if (status == LOOKUP_NOT_LISTED)
             continue;
         found++;
         g_autofree char *prefix = many ? g_strconcat(query, "\t", NULL) : g_strdup("");
@@ -215,6 +224,8 @@ static int do_query(const char *source)
     }
     store_reader_end(reader);
     store_reader_free(reader);
+    if (unusable)
+        return EXIT_ERROR;
     return found ? EXIT_SUCCESS : EXIT_NOT_FOUND;
 }
 

@@ -163,6 +163,14 @@ static gboolean list_unavailable(Decision *d, const Config *c)
     return TRUE;
 }
 
+/* An address whose domain cannot be folded cannot be checked: fail closed. */
+static void address_unusable(Decision *d)
+{
+    d->verdict = VERDICT_TEMPFAIL;
+    d->reason = "address cannot be looked up (domain not convertible)";
+    g_strlcpy(d->action, "451 4.3.0 TLS policy cannot check this address, try again later", sizeof d->action);
+}
+
 static void decide_inbound(const PolicyRequest *req, StoreReader *list, const Config *c, Decision *d)
 {
     LookupMatch match;
@@ -177,7 +185,12 @@ static void decide_inbound(const PolicyRequest *req, StoreReader *list, const Co
         list_unavailable(d, c);
         return;
     }
-    if (!lookup_find(list, req->sender, c->recipient_delimiter, DIRECTION_INBOUND, &match))
+    LookupStatus found = lookup_find(list, req->sender, c->recipient_delimiter, DIRECTION_INBOUND, &match);
+    if (found == LOOKUP_UNUSABLE) {
+        address_unusable(d);
+        return;
+    }
+    if (found == LOOKUP_NOT_LISTED)
         return dunno(d, "sender not listed");
     g_strlcpy(d->key, match.key, sizeof d->key);
     d->level = match.entry.level;
@@ -273,7 +286,12 @@ static void decide_outbound(const PolicyRequest *req, StoreReader *list, const C
         return;
     }
 
-    if (lookup_find(list, req->recipient, c->recipient_delimiter, DIRECTION_OUTBOUND, &match)) {
+    LookupStatus found = lookup_find(list, req->recipient, c->recipient_delimiter, DIRECTION_OUTBOUND, &match);
+    if (found == LOOKUP_UNUSABLE) {
+        address_unusable(d);
+        return;
+    }
+    if (found == LOOKUP_FOUND) {
         g_strlcpy(d->key, match.key, sizeof d->key);
         d->level = match.entry.level;
         if (!entry_level_is_exemption(match.entry.level)) {
@@ -391,7 +409,14 @@ void decide_route(const char *request, StoreReader *list, const Config *c, Route
         route_notfound(d, "local domain");
         return;
     }
-    if (!lookup_find(list, key, c->recipient_delimiter, DIRECTION_OUTBOUND, &m)) {
+    LookupStatus found = lookup_find(list, key, c->recipient_delimiter, DIRECTION_OUTBOUND, &m);
+    if (found == LOOKUP_UNUSABLE) {
+        d->status = ROUTE_TEMP;
+        d->reason = "address cannot be looked up (domain not convertible)";
+        g_strlcpy(d->reply, "TEMP TLS policy cannot check this address", sizeof d->reply);
+        return;
+    }
+    if (found == LOOKUP_NOT_LISTED) {
         route_notfound(d, "recipient not listed");
         return;
     }

@@ -115,6 +115,14 @@ printf 'example.com\nboss@example.com\nnot.there\n' | "$TLSMAP" -d - "$L"; is "$
 is "$("$TLSMAP" -s "$L" | cut -f1 | tr '\n' ' ')" ".example.com exempt.example.com partner.example " "-d - left the rest"
 out=$("$TLSMAP" -d 'bad..key' "$L" 2>&1); is "$?" 2 "-d with an invalid key exits 2"
 
+# --- -q: odd addresses never skip a rule; an unconvertible domain is an error
+long=$(printf 'a%.0s' $(seq 330))
+is "$("$TLSMAP" -q "$long@example.com" "$L")" "example.com	encrypt" "-q: a 330-byte local part gets its domain's entry"
+is "$("$TLSMAP" -q "boss+$long@example.com" "$L")" "boss@example.com	secure direction=outbound" "-q: a 330-byte extension still finds the address"
+out=$("$TLSMAP" -q "$(printf 'a@b\xffd.example')" "$L" 2>&1); rc=$?
+is "$rc" 2 "-q: a domain that cannot be converted exits 2"
+like "$out" "cannot be converted; the daemon answers 451" "... and says what the daemon does"
+
 # --- dane: a warning (it falls back to plaintext), never for dane-only ----
 D=$TMP/dane.list
 printf '# dane\nd1.example dane\nd2.example,d3.example dane direction=outbound\nd4.example dane-only\nd5.example dane direction=inbound\n' > "$D"

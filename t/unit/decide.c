@@ -301,6 +301,34 @@ static void test_mixed_recipients(void)
     }
 }
 
+/* A sender or recipient no lookup can skip: a 330-byte local part gets
+ * its domain's rule; a domain that cannot be converted fails closed. */
+static void test_odd_addresses(void)
+{
+    g_autoptr(Config) config = filter_config();
+    TransactionState txn = {0};
+    g_autofree char *local = g_strnfill(330, 'a');
+    g_autofree char *in = g_strdup_printf(IN "sender=%s@plain.example", local);
+    g_autofree char *in_tls = g_strdup_printf(IN TLS13 "sender=%s@plain.example", local);
+    g_autofree char *out = g_strdup_printf(OUT "recipient=%s@bank.example", local);
+    check(config, list, &txn, "330-byte local part, plaintext", in, REJECT, "plain.example");
+    check(config, list, &txn, "330-byte local part, TLS", in_tls, "DUNNO", "plain.example");
+    check(config, list, &txn, "330-byte local part, outbound", out, "FILTER tls-verify:", "bank.example");
+    check(config, list, &txn, "bad IDN sender", IN "sender=a@b\xff" "d.example",
+          "451 4.3.0 TLS policy cannot check this address, try again later", NULL);
+    check(config, list, &txn, "bad IDN recipient", OUT "instance=u1;recipient=a@b\xff" "d.example",
+          "451 4.3.0 TLS policy cannot check this address, try again later", NULL);
+
+    g_autofree char *route = g_strdup_printf("transport %s@bank.example", local);
+    RouteDecision d;
+    g_assert_true(store_reader_begin(list, NULL));
+    decide_route(route, list, config, &d);
+    g_assert_cmpstr(d.reply, ==, "OK tls-verify:");
+    decide_route("transport a@b\xff" "d.example", list, config, &d);
+    g_assert_cmpstr(d.reply, ==, "TEMP TLS policy cannot check this address");
+    store_reader_end(list);
+}
+
 /* An instance longer than the engine keeps is still one transaction
  * (found by fuzz_decide: each recipient started a transaction of its own,
  * and Postfix applies the last FILTER to the whole message). */
@@ -543,6 +571,7 @@ int main(int argc, char **argv)
     g_test_add_func("/decide/list_errors", test_list_errors);
     g_test_add_func("/decide/mixed_recipients", test_mixed_recipients);
     g_test_add_func("/decide/long_instance", test_long_instance);
+    g_test_add_func("/decide/odd_addresses", test_odd_addresses);
     g_test_add_func("/decide/cipher_names", test_excluded_cipher_names);
     g_test_add_func("/decide/routes", test_routes);
     g_test_add_func("/netstring/frame", test_netstrings);

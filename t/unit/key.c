@@ -56,26 +56,38 @@ static void test_key_from_list(void)
     }
 }
 
-static void test_key_from_query(void)
+static void test_key_fold_query(void)
 {
     static const struct {
-        const char *name, *input, *want;
+        const char *name, *domain, *want_domain, *local, *want_local;
     } cases[] = {
-        {"lower case", "USER@EXAMPLE.COM", "user@example.com"},
-        {"domain dot", "example.com.", "example.com"},
-        {"idn", "info@B\xc3\x9c" "CHER.de", "info@xn--bcher-kva.de"},
-        {"empty", "", NULL},
-        {"too long", NULL, NULL},
+        {"lower case", "EXAMPLE.COM", "example.com", "USER", "user"},
+        {"domain dot", "example.com.", "example.com", "a", "a"},
+        {"idn", "B\xc3\x9c" "CHER.de", "xn--bcher-kva.de", "\xc3\x9c" "ser", "\xc3\xbc" "ser"},
+        {"empty domain", "", NULL, "", ""},
+        {"only dots", "..", NULL, "\"quoted a\"", "\"quoted a\""},
+        {"bad utf-8", "b\xff" "d.example", NULL, "b\xff" "d", NULL},
     };
     for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
         char out[KEY_MAX + 1];
-        g_autofree char *too_long = g_strnfill(KEY_MAX + 1, 'a');
+        g_autofree char *heap = NULL;
         g_test_message("case %s", cases[i].name);
-        gboolean ok = key_from_query(cases[i].input ? cases[i].input : too_long, out);
-        g_assert_cmpint(ok, ==, cases[i].want != NULL);
+        const char *got = key_fold_domain(cases[i].domain, out, sizeof out, &heap);
+        g_assert_cmpstr(got, ==, cases[i].want_domain);
+        gboolean ok = key_fold_local(cases[i].local, strlen(cases[i].local), out, sizeof out);
+        g_assert_cmpint(ok, ==, cases[i].want_local != NULL);
         if (ok)
-            g_assert_cmpstr(out, ==, cases[i].want);
+            g_assert_cmpstr(out, ==, cases[i].want_local);
     }
+    /* longer than the buffer: the domain goes to the heap (its parents may
+     * be listed), the local part is refused */
+    g_autofree char *long_domain = g_strconcat(g_strnfill(400, 'a'), ".Example.COM", NULL);
+    char out[KEY_MAX + 1];
+    g_autofree char *heap = NULL;
+    const char *got = key_fold_domain(long_domain, out, sizeof out, &heap);
+    g_assert_true(got == heap && g_str_has_suffix(got, "a.example.com") && strlen(got) == 412);
+    g_autofree char *long_local = g_strnfill(KEY_MAX + 1, 'a');
+    g_assert_false(key_fold_local(long_local, strlen(long_local), out, sizeof out));
 }
 
 static void test_name_in_domain(void)
@@ -112,7 +124,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/key/name_in_domain", test_name_in_domain);
     g_test_add_func("/key/from_list", test_key_from_list);
-    g_test_add_func("/key/from_query", test_key_from_query);
+    g_test_add_func("/key/fold_query", test_key_fold_query);
     g_test_add_func("/key/domain", test_key_domain);
     return g_test_run();
 }

@@ -68,11 +68,94 @@ static const LookupCase cases[] = {
     {"idn query", "info@B\xc3\xbc" "cher.de", DIRECTION_BOTH, "xn--bcher-kva.de", LEVEL_ENCRYPT},
     {"a-label query", "info@xn--bcher-kva.de", DIRECTION_BOTH, "xn--bcher-kva.de", LEVEL_ENCRYPT},
     {"unlisted", "x@example.org.uk", DIRECTION_BOTH, NULL, 0},
-    {"empty", "", DIRECTION_BOTH, NULL, 0},
     {"bare local part", "postmaster", DIRECTION_BOTH, NULL, 0},
     {"empty local part", "@example.com", DIRECTION_BOTH, "example.com", LEVEL_ENCRYPT},
     {"suffix is not parent", "x@notexample.com", DIRECTION_BOTH, NULL, 0},
+    {"quoted local part", "\"a b\"@example.com", DIRECTION_BOTH, "example.com", LEVEL_ENCRYPT},
+    {"@ in a quoted local part", "\"a@b\"@mx.example.com", DIRECTION_BOTH, ".example.com", LEVEL_VERIFY},
+    {"control bytes in the local part", "a\x01\x7f\x1b@example.com", DIRECTION_BOTH, "example.com", LEVEL_ENCRYPT},
+    {"invalid utf-8 local part", "a\xff\xfe@example.com", DIRECTION_BOTH, "example.com", LEVEL_ENCRYPT},
 };
+
+/* Queries that cannot be looked up at all: the caller fails closed. */
+static void test_lookup_unusable(void)
+{
+    static const char *const queries[] = {"", "user@", "user@.", "x@b\xff" "d.example", "..."};
+    g_autofree char *path = compile("unusable.lmdb", list_text);
+    StoreReader *reader = store_reader_new(path);
+    g_assert_true(store_reader_begin(reader, NULL));
+    for (guint i = 0; i < G_N_ELEMENTS(queries); i++) {
+        LookupMatch match;
+        g_test_message("query %u", i);
+        g_assert_cmpint(lookup_find(reader, queries[i], "+", DIRECTION_BOTH, &match), ==, LOOKUP_UNUSABLE);
+    }
+    store_reader_end(reader);
+    store_reader_free(reader);
+}
+
+/* Long local parts never skip a rule (issue: a 308-byte local part at a
+ * listed domain got "not listed"), and an extension of any length still
+ * finds the address without it. */
+static void test_lookup_long_local_parts(void)
+{
+    g_autofree char *path = compile("long.lmdb", list_text);
+    StoreReader *reader = store_reader_new(path);
+    g_assert_true(store_reader_begin(reader, NULL));
+    LookupMatch match;
+    for (guint len = 60; len <= 4000; len = len * 3 / 2) {
+        g_autofree char *local = g_strnfill(len, 'a');
+        g_autofree char *q1 = g_strdup_printf("%s@example.com", local);
+        g_autofree char *q2 = g_strdup_printf("%s@mx.example.com", local);
+        g_autofree char *q3 = g_strdup_printf("boss+%s@example.com", local);
+        g_autofree char *q4 = g_strdup_printf("x@%s.example.com", local);  /* a long label */
+        g_test_message("length %u", len);
+        g_assert_cmpint(lookup_find(reader, q1, "+", DIRECTION_BOTH, &match), ==, LOOKUP_FOUND);
+        g_assert_cmpstr(match.key, ==, "example.com");
+        g_assert_cmpint(lookup_find(reader, q2, "+", DIRECTION_BOTH, &match), ==, LOOKUP_FOUND);
+        g_assert_cmpstr(match.key, ==, ".example.com");
+        g_assert_cmpint(lookup_find(reader, q3, "+", DIRECTION_BOTH, &match), ==, LOOKUP_FOUND);
+        g_assert_cmpstr(match.key, ==, "boss@example.com");
+        g_assert_cmpint(lookup_find(reader, q4, "+", DIRECTION_BOTH, &match), ==, LOOKUP_FOUND);
+        g_assert_cmpstr(match.key, ==, ".example.com");
+    }
+    store_reader_end(reader);
+    store_reader_free(reader);
+}
+
+/* Property: for random local parts (0-1000 bytes of anything Postfix can
+ * pass in an attribute: every byte but NUL and newline), at a domain with
+ * no address keys, the match is the domain's own. */
+static void test_lookup_property_local_parts(void)
+{
+    static const char *const domains[] = {"example.com", "mx.example.com", "x.anything.org", "unlisted.example"};
+    g_autofree char *path = compile("property.lmdb", list_text);
+    StoreReader *reader = store_reader_new(path);
+    GRand *rand = g_rand_new_with_seed(20261125);
+    g_assert_true(store_reader_begin(reader, NULL));
+    for (guint round = 0; round < 4000; round++) {
+        guint len = (guint)g_rand_int_range(rand, 0, 1001);
+        g_autoptr(GString) query = g_string_new(NULL);
+        for (guint i = 0; i < len; i++) {
+            char c;
+            do
+                c = (char)g_rand_int_range(rand, 1, 256);
+            while (c == '\n');
+            g_string_append_c(query, c);
+        }
+        const char *domain = domains[round % G_N_ELEMENTS(domains)];
+        g_string_append_printf(query, "@%s", domain);
+        LookupMatch got, want;
+        LookupStatus got_status = lookup_find(reader, query->str, "+", DIRECTION_BOTH, &got);
+        LookupStatus want_status = lookup_find(reader, domain, "+", DIRECTION_BOTH, &want);
+        if (got_status != want_status || (got_status == LOOKUP_FOUND && strcmp(got.key, want.key) != 0))
+            g_error("round %u: local part of %u bytes at %s: got %d %s, want %d %s", round, len, domain,
+                    got_status, got_status == LOOKUP_FOUND ? got.key : "-", want_status,
+                    want_status == LOOKUP_FOUND ? want.key : "-");
+    }
+    store_reader_end(reader);
+    store_reader_free(reader);
+    g_rand_free(rand);
+}
 
 static void test_lookup_table(void)
 {
@@ -85,7 +168,7 @@ static void test_lookup_table(void)
         const LookupCase *c = &cases[i];
         LookupMatch match;
         g_test_message("case %s", c->name);
-        gboolean found = lookup_find(reader, c->query, "+", c->direction, &match);
+        gboolean found = lookup_find(reader, c->query, "+", c->direction, &match) == LOOKUP_FOUND;
         if (!c->want_key) {
             if (found)
                 g_error("case %s: unexpected match %s", c->name, match.key);
@@ -106,11 +189,11 @@ static void test_delimiter_set(void)
     StoreReader *reader = store_reader_new(path);
     LookupMatch match;
     g_assert_true(store_reader_begin(reader, NULL));
-    g_assert_true(lookup_find(reader, "boss-x@example.com", "+-", DIRECTION_BOTH, &match));
+    g_assert_cmpint(lookup_find(reader, "boss-x@example.com", "+-", DIRECTION_BOTH, &match), ==, LOOKUP_FOUND);
     g_assert_cmpstr(match.key, ==, "boss@example.com");
-    g_assert_true(lookup_find(reader, "boss+vip@example.com", "", DIRECTION_BOTH, &match));
+    g_assert_cmpint(lookup_find(reader, "boss+vip@example.com", "", DIRECTION_BOTH, &match), ==, LOOKUP_FOUND);
     g_assert_cmpstr(match.key, ==, "boss+vip@example.com");
-    g_assert_true(lookup_find(reader, "boss+x@example.com", "", DIRECTION_BOTH, &match));
+    g_assert_cmpint(lookup_find(reader, "boss+x@example.com", "", DIRECTION_BOTH, &match), ==, LOOKUP_FOUND);
     g_assert_cmpstr(match.key, ==, "example.com");
     store_reader_end(reader);
     store_reader_free(reader);
@@ -132,7 +215,7 @@ static void test_reader_follows_rename(void)
     LookupMatch match;
 
     g_assert_true(store_reader_begin(reader, NULL));
-    g_assert_true(lookup_find(reader, "a.example", "", DIRECTION_BOTH, &match));
+    g_assert_cmpint(lookup_find(reader, "a.example", "", DIRECTION_BOTH, &match), ==, LOOKUP_FOUND);
     g_assert_cmpint(match.entry.level, ==, LEVEL_ENCRYPT);
     store_reader_end(reader);
     ino_t first = store_reader_inode(reader);
@@ -140,9 +223,9 @@ static void test_reader_follows_rename(void)
     g_free(compile("follow.lmdb", "a.example verify\nb.example encrypt\n"));
     g_assert_true(store_reader_begin(reader, NULL));
     g_assert_cmpuint(store_reader_inode(reader), !=, first);
-    g_assert_true(lookup_find(reader, "a.example", "", DIRECTION_BOTH, &match));
+    g_assert_cmpint(lookup_find(reader, "a.example", "", DIRECTION_BOTH, &match), ==, LOOKUP_FOUND);
     g_assert_cmpint(match.entry.level, ==, LEVEL_VERIFY);
-    g_assert_true(lookup_find(reader, "b.example", "", DIRECTION_BOTH, &match));
+    g_assert_cmpint(lookup_find(reader, "b.example", "", DIRECTION_BOTH, &match), ==, LOOKUP_FOUND);
     store_reader_end(reader);
     g_assert_false(maps_deleted_file());
     store_reader_free(reader);
@@ -263,7 +346,7 @@ static void test_reader_under_concurrent_writes(void)
             char key[32];
             LookupMatch match;
             g_snprintf(key, sizeof key, "x@k%d.example", i);
-            g_assert_true(lookup_find(reader, key, "+", DIRECTION_BOTH, &match));
+            g_assert_cmpint(lookup_find(reader, key, "+", DIRECTION_BOTH, &match), ==, LOOKUP_FOUND);
             if (first == LEVEL_COUNT)
                 first = match.entry.level;
             g_assert_cmpint(match.entry.level, ==, first);
@@ -287,6 +370,9 @@ int main(int argc, char **argv)
     g_assert_nonnull(tmpdir);
     g_test_add_func("/lookup/table", test_lookup_table);
     g_test_add_func("/lookup/delimiters", test_delimiter_set);
+    g_test_add_func("/lookup/unusable", test_lookup_unusable);
+    g_test_add_func("/lookup/long_local_parts", test_lookup_long_local_parts);
+    g_test_add_func("/lookup/property_local_parts", test_lookup_property_local_parts);
     g_test_add_func("/store/follows_rename", test_reader_follows_rename);
     g_test_add_func("/store/errors", test_reader_errors);
     g_test_add_func("/store/format_version", test_format_version);
