@@ -48,6 +48,14 @@ b@mx.example.com	.example.com	verify on_failure=bounce" "-q - answers each key f
 got=$("$TLSMAP" -q example.com "lmdb:$L"); is "$got" "example.com	encrypt" "lmdb:FILE is accepted"
 out=$("$TLSMAP" -q x -o sideways "$L" 2>&1); is "$?" 2 "-o with a bad direction is an error"
 
+# --- -q: odd addresses never skip a rule; an unconvertible domain is an error
+long=$(printf 'a%.0s' $(seq 330))
+is "$("$TLSMAP" -q "$long@example.com" "$L")" "example.com	encrypt" "-q: a 330-byte local part gets its domain's entry"
+is "$("$TLSMAP" -q "boss+$long@example.com" "$L")" "boss@example.com	secure direction=outbound" "-q: a 330-byte extension still finds the address"
+out=$("$TLSMAP" -q "$(printf 'a@b\xffd.example')" "$L" 2>&1); rc=$?
+is "$rc" 2 "-q: a domain that cannot be converted exits 2"
+like "$out" "cannot be converted; the daemon answers 451" "... and says what the daemon does"
+
 # --- -s: a dump recompiles to the same list ----------------------------
 "$TLSMAP" -s "$L" > "$TMP/dump.list"
 is "$(wc -l < "$TMP/dump.list")" 5 "-s prints every entry"
@@ -114,14 +122,6 @@ ok "-d of an absent key rewrites nothing" cmp "$L.lmdb" "$TMP/before.lmdb"
 printf 'example.com\nboss@example.com\nnot.there\n' | "$TLSMAP" -d - "$L"; is "$?" 0 "-d - deletes keys from stdin"
 is "$("$TLSMAP" -s "$L" | cut -f1 | tr '\n' ' ')" ".example.com exempt.example.com partner.example " "-d - left the rest"
 out=$("$TLSMAP" -d 'bad..key' "$L" 2>&1); is "$?" 2 "-d with an invalid key exits 2"
-
-# --- -q: odd addresses never skip a rule; an unconvertible domain is an error
-long=$(printf 'a%.0s' $(seq 330))
-is "$("$TLSMAP" -q "$long@example.com" "$L")" "example.com	encrypt" "-q: a 330-byte local part gets its domain's entry"
-is "$("$TLSMAP" -q "boss+$long@example.com" "$L")" "boss@example.com	secure direction=outbound" "-q: a 330-byte extension still finds the address"
-out=$("$TLSMAP" -q "$(printf 'a@b\xffd.example')" "$L" 2>&1); rc=$?
-is "$rc" 2 "-q: a domain that cannot be converted exits 2"
-like "$out" "cannot be converted; the daemon answers 451" "... and says what the daemon does"
 
 # --- dane: a warning (it falls back to plaintext), never for dane-only ----
 D=$TMP/dane.list
