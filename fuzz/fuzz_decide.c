@@ -78,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     req.sasl_username = "";
     req.queue_id = req.client_name = req.client_address = "";
     config->mixed_recipients = data[0] & 4 ? MIXED_STRICTEST : MIXED_REJECT;
-    config->global_floor = (data[0] & 8) != 0;
+    config->global_floor = data[0] & 8 ? GLOBAL_FLOOR_ENFORCE : data[0] & 128 ? GLOBAL_FLOOR_REPORT : GLOBAL_FLOOR_OFF;
     config->outbound_routing = data[0] & 32 ? ROUTING_TRANSPORT_MAPS : ROUTING_FILTER;
     g_free(config->relayhost);
     config->relayhost = g_strdup(data[0] & 64 ? "[smart.example]:25" : "");

@@ -27,6 +27,7 @@ static const char *const list_error_choices[] = {"tempfail", "dunno", NULL};
 static const char *const mixed_choices[] = {"reject", "strictest", NULL};
 static const char *const routing_choices[] = {"filter", "transport_maps", NULL};
 static const char *const failure_choices[] = {"", "defer", "bounce", NULL};
+static const char *const floor_choices[] = {"off", "report", "enforce", NULL};
 
 #define O(field) offsetof(Config, field)
 static const Option options[] = {
@@ -58,7 +59,8 @@ static const Option options[] = {
     {"relayhost", T_NEXTHOP, O(relayhost)},
     {"min_protocol", T_PROTOCOL, O(min_protocol)},
     {"exclude_ciphers", T_STRING, O(exclude_ciphers)},
-    {"global_floor", T_BOOL, O(global_floor)},
+    {"global_floor", T_CHOICE, O(global_floor), floor_choices},
+    {"global_floor_notice", T_STRING, O(global_floor_notice)},
     {"reject_code", T_STRING, O(reject_code)},
     {"reject_status", T_STRING, O(reject_status)},
     {"reject_notice", T_STRING, O(reject_notice)},
@@ -104,7 +106,8 @@ Config *config_new_defaults(void)
     c->exclude_ciphers = g_strdup("3DES:DES:RC4:NULL:EXPORT:MD5");
     c->reject_code = g_strdup("550");
     c->reject_status = g_strdup("5.7.1");
-    c->reject_notice = g_strdup("TLS required: this sender's mail must arrive over an encrypted connection");
+    c->reject_notice = g_strdup("");
+    c->global_floor_notice = g_strdup("");
     c->on_list_error = LIST_ERROR_TEMPFAIL;
     c->limits = (RequestLimits){.max_line = 4096, .max_request = 65536, .max_attributes = 100};
     c->read_timeout = 10;
@@ -267,6 +270,17 @@ gboolean config_load(Config *c, const char *path, GError **error)
     return config_validate(c, error);
 }
 
+/* A reply text goes to the SMTP client after the status code: one line,
+ * no control characters (empty: the built-in text). */
+static gboolean notice_is_valid(const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            return FALSE;
+    }
+    return strlen(text) <= 512 && g_utf8_validate(text, -1, NULL);
+}
+
 gboolean config_validate(const Config *c, GError **error)
 {
     const char *why = NULL;
@@ -281,8 +295,10 @@ gboolean config_validate(const Config *c, GError **error)
         why = "reject_code must be a 5XX SMTP code";
     else if (c->reject_status[0] != '5' || c->reject_status[1] != '.')
         why = "reject_status must be a 5.X.Y enhanced status code";
-    else if (strpbrk(c->reject_notice, "\r\n"))
-        why = "reject_notice must be one line";
+    else if (!notice_is_valid(c->reject_notice))
+        why = "reject_notice must be one line of printable UTF-8";
+    else if (!notice_is_valid(c->global_floor_notice))
+        why = "global_floor_notice must be one line of printable UTF-8";
     if (why) {
         g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "%s", why);
         return FALSE;
@@ -371,4 +387,21 @@ void config_route(const Config *c, const Entry *entry, char *out, size_t size)
         g_snprintf(out, size, "%s:%s", entry->transport, config_nexthop(c, entry));
     else
         config_level_route(c, entry->level, config_bounces(c, entry), config_nexthop(c, entry), out, size);
+}
+
+void config_global_floor_notice(const Config *c, char *out, size_t size)
+{
+    if (*c->global_floor_notice) {
+        g_strlcpy(out, c->global_floor_notice, size);
+        return;
+    }
+    /* "This server requires TLS 1.2 or later and does not support 3DES/DES/..." */
+    const char *proto = entry_protocol_name(c->min_protocol);
+    g_autofree char *version = g_str_has_prefix(proto, "TLSv") ? g_strconcat("TLS ", proto + 4, NULL) : g_strdup(proto);
+    g_auto(GStrv) names = g_strsplit(c->exclude_ciphers, ":", -1);
+    g_autofree char *joined = g_strjoinv("/", names);
+    if (*joined)
+        g_snprintf(out, size, "This server requires %s or later and does not support %s", version, joined);
+    else
+        g_snprintf(out, size, "This server requires %s or later", version);
 }

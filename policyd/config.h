@@ -16,6 +16,7 @@
 typedef enum { LIST_ERROR_TEMPFAIL, LIST_ERROR_DUNNO } ListErrorMode;
 typedef enum { MIXED_REJECT, MIXED_STRICTEST } MixedMode;
 typedef enum { ROUTING_FILTER, ROUTING_TRANSPORT_MAPS } RoutingMode;
+typedef enum { GLOBAL_FLOOR_OFF, GLOBAL_FLOOR_REPORT, GLOBAL_FLOOR_ENFORCE } GlobalFloor;
 
 typedef struct {
     char *list;                 /* source name; the daemon reads list.lmdb */
@@ -39,8 +40,10 @@ typedef struct {
 
     TlsProtocol min_protocol;   /* inbound floor for listed senders */
     char *exclude_ciphers;
-    gboolean global_floor;      /* floor and ciphers for every TLS session */
-    char *reject_code, *reject_status, *reject_notice;
+    GlobalFloor global_floor;   /* floor and ciphers for TLS sessions of senders no entry governs */
+    char *global_floor_notice;  /* "" = built from min_protocol and exclude_ciphers */
+    char *reject_code, *reject_status;
+    char *reject_notice;        /* "" = a text that names what is missing */
     ListErrorMode on_list_error;
 
     RequestLimits limits;
@@ -75,6 +78,10 @@ void config_level_route(const Config *config, TlsLevel level, gboolean bounce, c
                         char *out, size_t size);
 gboolean config_bounces(const Config *config, const Entry *entry);
 const char *config_nexthop(const Config *config, const Entry *entry);
+
+/* The global floor's reply text: global_floor_notice, or one built from
+ * min_protocol and exclude_ciphers. */
+void config_global_floor_notice(const Config *config, char *out, size_t size);
 
 /* The names config_load() accepts (tests check the man page against it). */
 const char *const *config_known_keys(void);

@@ -94,52 +94,105 @@ const char *decide_excluded_cipher(const char *cipher, const char *excluded, cha
     return result;
 }
 
-/* Does the TLS session meet the floor and the cipher exclusions?
- * Fills detail with what failed. */
-static gboolean session_acceptable(const PolicyRequest *req, TlsProtocol floor, const char *excluded,
-                                   Decision *d)
+/* What an inbound session lacks; each has its own reply text and reason. */
+typedef enum {
+    MISSING_NOTHING,
+    MISSING_TLS,
+    MISSING_VERSION,
+    MISSING_CIPHER,
+    MISSING_CERT,
+    MISSING_CERT_NAME,
+} Missing;
+
+/* Does the TLS session meet the floor and the cipher exclusions?  Fills
+ * detail with the specifics and *cipher_name with the excluded name. */
+static Missing session_missing(const PolicyRequest *req, TlsProtocol floor, const char *excluded,
+                               Decision *d, char *cipher_name, size_t size)
 {
-    char name[64];
-    if (!*req->encryption_protocol) {
-        g_strlcpy(d->detail, "no TLS", sizeof d->detail);
-        return FALSE;
-    }
+    if (!*req->encryption_protocol)
+        return MISSING_TLS;
     if (decide_protocol_rank(req->encryption_protocol) < (int)floor) {
         g_snprintf(d->detail, sizeof d->detail, "%.40s below %s", req->encryption_protocol,
                    entry_protocol_name(floor));
-        return FALSE;
+        return MISSING_VERSION;
     }
-    if (decide_excluded_cipher(req->encryption_cipher, excluded, name, sizeof name)) {
-        g_snprintf(d->detail, sizeof d->detail, "cipher %.60s is excluded (%s)", req->encryption_cipher, name);
-        return FALSE;
+    if (decide_excluded_cipher(req->encryption_cipher, excluded, cipher_name, size)) {
+        g_snprintf(d->detail, sizeof d->detail, "cipher %.60s is excluded (%s)", req->encryption_cipher,
+                   cipher_name);
+        return MISSING_CIPHER;
     }
-    return TRUE;
+    return MISSING_NOTHING;
 }
 
-static gboolean client_cert_acceptable(const PolicyRequest *req, const Entry *entry, const char *key,
-                                       Decision *d)
+static Missing cert_missing(const PolicyRequest *req, const Entry *entry, const char *key, Decision *d)
 {
     gboolean need_cert = entry->client_cert_required || entry->level == LEVEL_VERIFY
                          || entry->level == LEVEL_SECURE;
     /* Postfix sends ccert_subject only for a verified certificate. */
-    if (need_cert && !*req->ccert_subject) {
-        g_strlcpy(d->detail, "no verified client certificate", sizeof d->detail);
-        return FALSE;
-    }
+    if (need_cert && !*req->ccert_subject)
+        return MISSING_CERT;
     if (entry->level == LEVEL_SECURE && !key_name_in_domain(req->ccert_subject, key_domain(key))) {
         g_snprintf(d->detail, sizeof d->detail, "client certificate %.60s does not name %.50s",
                    req->ccert_subject, key_domain(key));
-        return FALSE;
+        return MISSING_CERT_NAME;
     }
-    return TRUE;
+    return MISSING_NOTHING;
 }
 
-static void reject(Decision *d, const Config *c, const char *notice, const char *reason)
+static const char *const listed_reason[] = {
+    [MISSING_TLS] = "listed sender: no TLS",
+    [MISSING_VERSION] = "listed sender: TLS version below the floor",
+    [MISSING_CIPHER] = "listed sender: excluded cipher",
+    [MISSING_CERT] = "listed sender: no verified client certificate",
+    [MISSING_CERT_NAME] = "listed sender: client certificate for another name",
+};
+
+/* The default reply text for what is missing.  It quotes only our own
+ * list and configuration, never the request. */
+static void missing_text(Missing m, TlsProtocol floor, const char *cipher_name, const char *key, char *out,
+                         size_t size)
+{
+    switch (m) {
+    case MISSING_VERSION:
+        g_snprintf(out, size, "TLS required: mail from this sender must use %s or later", entry_protocol_name(floor));
+        return;
+    case MISSING_CIPHER:
+        g_snprintf(out, size, "TLS required: mail from this sender must not use a %s cipher", cipher_name);
+        return;
+    case MISSING_CERT:
+        g_strlcpy(out, "TLS required: mail from this sender must come from a server with a trusted client certificate",
+                  size);
+        return;
+    case MISSING_CERT_NAME:
+        g_snprintf(out, size, "TLS required: mail from this sender needs a client certificate that names %s",
+                   key_domain(key));
+        return;
+    default:
+        g_strlcpy(out, "TLS required: mail from this sender must arrive over an encrypted connection", size);
+        return;
+    }
+}
+
+/* The reply: an entry's notice=, else reject_notice, else the text for
+ * what is missing. */
+static void reject(Decision *d, const Config *c, const char *reason, const char *text)
 {
     d->verdict = VERDICT_REJECT;
     d->reason = reason;
-    g_snprintf(d->action, sizeof d->action, "%s %s %s", c->reject_code, c->reject_status,
-               notice ? notice : c->reject_notice);
+    g_snprintf(d->action, sizeof d->action, "%s %s %s", c->reject_code, c->reject_status, text);
+}
+
+static void reject_listed(Decision *d, const Config *c, const Entry *entry, const char *key, Missing m,
+                          TlsProtocol floor, const char *cipher_name)
+{
+    char text[600];
+    if (entry->notice)
+        g_strlcpy(text, entry->notice, sizeof text);
+    else if (*c->reject_notice)
+        g_strlcpy(text, c->reject_notice, sizeof text);
+    else
+        missing_text(m, floor, cipher_name, key, text, sizeof text);
+    reject(d, c, listed_reason[m], text);
 }
 
 /* Report mode: remember what would have happened, change nothing. */
@@ -171,16 +224,38 @@ static void address_unusable(Decision *d)
     g_strlcpy(d->action, "451 4.3.0 TLS policy cannot check this address, try again later", sizeof d->action);
 }
 
+/* The global floor (Gmail's optional "TLS 1.2, no 3DES for everyone"):
+ * weak TLS refused from senders no entry governs.  Plaintext is not
+ * refused here: that is what list entries are for. */
+static void apply_global_floor(const PolicyRequest *req, const Config *c, Decision *d)
+{
+    char cipher_name[64], text[600];
+    if (c->global_floor == GLOBAL_FLOOR_OFF || !*req->encryption_protocol)
+        return;
+    Decision floor = {.detail = ""};
+    Missing m = session_missing(req, c->min_protocol, c->exclude_ciphers, &floor, cipher_name, sizeof cipher_name);
+    if (m == MISSING_NOTHING)
+        return;
+    config_global_floor_notice(c, text, sizeof text);
+    g_strlcpy(d->detail, floor.detail, sizeof d->detail);
+    reject(d, c, m == MISSING_VERSION ? "global floor: TLS version below the floor" : "global floor: excluded cipher",
+           text);
+    if (c->global_floor == GLOBAL_FLOOR_REPORT)
+        downgrade_to_report(d);
+}
+
 static void decide_inbound(const PolicyRequest *req, StoreReader *list, const Config *c, Decision *d)
 {
     LookupMatch match;
+    char cipher_name[64];
 
-    /* Gmail's optional global floor: weak TLS is refused whoever sends. */
-    if (c->global_floor && *req->encryption_protocol
-        && !session_acceptable(req, c->min_protocol, c->exclude_ciphers, d))
-        return reject(d, c, NULL, "below the global TLS floor");
-    if (!*req->sender)
-        return dunno(d, "empty sender");
+    /* The null sender (bounces, delivery notices) is exempt from every
+     * inbound rule: refusing it would lose the notices, and no entry can
+     * name it. */
+    if (!*req->sender) {
+        dunno(d, "null sender (exempt)");
+        return;
+    }
     if (!list) {
         list_unavailable(d, c);
         return;
@@ -190,22 +265,41 @@ static void decide_inbound(const PolicyRequest *req, StoreReader *list, const Co
         address_unusable(d);
         return;
     }
-    if (found == LOOKUP_NOT_LISTED)
-        return dunno(d, "sender not listed");
+    if (found == LOOKUP_NOT_LISTED) {
+        dunno(d, "sender not listed");
+        apply_global_floor(req, c, d);
+        return;
+    }
     g_strlcpy(d->key, match.key, sizeof d->key);
     d->level = match.entry.level;
-    if (entry_level_is_exemption(match.entry.level))
-        return dunno(d, "sender exempt");
+    if (entry_level_is_exemption(match.entry.level)) {
+        dunno(d, "sender exempt");
+        return;
+    }
 
-    TlsProtocol floor = match.entry.min_protocol ? match.entry.min_protocol : c->min_protocol;
-    const char *excluded = match.entry.exclude_ciphers ? match.entry.exclude_ciphers : c->exclude_ciphers;
-    if (!session_acceptable(req, floor, excluded, d)
-        || !client_cert_acceptable(req, &match.entry, match.key, d))
-        reject(d, c, match.entry.notice, "listed sender without required TLS");
+    /* The entry's own rules replace the global floor (its min_protocol
+     * may be lower, its exclude_ciphers shorter). */
+    const Entry *e = &match.entry;
+    TlsProtocol floor = e->min_protocol ? e->min_protocol : c->min_protocol;
+    const char *excluded = e->exclude_ciphers ? e->exclude_ciphers : c->exclude_ciphers;
+    Missing m = session_missing(req, floor, excluded, d, cipher_name, sizeof cipher_name);
+    if (m == MISSING_NOTHING)
+        m = cert_missing(req, e, match.key, d);
+    if (m != MISSING_NOTHING)
+        reject_listed(d, c, e, match.key, m, floor, cipher_name);
     else
         dunno(d, "sender's TLS requirements met");
-    if (match.entry.mode == MODE_REPORT)
-        downgrade_to_report(d);
+    if (e->mode != MODE_REPORT)
+        return;
+    downgrade_to_report(d);
+    /* an entry on trial does not lift the global floor */
+    Decision global = *d;
+    global.detail[0] = 0;
+    global.report = FALSE;
+    global.would = VERDICT_DUNNO;
+    apply_global_floor(req, c, &global);
+    if (global.verdict == VERDICT_REJECT)
+        *d = global;
 }
 
 gboolean decide_level_satisfies(TlsLevel have, TlsLevel want)

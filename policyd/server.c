@@ -355,6 +355,10 @@ static void log_decision(const PolicyRequest *req, const Decision *d)
     GString *line = log_line_start(what);
     g_string_append(line, ": queue_id=");
     append_escaped(line, *req->queue_id ? req->queue_id : "NOQUEUE", 64);
+    /* Postfix has no queue id at the first RCPT: the session's instance
+     * groups every line of one message */
+    g_string_append(line, " instance=");
+    append_escaped(line, *req->instance ? req->instance : "-", 64);
     g_string_append(line, d->direction == DIRECTION_OUTBOUND ? " direction=outbound client=" : " direction=inbound client=");
     append_escaped(line, *req->client_name ? req->client_name : "unknown", LOG_VALUE_MAX);
     g_string_append_c(line, '[');

@@ -256,7 +256,7 @@ like "$out" "<[-~] *250 .*queued as" "inbound TLS 1.3 from a listed domain: acce
 like "$(delivered plain rcpt@local.test in-tls13)" "from=<a@bank.test>" "... and delivered"
 SUBJECT=in-tls11; out=$(send 2525 a@bank.test rcpt@local.test --tls --tls-protocol tlsv1_1 --tls-cipher 'DEFAULT:@SECLEVEL=0')
 like "$out" "<[*~]\* *550 5\.7\.1" "inbound TLS 1.1 from a listed domain: 550"
-like "$(grep 'sender=<a@bank.test>' "$DLOG" | grep 'TLSv1.1 below TLSv1.2' | head -1)" "reject: .*reason=\"listed sender without required TLS \(TLSv1.1 below TLSv1.2\)\"" "... logged with the reason"
+like "$(grep 'sender=<a@bank.test>' "$DLOG" | grep 'TLSv1.1 below TLSv1.2' | head -1)" "reject: .*reason=\"listed sender: TLS version below the floor \(TLSv1.1 below TLSv1.2\)\"" "... logged with the reason"
 SUBJECT=in-unlisted; out=$(send 2525 a@unlisted.test rcpt@local.test)
 like "$out" "<[-~] *250 .*queued as" "inbound plaintext from an unlisted domain: accepted"
 like "$(delivered plain rcpt@local.test in-unlisted)" "from=<a@unlisted.test>" "... and delivered"

@@ -25,7 +25,7 @@ static const char request[] =
     "request=smtpd_access_policy\nprotocol_state=RCPT\nqueue_id=Q1\ninstance=1\n"
     "client_address=192.0.2.1\nclient_name=mx.example\nsender=a@listed.example\n"
     "recipient=b@local.example\nencryption_protocol=\n\n";
-#define REJECT "action=550 5.7.1 TLS required: this sender's mail must arrive over an encrypted connection\n\n"
+#define REJECT "action=550 5.7.1 TLS required: mail from this sender must arrive over an encrypted connection\n\n"
 
 static void write_config(const char *extra)
 {
@@ -232,9 +232,9 @@ static void test_log_lines(void)
     g_usleep(200000);
     g_autofree char *log = NULL;
     g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
-    g_assert_nonnull(strstr(log, "reject: queue_id=Q1 direction=inbound client=mx.example[192.0.2.1] "
+    g_assert_nonnull(strstr(log, "reject: queue_id=Q1 instance=1 direction=inbound client=mx.example[192.0.2.1] "
                                  "sender=<a@listed.example> recipient=<b@local.example> key=listed.example "
-                                 "level=encrypt reason=\"listed sender without required TLS (no TLS)\""));
+                                 "level=encrypt reason=\"listed sender: no TLS\""));
     g_assert_nonnull(strstr(log, "queue_id=Q\\x1B[31mRED"));
     g_assert_nonnull(strstr(log, "recipient=<\\x01b@x>"));
     g_assert_null(strchr(log, '\033'));

@@ -44,7 +44,11 @@ typedef struct {
 #define TLS12 "encryption_protocol=TLSv1.2;encryption_cipher=ECDHE-RSA-AES256-GCM-SHA384;"
 #define TLS11 "encryption_protocol=TLSv1.1;encryption_cipher=ECDHE-RSA-AES256-SHA;"
 #define CERT(s) "ccert_subject=" s ";ccert_fingerprint=AB:CD;"
-#define REJECT "550 5.7.1 TLS required: this sender's mail must arrive over an encrypted connection"
+#define REJECT "550 5.7.1 TLS required: mail from this sender must arrive over an encrypted connection"
+#define REJECT_VERSION(v) "550 5.7.1 TLS required: mail from this sender must use " v " or later"
+#define REJECT_CIPHER(n) "550 5.7.1 TLS required: mail from this sender must not use a " n " cipher"
+#define REJECT_CERT "550 5.7.1 TLS required: mail from this sender must come from a server with a trusted client certificate"
+#define REJECT_NAME(d) "550 5.7.1 TLS required: mail from this sender needs a client certificate that names " d
 
 static const Case cases[] = {
     /* states and direction */
@@ -57,28 +61,28 @@ static const Case cases[] = {
     {"encrypt plaintext", IN "sender=a@plain.example", REJECT, "plain.example"},
     {"encrypt tls1.3", IN TLS13 "sender=a@plain.example", "DUNNO", "plain.example"},
     {"encrypt tls1.2", IN TLS12 "sender=a@plain.example", "DUNNO"},
-    {"encrypt tls1.1 below floor", IN TLS11 "sender=a@plain.example", REJECT},
+    {"encrypt tls1.1 below floor", IN TLS11 "sender=a@plain.example", REJECT_VERSION("TLSv1.2")},
     {"entry floor lowered", IN TLS11 "sender=a@old.example", "DUNNO"},
-    {"sslv3 below any floor", IN "encryption_protocol=SSLv3;encryption_cipher=AES;sender=a@old.example", REJECT},
+    {"sslv3 below any floor", IN "encryption_protocol=SSLv3;encryption_cipher=AES;sender=a@old.example", REJECT_VERSION("TLSv1")},
     {"future tls accepted", IN "encryption_protocol=TLSv1.4;encryption_cipher=AES;sender=a@plain.example", "DUNNO"},
-    {"3des excluded", IN "encryption_protocol=TLSv1.2;encryption_cipher=DES-CBC3-SHA;sender=a@plain.example", REJECT},
-    {"iana 3des excluded", IN "encryption_protocol=TLSv1.2;encryption_cipher=TLS_RSA_WITH_3DES_EDE_CBC_SHA;sender=a@plain.example", REJECT},
-    {"rc4 excluded", IN "encryption_protocol=TLSv1.2;encryption_cipher=ECDHE-RSA-RC4-SHA;sender=a@plain.example", REJECT},
-    {"export excluded", IN "encryption_protocol=TLSv1.2;encryption_cipher=EXP-RC2-CBC-MD5;sender=a@plain.example", REJECT},
-    {"null excluded", IN "encryption_protocol=TLSv1.2;encryption_cipher=NULL-SHA256;sender=a@plain.example", REJECT},
+    {"3des excluded", IN "encryption_protocol=TLSv1.2;encryption_cipher=DES-CBC3-SHA;sender=a@plain.example", REJECT_CIPHER("DES")},
+    {"iana 3des excluded", IN "encryption_protocol=TLSv1.2;encryption_cipher=TLS_RSA_WITH_3DES_EDE_CBC_SHA;sender=a@plain.example", REJECT_CIPHER("3DES")},
+    {"rc4 excluded", IN "encryption_protocol=TLSv1.2;encryption_cipher=ECDHE-RSA-RC4-SHA;sender=a@plain.example", REJECT_CIPHER("RC4")},
+    {"export excluded", IN "encryption_protocol=TLSv1.2;encryption_cipher=EXP-RC2-CBC-MD5;sender=a@plain.example", REJECT_CIPHER("EXPORT")},
+    {"null excluded", IN "encryption_protocol=TLSv1.2;encryption_cipher=NULL-SHA256;sender=a@plain.example", REJECT_CIPHER("NULL")},
     {"DES is not AES", IN "encryption_protocol=TLSv1.2;encryption_cipher=AES256-SHA;sender=a@plain.example", "DUNNO"},
     {"entry cipher list replaces default", IN "encryption_protocol=TLSv1.2;encryption_cipher=ECDHE-RSA-RC4-SHA;sender=a@rc4ok.example", "DUNNO"},
-    {"entry cipher list still applies", IN "encryption_protocol=TLSv1.2;encryption_cipher=NULL-SHA;sender=a@rc4ok.example", REJECT},
+    {"entry cipher list still applies", IN "encryption_protocol=TLSv1.2;encryption_cipher=NULL-SHA;sender=a@rc4ok.example", REJECT_CIPHER("NULL")},
     /* client certificates */
-    {"verify needs cert", IN TLS13 "sender=a@bank.example", REJECT, "bank.example"},
-    {"verify unverified cert", IN TLS13 "ccert_fingerprint=AB:CD;sender=a@bank.example", REJECT},
+    {"verify needs cert", IN TLS13 "sender=a@bank.example", REJECT_CERT, "bank.example"},
+    {"verify unverified cert", IN TLS13 "ccert_fingerprint=AB:CD;sender=a@bank.example", REJECT_CERT},
     {"verify with cert", IN TLS13 CERT("mx.other.example") "sender=a@bank.example", "DUNNO"},
-    {"client_cert=required", IN TLS13 "sender=a@cert.example", REJECT},
+    {"client_cert=required", IN TLS13 "sender=a@cert.example", REJECT_CERT},
     {"client_cert=required met", IN TLS13 CERT("x") "sender=a@cert.example", "DUNNO"},
     {"secure cert names domain", IN TLS13 CERT("secure.example") "sender=a@secure.example", "DUNNO"},
     {"secure cert names subdomain", IN TLS13 CERT("MX1.Secure.Example") "sender=a@secure.example", "DUNNO"},
-    {"secure cert wrong name", IN TLS13 CERT("mx.attacker.example") "sender=a@secure.example", REJECT},
-    {"secure cert suffix trick", IN TLS13 CERT("evilsecure.example") "sender=a@secure.example", REJECT},
+    {"secure cert wrong name", IN TLS13 CERT("mx.attacker.example") "sender=a@secure.example", REJECT_NAME("secure.example")},
+    {"secure cert suffix trick", IN TLS13 CERT("evilsecure.example") "sender=a@secure.example", REJECT_NAME("secure.example")},
     {"secure parent key domain", IN TLS13 CERT("mx.sub.secure.example") "sender=a@x.sub.secure.example", "DUNNO"},
     /* keys */
     {"parent key", IN "sender=a@mx.bank.example", REJECT, ".bank.example"},
@@ -166,6 +170,64 @@ static void test_report_mode_is_reported(void)
     g_assert_cmpint(d.verdict, ==, VERDICT_DUNNO);
 }
 
+/* The global floor: every combination of mode, sender and session. */
+static void test_global_floor(void)
+{
+#define FLOOR "554 5.7.1 This server requires TLS 1.2 or later and does not support 3DES/DES/RC4/NULL/EXPORT/MD5"
+#define DES "encryption_protocol=TLSv1.2;encryption_cipher=DES-CBC3-SHA;"
+    static const struct {
+        const char *name;
+        GlobalFloor mode;
+        const char *request, *want;
+        gboolean want_report;
+    } rows[] = {
+        {"off: weak TLS passes", GLOBAL_FLOOR_OFF, IN TLS11 "sender=a@unlisted.example", "DUNNO", FALSE},
+        {"enforce: old TLS refused", GLOBAL_FLOOR_ENFORCE, IN TLS11 "sender=a@unlisted.example", FLOOR, FALSE},
+        {"enforce: 3DES refused", GLOBAL_FLOOR_ENFORCE, IN DES "sender=a@unlisted.example", FLOOR, FALSE},
+        {"enforce: good TLS passes", GLOBAL_FLOOR_ENFORCE, IN TLS12 "sender=a@unlisted.example", "DUNNO", FALSE},
+        {"enforce: plaintext is not its business", GLOBAL_FLOOR_ENFORCE, IN "sender=a@unlisted.example", "DUNNO", FALSE},
+        {"enforce: the null sender is exempt", GLOBAL_FLOOR_ENFORCE, IN TLS11 "sender=", "DUNNO", FALSE},
+        {"enforce: a none entry is exempt", GLOBAL_FLOOR_ENFORCE, IN TLS11 "sender=a@exempt.bank.example", "DUNNO", FALSE},
+        {"enforce: an entry's lower min_protocol wins", GLOBAL_FLOOR_ENFORCE, IN TLS11 "sender=a@old.example", "DUNNO", FALSE},
+        {"enforce: an entry's own cipher list wins", GLOBAL_FLOOR_ENFORCE,
+         IN "encryption_protocol=TLSv1.2;encryption_cipher=ECDHE-RSA-RC4-SHA;sender=a@rc4ok.example", "DUNNO", FALSE},
+        {"enforce: a listed entry's own reply", GLOBAL_FLOOR_ENFORCE, IN TLS11 "sender=a@plain.example",
+         "554 5.7.1 TLS required: mail from this sender must use TLSv1.2 or later", FALSE},
+        {"enforce: an entry on trial does not lift it", GLOBAL_FLOOR_ENFORCE, IN TLS11 "sender=a@watch.example", FLOOR, FALSE},
+        {"enforce: outbound-only entry, the floor applies", GLOBAL_FLOOR_ENFORCE, IN TLS11 "sender=a@out.example", FLOOR, FALSE},
+        {"report: logged, accepted", GLOBAL_FLOOR_REPORT, IN TLS11 "sender=a@unlisted.example", "DUNNO", TRUE},
+        {"report: good TLS, nothing to report", GLOBAL_FLOOR_REPORT, IN TLS13 "sender=a@unlisted.example", "DUNNO", FALSE},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
+        g_autoptr(Config) config = config_new_defaults();
+        g_free(config->reject_code);
+        config->reject_code = g_strdup("554");
+        config->global_floor = rows[i].mode;
+        g_autofree char *buf = NULL;
+        TransactionState txn = {0};
+        Decision d;
+        g_test_message("case %s", rows[i].name);
+        store_reader_begin(list, NULL);
+        decide(parse(rows[i].request, &buf), list, config, &txn, &d);
+        store_reader_end(list);
+        if (strcmp(d.action, rows[i].want) != 0)
+            g_error("case %s: got \"%s\", want \"%s\"", rows[i].name, d.action, rows[i].want);
+        g_assert_cmpint(d.report, ==, rows[i].want_report);
+        if (rows[i].want_report)
+            g_assert_cmpint(d.would, ==, VERDICT_REJECT);
+    }
+    /* its own notice */
+    g_autoptr(Config) config = config_new_defaults();
+    config->global_floor = GLOBAL_FLOOR_ENFORCE;
+    g_free(config->global_floor_notice);
+    config->global_floor_notice = g_strdup("Upgrade your TLS, see https://example.org/tls");
+    TransactionState txn = {0};
+    check(config, list, &txn, "global_floor_notice", IN TLS11 "sender=a@unlisted.example",
+          "550 5.7.1 Upgrade your TLS, see https://example.org/tls", NULL);
+#undef FLOOR
+#undef DES
+}
+
 static void test_config_options(void)
 {
     g_autoptr(Config) config = filter_config();
@@ -176,22 +238,21 @@ static void test_config_options(void)
     g_free(config->reject_status);
     config->reject_status = g_strdup("5.7.10");
     check(config, list, &txn, "reject code", IN "sender=a@plain.example",
-          "554 5.7.10 TLS required: this sender's mail must arrive over an encrypted connection", NULL);
+          "554 5.7.10 TLS required: mail from this sender must arrive over an encrypted connection", NULL);
 
     config->min_protocol = PROTO_TLSV1_3;
-    check(config, list, &txn, "config floor", IN TLS12 "sender=a@plain.example", "554 5.7.10 TLS required: this sender's mail must arrive over an encrypted connection", NULL);
+    check(config, list, &txn, "config floor", IN TLS12 "sender=a@plain.example",
+          "554 5.7.10 TLS required: mail from this sender must use TLSv1.3 or later", NULL);
     config->min_protocol = PROTO_TLSV1_2;
 
-    /* global floor: weak TLS from anybody is refused, plaintext is not */
-    config->global_floor = TRUE;
-    check(config, list, &txn, "global floor weak", IN TLS11 "sender=a@unlisted.example",
-          "554 5.7.10 TLS required: this sender's mail must arrive over an encrypted connection", NULL);
-    check(config, list, &txn, "global floor 3des", IN "encryption_protocol=TLSv1.2;encryption_cipher=DES-CBC3-SHA;sender=",
-          "554 5.7.10 TLS required: this sender's mail must arrive over an encrypted connection", NULL);
-    check(config, list, &txn, "global floor plaintext", IN "sender=a@unlisted.example", "DUNNO", NULL);
-    check(config, list, &txn, "global floor good", IN TLS12 "sender=a@unlisted.example", "DUNNO", NULL);
-    config->global_floor = FALSE;
-
+    /* reject_notice replaces the built-in texts; an entry's notice= wins */
+    g_free(config->reject_notice);
+    config->reject_notice = g_strdup("Use TLS with us");
+    check(config, list, &txn, "reject_notice", IN TLS11 "sender=a@plain.example", "554 5.7.10 Use TLS with us", NULL);
+    check(config, list, &txn, "entry notice wins", IN "sender=a@noted.example",
+          "554 5.7.10 Use TLS 1.2 or better, see https://noted.example/tls", NULL);
+    g_free(config->reject_notice);
+    config->reject_notice = g_strdup("");
     /* SASL-authenticated clients count as outbound when enabled */
     check(config, list, &txn, "sasl off", IN "sasl_username=joe;recipient=b@bank.example", "DUNNO", NULL);
     config->sasl_is_outbound = TRUE;
@@ -568,6 +629,7 @@ int main(int argc, char **argv)
     g_test_add_func("/decide/table", test_table);
     g_test_add_func("/decide/report_mode", test_report_mode_is_reported);
     g_test_add_func("/decide/config_options", test_config_options);
+    g_test_add_func("/decide/global_floor", test_global_floor);
     g_test_add_func("/decide/list_errors", test_list_errors);
     g_test_add_func("/decide/mixed_recipients", test_mixed_recipients);
     g_test_add_func("/decide/long_instance", test_long_instance);
