@@ -58,6 +58,13 @@ make_cert wrong other.test
 make_cert legacy legacy.test
 make_cert mx mx.postfix.test
 make_cert relay relay.test
+# client certificates: signed by the test CA for two senders' servers, and
+# one nobody trusts
+make_cert vclient mx.vbank.test
+make_cert sclient mx.sbank.test
+make_cert oclient mx.other.test
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=mx.vbank.test" \
+    -keyout selfclient.key -out selfclient.crt >/dev/null 2>&1
 chmod 644 ./*.key ./*.crt
 
 # --- sinks on distinct loopback addresses, port 2526 ----------------------------
@@ -125,6 +132,8 @@ delay_warning_time = 0
 MAIN
 echo "# --- postfix/main.cf, as shipped ---" >> "$CONF/main.cf"
 cat "$SRC/postfix/main.cf" >> "$CONF/main.cf"
+# the site's own CA: the one line it changes
+postconf -c "$CONF" -e "smtpd_tls_CAfile = $TMP/ca.crt"
 
 # 2525 is port 25; 2587 a submission service shaped like Debian's stock
 # master.cf (its smtpd_recipient_restrictions= override; SASL replaced by
@@ -195,6 +204,8 @@ bank.test               encrypt direction=inbound
 exempt.parent.test      none
 boss@addr.test          encrypt direction=inbound
 watch.test              encrypt direction=inbound mode=report
+vbank.test              verify  direction=inbound
+sbank.test              secure  direction=inbound
 good.test               verify  direction=outbound
 enc.test                encrypt direction=outbound
 plaindefer.test         encrypt direction=outbound on_failure=defer
@@ -273,6 +284,47 @@ like "$out" "<[-~] *250 .*queued as" "report mode: accepted"
 like "$(grep 'sender=<a@watch.test>' "$DLOG")" "report: .*would have been: reject" "report mode: the would-be reject is logged"
 SUBJECT=in-tcp; out=$(send 2588 a@bank.test rcpt@local.test)
 like "$out" "<[*~]\* *550 5\.7\.1" "policy over TCP: 550 as well"
+
+# --- inbound: client certificates -------------------------------------------------
+TLSC="--tls --tls-protocol tlsv1_3"
+SUBJECT=in-vcert; out=$(send 2525 a@vbank.test rcpt@local.test $TLSC --tls-cert vclient.crt --tls-key vclient.key)
+like "$out" "<[-~] *250 .*queued as" "verify-listed sender with a CA-signed client certificate: accepted"
+SUBJECT=in-vnocert; out=$(send 2525 a@vbank.test rcpt@local.test $TLSC)
+like "$out" "<[*~]\* *550 5\.7\.1 .*must come from a server with a trusted client certificate" "verify-listed sender over TLS without a certificate: 550 naming the certificate"
+SUBJECT=in-vself; out=$(send 2525 a@vbank.test rcpt@local.test $TLSC --tls-cert selfclient.crt --tls-key selfclient.key)
+like "$out" "<[*~]\* *550 5\.7\.1 .*trusted client certificate" "verify-listed sender with an untrusted certificate: 550"
+SUBJECT=in-scert; out=$(send 2525 a@sbank.test rcpt@local.test $TLSC --tls-cert sclient.crt --tls-key sclient.key)
+like "$out" "<[-~] *250 .*queued as" "secure-listed sender whose certificate names its domain: accepted"
+SUBJECT=in-sother; out=$(send 2525 a@sbank.test rcpt@local.test $TLSC --tls-cert oclient.crt --tls-key oclient.key)
+like "$out" "<[*~]\* *550 5\.7\.1 .*needs a client certificate that names sbank.test" "secure-listed sender whose certificate names another domain: 550"
+like "$(grep 'sender=<a@sbank.test>' "$DLOG" | tail -1)" "reject: queue_id=NOQUEUE instance=[0-9a-f.]+ .*reason=\"listed sender: client certificate for another name \(client certificate mx.other.test does not name sbank.test\)\"" "... logged with the instance and the reason"
+
+# --- inbound: a long local part cannot slip past its domain's rule -------------------
+long=$(printf 'a%.0s' $(seq 330))
+SUBJECT=in-long; out=$(send 2525 "$long@bank.test" rcpt@local.test)
+like "$out" "<[*~]\* *550 5\.7\.1 .*encrypted connection" "330-byte local part at a listed domain, plaintext: 550"
+SUBJECT=in-long-tls; out=$(send 2525 "$long@bank.test" rcpt@local.test $TLSC)
+like "$out" "<[-~] *250 .*queued as" "... and over TLS: accepted"
+
+# --- inbound: the global floor ---------------------------------------------------------
+TLS11="--tls --tls-protocol tlsv1_1 --tls-cipher DEFAULT:@SECLEVEL=0"
+write_daemon_conf "global_floor = report"
+reload_daemon
+SUBJECT=floor-report; out=$(send 2525 a@unlisted.test rcpt@local.test $TLS11)
+like "$out" "<[-~] *250 .*queued as" "global floor, report: TLS 1.1 from an unlisted sender accepted"
+like "$(grep 'sender=<a@unlisted.test>' "$DLOG" | tail -1)" "report: .*reason=\"global floor: TLS version below the floor \(TLSv1.1 below TLSv1.2\)\" action=\"would have been: reject\"" "... and the would-be reject logged"
+write_daemon_conf "global_floor = enforce"
+reload_daemon
+SUBJECT=floor-enforce; out=$(send 2525 a@unlisted.test rcpt@local.test $TLS11)
+like "$out" "<[*~]\* *550 5\.7\.1 .*This server requires TLS 1.2 or later and does not support 3DES/DES" "global floor, enforce: 550 with its notice"
+SUBJECT=floor-exempt; out=$(send 2525 a@exempt.parent.test rcpt@local.test $TLS11)
+like "$out" "<[-~] *250 .*queued as" "global floor, enforce: a none entry passes"
+SUBJECT=floor-null; out=$(send 2525 "<>" rcpt@local.test $TLS11)
+like "$out" "<[-~] *250 .*queued as" "global floor, enforce: the null sender passes"
+SUBJECT=floor-good; out=$(send 2525 a@unlisted.test rcpt@local.test $TLSC)
+like "$out" "<[-~] *250 .*queued as" "global floor, enforce: TLS 1.3 passes"
+write_daemon_conf
+reload_daemon
 
 # --- outbound: the matrix ----------------------------------------------------------
 SENDER=sender@local.test
