@@ -81,7 +81,8 @@ static void test_key_fold_query(void)
     }
     /* longer than the buffer: the domain goes to the heap (its parents may
      * be listed), the local part is refused */
-    g_autofree char *long_domain = g_strconcat(g_strnfill(400, 'a'), ".Example.COM", NULL);
+    g_autofree char *label = g_strnfill(400, 'a');
+    g_autofree char *long_domain = g_strconcat(label, ".Example.COM", NULL);
     char out[KEY_MAX + 1];
     g_autofree char *heap = NULL;
     const char *got = key_fold_domain(long_domain, out, sizeof out, &heap);

@@ -226,6 +226,12 @@ static void test_fd_exhaustion(void)
         if (fds[n] < 0)
             break;
     }
+    /* wait (10 s at most) until the daemon has taken descriptors up to its
+     * limit, so the next accept must fail with EMFILE while ours stay open
+     * (a slow start under ASan and load used to miss it) */
+    for (int wait = 0; wait < 200 && fd_count(pid) < 60; wait++)
+        g_usleep(50000);
+    g_assert_cmpuint(fd_count(pid), >=, 60);
     g_usleep(300000);
     long before = cpu_ticks(pid);
     g_usleep(2000000);
