@@ -24,17 +24,23 @@ static const Attribute attributes[] = {
 };
 
 /* Requests carry ~30 attributes of which we want 14: index them by name
- * length so most lines cost one table look-up. */
+ * length so most lines cost one table look-up.  A row holds up to
+ * ROW_NAMES names and always ends with a NULL sentinel (three wanted
+ * names have 14 bytes, and so has server_address, which Postfix sends in
+ * every request: without the sentinel its look-up ran off the row). */
 #define MAX_NAME_LEN 24
-static const Attribute *by_length[MAX_NAME_LEN][3];
+#define ROW_NAMES 3
+static const Attribute *by_length[MAX_NAME_LEN][ROW_NAMES + 1];
 
 static void index_attributes(void)
 {
     for (size_t i = 0; i < G_N_ELEMENTS(attributes); i++) {
-        const Attribute **slot = by_length[attributes[i].len];
-        while (*slot)
-            slot++;
-        *slot = &attributes[i];
+        const Attribute **row = by_length[attributes[i].len];
+        size_t n = 0;
+        while (row[n])
+            n++;
+        g_assert(n < ROW_NAMES);  /* a fourth name of one length: raise ROW_NAMES */
+        row[n] = &attributes[i];
     }
 }
 

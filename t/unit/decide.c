@@ -422,6 +422,7 @@ static void check_request_parser(RequestParser framer)
         {"first = splits", RQ "sender=SRS0=x=y=b.example=a@c\n\n", FRAME_COMPLETE, 0, "SRS0=x=y=b.example=a@c", NULL},
         {"crlf", "request=smtpd_access_policy\r\nsender=a@b\r\n\r\n", FRAME_COMPLETE, 0, "a@b", NULL},
         {"unknown ignored", RQ "foo=bar\nsender=a@b\n\n", FRAME_COMPLETE, 0, "a@b", NULL},
+        {"a 14-byte name we do not want", RQ "server_address=10.0.0.1\nsender=a@b\n\n", FRAME_COMPLETE, 0, "a@b", NULL},
         {"duplicate: last wins", RQ "sender=a@b\nsender=c@d\n\n", FRAME_COMPLETE, 0, "c@d", NULL},
         {"empty value", RQ "sender=\n\n", FRAME_COMPLETE, 0, "", NULL},
         {"pipelined: the first only", RQ "sender=a@b\n\n" RQ "sender=x@y\n\n", FRAME_COMPLETE, 40, "a@b", NULL},
