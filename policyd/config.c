@@ -130,6 +130,8 @@ void config_free(Config *c)
     g_free(c);
 }
 
+static const char *first_problem(const Config *c, const char **option);
+
 /* GKeyFile does not say where a key is; find its line for messages. */
 static guint line_of(const char *text, const char *key)
 {
@@ -267,7 +269,17 @@ gboolean config_load(Config *c, const char *path, GError **error)
         if (!set_option(c, opt, kf, prefix, error))
             return FALSE;
     }
-    return config_validate(c, error);
+    /* rules across options: name the line of the option concerned */
+    const char *option;
+    const char *why = first_problem(c, &option);
+    if (!why)
+        return TRUE;
+    guint line = line_of(text, option);
+    if (line)
+        g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "%s, line %u: %s", path, line, why);
+    else
+        g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "%s: %s", path, why);
+    return FALSE;
 }
 
 /* A reply text goes to the SMTP client after the status code: one line,
@@ -281,45 +293,79 @@ static gboolean notice_is_valid(const char *text)
     return strlen(text) <= 512 && g_utf8_validate(text, -1, NULL);
 }
 
-gboolean config_validate(const Config *c, GError **error)
+/* "5.X.Y" with 1-3 digits each (RFC 3463): nothing else may follow the
+ * reply code, or a newline in it would inject a line into the reply. */
+static gboolean status_is_valid(const char *status)
 {
-    const char *why = NULL;
-    if (!c->listen || !c->listen[0])
-        why = "listen: at least one address is needed";
-    else if (!c->list || !*c->list)
-        why = "list: a list file is needed";
-    else if (c->limits.max_line > c->limits.max_request)
-        why = "max_line must not exceed max_request";
-    else if (strlen(c->reject_code) != 3 || c->reject_code[0] != '5' || !g_ascii_isdigit(c->reject_code[1])
-             || !g_ascii_isdigit(c->reject_code[2]))
-        why = "reject_code must be a 5XX SMTP code";
-    else if (c->reject_status[0] != '5' || c->reject_status[1] != '.')
-        why = "reject_status must be a 5.X.Y enhanced status code";
-    else if (!notice_is_valid(c->reject_notice))
-        why = "reject_notice must be one line of printable UTF-8";
-    else if (!notice_is_valid(c->global_floor_notice))
-        why = "global_floor_notice must be one line of printable UTF-8";
-    if (why) {
-        g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "%s", why);
+    if (status[0] != '5' || status[1] != '.')
         return FALSE;
+    const char *p = status + 2;
+    for (int part = 0; part < 2; part++) {
+        size_t digits = strspn(p, "0123456789");
+        if (digits < 1 || digits > 3)
+            return FALSE;
+        p += digits;
+        if (part == 0 && *p++ != '.')
+            return FALSE;
     }
-    char **lists[] = {c->listen, c->socketmap_listen};
-    for (guint l = 0; l < G_N_ELEMENTS(lists); l++) {
-        for (char **a = lists[l]; a && *a; a++) {
-            if (!g_str_has_prefix(*a, "unix:") && !g_str_has_prefix(*a, "inet:")) {
-                g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                            "%s: \"%s\" is neither unix:/path nor inet:host:port",
-                            l ? "socketmap_listen" : "listen", *a);
-                return FALSE;
-            }
-        }
-    }
-    if (!*c->socketmap_name || strpbrk(c->socketmap_name, " \t")) {
-        g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                    "socketmap_name must be one word");
-        return FALSE;
+    return *p == 0;
+}
+
+static gboolean addresses_are_valid(char **addresses)
+{
+    for (char **a = addresses; a && *a; a++) {
+        if (!g_str_has_prefix(*a, "unix:") && !g_str_has_prefix(*a, "inet:"))
+            return FALSE;
     }
     return TRUE;
+}
+
+/* The first rule the configuration breaks, and the option it is about. */
+static const char *first_problem(const Config *c, const char **option)
+{
+    static const struct {
+        const char *option, *why;
+    } problems[] = {
+        {"listen", "listen: at least one address is needed"},
+        {"list", "list: a list file is needed"},
+        {"max_line", "max_line must not exceed max_request"},
+        {"reject_code", "reject_code must be a 5XX SMTP code"},
+        {"reject_status", "reject_status must be a 5.X.Y enhanced status code"},
+        {"reject_notice", "reject_notice must be one line of printable UTF-8"},
+        {"global_floor_notice", "global_floor_notice must be one line of printable UTF-8"},
+        {"listen", "listen: each address is unix:/path or inet:host:port"},
+        {"socketmap_listen", "socketmap_listen: each address is unix:/path or inet:host:port"},
+        {"socketmap_name", "socketmap_name must be one word"},
+    };
+    const gboolean broken[G_N_ELEMENTS(problems)] = {
+        !c->listen || !c->listen[0],
+        !c->list || !*c->list,
+        c->limits.max_line > c->limits.max_request,
+        strlen(c->reject_code) != 3 || c->reject_code[0] != '5' || !g_ascii_isdigit(c->reject_code[1])
+            || !g_ascii_isdigit(c->reject_code[2]),
+        !status_is_valid(c->reject_status),
+        !notice_is_valid(c->reject_notice),
+        !notice_is_valid(c->global_floor_notice),
+        !addresses_are_valid(c->listen),
+        !addresses_are_valid(c->socketmap_listen),
+        !*c->socketmap_name || strpbrk(c->socketmap_name, " \t") != NULL,
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(problems); i++) {
+        if (broken[i]) {
+            *option = problems[i].option;
+            return problems[i].why;
+        }
+    }
+    return NULL;
+}
+
+gboolean config_validate(const Config *c, GError **error)
+{
+    const char *option;
+    const char *why = first_problem(c, &option);
+    if (why)
+        g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "%s", why);
+    return why == NULL;
 }
 
 char *config_format(const Config *c)

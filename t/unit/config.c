@@ -1,0 +1,107 @@
+/* config.c - table-driven tests of the configuration file (policyd/config.c):
+ * key-file text -> the effective value, or an error naming file and line. */
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#include "config.h"
+
+static char *tmpdir;
+
+typedef struct {
+    const char *name;
+    const char *text;        /* after "[tlspolicyd]\n" */
+    const char *want_error;  /* NULL: loads; else a fragment of the message */
+    const char *want_line;   /* "check.conf, line N:" fragment, NULL: don't care */
+} ConfigCase;
+
+static const ConfigCase cases[] = {
+    {"empty file", "", NULL, NULL},
+    {"relayhost", "relayhost = [relay.example]:587\n", NULL, NULL},
+    {"global floor report", "global_floor = report\n", NULL, NULL},
+    {"outbound routing filter", "outbound_routing = filter\n", NULL, NULL},
+    {"unknown option", "# x\ncolour = red\n", "unknown option \"colour\"", "line 3:"},
+    {"unknown group", "[other]\nx = 1\n", "unknown group [other]", "line 2:"},
+    {"reject_status with a newline injects a reply line", "\n\nreject_status = 5.7.1\\n250 OK\n",
+     "reject_status must be a 5.X.Y enhanced status code", "line 4:"},
+    {"reject_status with text after it", "reject_status = 5.7.1 ok\n", "reject_status must be", "line 2:"},
+    {"reject_status too many digits", "reject_status = 5.7777.1\n", "reject_status must be", "line 2:"},
+    {"reject_code 4XX", "reject_code = 450\n", "reject_code must be a 5XX SMTP code", "line 2:"},
+    {"reject_notice on two lines", "reject_notice = a\\nb\n", "reject_notice must be one line", "line 2:"},
+    {"global_floor_notice control byte", "global_floor_notice = a\\tb\n", "global_floor_notice must be one line", "line 2:"},
+    {"empty transport stops enforcement", "transport_encrypt =\n", "transport_encrypt must be a master.cf service name",
+     "line 2:"},
+    {"transport longer than a route", "transport_verify = aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+     "transport_verify must be a master.cf service name", "line 2:"},
+    {"transport with a colon", "bounce_transport_secure = smtp:[x]\n", "bounce_transport_secure must be", "line 2:"},
+    {"relayhost list", "relayhost = a.example, b.example\n", "relayhost must be empty or one next-hop", "line 2:"},
+    {"global_floor boolean", "global_floor = true\n", "invalid value \"true\" for global_floor", "line 2:"},
+    {"max_line over max_request", "max_request = 2048\nmax_line = 4096\n", "max_line must not exceed max_request",
+     "line 3:"},
+    {"listen not an address", "listen = /tmp/x.sock\n", "each address is unix:/path or inet:host:port", "line 2:"},
+    {"octal mode too big", "socket_mode = 1777\n", "invalid value \"1777\" for socket_mode", "line 2:"},
+};
+
+static void test_config_table(void)
+{
+    g_autofree char *path = g_build_filename(tmpdir, "check.conf", NULL);
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        const ConfigCase *c = &cases[i];
+        g_autofree char *text = g_strconcat("[tlspolicyd]\n", c->text, NULL);
+        g_assert_true(g_file_set_contents(path, text, -1, NULL));
+        g_autoptr(Config) config = config_new_defaults();
+        GError *error = NULL;
+        gboolean ok = config_load(config, path, &error);
+        g_test_message("case %s: %s", c->name, error ? error->message : "loaded");
+        if (!c->want_error) {
+            if (!ok)
+                g_error("case %s: %s", c->name, error->message);
+            continue;
+        }
+        if (ok)
+            g_error("case %s: loaded, want an error", c->name);
+        if (!strstr(error->message, c->want_error) || !strstr(error->message, path)
+            || (c->want_line && !strstr(error->message, c->want_line)))
+            g_error("case %s: got \"%s\", want \"%s\" at %s", c->name, error->message, c->want_error,
+                    c->want_line ? c->want_line : "any line");
+        g_error_free(error);
+    }
+}
+
+/* The values a file sets are the values used. */
+static void test_config_values(void)
+{
+    g_autofree char *path = g_build_filename(tmpdir, "values.conf", NULL);
+    g_assert_true(g_file_set_contents(path, "[tlspolicyd]\nrelayhost = [relay.example]:587\nglobal_floor = enforce\n"
+                                            "min_protocol = TLSv1.3\nexclude_ciphers = RC4\n", -1, NULL));
+    g_autoptr(Config) config = config_new_defaults();
+    g_assert_true(config_load(config, path, NULL));
+    g_assert_cmpstr(config->relayhost, ==, "[relay.example]:587");
+    g_assert_cmpint(config->global_floor, ==, GLOBAL_FLOOR_ENFORCE);
+    char notice[256];
+    config_global_floor_notice(config, notice, sizeof notice);
+    g_assert_cmpstr(notice, ==, "This server requires TLS 1.3 or later and does not support RC4");
+    Entry entry = {.level = LEVEL_VERIFY, .on_failure = ON_FAILURE_BOUNCE};
+    char route[CONFIG_ROUTE_MAX];
+    config_route(config, &entry, route, sizeof route);
+    g_assert_cmpstr(route, ==, "tls-verify-bounce:[relay.example]:587");
+    /* defaults: transport_maps routing, no socketmap socket unless asked */
+    g_autoptr(Config) defaults = config_new_defaults();
+    g_assert_cmpint(defaults->outbound_routing, ==, ROUTING_TRANSPORT_MAPS);
+    g_assert_null(defaults->socketmap_listen[0]);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    tmpdir = g_dir_make_tmp("config-test-XXXXXX", NULL);
+    g_test_add_func("/config/table", test_config_table);
+    g_test_add_func("/config/values", test_config_values);
+    int rc = g_test_run();
+    g_autofree char *a = g_build_filename(tmpdir, "check.conf", NULL);
+    g_autofree char *b = g_build_filename(tmpdir, "values.conf", NULL);
+    g_unlink(a);
+    g_unlink(b);
+    g_rmdir(tmpdir);
+    return rc;
+}
