@@ -112,7 +112,8 @@ static void test_attribute_flood(void)
 /* 3. Bytes a log must not echo: escaped, one line each. */
 static void test_hostile_values(void)
 {
-    static const char *const values[] = {"%n%n%s%x", "\xff\xfe\xc3(", "\033[2J\033]0;pwned\007", "a\rb", "\\x41"};
+    static const char *const values[] = {"%n%n%s%x", "\xff\xfe\xc3(", "\033[2J\033]0;pwned\007", "a\rb", "\\x41",
+                                         "x\xe2\x80\xaey\xc2\x9b" "2J"};
     for (guint i = 0; i < G_N_ELEMENTS(values); i++) {
         g_autofree char *req = g_strdup_printf("request=smtpd_access_policy\nprotocol_state=RCPT\n"
                                                "sender=a@listed.example\nrecipient=%s@x\nqueue_id=%s\n"
@@ -137,6 +138,10 @@ static void test_hostile_values(void)
     g_assert_nonnull(strstr(log, "recipient=<\\xFF\\xFE\\xC3(@x>"));
     g_assert_nonnull(strstr(log, "queue_id=\\x1B[2J\\x1B]0;pwned\\x07 "));
     g_assert_nonnull(strstr(log, "recipient=<\\x5Cx41@x>"));
+    /* valid UTF-8 that a terminal acts on: bidi override, C1 CSI */
+    g_assert_nonnull(strstr(log, "recipient=<x\\u202Ey\\u009B2J@x>"));
+    g_assert_null(strstr(log, "\xe2\x80\xae"));
+    g_assert_null(strstr(log, "\xc2\x9b"));
     /* the reason's detail quotes a value from the request: escaped too */
     g_assert_nonnull(strstr(log, "(\\x1B[2J\\x1B]0;pwned\\x07 below TLSv1.2)"));
     g_assert_true(g_utf8_validate(log, -1, NULL));
@@ -495,6 +500,12 @@ static void test_log_escape(void)
         {"cut before an escape", "abc\n", 8, "abc..."},
         {"cut at an escape", "abcd\n", 8, "abcd..."},
         {"tiny buffer", "abc", 3, ""},
+        {"C1 control (CSI)", "a\xc2\x9b" "2Jb", 64, "a\\u009B2Jb"},
+        {"bidi override", "evil\xe2\x80\xae" "gpj.exe", 64, "evil\\u202Egpj.exe"},
+        {"zero width space", "a\xe2\x80\x8b" "b", 64, "a\\u200Bb"},
+        {"line separator", "a\xe2\x80\xa8" "b", 64, "a\\u2028b"},
+        {"tag character", "a\xf3\xa0\x80\x81" "b", 64, "a\\U000E0001b"},
+        {"cut before a \\u escape", "abc\xe2\x80\xae", 8, "abc..."},
     };
     for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
         char out[64];
