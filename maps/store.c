@@ -262,6 +262,13 @@ static gboolean open_environment(const char *path, MDB_env **envp, MDB_txn **txn
     MDB_stat mst;
     int rc;
 
+    /* A FIFO or device under the name would block the open (the whole
+     * daemon, SIGTERM included) or feed it garbage: regular files only. */
+    struct stat before;
+    if (stat(path, &before) == 0 && !S_ISREG(before.st_mode)) {
+        g_set_error(error, STORE_ERROR, STORE_ERROR_INVALID, "%s: not a regular file", path);
+        return FALSE;
+    }
     if ((rc = mdb_env_create(&env)) != 0)
         return lmdb_fail(error, STORE_ERROR_INVALID, path, "cannot open", rc);
     /* NOTLS: a diff reads the old list from a thread of its own */

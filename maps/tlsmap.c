@@ -160,6 +160,8 @@ static int do_compile(const char *source, gboolean check_only)
 
     if (stat(source, &st) < 0)
         return fail("%s: %s", source, g_strerror(errno));
+    if (!S_ISREG(st.st_mode))  /* a FIFO would block the read forever */
+        return fail("%s: not a regular file", source);
     GMappedFile *text = g_mapped_file_new(source, FALSE, &error);
     if (!text)
         return fail_error(error);

@@ -56,6 +56,14 @@ out=$("$TLSMAP" -q "$(printf 'a@b\xffd.example')" "$L" 2>&1); rc=$?
 is "$rc" 2 "-q: a domain that cannot be converted exits 2"
 like "$out" "cannot be converted; the daemon answers 451" "... and says what the daemon does"
 
+# --- a FIFO where a list should be: an error at once, never a hang -----------
+mkfifo "$TMP/fifo.list"
+out=$(timeout 10 "$TLSMAP" "$TMP/fifo.list" 2>&1); rc=$?
+is "$rc:$out" "2:tlsmap: $TMP/fifo.list: not a regular file" "compile of a FIFO source: error, no hang"
+printf 'x.example encrypt\n' > "$TMP/f2.list"; "$TLSMAP" "$TMP/f2.list"; rm -f "$TMP/f2.list.lmdb"; mkfifo "$TMP/f2.list.lmdb"
+out=$(timeout 10 "$TLSMAP" -s "$TMP/f2.list" 2>&1); rc=$?
+is "$rc:$out" "2:tlsmap: $TMP/f2.list.lmdb: not a regular file" "-s of a FIFO compiled list: error, no hang"
+
 # --- -s: a dump recompiles to the same list ----------------------------
 "$TLSMAP" -s "$L" > "$TMP/dump.list"
 is "$(wc -l < "$TMP/dump.list")" 5 "-s prints every entry"

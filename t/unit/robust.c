@@ -328,6 +328,7 @@ static void test_list_damage(void)
         "truncate -s 8192 %s",
         "head -c 20000 /dev/urandom > %s.tmp && mv %s.tmp %s",
         ": > %s",
+        "rm -f %s && mkfifo %s",  /* a FIFO used to block the daemon in open() */
     };
     for (guint i = 0; i < G_N_ELEMENTS(damage); i++) {
         g_autofree char *cmd = g_strdup_printf(damage[i], lmdb, lmdb, lmdb);
