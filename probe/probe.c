@@ -37,7 +37,15 @@ typedef struct {
     char buf[PROBE_MAX_LINE * 2];
     size_t len;
     guint timeout;
+    gint64 deadline;  /* of the current step, g_get_monotonic_time() units */
 } Conn;
+
+/* Every step (connect, each reply, the handshake) ends within the timeout
+ * as a whole: a server that drips a byte at a time cannot stretch it. */
+static void start_step(Conn *c)
+{
+    c->deadline = g_get_monotonic_time() + (gint64)c->timeout * G_USEC_PER_SEC;
+}
 
 static gboolean fail(ProbeResult *r, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 static gboolean fail(ProbeResult *r, const char *fmt, ...)
@@ -50,13 +58,20 @@ static gboolean fail(ProbeResult *r, const char *fmt, ...)
     return FALSE;
 }
 
-static gboolean wait_fd(int fd, short events, guint seconds)
+/* Wait for fd until the step's deadline. */
+static gboolean wait_fd(int fd, short events, gint64 deadline)
 {
     struct pollfd p = {.fd = fd, .events = events};
-    int rc;
-    while ((rc = poll(&p, 1, (int)seconds * 1000)) < 0 && errno == EINTR)
-        ;
-    return rc > 0;
+    for (;;) {
+        gint64 left_ms = (deadline - g_get_monotonic_time() + 999) / 1000;
+        if (left_ms <= 0)
+            return FALSE;
+        int rc = poll(&p, 1, (int)left_ms);
+        if (rc > 0)
+            return TRUE;
+        if (rc == 0 || errno != EINTR)
+            return FALSE;
+    }
 }
 
 static gboolean connect_to(Conn *c, const ProbeTarget *t, ProbeResult *r)
@@ -75,12 +90,10 @@ static gboolean connect_to(Conn *c, const ProbeTarget *t, ProbeResult *r)
         r->peer = g_strdup_printf(a->ai_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, serv);
         int err = 0;
         socklen_t len = sizeof err;
-        if ((connect(fd, a->ai_addr, a->ai_addrlen) == 0 || errno == EINPROGRESS) && wait_fd(fd, POLLOUT, t->timeout)
+        start_step(c);
+        if ((connect(fd, a->ai_addr, a->ai_addrlen) == 0 || errno == EINPROGRESS) && wait_fd(fd, POLLOUT, c->deadline)
             && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0) {
-            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-            struct timeval tv = {.tv_sec = t->timeout};
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+            /* stays non-blocking: every read and the handshake wait with poll */
             c->fd = fd;
             freeaddrinfo(ai);
             r->connected = TRUE;
@@ -96,14 +109,17 @@ static gboolean connect_to(Conn *c, const ProbeTarget *t, ProbeResult *r)
 static gboolean read_reply(Conn *c, ProbeResult *r, const char *after, GString *reply)
 {
     g_string_truncate(reply, 0);
+    start_step(c);
     for (;;) {
         char *nl = memchr(c->buf, '\n', c->len);
         if (!nl) {
             if (c->len >= sizeof c->buf - 1)
                 return fail(r, "reply line too long after %s", after);
-            if (!wait_fd(c->fd, POLLIN, c->timeout))
-                return fail(r, "no reply within %us after %s", c->timeout, after);
+            if (!wait_fd(c->fd, POLLIN, c->deadline))
+                return fail(r, "no complete reply within %us after %s", c->timeout, after);
             ssize_t n = read(c->fd, c->buf + c->len, sizeof c->buf - c->len);
+            if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                continue;
             if (n <= 0)
                 return fail(r, "connection closed after %s", after);
             c->len += (size_t)n;
@@ -125,8 +141,17 @@ static gboolean read_reply(Conn *c, ProbeResult *r, const char *after, GString *
 static gboolean send_line(Conn *c, ProbeResult *r, const char *line)
 {
     g_autofree char *text = g_strconcat(line, "\r\n", NULL);
-    if (write(c->fd, text, strlen(text)) != (ssize_t)strlen(text))
-        return fail(r, "cannot send %s", line);
+    size_t len = strlen(text), sent = 0;
+    start_step(c);
+    while (sent < len) {
+        ssize_t n = send(c->fd, text + sent, len - sent, MSG_NOSIGNAL);
+        if (n > 0)
+            sent += (size_t)n;
+        else if (n < 0 && (errno == EAGAIN || errno == EINTR) && wait_fd(c->fd, POLLOUT, c->deadline))
+            continue;
+        else
+            return fail(r, "cannot send %s", line);
+    }
     return TRUE;
 }
 
@@ -188,7 +213,23 @@ static gboolean handshake(Conn *c, const ProbeTarget *t, ProbeResult *r)
     SSL *ssl = SSL_new(ctx);
     SSL_set_tlsext_host_name(ssl, t->host);
     SSL_set_fd(ssl, c->fd);
-    gboolean ok = SSL_connect(ssl) == 1;
+    /* non-blocking, so the whole handshake ends within the step's time */
+    start_step(c);
+    int rc, want = 0;
+    while ((rc = SSL_connect(ssl)) != 1) {
+        int err = SSL_get_error(ssl, rc);
+        if (err == SSL_ERROR_WANT_READ)
+            want = POLLIN;
+        else if (err == SSL_ERROR_WANT_WRITE)
+            want = POLLOUT;
+        else
+            break;
+        if (!wait_fd(c->fd, (short)want, c->deadline)) {
+            rc = -2;
+            break;
+        }
+    }
+    gboolean ok = rc == 1;
     if (ok) {
         r->tls = TRUE;
         r->protocol = g_strdup(SSL_get_version(ssl));
@@ -199,7 +240,10 @@ static gboolean handshake(Conn *c, const ProbeTarget *t, ProbeResult *r)
         SSL_write(ssl, "QUIT\r\n", 6);
     } else {
         unsigned long e = ERR_get_error();
-        fail(r, "TLS handshake failed: %s", e ? ERR_reason_error_string(e) : "timeout or connection closed");
+        if (rc == -2)
+            fail(r, "TLS handshake not finished within %us", c->timeout);
+        else
+            fail(r, "TLS handshake failed: %s", e ? ERR_reason_error_string(e) : "connection closed");
     }
     SSL_free(ssl);
     SSL_CTX_free(ctx);

@@ -30,7 +30,7 @@ static const GOptionEntry options[] = {
     {"level", 0, 0, G_OPTION_ARG_STRING, &opt.level, "Exit status says whether encrypt, verify or secure would succeed", "LEVEL"},
     {"json", 0, 0, G_OPTION_ARG_NONE, &opt.json, "JSON output, one object per destination", NULL},
     {"CAfile", 0, 0, G_OPTION_ARG_FILENAME, &opt.cafile, "Trust these CA certificates instead of the system's", "FILE"},
-    {"timeout", 0, 0, G_OPTION_ARG_INT, &opt.timeout, "Seconds per step (connect, each reply, handshake); default 10", "SECONDS"},
+    {"timeout", 0, 0, G_OPTION_ARG_INT, &opt.timeout, "Seconds per step (connect, each reply, handshake), 1-3600; default 10", "SECONDS"},
     {"list", 0, 0, G_OPTION_ARG_FILENAME, &opt.list, "Probe the domain of every outbound entry of a list source file", "FILE"},
     {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
@@ -184,7 +184,7 @@ static int probe_destination(const char *destination, GString *json)
         }
         ProbeTarget t = {.domain = domain, .host = host, .address = caddr ? caddr : host,
                          .port = cport ? cport : mx_port ? mx_port : port, .cafile = opt.cafile,
-                         .timeout = (guint)MAX(opt.timeout, 1)};
+                         .timeout = (guint)opt.timeout};
         ProbeResult *r = probe_server(&t);
         if (json) {
             if (i)
@@ -251,6 +251,10 @@ int main(int argc, char **argv)
     g_option_context_add_main_entries(ctx, options, NULL);
     if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
         fprintf(stderr, "tlsprobe: %s\n", error->message);
+        return 2;
+    }
+    if (opt.timeout < 1 || opt.timeout > 3600) {
+        fprintf(stderr, "tlsprobe: --timeout takes 1 to 3600 seconds\n");
         return 2;
     }
     if (opt.level && level_index(opt.level) < 0) {

@@ -58,6 +58,10 @@ sink inject 127.0.1.8 --cert good.crt --key good.key --mode inject
 sink tarpit 127.0.1.9 --mode tarpit
 sink huge 127.0.1.10 --mode huge-ehlo
 sink expired 127.0.1.11 --cert expired.crt --key expired.key
+for step in banner ehlo starttls tls; do
+    n=$(case $step in banner) echo 12 ;; ehlo) echo 13 ;; starttls) echo 14 ;; tls) echo 15 ;; esac)
+    sink "drip$step" 127.0.1.$n --mode "drip-$step"
+done
 
 probe() {  # address [options] -> stdout; exit status in $rc
     out=$("$P" --CAfile ca.crt --timeout 3 --connect "$1:$PORT" "${@:2}" 2>&1); rc=$?
@@ -122,10 +126,23 @@ like "$out" '"tls":true' "inject: handshake done after discarding"
 start=$(date +%s)
 probe 127.0.1.9 --level encrypt good.test
 is "$rc" 2 "tarpit: exit 2 (could not test)"
-like "$out" "no reply within 3s after connect" "tarpit: clear reason"
+like "$out" "no complete reply within 3s after connect" "tarpit: clear reason"
 ok "tarpit: bounded in time" test $(( $(date +%s) - start )) -le 8
 probe 127.0.1.10 good.test
 like "$out" "reply to EHLO larger than 65536 bytes" "huge EHLO: stopped at the cap"
+# a server that drips a byte every 0.3 s: each step still ends within --timeout
+for step in banner ehlo starttls tls; do
+    n=$(case $step in banner) echo 12 ;; ehlo) echo 13 ;; starttls) echo 14 ;; tls) echo 15 ;; esac)
+    want=$(case $step in banner) echo "no complete reply within 3s after connect" ;;
+        ehlo) echo "no complete reply within 3s after EHLO" ;; starttls) echo "no complete reply within 3s after STARTTLS" ;;
+        tls) echo "TLS handshake not finished within 3s" ;; esac)
+    start=$(date +%s)
+    probe 127.0.1.$n --level encrypt good.test
+    # no banner: could not test (2); a server that then stalls fails the level (1)
+    is "$rc" "$([ $step = banner ] && echo 2 || echo 1)" "drip-feeding at $step: exit status"
+    like "$out" "$want" "drip-feeding at $step: says which step ran out of time"
+    ok "drip-feeding at $step: bounded by --timeout" test $(( $(date +%s) - start )) -le 8
+done
 
 # --- --list: every outbound entry, summary and exit status
 cat > list.src <<'LIST'

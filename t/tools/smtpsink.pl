@@ -3,7 +3,8 @@
 #
 #   smtpsink.pl --listen 127.0.0.3:2526 --name good --log FILE
 #               [--cert CRT --key KEY] [--max-tls 1.1] [--hostname NAME]
-#               [--mode normal|starttls-error|inject|tarpit|huge-ehlo]
+#               [--mode normal|starttls-error|inject|tarpit|huge-ehlo|
+#                       drip-banner|drip-ehlo|drip-starttls|drip-tls]
 #               [--forward HOST:PORT]
 #
 # Accepts every message.  With --cert it offers STARTTLS (with --max-tls
@@ -59,19 +60,41 @@ sub forward_message {
     return $ok ? "250 forwarded: $reply\r\n" : "451 4.3.0 re-injection refused: $reply\r\n";
 }
 
+# drip-*: a byte every 0.3 s, each well within a per-read timeout, so only
+# a bound on the whole step stops the client from waiting for hours.
+sub drip {
+    my ($sock, $text) = @_;
+    for my $c (split //, $text) {
+        print $sock $c or return;
+        select(undef, undef, undef, 0.3);
+    }
+}
+
 sub serve {
     my ($sock) = @_;
     my ($tls, $cipher, $from, @to, $subject) = ('none', 'none', '', ());
     local $SIG{ALRM} = sub { die "timeout\n" };
     alarm 30;
     if ($mode eq 'tarpit') { sleep 25; return; }   # accept, then say nothing
+    if ($mode eq 'drip-banner') { drip($sock, "220 $hostname " . ("x" x 200) . "\r\n"); return; }
     print $sock "220 $hostname ESMTP sink\r\n";
     while (defined(my $line = <$sock>)) {
         $line =~ s/\r?\n$//;
-        if ($line =~ /^(EHLO|HELO)/i) {
+        if ($line =~ /^(EHLO|HELO)/i && $mode eq 'drip-ehlo') {
+            drip($sock, "250-$hostname\r\n" x 50);
+            return;
+        } elsif ($line =~ /^STARTTLS/i && $mode eq 'drip-starttls') {
+            drip($sock, "220 " . ("x" x 200) . "\r\n");
+            return;
+        } elsif ($line =~ /^STARTTLS/i && $mode eq 'drip-tls') {
+            # a TLS record header announcing 16 KiB, then its body a byte at a time
+            print $sock "220 go ahead\r\n";
+            drip($sock, "\x16\x03\x03\x40\x00" . ("\x00" x 200));
+            return;
+        } elsif ($line =~ /^(EHLO|HELO)/i) {
             if ($mode eq 'huge-ehlo') { print $sock "250-" . ("x" x 70) . "\r\n" for 1 .. 15000; }
             print $sock "250-$hostname\r\n";
-            print $sock "250-STARTTLS\r\n" if $cert && $tls eq 'none';
+            print $sock "250-STARTTLS\r\n" if ($cert && $tls eq 'none') || $mode =~ /^drip-(starttls|tls)$/;
             print $sock "250 8BITMIME\r\n";
         } elsif ($line =~ /^STARTTLS/i && $mode eq 'starttls-error') {
             print $sock "454 4.7.0 TLS not available due to local problem\r\n";
