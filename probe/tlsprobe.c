@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "mx.h"
+#include "log.h"
 #include "probe.h"
 #include "source.h"
 
@@ -35,16 +36,21 @@ static const GOptionEntry options[] = {
     {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
+/* A JSON string: valid UTF-8 (invalid bytes become U+FFFD), quotes,
+ * backslashes and control characters escaped, so a strict parser takes
+ * whatever a server sent. */
 static void json_string(GString *out, const char *s)
 {
+    g_autofree char *valid = g_utf8_make_valid(s ? s : "", -1);
     g_string_append_c(out, '"');
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (*p == '"' || *p == '\\')
-            g_string_append_printf(out, "\\%c", *p);
-        else if (*p < 0x20)
-            g_string_append_printf(out, "\\u%04x", *p);
+    for (const char *p = valid; *p; p = g_utf8_next_char(p)) {
+        gunichar ch = g_utf8_get_char(p);
+        if (ch == '"' || ch == '\\')
+            g_string_append_printf(out, "\\%c", (char)ch);
+        else if (ch < 0x20 || (ch >= 0x7f && ch <= 0x9f))
+            g_string_append_printf(out, "\\u%04x", ch);
         else
-            g_string_append_c(out, (char)*p);
+            g_string_append_len(out, p, g_utf8_next_char(p) - p);
     }
     g_string_append_c(out, '"');
 }
@@ -88,33 +94,41 @@ static void json_server(GString *out, const ProbeResult *r)
     g_string_append(out, "}}");
 }
 
+/* Text a server sent (banner, certificate names, errors quoting them)
+ * goes to a terminal escaped: no control sequence reaches it. */
+static const char *shown(const char *s, char *buf, size_t size)
+{
+    return s ? log_escape(s, buf, size) : "-";
+}
+
 static void text_server(const ProbeResult *r, gboolean color)
 {
     const char *green = color ? "\033[32m" : "", *red = color ? "\033[31m" : "", *off = color ? "\033[0m" : "";
-    printf("  server %s (%s)\n", r->host, r->peer ? r->peer : "-");
-    printf("    %-18s %s\n", "banner", r->banner ? r->banner : "-");
+    char a[1024], b[1024];
+    printf("  server %s (%s)\n", shown(r->host, a, sizeof a), shown(r->peer, b, sizeof b));
+    printf("    %-18s %s\n", "banner", shown(r->banner, a, sizeof a));
     printf("    %-18s %s\n", "STARTTLS offered", r->starttls_offered ? "yes" : "no");
     if (r->injected_bytes_discarded)
         printf("    %-18s %s\n", "warning", "bytes sent before the TLS handshake were discarded (STARTTLS injection?)");
     if (r->tls) {
-        printf("    %-18s %s\n", "protocol", r->protocol);
-        printf("    %-18s %s\n", "cipher", r->cipher);
-        printf("    %-18s %s\n", "key exchange", r->group && *r->group ? r->group : "-");
-        printf("    %-18s %s\n", "subject", r->subject ? r->subject : "-");
+        printf("    %-18s %s\n", "protocol", shown(r->protocol, a, sizeof a));
+        printf("    %-18s %s\n", "cipher", shown(r->cipher, a, sizeof a));
+        printf("    %-18s %s\n", "key exchange", r->group && *r->group ? shown(r->group, a, sizeof a) : "-");
+        printf("    %-18s %s\n", "subject", shown(r->subject, a, sizeof a));
         g_autoptr(GString) names = g_string_new(NULL);
         for (guint i = 0; i < r->names->len; i++)
-            g_string_append_printf(names, "%s%s", i ? ", " : "", (const char *)r->names->pdata[i]);
+            g_string_append_printf(names, "%s%s", i ? ", " : "", shown(r->names->pdata[i], a, sizeof a));
         printf("    %-18s %s\n", "names", names->len ? names->str : "-");
-        printf("    %-18s %s\n", "issuer", r->issuer ? r->issuer : "-");
-        printf("    %-18s %s\n", "expires", r->not_after ? r->not_after : "-");
-        printf("    %-18s %s\n", "chain", r->chain_ok ? "trusted" : r->chain_error ? r->chain_error : "not trusted");
+        printf("    %-18s %s\n", "issuer", shown(r->issuer, a, sizeof a));
+        printf("    %-18s %s\n", "expires", shown(r->not_after, a, sizeof a));
+        printf("    %-18s %s\n", "chain", r->chain_ok ? "trusted" : r->chain_error ? shown(r->chain_error, a, sizeof a) : "not trusted");
         printf("    %-18s %s\n", "DANE TLSA", "not checked");
     }
     if (r->error)
-        printf("    %-18s %s\n", "stopped", r->error);
+        printf("    %-18s %s\n", "stopped", shown(r->error, a, sizeof a));
     for (int l = 0; l < PROBE_LEVELS; l++)
         printf("    %-18s %s%s%s (%s)\n", probe_level_name(l), r->ok[l] ? green : red, r->ok[l] ? "PASS" : "FAIL", off,
-               r->why[l]);
+               shown(r->why[l], a, sizeof a));
 }
 
 static int level_index(const char *name)

@@ -62,6 +62,7 @@ for step in banner ehlo starttls tls; do
     n=$(case $step in banner) echo 12 ;; ehlo) echo 13 ;; starttls) echo 14 ;; tls) echo 15 ;; esac)
     sink "drip$step" 127.0.1.$n --mode "drip-$step"
 done
+sink hostile 127.0.1.16 --cert good.crt --key good.key --mode hostile-banner
 
 probe() {  # address [options] -> stdout; exit status in $rc
     out=$("$P" --CAfile ca.crt --timeout 3 --connect "$1:$PORT" "${@:2}" 2>&1); rc=$?
@@ -130,6 +131,17 @@ like "$out" "no complete reply within 3s after connect" "tarpit: clear reason"
 ok "tarpit: bounded in time" test $(( $(date +%s) - start )) -le 8
 probe 127.0.1.10 good.test
 like "$out" "reply to EHLO larger than 65536 bytes" "huge EHLO: stopped at the cap"
+# a hostile banner: escaped on the terminal, valid JSON for a strict parser
+probe 127.0.1.16 --mx mx.good.test good.test
+unlike "$out" "$(printf '\033')" "hostile banner: no ESC reaches the terminal"
+unlike "$out" "$(printf '\xc2\x9b')" "hostile banner: no C1 CSI either"
+like "$out" 'banner +220 .*\\x1B\]0;pwned\\x07\\x1B\[2J\\u009B31m\\u202E\\xFF\\xFE"\\x5C ESMTP' "hostile banner: shown escaped"
+"$P" --CAfile ca.crt --timeout 3 --connect "127.0.1.16:$PORT" --mx mx.good.test --json good.test > hostile.json 2>/dev/null
+ok "hostile banner: --json is valid UTF-8 JSON (python3, strict)" python3 -c '
+import json, sys
+d = json.loads(open(sys.argv[1], "rb").read().decode("utf-8"))
+assert "\x1b]0;pwned" in d["servers"][0]["banner"]' hostile.json
+
 # a server that drips a byte every 0.3 s: each step still ends within --timeout
 for step in banner ehlo starttls tls; do
     n=$(case $step in banner) echo 12 ;; ehlo) echo 13 ;; starttls) echo 14 ;; tls) echo 15 ;; esac)

@@ -4,7 +4,7 @@
 #   smtpsink.pl --listen 127.0.0.3:2526 --name good --log FILE
 #               [--cert CRT --key KEY] [--max-tls 1.1] [--hostname NAME]
 #               [--mode normal|starttls-error|inject|tarpit|huge-ehlo|
-#                       drip-banner|drip-ehlo|drip-starttls|drip-tls]
+#                       drip-banner|drip-ehlo|drip-starttls|drip-tls|hostile-banner]
 #               [--forward HOST:PORT]
 #
 # Accepts every message.  With --cert it offers STARTTLS (with --max-tls
@@ -77,7 +77,11 @@ sub serve {
     alarm 30;
     if ($mode eq 'tarpit') { sleep 25; return; }   # accept, then say nothing
     if ($mode eq 'drip-banner') { drip($sock, "220 $hostname " . ("x" x 200) . "\r\n"); return; }
-    print $sock "220 $hostname ESMTP sink\r\n";
+    if ($mode eq 'hostile-banner') {  # a terminal escape, C1 CSI, bidi override, invalid UTF-8, a quote
+        print $sock "220 $hostname \e]0;pwned\a\e[2J\xc2\x9b" . "31m\xe2\x80\xae\xff\xfe\"\\ ESMTP\r\n";
+    } else {
+        print $sock "220 $hostname ESMTP sink\r\n";
+    }
     while (defined(my $line = <$sock>)) {
         $line =~ s/\r?\n$//;
         if ($line =~ /^(EHLO|HELO)/i && $mode eq 'drip-ehlo') {
