@@ -240,19 +240,23 @@ static GPtrArray *list_destinations(const char *path, GPtrArray *levels)
             fprintf(stderr, "tlsprobe: %s\n", (char *)list->errors->pdata[i]);
         return NULL;
     }
+    /* Each distinct (destination, level) once: an address entry stricter
+     * than its domain's is probed at its own level too. */
     GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
-    g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     for (guint i = 0; i < list->records->len; i++) {
         const SourceRecord *rec = &g_array_index(list->records, SourceRecord, i);
-        const Entry *e = &rec->value->entry;
         const char *domain = source_probe_domain(rec);
         if (!domain)
             continue;
-        if (g_hash_table_contains(seen, domain))
+        const char *level = entry_level_name(rec->value->entry.level);
+        if (level_index(level) < 0)
+            level = "encrypt";  /* dane levels: at least encrypt */
+        char *pair = g_strconcat(domain, " ", level, NULL);
+        if (!g_hash_table_add(seen, pair))
             continue;
-        g_hash_table_add(seen, (gpointer)domain);
         g_ptr_array_add(out, g_strdup(domain));
-        g_ptr_array_add(levels, g_strdup(entry_level_name(e->level)));
+        g_ptr_array_add(levels, g_strdup(level));
     }
     return out;
 }

@@ -167,6 +167,15 @@ like "$out" "1 destinations: 0 would fail" "--list: summary counts only outbound
 out=$("$P" --CAfile ca.crt --timeout 3 --connect 127.0.1.3:$PORT --mx mx.good.test --list list.src 2>&1); rc=$?
 is "$rc" 1 "--list: a failing level exits 1"
 like "$out" "good.test: level verify would FAIL today" "--list: names the failing entry"
+# an address entry stricter than its domain's: each (destination, level) once
+cat > list2.src <<'LIST'
+good.test encrypt direction=outbound
+a@good.test encrypt direction=outbound
+boss@good.test secure direction=outbound
+LIST
+out=$("$P" --CAfile ca.crt --timeout 3 --connect 127.0.1.3:$PORT --mx mx.good.test --list list2.src 2>&1); rc=$?
+like "$out" "2 destinations: 1 would fail" "--list: the domain at encrypt and the address's stricter secure, each once"
+like "$out" "good.test: level secure would FAIL today" "--list: the stricter address entry is probed"
 
 # --- tlsmap -i --probe / --strict --------------------------------------------------
 : "${TLSMAP:?set TLSMAP}"
