@@ -47,6 +47,8 @@ typedef struct {
     int fd;
     Protocol protocol;
     char *unix_path;  /* to unlink at exit; NULL for inet and inherited sockets */
+    dev_t unix_dev;   /* the socket file we created: unlink only that one */
+    ino_t unix_ino;
 } Listener;
 
 typedef struct {
@@ -147,8 +149,21 @@ static int listen_unix(const char *spec, const Config *c, GError **error)
         return -1;
     }
     strcpy(sun.sun_path, path);
-    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-        unlink(path);  /* a stale socket from an earlier run */
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+        /* Stale from an earlier run, or a live server (the service, while
+         * an admin starts a second one by hand)?  Never take a live one's
+         * path: it would be unreachable, and gone when we exit. */
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        gboolean live = probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof sun) == 0;
+        if (probe >= 0)
+            close(probe);
+        if (live) {
+            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_EXIST,
+                        "%s: another server is listening on this socket (is tlspolicyd already running?)", spec);
+            return -1;
+        }
+        unlink(path);
+    }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 || chmod(path, c->socket_mode) < 0
         || listen(fd, 1024) < 0) {
@@ -221,6 +236,11 @@ static gboolean open_listeners(Server *s, GError **error)
             if (fd < 0)
                 return FALSE;
             Listener l = {.fd = fd, .protocol = p, .unix_path = is_unix ? g_strdup(*spec + 5) : NULL};
+            struct stat st;
+            if (is_unix && lstat(l.unix_path, &st) == 0) {
+                l.unix_dev = st.st_dev;
+                l.unix_ino = st.st_ino;
+            }
             g_array_append_val(s->listeners, l);
             g_message("listening on %s (%s)", *spec, p == PROTOCOL_SOCKETMAP ? "socketmap" : "policy");
         }
@@ -801,7 +821,8 @@ void server_free(Server *s)
     for (guint i = 0; i < s->listeners->len; i++) {
         Listener *l = &g_array_index(s->listeners, Listener, i);
         close(l->fd);
-        if (l->unix_path)
+        struct stat st;  /* only our own socket file: another may have replaced it */
+        if (l->unix_path && lstat(l->unix_path, &st) == 0 && st.st_dev == l->unix_dev && st.st_ino == l->unix_ino)
             unlink(l->unix_path);
         g_free(l->unix_path);
     }

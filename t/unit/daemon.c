@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -308,6 +309,39 @@ static void test_command_line(void)
     g_assert_nonnull(strstr(err, "not a loopback address"));
 }
 
+/* A second daemon on the same unix path (an admin running tlspolicyd -v by
+ * hand beside the service) refuses to start; a daemon unlinks at exit
+ * only the socket file it created. */
+static void test_second_instance(void)
+{
+    g_autofree char *out = NULL, *err = NULL;
+    int status;
+    g_autofree char *cmd = g_strdup_printf("%s --list %s --listen unix:%s", g_getenv("TLSPOLICYD"), list_path, sock_path);
+    g_assert_true(g_spawn_command_line_sync(cmd, &out, &err, &status, NULL));
+    g_assert_cmpint(status, !=, 0);
+    g_assert_nonnull(strstr(err, "another server is listening on this socket"));
+    g_autofree char *reply = client_ask(sock_path, request);
+    g_assert_cmpstr(reply, ==, REJECT);  /* the first one still serves */
+
+    /* a daemon whose socket file was replaced leaves the new one alone */
+    g_autofree char *other = g_build_filename(tmpdir, "other.sock", NULL);
+    g_autofree char *run = g_strdup_printf("%s --list %s --listen unix:%s", g_getenv("TLSPOLICYD"), list_path, other);
+    GPid pid = client_spawn(run, other);
+    g_autofree char *moved = g_strconcat(other, ".old", NULL);
+    g_assert_cmpint(rename(other, moved), ==, 0);
+    g_autofree char *replace = g_strdup_printf("python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' %s", other);
+    client_run(replace);
+    struct stat before;
+    g_assert_cmpint(lstat(other, &before), ==, 0);
+    int rc = client_stop(pid);
+    g_assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 0);
+    struct stat after;
+    g_assert_cmpint(lstat(other, &after), ==, 0);
+    g_assert_cmpuint(after.st_ino, ==, before.st_ino);
+    unlink(other);
+    unlink(moved);
+}
+
 /*
  * Run the daemon the way tlspolicyd.service + tlspolicyd.socket do: the
  * listening socket as fd 3 with LISTEN_FDS/LISTEN_PID, NOTIFY_SOCKET
@@ -506,6 +540,7 @@ int main(int argc, char **argv)
     g_test_add_func("/daemon/log_lines", test_log_lines);
     g_test_add_func("/daemon/log_under_load", test_log_under_load);
     g_test_add_func("/daemon/command_line", test_command_line);
+    g_test_add_func("/daemon/second_instance", test_second_instance);
     g_test_add_func("/daemon/socketmap", test_socketmap);
     g_test_add_func("/daemon/systemd_protocol", test_systemd_protocol);
     g_test_add_func("/daemon/sigterm", test_sigterm);
