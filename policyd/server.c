@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
@@ -631,6 +632,37 @@ static gboolean drain_connection(Server *s, Connection *c)
     return TRUE;
 }
 
+/* At SIGTERM, replies still queued are written for at most this long: a
+ * client that does not read must not keep the daemon from exiting. */
+#define STOP_WRITE_MS 2000
+
+static void write_out_replies(Server *s, gint64 deadline_ms)
+{
+    for (;;) {
+        guint n = 0;
+        for (Connection *c = s->connections; c; c = c->next)
+            n += c->out->len > 0;
+        gint64 left = deadline_ms - g_get_monotonic_time() / 1000;
+        if (n == 0 || left <= 0)
+            return;
+        g_autofree struct pollfd *fds = g_new(struct pollfd, n);
+        g_autofree Connection **conns = g_new(Connection *, n);
+        guint i = 0;
+        for (Connection *c = s->connections; c; c = c->next) {
+            if (c->out->len > 0) {
+                fds[i] = (struct pollfd){.fd = c->fd, .events = POLLOUT};
+                conns[i++] = c;
+            }
+        }
+        if (poll(fds, n, (int)left) < 0 && errno != EINTR)
+            return;
+        for (i = 0; i < n; i++) {
+            if (fds[i].revents && !flush_output(s, conns[i]))
+                g_string_truncate(conns[i]->out, 0);  /* the peer is gone */
+        }
+    }
+}
+
 /* Walking every connection is not free with hundreds open (each a cache
  * miss): deadlines are checked every EXPIRE_EVERY_MS, not every batch. */
 #define EXPIRE_EVERY_MS 50
@@ -802,12 +834,9 @@ int server_run(Server *s)
     watch_listeners(s, FALSE);
     for (Connection *c = s->connections, *next; c; c = next) {
         next = c->next;
-        if (!drain_connection(s, c))
-            continue;
-        fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
-        if (c->out->len)
-            (void)!send(c->fd, c->out->str, c->out->len, MSG_NOSIGNAL);
+        drain_connection(s, c);
     }
+    write_out_replies(s, g_get_monotonic_time() / 1000 + STOP_WRITE_MS);
     log_counters(s);
     return 0;
 }

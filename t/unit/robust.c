@@ -466,6 +466,50 @@ static void test_memory_flat(void)
 }
 
 /* 14. SIGTERM under load: requests already received are answered, exit 0. */
+/* SIGTERM while a client sends requests and never reads the replies: the
+ * daemon writes what it can for a bounded time and exits (it blocked in
+ * send() forever). */
+static void test_sigterm_with_a_client_that_does_not_read(void)
+{
+    g_autofree char *sock = g_build_filename(tmpdir, "deaf.sock", NULL);
+    GPid pid = spawn_daemon("", sock);
+    int fd = client_connect(sock);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    g_autoptr(GString) batch = g_string_new(NULL);
+    for (int r = 0; r < 100; r++)
+        g_string_append(batch, REQ("a@listed.example"));
+    /* send until the daemon's replies fill our buffers and its own */
+    size_t sent = 0;
+    for (int stuck = 0; stuck < 300 && sent < 64u << 20;) {  /* 0.3 s without progress: full */
+        ssize_t n = send(fd, batch->str, batch->len, MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += (size_t)n;
+            stuck = 0;
+        } else {
+            stuck++;
+            g_usleep(1000);
+        }
+    }
+    g_test_message("sent %zu bytes of requests, read no reply", sent);
+    kill(pid, SIGTERM);
+    int status = 0;
+    gboolean exited = FALSE;
+    for (int wait = 0; wait < 200 && !exited; wait++) {  /* 10 s at most */
+        exited = waitpid(pid, &status, WNOHANG) == pid;
+        if (!exited)
+            g_usleep(50000);
+    }
+    if (!exited) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    close(fd);
+    g_assert_true(exited);
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static void test_sigterm_under_load(void)
 {
     int fd = connect_daemon();
@@ -544,6 +588,7 @@ int main(int argc, char **argv)
     g_test_add_func("/robust/12_changes_under_load", test_changes_under_load);
     g_test_add_func("/robust/13_bad_reload_under_load", test_bad_reload_under_load);
     g_test_add_func("/robust/15_memory_flat", test_memory_flat);
+    g_test_add_func("/robust/14_sigterm_deaf_client", test_sigterm_with_a_client_that_does_not_read);
     g_test_add_func("/robust/14_sigterm_under_load", test_sigterm_under_load);
     int rc = g_test_run();
     if (kill(daemon_pid, 0) == 0)
