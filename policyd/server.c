@@ -811,6 +811,11 @@ int server_run(Server *s)
             log_flush();
             continue;
         }
+        /* idle for a second: look at the list anyway, so a replaced one
+         * is unmapped (and a broken one reported) without waiting for the
+         * next request */
+        if (n == 0 && list_for_request(s))
+            store_reader_end(s->list);
         log_batch_begin();
         for (int i = 0; i < n; i++) {
             void *ptr = events[i].data.ptr;

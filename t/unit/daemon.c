@@ -174,6 +174,31 @@ static void test_list_changes_without_signal(void)
     close(fd);
 }
 
+/* Does the daemon still map a deleted list file? */
+static gboolean maps_deleted_list(void)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/maps", (int)daemon_pid);
+    g_autofree char *maps = NULL;
+    g_assert_true(g_file_get_contents(path, &maps, NULL, NULL));
+    return strstr(maps, ".lmdb (deleted)") != NULL;
+}
+
+/* An idle daemon lets go of a replaced list within about a second, not at
+ * the next request (it kept the deleted file mapped). */
+static void test_idle_daemon_unmaps_old_list(void)
+{
+    g_autofree char *reply = client_ask(sock_path, request);
+    g_assert_false(maps_deleted_list());
+    g_autofree char *cmd = g_strdup_printf("printf 'idle.example encrypt\n' | %s -i %s", g_getenv("TLSMAP"), list_path);
+    client_run(cmd);
+    gboolean still = TRUE;
+    for (int wait = 0; wait < 50 && still; wait++) {  /* 5 s at most, no request meanwhile */
+        g_usleep(100000);
+        still = maps_deleted_list();
+    }
+    g_assert_false(still);
+}
+
 static void test_list_errors_fail_closed(void)
 {
     g_autofree char *lmdb = g_strconcat(list_path, ".lmdb", NULL);
@@ -535,6 +560,7 @@ int main(int argc, char **argv)
     g_test_add_func("/daemon/bad_input", test_bad_input_closes_silently);
     g_test_add_func("/daemon/timeouts", test_timeouts);
     g_test_add_func("/daemon/list_changes", test_list_changes_without_signal);
+    g_test_add_func("/daemon/idle_unmaps_old_list", test_idle_daemon_unmaps_old_list);
     g_test_add_func("/daemon/list_errors", test_list_errors_fail_closed);
     g_test_add_func("/daemon/reload", test_reload);
     g_test_add_func("/daemon/log_lines", test_log_lines);
