@@ -39,6 +39,8 @@ struct Connection {
     GString *out;          /* replies not yet written */
     gint64 deadline;       /* monotonic milliseconds */
     gint64 request_start;  /* 0 when no partial request is buffered */
+    size_t scanned;        /* bytes of a partial policy request already looked at, 0: none */
+    size_t line_start;     /* where its last, unfinished line starts */
     gboolean want_write;   /* polled for EPOLLOUT instead of EPOLLIN */
     TransactionState txn;
     Connection *prev, *next;
@@ -536,6 +538,35 @@ static gboolean process_socketmap(Server *s, Connection *c, size_t *consumed)
 }
 
 /* Answer every complete request in the buffer, in order. */
+/* A partial request is parsed again only when the new bytes may finish it
+ * (an empty line) or break a rule the parser must report (a line over
+ * max_line, the request over max_request, a NUL): one that arrives a byte
+ * at a time is no longer parsed from its start on every read. */
+static gboolean partial_request_may_be_done(Connection *c, const RequestLimits *limits)
+{
+    for (size_t i = c->scanned; i < c->in_len; i++) {
+        if (c->in[i] == 0)
+            return TRUE;
+        if (c->in[i] != '\n')
+            continue;
+        size_t line = i - c->line_start;
+        if (line == 0 || (line == 1 && c->in[c->line_start] == '\r'))
+            return TRUE;
+        c->line_start = i + 1;
+    }
+    c->scanned = c->in_len;
+    return c->in_len - c->line_start > limits->max_line || c->in_len > limits->max_request;
+}
+
+/* What is left in the buffer is a partial request: remember how far it was
+ * looked at. */
+static void remember_partial_request(Connection *c)
+{
+    const char *nl = c->in_len ? memrchr(c->in, '\n', c->in_len) : NULL;
+    c->scanned = c->in_len;
+    c->line_start = nl ? (size_t)(nl - c->in) + 1 : 0;
+}
+
 static gboolean process_input(Server *s, Connection *c)
 {
     gboolean bad = FALSE;
@@ -550,6 +581,9 @@ static gboolean process_input(Server *s, Connection *c)
             bad = TRUE;
         }
     }
+    if (c->protocol == PROTOCOL_POLICY && c->scanned > 0 && !partial_request_may_be_done(c, &s->config->limits))
+        return flush_output(s, c);
+    c->scanned = 0;
     while (!bad && c->protocol == PROTOCOL_POLICY) {
         size_t length;
         const char *why;
@@ -568,6 +602,8 @@ static gboolean process_input(Server *s, Connection *c)
     }
     memmove(c->in, c->in + offset, c->in_len - offset);
     c->in_len -= offset;
+    if (c->protocol == PROTOCOL_POLICY && c->in_len > 0 && !bad)
+        remember_partial_request(c);
     if (c->in_len == 0) {
         c->request_start = 0;
         c->deadline = now_ms(s) + s->config->idle_timeout * (gint64)1000;
