@@ -742,6 +742,30 @@ static void log_counters(Server *s)
               k->lookup_temp, k->lookup_perm);
 }
 
+/* Sockets are made once: say which changed keys wait for a restart. */
+static void warn_restart_keys(const Config *old, const Config *fresh)
+{
+    const struct {
+        const char *name;
+        gboolean changed;
+    } keys[] = {
+        {"listen", !g_strv_equal((const char *const *)old->listen, (const char *const *)fresh->listen)},
+        {"socketmap_listen",
+         !g_strv_equal((const char *const *)old->socketmap_listen, (const char *const *)fresh->socketmap_listen)},
+        {"socket_mode", old->socket_mode != fresh->socket_mode},
+        {"socket_owner", g_strcmp0(old->socket_owner, fresh->socket_owner) != 0},
+        {"socket_group", g_strcmp0(old->socket_group, fresh->socket_group) != 0},
+        {"allow_remote", old->allow_remote != fresh->allow_remote},
+    };
+    g_autoptr(GString) changed = g_string_new(NULL);
+    for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
+        if (keys[i].changed)
+            g_string_append_printf(changed, "%s%s", changed->len ? ", " : "", keys[i].name);
+    }
+    if (changed->len)
+        g_warning("changed, in effect at the next restart: %s (the rest is in effect now)", changed->str);
+}
+
 static void reload_config(Server *s)
 {
     notify_reloading();
@@ -751,8 +775,7 @@ static void reload_config(Server *s)
         notify_ready();
         return;
     }
-    if (!g_strv_equal((const char *const *)fresh->listen, (const char *const *)s->config->listen))
-        g_warning("listen addresses changed; they take effect at the next restart");
+    warn_restart_keys(s->config, fresh);
     if (g_strcmp0(fresh->list, s->config->list) != 0) {
         g_autofree char *path = g_strconcat(fresh->list, ".lmdb", NULL);
         store_reader_free(s->list);

@@ -243,6 +243,13 @@ static void test_reload(void)
     g_assert_nonnull(strstr(log, "unknown option \"bogus_option\""));
     g_assert_nonnull(strstr(log, "reload failed; keeping the running configuration"));
     g_assert_nonnull(strstr(log, "configuration reloaded"));
+    /* keys that only a restart applies are named */
+    write_config("socket_mode = 0660\nallow_remote = true\n");
+    kill(daemon_pid, SIGHUP);
+    g_usleep(300000);
+    g_free(log);
+    g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
+    g_assert_nonnull(strstr(log, "changed, in effect at the next restart: socket_mode, allow_remote"));
     write_config("");
     kill(daemon_pid, SIGHUP);
     g_usleep(300000);
