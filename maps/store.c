@@ -410,6 +410,17 @@ static gboolean follow_name(StoreReader *reader, GError **error)
     return TRUE;
 }
 
+void store_reader_abandon(StoreReader *reader, const char *why)
+{
+    struct stat st;
+    reader_close(reader);
+    g_clear_error(&reader->failed_error);
+    if (stat(reader->path, &st) < 0)
+        return;  /* gone: the next begin says so */
+    reader->failed = st;
+    reader->failed_error = g_error_new(STORE_ERROR, STORE_ERROR_INVALID, "%s: %s", reader->path, why);
+}
+
 gboolean store_reader_begin(StoreReader *reader, GError **error)
 {
     return store_reader_begin_at(reader, reader->recheck_us > 0 ? g_get_monotonic_time() : 0, error);

@@ -90,6 +90,11 @@ gboolean store_reader_begin_at(StoreReader *reader, gint64 now, GError **error);
 gboolean store_reader_get(StoreReader *reader, const char *key, size_t key_len, Entry *entry);
 void store_reader_end(StoreReader *reader);
 
+/* Drop the map after a fault in it (the file was changed in place): the
+ * list counts as unusable, with why, until the file under the name
+ * changes again.  Must not touch the old map. */
+void store_reader_abandon(StoreReader *reader, const char *why);
+
 /* Inode of the file currently mapped (tests use it). */
 ino_t store_reader_inode(const StoreReader *reader);
 

@@ -10,6 +10,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pwd.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -323,6 +324,17 @@ static void accept_connections(Server *s, Listener *l)
     }
 }
 
+/* Log a list problem once, when it differs from the last one. */
+static void list_unusable(Server *s, const char *message)
+{
+    if (g_strcmp0(s->list_error, message) == 0)
+        return;
+    g_warning("list unavailable, answering per on_list_error=%s: %s",
+              s->config->on_list_error == LIST_ERROR_TEMPFAIL ? "tempfail" : "dunno", message);
+    g_free(s->list_error);
+    s->list_error = g_strdup(message);
+}
+
 /* The list is opened per request (one stat); log only state changes. */
 static StoreReader *list_for_request(Server *s)
 {
@@ -334,14 +346,67 @@ static StoreReader *list_for_request(Server *s)
         }
         return s->list;
     }
-    if (g_strcmp0(s->list_error, error->message) != 0) {
-        g_warning("list unavailable, answering per on_list_error=%s: %s",
-                  s->config->on_list_error == LIST_ERROR_TEMPFAIL ? "tempfail" : "dunno", error->message);
-        g_free(s->list_error);
-        s->list_error = g_strdup(error->message);
-    }
+    list_unusable(s, error->message);
     g_error_free(error);
     return NULL;
+}
+
+/*
+ * A list changed in place under its map (truncate, cp over it, rsync
+ * --inplace) makes reading one of its pages SIGBUS.  Every read of the
+ * list runs with a recovery point: the fault abandons the map (the list
+ * counts as unusable until the file changes again), is logged once, and
+ * the request is decided as with no list (on_list_error).  SA_NODEFER
+ * and sigsetjmp(.., 0): no signal mask to save, no syscall per request.
+ */
+static sigjmp_buf list_fault;
+static volatile sig_atomic_t reading_list;
+
+static void on_sigbus(int sig, siginfo_t *info, void *context)
+{
+    (void)info;
+    (void)context;
+    if (reading_list) {
+        reading_list = 0;
+        siglongjmp(list_fault, 1);
+    }
+    signal(sig, SIG_DFL);  /* not ours: die as before */
+    raise(sig);
+}
+
+static void catch_list_faults(void)
+{
+    struct sigaction sa = {.sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO | SA_NODEFER};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
+}
+
+typedef void (*ListUse)(Server *s, StoreReader *list, gpointer data);
+
+/* Opening it is the point (a broken list is reported, a replaced one unmapped). */
+static void look_at_list(Server *s, StoreReader *list, gpointer data)
+{
+    (void)s;
+    (void)list;
+    (void)data;
+}
+
+/* use(s, list, data) with the list, or NULL when it is unusable or its
+ * map faulted (then use() runs again with NULL). */
+static void with_list(Server *s, ListUse use, gpointer data)
+{
+    if (sigsetjmp(list_fault, 0) != 0) {
+        store_reader_abandon(s->list, "changed in place while in use (replace lists by rename, as tlsmap does)");
+        list_unusable(s, "list changed in place while in use (replace lists by rename, as tlsmap does)");
+        use(s, NULL, data);
+        return;
+    }
+    reading_list = 1;
+    StoreReader *list = list_for_request(s);
+    use(s, list, data);
+    if (list)
+        store_reader_end(list);
+    reading_list = 0;
 }
 
 /* Appends s escaped (see log_escape()) to line. */
@@ -421,17 +486,37 @@ static void count_verdict(Counters *count, const Decision *d)
     }
 }
 
+typedef struct {
+    Connection *c;
+    const PolicyRequest *req;
+    Decision d;
+} PolicyAnswer;
+
+static void decide_policy(Server *s, StoreReader *list, gpointer data)
+{
+    PolicyAnswer *a = data;
+    decide(a->req, list, s->config, &a->c->txn, &a->d);
+}
+
+typedef struct {
+    const char *request;
+    RouteDecision d;
+} RouteAnswer;
+
+static void decide_socketmap(Server *s, StoreReader *list, gpointer data)
+{
+    RouteAnswer *a = data;
+    decide_route(a->request, list, s->config, &a->d);
+}
+
 static void answer(Server *s, Connection *c, const PolicyRequest *req)
 {
-    Decision d;
-    StoreReader *list = list_for_request(s);
-    decide(req, list, s->config, &c->txn, &d);
-    if (list)
-        store_reader_end(list);
-    count_verdict(&s->count, &d);
-    log_decision(req, &d);
+    PolicyAnswer a = {.c = c, .req = req};
+    with_list(s, decide_policy, &a);
+    count_verdict(&s->count, &a.d);
+    log_decision(req, &a.d);
     g_string_append(c->out, "action=");
-    g_string_append(c->out, d.action);
+    g_string_append(c->out, a.d.action);
     g_string_append(c->out, "\n\n");
 }
 
@@ -523,14 +608,12 @@ static gboolean process_socketmap(Server *s, Connection *c, size_t *consumed)
             *consumed = offset;
             return FALSE;
         }
-        RouteDecision d;
-        StoreReader *list = list_for_request(s);
-        decide_route(request, list, s->config, &d);
-        if (list)
-            store_reader_end(list);
-        count_route(&s->count, &d);
-        log_route(request, &d);
-        netstring_append(c->out, d.reply);
+        RouteAnswer a = {.request = request};
+        with_list(s, decide_socketmap, &a);
+        const RouteDecision *d = &a.d;
+        count_route(&s->count, d);
+        log_route(request, d);
+        netstring_append(c->out, d->reply);
         offset += total;
     }
     *consumed = offset;
@@ -842,8 +925,8 @@ Server *server_new(Config *config, ConfigReloader reload, gpointer reload_data, 
     watch_listeners(s, TRUE);
 
     /* Open the list now, so a broken one is reported at start. */
-    if (list_for_request(s))
-        store_reader_end(s->list);
+    catch_list_faults();
+    with_list(s, look_at_list, NULL);
     return s;
 }
 
@@ -873,8 +956,8 @@ int server_run(Server *s)
         /* idle for a second: look at the list anyway, so a replaced one
          * is unmapped (and a broken one reported) without waiting for the
          * next request */
-        if (n == 0 && list_for_request(s))
-            store_reader_end(s->list);
+        if (n == 0)
+            with_list(s, look_at_list, NULL);
         log_batch_begin();
         for (int i = 0; i < n; i++) {
             void *ptr = events[i].data.ptr;
