@@ -3,6 +3,8 @@
  * bounded).  $TLSPOLICYD and $TLSMAP name the binaries. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -504,6 +506,42 @@ static void test_memory_flat(void)
 }
 
 /* 14. SIGTERM under load: requests already received are answered, exit 0. */
+/* 8 (hostile review). A big request arriving a few bytes at a time is not
+ * parsed again from its start on every read (quadratic: a 512 KB request
+ * in 16-byte pieces took over a second of the single thread). */
+static void test_partial_request_not_rescanned(void)
+{
+    g_autofree char *conf = g_build_filename(tmpdir, "big.conf", NULL);
+    g_autofree char *sock = g_build_filename(tmpdir, "big.sock", NULL);
+    g_autofree char *text = g_strdup_printf("[tlspolicyd]\nlist = %s\nread_timeout = 120\nmax_attributes = 100000\n"
+                                            "max_request = 2097152\n", list_path);
+    g_assert_true(g_file_set_contents(conf, text, -1, NULL));
+    g_autofree char *cmd = g_strdup_printf("%s --config %s --listen unix:%s >/dev/null 2>>%s", g_getenv("TLSPOLICYD"),
+                                           conf, sock, log_path);
+    GPid pid = client_spawn(cmd, sock);
+    g_autoptr(GString) req = g_string_new("request=smtpd_access_policy\nprotocol_state=RCPT\nsender=a@listed.example\n");
+    for (int i = 0; g_string_append_printf(req, "x%06d=%080d\n", i, 0), req->len < 1024 * 1024; i++)
+        ;
+    g_string_append_c(req, '\n');
+    int fd = client_connect(sock);
+    long before = cpu_ticks(pid);
+    for (size_t at = 0; at < req->len; at += 16) {
+        client_send_all(fd, req->str + at, MIN(16, req->len - at));
+        /* wait (1 ms at most) until the daemon has read the piece, so it
+         * sees the request grow 16 bytes a read */
+        int unread = 1;
+        for (int spin = 0; spin < 1000 && ioctl(fd, SIOCOUTQ, &unread) == 0 && unread > 0; spin++)
+            g_usleep(1);
+    }
+    g_autofree char *reply = client_read_replies(fd, 1);
+    long spent = cpu_ticks(pid) - before;
+    close(fd);
+    client_stop(pid);
+    g_test_message("%zu-byte request in 16-byte pieces: %ld ticks of daemon CPU", req->len, spent);
+    g_assert_cmpstr(reply, ==, REJECT);
+    g_assert_cmpint(spent, <, 100);  /* < 1 s: 28 ticks here; a rescan per read took 375 */
+}
+
 /* SIGTERM while a client sends requests and never reads the replies: the
  * daemon writes what it can for a bounded time and exits (it blocked in
  * send() forever). */
@@ -628,6 +666,7 @@ int main(int argc, char **argv)
     g_test_add_func("/robust/13_bad_reload_under_load", test_bad_reload_under_load);
     g_test_add_func("/robust/15_memory_flat", test_memory_flat);
     g_test_add_func("/robust/14_sigterm_deaf_client", test_sigterm_with_a_client_that_does_not_read);
+    g_test_add_func("/robust/16_partial_request_not_rescanned", test_partial_request_not_rescanned);
     g_test_add_func("/robust/14_sigterm_under_load", test_sigterm_under_load);
     int rc = g_test_run();
     if (kill(daemon_pid, 0) == 0)
