@@ -155,9 +155,20 @@ gboolean store_write(const char *path, const GArray *records, const struct stat 
         return FALSE;
     }
 
+    /* LMDB opens files by name.  The directory may be writable by list
+     * maintainers who are not root: one could swap our temporary name for
+     * a symlink and have root create or write a file anywhere.  Give LMDB
+     * the descriptor's /proc name, which always means the file we
+     * created. */
+    g_autofree char *by_fd = g_strdup_printf("/proc/self/fd/%d", fd);
+    if (access(by_fd, F_OK) < 0) {
+        g_set_error(error, STORE_ERROR, STORE_ERROR_WRITE, "%s: /proc is needed to write lists safely", tmp);
+        goto cleanup;
+    }
+
     /* Write the environment; grow the map and start over if it was too small. */
     size_t map_size = estimate_map_size(records);
-    while ((rc = write_environment(tmp, records, map_size)) == MDB_MAP_FULL && map_size < ((size_t)1 << 40)) {
+    while ((rc = write_environment(by_fd, records, map_size)) == MDB_MAP_FULL && map_size < ((size_t)1 << 40)) {
         map_size *= 4;
         if (ftruncate(fd, 0) < 0)
             break;
@@ -174,7 +185,20 @@ gboolean store_write(const char *path, const GArray *records, const struct stat 
                     g_strerror(errno));
         goto cleanup;
     }
-    if (fsync(fd) < 0 || rename(tmp, path) < 0) {
+    if (fsync(fd) < 0) {
+        g_set_error(error, STORE_ERROR, STORE_ERROR_WRITE, "%s: cannot write: %s", tmp, g_strerror(errno));
+        goto cleanup;
+    }
+    /* The name must still be our file: never install what someone put there. */
+    struct stat ours, named;
+    if (fstat(fd, &ours) < 0 || lstat(tmp, &named) < 0 || !S_ISREG(named.st_mode)
+        || named.st_ino != ours.st_ino || named.st_dev != ours.st_dev) {
+        g_set_error(error, STORE_ERROR, STORE_ERROR_WRITE,
+                    "%s: the temporary file was replaced while tlsmap wrote it (is %s writable by others?); "
+                    "nothing installed", tmp, dir);
+        goto cleanup;
+    }
+    if (rename(tmp, path) < 0) {
         g_set_error(error, STORE_ERROR, STORE_ERROR_WRITE, "%s: cannot install: %s", path,
                     g_strerror(errno));
         goto cleanup;

@@ -15,7 +15,7 @@
 set -eu
 
 build_pkgs="build-essential pkg-config libglib2.0-dev liblmdb-dev libssl-dev"
-test_pkgs="perl python3 openssl mandoc systemd postfix swaks libnet-ssleay-perl libio-socket-ssl-perl clang libclang-rt-14-dev"
+test_pkgs="perl python3 strace openssl mandoc systemd postfix swaks libnet-ssleay-perl libio-socket-ssl-perl clang libclang-rt-14-dev"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;

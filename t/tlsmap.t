@@ -56,6 +56,33 @@ out=$("$TLSMAP" -q "$(printf 'a@b\xffd.example')" "$L" 2>&1); rc=$?
 is "$rc" 2 "-q: a domain that cannot be converted exits 2"
 like "$out" "cannot be converted; the daemon answers 451" "... and says what the daemon does"
 
+# --- a maintainer who swaps tlsmap's temporary file for a symlink -------------
+# (issue 16: root created a file in a 0700 directory through the link)
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+    W=$TMP/shared; mkdir -p "$W" "$TMP/rootonly"; chmod 777 "$W"; chmod 700 "$TMP/rootonly"
+    chmod 755 "$TMP"
+    for i in $(seq 20000); do echo "d$i.example encrypt"; done > "$W/race.list"
+    (trap - EXIT; exec setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 \
+        "${SRCDIR:?}/t/tools/tmpswap.py" "$W" .race.list. "$TMP/rootonly/planted") > "$TMP/swap.out" 2>&1 &
+    SWAPPER=$!
+    for _ in $(seq 100); do grep -q ready "$TMP/swap.out" && break; sleep 0.05; done
+    for round in 1 2 3 4 5; do "$TLSMAP" "$W/race.list" >/dev/null 2>&1; done
+    kill $SWAPPER; wait $SWAPPER 2>/dev/null
+    like "$(cat "$TMP/swap.out")" "swapped .race.list." "symlink race: the hostile maintainer did swap the temporary name"
+    is "$(ls -A "$TMP/rootonly")" "" "symlink race: root never wrote through the link"
+    ok "symlink race: the compiled list is a regular file or absent" \
+        sh -c "[ ! -e '$W/race.list.lmdb' ] || { [ -f '$W/race.list.lmdb' ] && [ ! -L '$W/race.list.lmdb' ]; }"
+    # the race is narrow; what closes it for certain: after mkstemp's
+    # O_EXCL create, the temporary name is never opened again
+    printf 'a.example encrypt\n' > "$W/st.list"
+    strace -f -e trace=open,openat -o "$TMP/strace.out" "$TLSMAP" "$W/st.list" >/dev/null 2>&1
+    is "$(grep -c '/\.st\.list\.lmdb\.' "$TMP/strace.out")" 1 "the temporary file is opened by name once (O_EXCL), then only through its descriptor"
+    like "$(grep '/\.st\.list\.lmdb\.' "$TMP/strace.out")" "O_CREAT\|O_EXCL" "... and that once is mkstemp's exclusive create"
+else
+    echo "# symlink race: skipped, needs root and a nobody user"
+    _result 1 "symlink race test runs (root and nobody needed)"
+fi
+
 # --- a FIFO where a list should be: an error at once, never a hang -----------
 mkfifo "$TMP/fifo.list"
 out=$(timeout 10 "$TLSMAP" "$TMP/fifo.list" 2>&1); rc=$?
