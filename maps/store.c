@@ -38,20 +38,49 @@ static gboolean lmdb_fail(GError **error, StoreErrorCode code, const char *path,
     return FALSE;
 }
 
-int store_lock_writers(const char *path, GError **error)
+/* Writers lock ".NAME.lock" beside the compiled list, not the directory:
+ * any local user can open a world-readable directory and hold its flock
+ * for ever.  The lock file is the maintainers' (mode 0640: the owner and
+ * group can open it, and flock needs no more than read; never a link),
+ * and the wait is bounded. */
+int store_lock_writers(const char *path, guint wait_seconds, GError **error)
 {
     g_autofree char *dir = g_path_get_dirname(path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    g_autofree char *base = g_path_get_basename(path);
+    g_autofree char *lock = g_strdup_printf("%s/.%s.lock", dir, base);
+    int fd = open(lock, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+    struct stat st;
 
-    if (fd < 0 || flock(fd, LOCK_EX) < 0) {
-        int err = errno;
-        g_set_error(error, STORE_ERROR, STORE_ERROR_WRITE, "%s: cannot lock directory: %s", dir,
-                    g_strerror(err));
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        g_set_error(error, STORE_ERROR, STORE_ERROR_WRITE, "%s: cannot open the lock file: %s", lock,
+                    g_strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
     }
-    return fd;
+    if (!S_ISREG(st.st_mode) || ((st.st_mode & 0007) && fchmod(fd, st.st_mode & 0770) < 0)) {
+        g_set_error(error, STORE_ERROR, STORE_ERROR_WRITE,
+                    "%s: the lock file is not a regular file only the maintainers can open; remove it", lock);
+        close(fd);
+        return -1;
+    }
+    for (guint tries = 0;; tries++) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return fd;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            break;
+        if (tries >= wait_seconds * 10) {
+            g_set_error(error, STORE_ERROR, STORE_ERROR_WRITE,
+                        "%s: another tlsmap has held the lock for %u s; nothing changed (try again, or see who "
+                        "holds it: fuser %s)", lock, wait_seconds, lock);
+            close(fd);
+            return -1;
+        }
+        g_usleep(100000);
+    }
+    g_set_error(error, STORE_ERROR, STORE_ERROR_WRITE, "%s: cannot lock: %s", lock, g_strerror(errno));
+    close(fd);
+    return -1;
 }
 
 /* Room for every record with B-tree overhead, doubled for safety. */

@@ -38,9 +38,10 @@ typedef enum {
     STORE_ERROR_WRITE,
 } StoreErrorCode;
 
-/* Take the writers' lock for path's directory; returns an fd to close()
- * to release it, or -1 with error. */
-int store_lock_writers(const char *path, GError **error);
+/* Take the writers' lock of the list at path (".NAME.lock" beside it),
+ * waiting at most wait_seconds; returns an fd to close() to release it,
+ * or -1 with error. */
+int store_lock_writers(const char *path, guint wait_seconds, GError **error);
 
 /* Write sorted, duplicate-free records to path atomically.  When like is
  * given, the new file gets its mode and owner (postmap does the same). */

@@ -32,7 +32,8 @@
 static struct {
     char *query, *delete_key, *direction, *delimiters, *probe_with;
     gboolean insert, show, check, verbose, probe, strict;
-} opt = {.delimiters = NULL};
+    gint wait;
+} opt = {.delimiters = NULL, .wait = 30};
 
 static int fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 static int fail(const char *fmt, ...)
@@ -176,7 +177,7 @@ static int do_compile(const char *source, gboolean check_only)
         return EXIT_SUCCESS;
     }
 
-    int lock = store_lock_writers(path, &error);
+    int lock = store_lock_writers(path, (guint)opt.wait, &error);
     if (lock < 0)
         return fail_error(error);
     int rc = install(source, path, list->records, &st, "compile", NULL);
@@ -268,7 +269,7 @@ static int do_delete(const char *source)
         g_hash_table_add(doomed, g_strdup(key));
     }
 
-    int lock = store_lock_writers(path, &error);
+    int lock = store_lock_writers(path, (guint)opt.wait, &error);
     if (lock < 0)
         return fail_error(error);
     int rc = EXIT_ERROR;
@@ -361,7 +362,7 @@ static int do_insert(const char *source)
     if (opt.probe && !probe_outbound_entries(input))
         return fail("--strict: a destination cannot meet its level, nothing changed");
 
-    int lock = store_lock_writers(path, &error);
+    int lock = store_lock_writers(path, (guint)opt.wait, &error);
     if (lock < 0)
         return fail_error(error);
     int rc = EXIT_ERROR;
@@ -407,6 +408,7 @@ static const GOptionEntry options[] = {
     {"probe", 0, 0, G_OPTION_ARG_NONE, &opt.probe, "With -i: test new outbound destinations with tlsprobe first", NULL},
     {"strict", 0, 0, G_OPTION_ARG_NONE, &opt.strict, "With --probe: refuse the change when a destination fails", NULL},
     {"probe-with", 0, 0, G_OPTION_ARG_STRING, &opt.probe_with, "The tlsprobe command to run (default tlsprobe)", "COMMAND"},
+    {"wait", 'w', 0, G_OPTION_ARG_INT, &opt.wait, "Seconds to wait for another tlsmap's lock (default 30)", "SECONDS"},
     {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
@@ -422,6 +424,8 @@ int main(int argc, char **argv)
         return fail_error(error);
     if (argc != 2)
         return fail("expected exactly one FILE (try --help)");
+    if (opt.wait < 0 || opt.wait > 3600)
+        return fail("-w takes 0 to 3600 seconds");
     int modes = (opt.query != NULL) + (opt.delete_key != NULL) + opt.insert + opt.show + opt.check;
     if (modes > 1)
         return fail("-q, -d, -i, -s and -c exclude each other");

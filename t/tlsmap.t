@@ -21,7 +21,7 @@ is "$rc" 0 "compile exits 0"
 ok "compile creates FILE.lmdb" test -s "$L.lmdb"
 like "$out" "audit: action=compile file=$L uid=0 user=root added=5 removed=0 changed=0 entries=5" "compile writes an audit record"
 is "$(stat -c '%a %u %g' "$L.lmdb")" "640 1 2" "compiled list keeps the source's mode and owner"
-is "$(ls -a "$TMP" | grep -c '^\.policy')" 0 "no temporary file left behind"
+is "$(ls -a "$TMP" | grep -v '\.lock$' | grep -c '^\.policy')" 0 "no temporary file left behind"
 
 # --- -q ----------------------------------------------------------------
 while IFS='|' read -r name key flags want_rc want; do
@@ -76,12 +76,35 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
     # O_EXCL create, the temporary name is never opened again
     printf 'a.example encrypt\n' > "$W/st.list"
     strace -f -e trace=open,openat -o "$TMP/strace.out" "$TLSMAP" "$W/st.list" >/dev/null 2>&1
-    is "$(grep -c '/\.st\.list\.lmdb\.' "$TMP/strace.out")" 1 "the temporary file is opened by name once (O_EXCL), then only through its descriptor"
-    like "$(grep '/\.st\.list\.lmdb\.' "$TMP/strace.out")" "O_CREAT\|O_EXCL" "... and that once is mkstemp's exclusive create"
+    is "$(grep -v '\.lock"' "$TMP/strace.out" | grep -c '/\.st\.list\.lmdb\.')" 1 "the temporary file is opened by name once (O_EXCL), then only through its descriptor"
+    like "$(grep -v '\.lock"' "$TMP/strace.out" | grep '/\.st\.list\.lmdb\.')" "O_CREAT\|O_EXCL" "... and that once is mkstemp's exclusive create"
 else
     echo "# symlink race: skipped, needs root and a nobody user"
     _result 1 "symlink race test runs (root and nobody needed)"
 fi
+
+# --- the writers' lock: the maintainers' own file, a bounded wait --------------
+LOCK=$TMP/.policy.list.lmdb.lock
+is "$(stat -c %a "$LOCK")" 640 "the lock file is the maintainers' (0640: no access for others)"
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+    chmod 755 "$TMP"
+    # any user could open the directory and hold its flock for ever
+    (trap - EXIT; exec setpriv --reuid=nobody --regid=nogroup --clear-groups flock "$TMP" sleep 20) &
+    HOLDER=$!
+    sleep 0.3
+    out=$(timeout 10 "$TLSMAP" -w 2 "$L" 2>&1); rc=$?
+    is "$rc" 0 "another user holding the directory's flock no longer blocks tlsmap"
+    kill $HOLDER 2>/dev/null; wait $HOLDER 2>/dev/null
+fi
+(trap - EXIT; exec flock "$LOCK" sleep 20) &
+HOLDER=$!
+for _ in $(seq 50); do flock -n "$LOCK" true 2>/dev/null || break; sleep 0.1; done
+start=$(date +%s)
+out=$(timeout 20 "$TLSMAP" -w 1 "$L" 2>&1); rc=$?
+is "$rc" 2 "a held lock: -w 1 gives up with exit 2"
+like "$out" "another tlsmap has held the lock for 1 s; nothing changed" "... with a clear message"
+ok "... within the bound" test $(( $(date +%s) - start )) -le 4
+kill $HOLDER 2>/dev/null; wait $HOLDER 2>/dev/null
 
 # --- a FIFO where a list should be: an error at once, never a hang -----------
 mkfifo "$TMP/fifo.list"
@@ -114,7 +137,7 @@ like "$out" "$L, line 4: unknown attribute: color=red" "bad attribute names file
 like "$out" "$L, line 5: duplicate key \"dup.example\" \\(first defined at line 3\\)" "duplicate names both lines"
 like "$out" "3 errors, nothing changed" "summary line"
 ok "failed compile leaves the old list byte for byte" cmp "$L.lmdb" "$TMP/before.lmdb"
-is "$(ls -a "$TMP" | grep -c '^\.policy')" 0 "failed compile leaves no temporary file"
+is "$(ls -a "$TMP" | grep -v '\.lock$' | grep -c '^\.policy')" 0 "failed compile leaves no temporary file"
 out=$("$TLSMAP" -c "$L" 2>&1); is "$?" 2 "-c finds the errors too"
 cp "$TMP/good.list" "$L"
 out=$("$TLSMAP" -c "$L" 2>&1); rc=$?
