@@ -370,8 +370,16 @@ static int do_insert(const char *source)
         rc = fail_error(error);
         goto out;
     }
-    if (stat(path, &st) == 0)
+    /* The new file takes the compiled list's owner and mode, or with none
+     * yet the source file's, as a compile does; with neither, root's
+     * 0600 would leave the daemon unable to read it: refuse. */
+    if (stat(path, &st) == 0 || stat(source, &st) == 0) {
         like = &st;
+    } else {
+        rc = fail("%s: no compiled list and no source file to take the owner and mode from; "
+                  "create %s (readable by the tlspolicyd group) first", path, source);
+        goto out;
+    }
 
     /* Merge two sorted arrays; on equal keys the input wins. */
     GArray *a = old->records, *b = input->records;

@@ -166,8 +166,14 @@ out=$(printf 'ok.example verify\nbad.example sometimes\n' | "$TLSMAP" -i "$L" 2>
 is "$rc" 2 "-i with a bad line exits 2"
 like "$out" "stdin, line 2: " "-i errors name the stdin line"
 ok "failed -i changes nothing" cmp "$L.lmdb" "$TMP/before.lmdb"
+: > "$TMP/fresh.list"; chown 1:2 "$TMP/fresh.list"; chmod 640 "$TMP/fresh.list"
 printf 'fresh.example encrypt\n' | "$TLSMAP" -i "$TMP/fresh.list"
 is "$("$TLSMAP" -q fresh.example "$TMP/fresh.list")" "fresh.example	encrypt" "-i creates a compiled list that did not exist"
+is "$(stat -c '%a %u %g' "$TMP/fresh.list.lmdb")" "640 1 2" "... with the source file's mode and owner (the daemon can read it)"
+out=$(printf 'fresh.example encrypt\n' | "$TLSMAP" -i "$TMP/nosource.list" 2>&1); rc=$?
+is "$rc" 2 "-i with neither a compiled list nor a source file: refused"
+like "$out" "no compiled list and no source file to take the owner and mode from" "... saying why"
+ok "... and nothing written" test ! -e "$TMP/nosource.list.lmdb"
 
 # --- -d: delete ----------------------------------------------------------
 out=$("$TLSMAP" -v -d New.Example "$L" 2>&1); rc=$?
