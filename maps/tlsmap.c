@@ -105,7 +105,10 @@ static char *read_stdin(size_t *len)
     return g_string_free(g_steal_pointer(&text), FALSE);
 }
 
-/* Keys named on the command line, or one per line on stdin for "-". */
+/* Keys named on the command line, or one per line on stdin for "-";
+ * NULL (after saying why) for stdin with a NUL byte, which would cut a
+ * key short ("a.example\0junk" named a.example), as compile and -i
+ * refuse it. */
 static GPtrArray *keys_argument(const char *arg)
 {
     GPtrArray *keys = g_ptr_array_new_with_free_func(g_free);
@@ -115,6 +118,15 @@ static GPtrArray *keys_argument(const char *arg)
     }
     size_t len;
     g_autofree char *text = read_stdin(&len);
+    const char *nul = text ? memchr(text, 0, len) : NULL;
+    if (nul) {
+        guint line = 1;
+        for (const char *p = text; p < nul; p++)
+            line += *p == '\n';
+        fail("stdin, line %u: NUL byte in a key; nothing done", line);
+        g_ptr_array_unref(keys);
+        return NULL;
+    }
     g_auto(GStrv) lines = g_strsplit(text ? text : "", "\n", -1);
     for (char **l = lines; *l; l++) {
         g_strstrip(*l);
@@ -189,6 +201,8 @@ static int do_query(const char *source)
 {
     g_autofree char *path = compiled_path(source);
     g_autoptr(GPtrArray) keys = keys_argument(opt.query);
+    if (!keys)
+        return EXIT_ERROR;
     StoreReader *reader = store_reader_new(path);
     Direction direction = DIRECTION_BOTH;
     GError *error = NULL;
@@ -259,6 +273,8 @@ static int do_delete(const char *source)
     GError *error = NULL;
     struct stat st;
 
+    if (!raw)
+        return EXIT_ERROR;
     for (guint i = 0; i < raw->len; i++) {
         const char *why;
         KeyKind kind;

@@ -186,6 +186,12 @@ ok "-d of an absent key rewrites nothing" cmp "$L.lmdb" "$TMP/before.lmdb"
 printf 'example.com\nboss@example.com\nnot.there\n' | "$TLSMAP" -d - "$L"; is "$?" 0 "-d - deletes keys from stdin"
 is "$("$TLSMAP" -s "$L" | cut -f1 | tr '\n' ' ')" ".example.com exempt.example.com partner.example " "-d - left the rest"
 out=$("$TLSMAP" -d 'bad..key' "$L" 2>&1); is "$?" 2 "-d with an invalid key exits 2"
+cp "$L.lmdb" "$TMP/before.lmdb"
+out=$(printf 'exempt.example.com\0junk\n' | "$TLSMAP" -d - "$L" 2>&1); rc=$?
+is "$rc:$out" "2:tlsmap: stdin, line 1: NUL byte in a key; nothing done" "-d - with a NUL byte: refused (it deleted the key before the NUL)"
+ok "... and nothing deleted" cmp "$L.lmdb" "$TMP/before.lmdb"
+out=$(printf 'x\nexempt.example.com\0\n' | "$TLSMAP" -q - "$L" 2>&1); rc=$?
+is "$rc:$out" "2:tlsmap: stdin, line 2: NUL byte in a key; nothing done" "-q - with a NUL byte: refused"
 
 # --- dane: a warning (it falls back to plaintext), never for dane-only ----
 D=$TMP/dane.list
