@@ -25,8 +25,14 @@ static GLogWriterOutput audit_writer(GLogLevelFlags level, const GLogField *fiel
         fprintf(stderr, "tlsmap: %s\n", message);
     if (g_log_writer_journald(level, fields, n_fields, NULL) == G_LOG_WRITER_HANDLED)
         return G_LOG_WRITER_HANDLED;
-    if (message && (level & (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO)))
+    if (!message)
+        return G_LOG_WRITER_HANDLED;
+    /* syslog() cannot say whether anyone listens: with no /dev/log the
+     * record goes to stderr rather than nowhere */
+    if (g_file_test("/dev/log", G_FILE_TEST_EXISTS))
         syslog(LOG_MAIL | LOG_INFO, "%s", message);
+    else if (!echo_stderr)
+        fprintf(stderr, "tlsmap: %s (no journal, no syslog)\n", message);
     return G_LOG_WRITER_HANDLED;
 }
 
@@ -37,13 +43,24 @@ void audit_init(gboolean echo_to_stderr)
     g_log_set_writer_func(audit_writer, NULL, NULL);
 }
 
+/* Every value in a record is escaped (control characters, quotes,
+ * backslashes, non-ASCII as octal): nothing in a file name, a key or the
+ * environment can start a line of its own or hide in the record. */
+static void append_field(GString *msg, const char *name, const char *value)
+{
+    g_autofree char *escaped = g_strescape(value, NULL);
+    g_string_append_printf(msg, " %s=%s", name, escaped);
+}
+
 static void append_keys(GString *msg, const GPtrArray *keys)
 {
     if (!keys || keys->len == 0)
         return;
     g_string_append(msg, " keys=");
-    for (guint i = 0; i < keys->len && i < AUDIT_MAX_KEYS; i++)
-        g_string_append_printf(msg, "%s%s", i ? "," : "", (const char *)keys->pdata[i]);
+    for (guint i = 0; i < keys->len && i < AUDIT_MAX_KEYS; i++) {
+        g_autofree char *escaped = g_strescape(keys->pdata[i], NULL);
+        g_string_append_printf(msg, "%s%s", i ? "," : "", escaped);
+    }
     if (keys->len > AUDIT_MAX_KEYS)
         g_string_append_printf(msg, ",...(%u more)", keys->len - AUDIT_MAX_KEYS);
 }
@@ -58,9 +75,13 @@ void audit_record(const char *action, const char *file, const StoreDiff *counts,
     g_autofree char *uid_text = g_strdup_printf("%u", (unsigned)uid);
     g_autoptr(GString) msg = g_string_new(NULL);
 
-    g_string_printf(msg, "audit: action=%s file=%s uid=%u user=%s", action, file, (unsigned)uid, user);
+    g_string_printf(msg, "audit: action=%s", action);
+    append_field(msg, "file", file);
+    g_string_append_printf(msg, " uid=%u", (unsigned)uid);
+    append_field(msg, "user", user);
+    /* SUDO_USER is whatever the environment says: a claim, named so */
     if (sudo_user)
-        g_string_append_printf(msg, " sudo_user=%s", sudo_user);
+        append_field(msg, "sudo_user_claimed", sudo_user);
     g_string_append_printf(msg, " added=%u removed=%u changed=%u entries=%u", counts->added,
                            counts->removed, counts->changed, counts->total);
     append_keys(msg, keys);

@@ -23,6 +23,11 @@ like "$out" "audit: action=compile file=$L uid=0 user=root added=5 removed=0 cha
 is "$(stat -c '%a %u %g' "$L.lmdb")" "640 1 2" "compiled list keeps the source's mode and owner"
 is "$(ls -a "$TMP" | grep -v '\.lock$' | grep -c '^\.policy')" 0 "no temporary file left behind"
 
+# --- the audit record cannot be forged through SUDO_USER ----------------------
+out=$(SUDO_USER="$(printf 'eve\naudit: action=compile file=/etc/passwd uid=0 user=root')" "$TLSMAP" -v "$L" 2>&1)
+is "$(printf '%s\n' "$out" | grep -c 'audit:')" 1 "a newline in SUDO_USER starts no second audit line"
+like "$out" 'sudo_user_claimed=eve\\naudit: action=compile' "... it is escaped, and named a claim"
+
 # --- -q ----------------------------------------------------------------
 while IFS='|' read -r name key flags want_rc want; do
     [ -z "$name" ] && continue
