@@ -124,6 +124,39 @@ static void source_error_add(SourceList *list, char *message)
     g_ptr_array_add(list->errors, message);
 }
 
+/* A token as an error message quotes it: its first SHOWN_BYTES bytes,
+ * control characters, backslashes and invalid UTF-8 as \xNN, "..." when
+ * cut.  A 50 MB key made a 50 MB error line, and escape sequences from a
+ * list reached the terminal. */
+#define SHOWN_BYTES 64
+#define SHOWN_SIZE (SHOWN_BYTES * 4 + 4)
+static const char *shown(const char *token, char *buf)
+{
+    size_t o = 0;
+    const char *p = token;
+    while (*p && p - token < SHOWN_BYTES) {
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            buf[o++] = *p++;
+            continue;
+        }
+        gunichar ch = c >= 0x80 ? g_utf8_get_char_validated(p, -1) : (gunichar)-1;
+        if (ch < (gunichar)-2 && ch >= 0xa0) {  /* valid UTF-8, not a C1 control */
+            const char *next = g_utf8_next_char(p);
+            if (next - token > SHOWN_BYTES)
+                break;
+            memcpy(buf + o, p, (size_t)(next - p));
+            o += (size_t)(next - p);
+            p = next;
+            continue;
+        }
+        o += (size_t)g_snprintf(buf + o, SHOWN_SIZE - o, "\\x%02X", c);
+        p++;
+    }
+    g_strlcpy(buf + o, *p ? "..." : "", SHOWN_SIZE - o);
+    return buf;
+}
+
 static void source_error(SourceList *list, guint line, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 static void source_error(SourceList *list, guint line, const char *fmt, ...)
 {
@@ -198,7 +231,8 @@ static void add_keys(SourceList *list, GPtrArray *keys, const ListEntry *value, 
         char key[KEY_MAX + 1];
         size_t key_len;
         if (!key_from_list(raw, key, &key_len, &kind, &why)) {
-            source_error(list, lineno, "%s: \"%s\"", why, raw);
+            char b[SHOWN_SIZE];
+            source_error(list, lineno, "%s: \"%s\"", why, shown(raw, b));
             continue;
         }
         const char *stored = key_len <= strlen(raw) ? memcpy(raw, key, key_len + 1)
@@ -250,18 +284,19 @@ static const ListEntry *parse_entry(SourceList *list, Tokenizer *tok, TlsLevel l
     while ((word = next_token(tok))) {
         char *eq = strchr(word, '=');
         const char *why;
+        char b1[SHOWN_SIZE], b2[SHOWN_SIZE];
         if (!eq || eq == word)
-            return source_error(list, lineno, "expected attribute=value, found \"%s\"", word), NULL;
+            return source_error(list, lineno, "expected attribute=value, found \"%s\"", shown(word, b1)), NULL;
         *eq = 0;
         for (guint i = 0; names[i]; i++) {
             if (strcmp(word, names[i]) == 0) {
                 if (seen & (1u << i))
-                    return source_error(list, lineno, "attribute %s given twice", word), NULL;
+                    return source_error(list, lineno, "attribute %s given twice", shown(word, b1)), NULL;
                 seen |= 1u << i;
             }
         }
         if (!entry_set_attribute(&entry, word, eq + 1, &why))
-            return source_error(list, lineno, "%s: %s=%s", why, word, eq + 1), NULL;
+            return source_error(list, lineno, "%s: %s=%s", why, shown(word, b1), shown(eq + 1, b2)), NULL;
     }
     if (tok->error)
         return source_error(list, lineno, "%s", tok->error), NULL;
@@ -356,7 +391,10 @@ static void source_parse_line(SourceList *list, char *line, guint lineno)
     if (!tail) {
         const char *last = keys->len ? keys->pdata[keys->len - 1] : "";
         if (keys->len > 1 && !strchr(last, '.') && !strchr(last, '@'))
-            return source_error(list, lineno, "unknown TLS level \"%s\" (expected %s)", last, level_list);
+        {
+            char b[SHOWN_SIZE];
+            return source_error(list, lineno, "unknown TLS level \"%s\" (expected %s)", shown(last, b), level_list);
+        }
         return source_error(list, lineno, "missing TLS level after the key (expected %s)", level_list);
     }
     if (keys->len == 0)
@@ -538,8 +576,9 @@ static void source_sort_and_check(SourceList *list)
     while ((item = merge_next(segs, heads, n_segs))) {
         if (prev && sort_items_same_key(item, prev)) {
             const SourceRecord *first = &g_array_index(sorted, SourceRecord, kept - 1);
+            char b[SHOWN_SIZE];
             source_error(list, item->rec->line, "duplicate key \"%s\" (first defined at line %u)",
-                         item->rec->key, first->line);
+                         shown(item->rec->key, b), first->line);
         } else {
             g_array_index(sorted, SourceRecord, kept++) = *item->rec;
         }

@@ -111,6 +111,15 @@ like "$out" "another tlsmap has held the lock for 1 s; nothing changed" "... wit
 ok "... within the bound" test $(( $(date +%s) - start )) -le 4
 kill $HOLDER 2>/dev/null; wait $HOLDER 2>/dev/null
 
+# --- errors quote at most 64 bytes of a token, escaped ------------------------
+{ head -c 1048576 /dev/zero | tr '\0' a; printf '.example encrypt\nx.example encrypt colour=\033[31mred\n'; } > "$TMP/big.list"
+out=$("$TLSMAP" -c "$TMP/big.list" 2>&1); rc=$?
+is "$rc" 2 "a 1 MB key: an error"
+ok "... whose message is short (under 1 KB, was the whole key)" test "$(printf '%s' "$out" | wc -c)" -lt 1024
+like "$out" "line 1: .*\"a{64}\.\.\.\"" "... the key cut at 64 bytes"
+like "$out" 'line 2: unknown attribute: colour=\\x1B\[31mred' "an escape sequence in a list is shown escaped"
+unlike "$out" "$(printf '\033')" "... and never reaches the terminal"
+
 # --- a FIFO where a list should be: an error at once, never a hang -----------
 mkfifo "$TMP/fifo.list"
 out=$(timeout 10 "$TLSMAP" "$TMP/fifo.list" 2>&1); rc=$?
