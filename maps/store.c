@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -169,6 +170,34 @@ static int write_environment(const char *tmp, const GArray *records, size_t map_
     return rc;
 }
 
+/* The temporary file being written, for store_remove_temporary() from a
+ * signal handler (async-signal-safe: a fixed buffer and a flag). */
+static char current_temp[4096];
+static volatile sig_atomic_t temp_active;
+
+void store_remove_temporary(void)
+{
+    if (temp_active)
+        unlink(current_temp);
+}
+
+/* Remove temporary files a killed run left (".BASE.XXXXXX", ours, regular):
+ * the caller holds the writers' lock, so no other run is writing one. */
+static void sweep_stale_temporaries(const char *dir, const char *base)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    g_autofree char *prefix = g_strdup_printf(".%s.", base);
+    const char *name;
+    while (d && (name = g_dir_read_name(d))) {
+        struct stat st;
+        g_autofree char *full = g_build_filename(dir, name, NULL);
+        if (g_str_has_prefix(name, prefix) && strlen(name) == strlen(prefix) + 6
+            && strspn(name + strlen(prefix), "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") == 6
+            && lstat(full, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
+            unlink(full);
+    }
+}
+
 gboolean store_write(const char *path, const GArray *records, const struct stat *like, GError **error)
 {
     g_autofree char *dir = g_path_get_dirname(path);
@@ -176,7 +205,12 @@ gboolean store_write(const char *path, const GArray *records, const struct stat 
     g_autofree char *tmp = g_strdup_printf("%s/.%s.XXXXXX", dir, base);
     gboolean ok = FALSE;
     int rc, dirfd = -1;
+    sweep_stale_temporaries(dir, base);
     int fd = g_mkstemp_full(tmp, O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0 && strlen(tmp) < sizeof current_temp) {
+        memcpy(current_temp, tmp, strlen(tmp) + 1);
+        temp_active = 1;
+    }
 
     if (fd < 0) {
         g_set_error(error, STORE_ERROR, STORE_ERROR_WRITE, "%s: cannot create temporary file: %s",
@@ -238,6 +272,7 @@ gboolean store_write(const char *path, const GArray *records, const struct stat 
     ok = TRUE;
 
 cleanup:
+    temp_active = 0;
     if (!ok)
         unlink(tmp);
     if (dirfd >= 0)

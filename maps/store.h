@@ -49,6 +49,11 @@ gboolean store_write(const char *path, const GArray *records, const struct stat 
                      GError **error);
 
 
+/* Remove the temporary file store_write() is writing, if any; safe to
+ * call from a signal handler (tlsmap does, for SIGINT/SIGTERM/SIGHUP).
+ * store_write() also removes what killed runs left behind. */
+void store_remove_temporary(void);
+
 /* Load every record of a compiled list into list (keys and strings are
  * copied into list->strings); records come out sorted. */
 gboolean store_load(const char *path, SourceList *list, GError **error);

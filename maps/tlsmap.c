@@ -14,6 +14,7 @@
  * "not found" for -q/-d, 2 any error (nothing was changed).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -436,8 +437,19 @@ static const GOptionEntry options[] = {
     {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
+/* Interrupted: take the temporary file along, then die of the signal. */
+static void on_signal(int sig)
+{
+    store_remove_temporary();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 int main(int argc, char **argv)
 {
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal);
     g_autoptr(GOptionContext) context = g_option_context_new("FILE");
     GError *error = NULL;
 

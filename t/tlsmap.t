@@ -120,6 +120,23 @@ like "$out" "line 1: .*\"a{64}\.\.\.\"" "... the key cut at 64 bytes"
 like "$out" 'line 2: unknown attribute: colour=\\x1B\[31mred' "an escape sequence in a list is shown escaped"
 unlike "$out" "$(printf '\033')" "... and never reaches the terminal"
 
+# --- interrupted runs leave no temporary file behind ------------------------------
+K=$TMP/killed; mkdir -p "$K"
+awk 'BEGIN { for (i = 0; i < 600000; i++) printf "d%d.example.net verify\n", i }' > "$K/big.list"
+temps() { ls -A "$K" | grep -cE '^\.big\.list\.lmdb\.[A-Za-z0-9]{6}$'; }
+for sig in TERM INT HUP; do
+    "$TLSMAP" "$K/big.list" & pid=$!
+    for _ in $(seq 200); do [ "$(temps)" -gt 0 ] && break; sleep 0.01; done
+    kill -$sig $pid; wait $pid 2>/dev/null
+    is "$(temps)" 0 "SIG$sig during a compile: the temporary file is removed"
+done
+"$TLSMAP" "$K/big.list" & pid=$!
+for _ in $(seq 200); do [ "$(temps)" -gt 0 ] && break; sleep 0.01; done
+kill -KILL $pid; wait $pid 2>/dev/null
+left=$(temps)
+printf 'small.example encrypt\n' > "$K/big.list"; "$TLSMAP" "$K/big.list"
+is "$left:$(temps)" "1:0" "kill -9 leaves one; the next run sweeps it away (under the lock)"
+
 # --- a FIFO where a list should be: an error at once, never a hang -----------
 mkfifo "$TMP/fifo.list"
 out=$(timeout 10 "$TLSMAP" "$TMP/fifo.list" 2>&1); rc=$?
