@@ -52,7 +52,7 @@ static void append_field(GString *msg, const char *name, const char *value)
     g_string_append_printf(msg, " %s=%s", name, escaped);
 }
 
-static void append_keys(GString *msg, const GPtrArray *keys)
+static void append_keys(GString *msg, const GPtrArray *keys, guint total)
 {
     if (!keys || keys->len == 0)
         return;
@@ -61,8 +61,9 @@ static void append_keys(GString *msg, const GPtrArray *keys)
         g_autofree char *escaped = g_strescape(keys->pdata[i], NULL);
         g_string_append_printf(msg, "%s%s", i ? "," : "", escaped);
     }
-    if (keys->len > AUDIT_MAX_KEYS)
-        g_string_append_printf(msg, ",...(%u more)", keys->len - AUDIT_MAX_KEYS);
+    guint shown = MIN(keys->len, AUDIT_MAX_KEYS);
+    if (MAX(total, keys->len) > shown)
+        g_string_append_printf(msg, " and %u more", MAX(total, keys->len) - shown);
 }
 
 void audit_record(const char *action, const char *file, const StoreDiff *counts,
@@ -84,7 +85,7 @@ void audit_record(const char *action, const char *file, const StoreDiff *counts,
         append_field(msg, "sudo_user_claimed", sudo_user);
     g_string_append_printf(msg, " added=%u removed=%u changed=%u entries=%u", counts->added,
                            counts->removed, counts->changed, counts->total);
-    append_keys(msg, keys);
+    append_keys(msg, keys, counts->added + counts->removed + counts->changed);
 
     const GLogField fields[] = {
         {"MESSAGE", msg->str, -1},

@@ -637,12 +637,14 @@ static gpointer store_diff_run(gpointer data)
     StoreDiffJob *job = data;
     const GArray *records = job->records;
     ListScan *scan = &job->scan;
-    StoreDiff diff = {.total = records->len};
+    StoreDiff diff = {.total = records->len, .keys = g_ptr_array_new_with_free_func(g_free)};
     MDB_val k, v;
     guint j = 0;
 
     if (!job->have_old) {
         diff.added = records->len;
+        for (guint i = 0; i < records->len && i < STORE_DIFF_KEYS; i++)
+            g_ptr_array_add(diff.keys, g_strdup(g_array_index(records, SourceRecord, i).key));
         job->diff = diff;
         return NULL;
     }
@@ -658,16 +660,24 @@ static gpointer store_diff_run(gpointer data)
         } else {
             cmp = source_key_compare(k.mv_data, k.mv_size, rec->key, rec->key_len);
         }
+        gboolean differs = FALSE;
         if (cmp <= 0 && more) {
-            if (cmp < 0)
+            if (cmp < 0) {
                 diff.removed++;
-            else
-                diff.changed += v.mv_size != rec->value->encoded_len
-                                || memcmp(v.mv_data, rec->value->encoded, v.mv_size) != 0;
+                differs = TRUE;
+                if (diff.keys->len < STORE_DIFF_KEYS)
+                    g_ptr_array_add(diff.keys, g_strndup(k.mv_data, k.mv_size));
+            } else if (v.mv_size != rec->value->encoded_len
+                       || memcmp(v.mv_data, rec->value->encoded, v.mv_size) != 0) {
+                diff.changed++;
+                differs = TRUE;
+            }
             more = scan_next(scan, &k, &v);
         }
         if (cmp >= 0 && rec) {
             diff.added += cmp > 0;
+            if ((cmp > 0 || differs) && diff.keys->len < STORE_DIFF_KEYS)
+                g_ptr_array_add(diff.keys, g_strdup(rec->key));
             j++;
         }
     }

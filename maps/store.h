@@ -65,8 +65,10 @@ gboolean store_load(const char *path, SourceList *list, GError **error);
  * own, so a new list can be written (and renamed over the old name) in
  * the meantime; store_diff_finish() waits for the counts.  records must
  * stay unchanged until then. */
+#define STORE_DIFF_KEYS 20
 typedef struct {
     guint added, removed, changed, total;
+    GPtrArray *keys;  /* the first STORE_DIFF_KEYS keys that differ; free with g_ptr_array_unref */
 } StoreDiff;
 typedef struct StoreDiffJob StoreDiffJob;
 StoreDiffJob *store_diff_start(const char *path, const GArray *records);

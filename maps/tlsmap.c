@@ -145,9 +145,13 @@ static int install(const char *source, const char *path, const GArray *records,
     StoreDiffJob *compare = store_diff_start(path, records);
     gboolean written = store_write(path, records, like, &error);
     StoreDiff diff = store_diff_finish(compare);
-    if (!written)
+    if (!written) {
+        g_ptr_array_unref(diff.keys);
         return fail_error(error);
-    audit_record(action, source, &diff, keys);
+    }
+    /* -d and -i name the keys they were given; a compile, what differs */
+    audit_record(action, source, &diff, keys ? keys : diff.keys);
+    g_ptr_array_unref(diff.keys);
     return EXIT_SUCCESS;
 }
 

@@ -28,6 +28,16 @@ out=$(SUDO_USER="$(printf 'eve\naudit: action=compile file=/etc/passwd uid=0 use
 is "$(printf '%s\n' "$out" | grep -c 'audit:')" 1 "a newline in SUDO_USER starts no second audit line"
 like "$out" 'sudo_user_claimed=eve\\naudit: action=compile' "... it is escaped, and named a claim"
 
+# --- a full compile's audit names what changed (bounded) ----------------------
+A=$TMP/audit.list
+for i in $(seq 30); do echo "a$i.example encrypt"; done > "$A"; "$TLSMAP" "$A" 2>/dev/null
+sed -i 's/^a3.example encrypt$/a3.example verify/; /^a5.example /d' "$A"; echo "new.example encrypt" >> "$A"
+out=$("$TLSMAP" -v "$A" 2>&1)
+like "$out" "action=compile .* added=1 removed=1 changed=1 entries=30 keys=a3.example,a5.example,new.example\$" "a compile's audit names the changed, removed and added keys"
+for i in $(seq 31 60); do echo "a$i.example encrypt"; done >> "$A"
+out=$("$TLSMAP" -v "$A" 2>&1)
+like "$out" "added=30 .* keys=a31.example,.* and 10 more\$" "... at most 20 of them, and how many more"
+
 # --- -q ----------------------------------------------------------------
 while IFS='|' read -r name key flags want_rc want; do
     [ -z "$name" ] && continue
