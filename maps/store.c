@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -237,7 +238,14 @@ gboolean store_write(const char *path, const GArray *records, const struct stat 
             break;
     }
     if (rc != 0) {
-        lmdb_fail(error, STORE_ERROR_WRITE, tmp, "cannot write", rc);
+        /* LMDB reports a short write as EIO; on a full disk, say so */
+        struct statvfs vfs;
+        if (rc == EIO && fstatvfs(fd, &vfs) == 0 && (guint64)vfs.f_bavail * vfs.f_frsize < (guint64)1 << 20)
+            g_set_error(error, STORE_ERROR, STORE_ERROR_WRITE,
+                        "%s: cannot write: no space left on device (%" G_GUINT64_FORMAT " KiB free); the old list is unchanged",
+                        tmp, (guint64)vfs.f_bavail * vfs.f_frsize / 1024);
+        else
+            lmdb_fail(error, STORE_ERROR_WRITE, tmp, "cannot write", rc);
         goto cleanup;
     }
 

@@ -147,6 +147,23 @@ left=$(temps)
 printf 'small.example encrypt\n' > "$K/big.list"; "$TLSMAP" "$K/big.list"
 is "$left:$(temps)" "1:0" "kill -9 leaves one; the next run sweeps it away (under the lock)"
 
+# --- a full disk: said plainly, the old list intact ---------------------------------
+if [ "$(id -u)" = 0 ]; then
+    F=$TMP/fullfs; mkdir -p "$F"
+    if mount -t tmpfs -o size=2m tmpfs "$F"; then
+        printf 'old.example encrypt\n' > "$F/f.list"; "$TLSMAP" "$F/f.list" 2>/dev/null
+        awk 'BEGIN { for (i = 0; i < 38000; i++) printf "d%d.example.net verify\n", i }' > "$F/f.list"
+        out=$("$TLSMAP" "$F/f.list" 2>&1); rc=$?
+        is "$rc" 2 "a full disk: exit 2"
+        like "$out" "no space left on device .*the old list is unchanged" "... says no space left (it said Input/output error)"
+        is "$("$TLSMAP" -q old.example "$F/f.list")" "old.example	encrypt" "... and the old list is intact"
+        is "$(ls -A "$F" | grep -cE '^\.f\.list\.lmdb\.[A-Za-z0-9]{6}$')" 0 "... with no temporary file left"
+        umount "$F"
+    else
+        _result 1 "mount a small tmpfs for the full-disk test"
+    fi
+fi
+
 # --- a FIFO where a list should be: an error at once, never a hang -----------
 mkfifo "$TMP/fifo.list"
 out=$(timeout 10 "$TLSMAP" "$TMP/fifo.list" 2>&1); rc=$?
