@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -640,6 +641,15 @@ struct StoreDiffJob {
     GThread *thread;
 };
 
+/* Where a read fault in this thread goes (see store_recover_from_fault). */
+static _Thread_local sigjmp_buf *fault_guard;
+
+void store_recover_from_fault(void)
+{
+    if (fault_guard)
+        siglongjmp(*fault_guard, 1);
+}
+
 static gpointer store_diff_run(gpointer data)
 {
     StoreDiffJob *job = data;
@@ -648,8 +658,23 @@ static gpointer store_diff_run(gpointer data)
     StoreDiff diff = {.total = records->len, .keys = g_ptr_array_new_with_free_func(g_free)};
     MDB_val k, v;
     guint j = 0;
+    sigjmp_buf jump;
+
+    /* A damaged old list must not stop the compile that replaces it: a
+     * fault reading it counts every record as added (the scan is left). */
+    if (sigsetjmp(jump, 0) != 0) {
+        fault_guard = NULL;
+        job->have_old = FALSE;
+        job->diff = (StoreDiff){.total = records->len, .added = records->len,
+                                .keys = g_ptr_array_new_with_free_func(g_free)};
+        for (guint i = 0; i < records->len && i < STORE_DIFF_KEYS; i++)
+            g_ptr_array_add(job->diff.keys, g_strdup(g_array_index(records, SourceRecord, i).key));
+        return NULL;
+    }
+    fault_guard = &jump;
 
     if (!job->have_old) {
+        fault_guard = NULL;
         diff.added = records->len;
         for (guint i = 0; i < records->len && i < STORE_DIFF_KEYS; i++)
             g_ptr_array_add(diff.keys, g_strdup(g_array_index(records, SourceRecord, i).key));
@@ -690,6 +715,7 @@ static gpointer store_diff_run(gpointer data)
         }
     }
     scan_close(scan);
+    fault_guard = NULL;
     job->diff = diff;
     return NULL;
 }

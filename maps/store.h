@@ -49,6 +49,11 @@ gboolean store_write(const char *path, const GArray *records, const struct stat 
                      GError **error);
 
 
+/* From a SIGSEGV/SIGBUS handler: if the faulting thread was reading an
+ * old list for a diff, continue there as if it had none (returns only
+ * when no such read was going on). */
+void store_recover_from_fault(void);
+
 /* Remove the temporary file store_write() is writing, if any; safe to
  * call from a signal handler (tlsmap does, for SIGINT/SIGTERM/SIGHUP).
  * store_write() also removes what killed runs left behind. */

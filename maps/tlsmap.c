@@ -441,6 +441,32 @@ static const GOptionEntry options[] = {
     {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
+/* A damaged compiled list (not just a truncated one) can make LMDB read
+ * outside its map.  A diff of the old list carries on without it; any
+ * other read ends tlsmap with a clean error, nothing changed. */
+static char fault_message[4300];
+
+static void on_fault(int sig)
+{
+    (void)sig;
+    store_recover_from_fault();
+    store_remove_temporary();
+    (void)!write(STDERR_FILENO, fault_message, strlen(fault_message));
+    _exit(EXIT_ERROR);
+}
+
+static void catch_faults(const char *source)
+{
+    g_autofree char *path = compiled_path(source);
+    g_snprintf(fault_message, sizeof fault_message,
+               "tlsmap: %s: the compiled list is damaged (reading it faulted); nothing changed, "
+               "recompile it from the source file\n", path);
+    struct sigaction sa = {.sa_handler = on_fault, .sa_flags = SA_NODEFER};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+}
+
 /* Interrupted: take the temporary file along, then die of the signal. */
 static void on_signal(int sig)
 {
@@ -476,6 +502,7 @@ int main(int argc, char **argv)
     if (g_str_has_prefix(source, "lmdb:"))
         source += 5;
     audit_init(opt.verbose);
+    catch_faults(source);
 
     if (opt.query)
         return do_query(source);

@@ -164,6 +164,36 @@ if [ "$(id -u)" = 0 ]; then
     fi
 fi
 
+# --- a damaged (not truncated) compiled list: clean errors, never a crash ------
+D2=$TMP/damaged; mkdir -p "$D2"
+for i in $(seq 300); do echo "d$i.example verify notice=\"n$i\""; done > "$D2/l.list"
+"$TLSMAP" "$D2/l.list" 2>/dev/null; cp "$D2/l.list.lmdb" "$D2/good.lmdb"
+out=$(python3 - "$TLSMAP" "$D2" <<'PY'
+import random, subprocess, sys
+tlsmap, d = sys.argv[1], sys.argv[2]
+random.seed(20261125)
+good = open(d + "/good.lmdb", "rb").read()
+crashes = []
+for n in range(60):
+    b = bytearray(good)
+    for _ in range(random.randint(1, 30)):
+        b[random.randrange(len(b))] = random.randrange(256)
+    for args in (["-s"], ["-d", "d5.example"], ["-q", "x@d7.example"], ["-i"]):
+        open(d + "/l.list.lmdb", "wb").write(b)
+        r = subprocess.run([tlsmap] + args + [d + "/l.list"], input=b"new.example encrypt\n", capture_output=True, timeout=20)
+        if not 0 <= r.returncode <= 2:
+            crashes.append("%s %d" % (args[0], r.returncode))
+print("crashes:", len(crashes), " ".join(crashes[:5]))
+PY
+)
+is "$out" "crashes: 0 " "60 damaged lists x -s, -d, -q, -i: exit 0, 1 or 2, never a signal"
+python3 -c "
+import sys; b = bytearray(open(sys.argv[1], 'rb').read())
+for i in range(4096, len(b), 97): b[i] ^= 0x5a
+open(sys.argv[2], 'wb').write(b)" "$D2/good.lmdb" "$D2/l.list.lmdb"
+"$TLSMAP" "$D2/l.list" >/dev/null 2>&1; rc=$?
+is "$rc:$("$TLSMAP" -q d7.example "$D2/l.list")" '0:d7.example	verify notice="n7"' "a compile from the source replaces a damaged list"
+
 # --- a FIFO where a list should be: an error at once, never a hang -----------
 mkfifo "$TMP/fifo.list"
 out=$(timeout 10 "$TLSMAP" "$TMP/fifo.list" 2>&1); rc=$?
