@@ -182,7 +182,8 @@ like "$out" "good.test: level secure would FAIL today" "--list: the stricter add
 printf 'seed.test encrypt\n' > probe.list && "$TLSMAP" probe.list
 out=$(printf 'good.test verify direction=outbound\n' | "$TLSMAP" -i --probe \
     --probe-with "$P --CAfile ca.crt --timeout 3 --connect 127.0.1.2:$PORT --mx mx.good.test" probe.list 2>&1); rc=$?
-is "$rc:$out" "0:" "tlsmap --probe: a passing destination goes in silently"
+# (the audit record comes to stderr too on a machine with no journal and no syslog)
+is "$rc:$(printf '%s' "$out" | grep -v 'audit: action=')" "0:" "tlsmap --probe: a passing destination goes in silently"
 out=$(printf 'bad.test verify direction=outbound\n' | "$TLSMAP" -i --probe \
     --probe-with "$P --CAfile ca.crt --timeout 3 --connect 127.0.1.3:$PORT --mx mx.good.test" probe.list 2>&1); rc=$?
 is "$rc" 0 "tlsmap --probe: a failing destination still goes in"
