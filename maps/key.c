@@ -175,12 +175,43 @@ static gboolean valid_local_part(const char *local, size_t len)
     return TRUE;
 }
 
+/* Postfix passes addresses in their internal form: "a"@x.example arrives
+ * as a@x.example (seen in t/postfix.t's instance).  A quoted local part
+ * in a list is unquoted the same way, so the key can match. */
+static void unquote_local_part(char *key, size_t *len)
+{
+    char *at = memrchr(key, '@', *len);
+    if (!at || at - key < 2 || key[0] != '"' || at[-1] != '"')
+        return;
+    size_t o = 0;
+    for (const char *p = key + 1; p < at - 1; p++) {
+        if (*p == '\\' && p + 1 < at - 1)
+            p++;
+        key[o++] = *p;
+    }
+    size_t rest = *len - (size_t)(at - key);
+    memmove(key + o, at, rest + 1);
+    *len = o + rest;
+}
+
+gboolean key_is_address_literal(const char *domain)
+{
+    size_t len = strlen(domain);
+    if (len < 3 || domain[0] != '[' || domain[len - 1] != ']')
+        return FALSE;
+    g_autofree char *inside = g_strndup(domain + 1, len - 2);
+    gboolean v6 = g_ascii_strncasecmp(inside, "ipv6:", 5) == 0;
+    const char *ip = v6 ? inside + 5 : inside;
+    return g_hostname_is_ip_address(ip) && v6 == (strchr(ip, ':') != NULL);
+}
+
 gboolean key_from_list(const char *raw, char *folded, size_t *len, KeyKind *kind, const char **why)
 {
     const char *domain;
 
     if (!fold_key(raw, folded, len))
         return *why = "key cannot be normalized (too long, empty, or an invalid international name)", FALSE;
+    unquote_local_part(folded, len);
 
     const char *at = memrchr(folded, '@', *len);
     if (at) {
@@ -194,9 +225,18 @@ gboolean key_from_list(const char *raw, char *folded, size_t *len, KeyKind *kind
     } else {
         *kind = KEY_DOMAIN;
         domain = folded;
-        if (!memchr(domain, '.', *len))
+        if (!key_is_address_literal(domain) && !memchr(domain, '.', *len))
             return *why = "a domain key needs at least two labels (write .com for every .com domain)", FALSE;
     }
+    /* Address literals as Postfix passes them: [192.0.2.1], [ipv6:2001:db8::1] */
+    if (key_is_address_literal(domain)) {
+        if (*kind != KEY_PARENT)
+            return TRUE;
+        *why = "an address literal has no subdomains";
+        return FALSE;
+    }
+    if (strspn(domain, "0123456789.") == strlen(domain))
+        return *why = "an IP address is written as an address literal, [192.0.2.1], as Postfix passes it", FALSE;
     if (!key_domain_is_valid(domain, *len - (size_t)(domain - folded)))
         return *why = "invalid domain name", FALSE;
     return TRUE;

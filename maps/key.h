@@ -28,6 +28,10 @@ typedef enum {
  * static message. */
 gboolean key_from_list(const char *raw, char *out, size_t *len, KeyKind *kind, const char **why);
 
+/* "[192.0.2.1]" or "[ipv6:2001:db8::1]": a domain that is an address
+ * literal (matched exactly, never by parent keys). */
+gboolean key_is_address_literal(const char *domain);
+
 /* The domain a normalized key names: "user@d" -> d, ".d" -> d, "d" -> d. */
 const char *key_domain(const char *key);
 

@@ -23,6 +23,8 @@ static gboolean try_domain_and_parents(StoreReader *reader, const char *domain, 
 {
     if (try_key(reader, domain, strlen(domain), direction, match))
         return TRUE;
+    if (domain[0] == '[')  /* an address literal has no parents */
+        return FALSE;
     for (const char *dot = strchr(domain, '.'); dot; dot = strchr(dot + 1, '.')) {
         if (dot[1] && try_key(reader, dot, strlen(dot), direction, match))
             return TRUE;

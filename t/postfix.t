@@ -206,6 +206,8 @@ boss@addr.test          encrypt direction=inbound
 watch.test              encrypt direction=inbound mode=report
 vbank.test              verify  direction=inbound
 sbank.test              secure  direction=inbound
+"q"@qs.test             encrypt direction=inbound
+a@[127.0.0.9]           encrypt direction=inbound
 good.test               verify  direction=outbound
 enc.test                encrypt direction=outbound
 plaindefer.test         encrypt direction=outbound on_failure=defer
@@ -305,6 +307,12 @@ SUBJECT=in-long; out=$(send 2525 "$long@bank.test" rcpt@local.test)
 like "$out" "<[*~]\* *550 5\.7\.1 .*encrypted connection" "330-byte local part at a listed domain, plaintext: 550"
 SUBJECT=in-long-tls; out=$(send 2525 "$long@bank.test" rcpt@local.test $TLSC)
 like "$out" "<[-~] *250 .*queued as" "... and over TLS: accepted"
+
+# quoted local parts and address literals, as Postfix passes them
+SUBJECT=in-quoted; out=$(send 2525 '"q"@qs.test' rcpt@local.test)
+like "$out" "<[*~]\* *550 5\.7\.1" "a quoted sender at its quoted key (Postfix passes q@qs.test): 550"
+SUBJECT=in-literal; out=$(send 2525 'a@[127.0.0.9]' rcpt@local.test)
+like "$out" "<[*~]\* *550 5\.7\.1" "a sender at a listed address literal: 550"
 
 # --- inbound: the global floor ---------------------------------------------------------
 TLS11="--tls --tls-protocol tlsv1_1 --tls-cipher DEFAULT:@SECLEVEL=0"

@@ -194,6 +194,25 @@ open(sys.argv[2], 'wb').write(b)" "$D2/good.lmdb" "$D2/l.list.lmdb"
 "$TLSMAP" "$D2/l.list" >/dev/null 2>&1; rc=$?
 is "$rc:$("$TLSMAP" -q d7.example "$D2/l.list")" '0:d7.example	verify notice="n7"' "a compile from the source replaces a damaged list"
 
+# --- quoted local parts and address literals: as Postfix passes them ------------
+Q=$TMP/quoted.list
+while IFS='|' read -r name line want_rc want_show; do
+    printf '%s\n' "$line" > "$Q"
+    out=$("$TLSMAP" "$Q" 2>&1); rc=$?
+    is "$rc" "$want_rc" "key rule: $name"
+    [ "$want_rc" = 0 ] && is "$("$TLSMAP" -s "$Q")" "$want_show" "key rule: $name, stored as Postfix passes it"
+done <<'CASES'
+quoted local part|"a"@x.example encrypt|0|a@x.example	encrypt
+IPv4 literal|a@[192.0.2.1] encrypt|0|a@[192.0.2.1]	encrypt
+IPv6 literal|[IPv6:2001:db8::1] verify|0|[ipv6:2001:db8::1]	verify
+bare IP address|a@192.0.2.1 encrypt|2|
+literal as a parent|.[192.0.2.1] encrypt|2|
+not an address|a@[192.0.2] encrypt|2|
+CASES
+printf '"a"@x.example encrypt\n[192.0.2.1] verify\n' > "$Q"; "$TLSMAP" "$Q" 2>/dev/null
+is "$("$TLSMAP" -q a@x.example "$Q")" "a@x.example	encrypt" "-q: the unquoted address (Postfix's form) matches a quoted key"
+is "$("$TLSMAP" -q b@[192.0.2.1] "$Q")" "[192.0.2.1]	verify" "-q: an address at a literal matches the literal"
+
 # --- a FIFO where a list should be: an error at once, never a hang -----------
 mkfifo "$TMP/fifo.list"
 out=$(timeout 10 "$TLSMAP" "$TMP/fifo.list" 2>&1); rc=$?

@@ -31,7 +31,12 @@ static const KeyCase list_cases[] = {
     {"empty domain", "user@", NULL, 0},
     {"bare dot", ".", NULL, 0},
     {"invalid utf-8", "b\xff.de", NULL, 0},
-    {"address literal", "user@[192.0.2.1]", NULL, 0},
+    {"address literal", "user@[192.0.2.1]", "user@[192.0.2.1]", KEY_ADDRESS},
+    {"ipv6 literal domain", "[IPv6:2001:DB8::1]", "[ipv6:2001:db8::1]", KEY_DOMAIN},
+    {"bare IP address", "user@192.0.2.1", NULL, 0},
+    {"literal as a parent", ".[192.0.2.1]", NULL, 0},
+    {"quoted local part", "\"Joe\"@example.com", "joe@example.com", KEY_ADDRESS},
+    {"quoted with an escaped quote", "\"a\\\"b\"@example.com", "a\"b@example.com", KEY_ADDRESS},
 };
 
 static void test_key_from_list(void)
