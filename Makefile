@@ -2,6 +2,7 @@
 #
 #   make            build tlsmap, tlspolicyd and the unit tests
 #   make run        build, compile maps/example.list, serve it in the foreground
+#                   (policy service and socketmap, as the shipped main.cf uses both)
 #   make check      build and run the test suite under prove
 #   make check SANITIZE=1   only the ASan+UBSan run (separate build directory)
 #   make check QUICK=1      only the normal run
@@ -93,19 +94,25 @@ $(B)/t/%.t: $(B)/t/unit/%.o $(PROBE_OBJS) $(B)/t/support/client.o $(B)/libpolicy
 	$(CC) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 EXAMPLE = $(B)/example/example.list
-RUN_SOCKET = $(CURDIR)/$(B)/example/tlspolicy.sock
+RUN_DIR = $(CURDIR)/$(B)/example
 run: all
 	@mkdir -p $(dir $(EXAMPLE))
 	cp maps/example.list $(EXAMPLE)
 	$(B)/tlsmap -v $(EXAMPLE)
+	@printf '[tlspolicyd]\nlist = %s\nlisten = unix:%s;inet:127.0.0.1:10040;\nsocketmap_listen = unix:%s;\n' \
+	    $(CURDIR)/$(EXAMPLE) $(RUN_DIR)/tlspolicy.sock $(RUN_DIR)/tlsmap.sock > $(RUN_DIR)/tlspolicyd.conf
 	@echo
-	@echo "Serving $(EXAMPLE) on unix:$(RUN_SOCKET) and inet:127.0.0.1:10040 (Ctrl-C stops)."
-	@echo "Add to Postfix's main.cf:"
-	@echo "  smtpd_recipient_restrictions = ..., check_policy_service { unix:$(RUN_SOCKET), default_action=DEFER_IF_PERMIT, timeout=10s }"
+	@echo "Serving $(EXAMPLE) (config $(RUN_DIR)/tlspolicyd.conf; Ctrl-C stops):"
+	@echo "  policy service (inbound)  unix:$(RUN_DIR)/tlspolicy.sock and inet:127.0.0.1:10040"
+	@echo "  socketmap (outbound)      unix:$(RUN_DIR)/tlsmap.sock"
+	@echo "Postfix main.cf lines for this run (the real ones: postfix/main.cf):"
+	@echo "  smtpd_recipient_restrictions = check_policy_service { unix:$(RUN_DIR)/tlspolicy.sock, default_action=DEFER_IF_PERMIT, timeout=10s }, ..."
+	@echo "  transport_maps = socketmap:unix:$(RUN_DIR)/tlsmap.sock:transport"
 	@echo "Try it from another shell:"
 	@echo "  bash -c 'exec 3<>/dev/tcp/127.0.0.1/10040; printf \"request=smtpd_access_policy\nprotocol_state=RCPT\nsender=a@bank.example\n\n\" >&3; read -r r <&3; echo \$$r'"
+	@echo "  postmap -q bob@bank.example socketmap:unix:$(RUN_DIR)/tlsmap.sock:transport"
 	@echo
-	$(B)/tlspolicyd -v --list $(EXAMPLE) --listen unix:$(RUN_SOCKET) --listen inet:127.0.0.1:10040
+	$(B)/tlspolicyd -v --config $(RUN_DIR)/tlspolicyd.conf
 
 # make check: the suite on the normal build, then again under ASan+UBSan
 # (SANITIZE=1 runs only the latter; QUICK=1 only the former).
