@@ -9,6 +9,8 @@
  */
 #include "source.h"
 
+#include "escape.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,37 +126,14 @@ static void source_error_add(SourceList *list, char *message)
     g_ptr_array_add(list->errors, message);
 }
 
-/* A token as an error message quotes it: its first SHOWN_BYTES bytes,
- * control characters, backslashes and invalid UTF-8 as \xNN, "..." when
- * cut.  A 50 MB key made a 50 MB error line, and escape sequences from a
- * list reached the terminal. */
+/* A token as an error message quotes it: escaped (escape.h) and cut
+ * after SHOWN_BYTES bytes.  A 50 MB key made a 50 MB error line, and
+ * escape sequences from a list reached the terminal. */
 #define SHOWN_BYTES 64
-#define SHOWN_SIZE (SHOWN_BYTES * 4 + 4)
+#define SHOWN_SIZE (SHOWN_BYTES + 4)  /* "..." and the NUL */
 static const char *shown(const char *token, char *buf)
 {
-    size_t o = 0;
-    const char *p = token;
-    while (*p && p - token < SHOWN_BYTES) {
-        unsigned char c = (unsigned char)*p;
-        if (c >= 0x20 && c < 0x7f && c != '\\') {
-            buf[o++] = *p++;
-            continue;
-        }
-        gunichar ch = c >= 0x80 ? g_utf8_get_char_validated(p, -1) : (gunichar)-1;
-        if (ch < (gunichar)-2 && ch >= 0xa0) {  /* valid UTF-8, not a C1 control */
-            const char *next = g_utf8_next_char(p);
-            if (next - token > SHOWN_BYTES)
-                break;
-            memcpy(buf + o, p, (size_t)(next - p));
-            o += (size_t)(next - p);
-            p = next;
-            continue;
-        }
-        o += (size_t)g_snprintf(buf + o, SHOWN_SIZE - o, "\\x%02X", c);
-        p++;
-    }
-    g_strlcpy(buf + o, *p ? "..." : "", SHOWN_SIZE - o);
-    return buf;
+    return text_escape(token, buf, SHOWN_SIZE);
 }
 
 static void source_error(SourceList *list, guint line, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
@@ -390,11 +369,9 @@ static void source_parse_line(SourceList *list, char *line, guint lineno)
         return source_error(list, lineno, "%s", tok.error);
     if (!tail) {
         const char *last = keys->len ? keys->pdata[keys->len - 1] : "";
+        char b[SHOWN_SIZE];
         if (keys->len > 1 && !strchr(last, '.') && !strchr(last, '@'))
-        {
-            char b[SHOWN_SIZE];
             return source_error(list, lineno, "unknown TLS level \"%s\" (expected %s)", shown(last, b), level_list);
-        }
         return source_error(list, lineno, "missing TLS level after the key (expected %s)", level_list);
     }
     if (keys->len == 0)

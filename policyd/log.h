@@ -1,13 +1,15 @@
 /*
  * log.h - tlspolicyd logging: GLib structured logging to the journal
  * when stderr is connected to it (systemd), else one line per message on
- * stderr.  Values from the network go through log_escape() first: no
+ * stderr.  Values from the network go through text_escape() (maps/escape.h) first: no
  * control characters, no invalid UTF-8, bounded length.
  */
 #ifndef TLSPOLICYD_LOG_H
 #define TLSPOLICYD_LOG_H
 
 #include <glib.h>
+
+#include "escape.h"
 
 void log_init(gboolean verbose);
 void log_set_verbose(gboolean verbose);
@@ -27,7 +29,6 @@ void log_flush(void);
 
 /* Escape s into out (size bytes): \xNN for control bytes, backslash and
  * invalid UTF-8; "..." when cut.  Returns out. */
-char *log_escape(const char *s, char *out, size_t size);
 
 #define LOG_VALUE_MAX 256
 

@@ -409,11 +409,11 @@ static void with_list(Server *s, ListUse use, gpointer data)
     reading_list = 0;
 }
 
-/* Appends s escaped (see log_escape()) to line. */
+/* Appends s escaped (see text_escape()) to line. */
 static void append_escaped(GString *line, const char *s, size_t max)
 {
     char buf[LOG_VALUE_MAX * 2];
-    g_string_append(line, log_escape(s, buf, MIN(max, sizeof buf)));
+    g_string_append(line, text_escape(s, buf, MIN(max, sizeof buf)));
 }
 
 /* Decision lines are put together by hand in one reused buffer: they are

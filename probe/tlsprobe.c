@@ -98,7 +98,7 @@ static void json_server(GString *out, const ProbeResult *r)
  * goes to a terminal escaped: no control sequence reaches it. */
 static const char *shown(const char *s, char *buf, size_t size)
 {
-    return s ? log_escape(s, buf, size) : "-";
+    return s ? text_escape(s, buf, size) : "-";
 }
 
 static void text_server(const ProbeResult *r, gboolean color)

@@ -603,8 +603,8 @@ static void test_sigterm_under_load(void)
     close(fd);
 }
 
-/* Row 3 at the source: what log_escape() makes of hostile values. */
-static void test_log_escape(void)
+/* Row 3 at the source: what text_escape() makes of hostile values. */
+static void test_text_escape(void)
 {
     static const struct {
         const char *name, *input;
@@ -631,7 +631,7 @@ static void test_log_escape(void)
     for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
         char out[64];
         g_test_message("case %s", cases[i].name);
-        g_assert_cmpstr(log_escape(cases[i].input, out, cases[i].size), ==, cases[i].want);
+        g_assert_cmpstr(text_escape(cases[i].input, out, cases[i].size), ==, cases[i].want);
         g_assert_cmpuint(strlen(out), <, cases[i].size);
     }
 }
@@ -655,7 +655,7 @@ int main(int argc, char **argv)
 
     g_test_add_func("/robust/02_attribute_flood", test_attribute_flood);
     g_test_add_func("/robust/03_hostile_values", test_hostile_values);
-    g_test_add_func("/robust/03_log_escape", test_log_escape);
+    g_test_add_func("/robust/03_log_escape", test_text_escape);
     g_test_add_func("/robust/05_half_requests", test_half_requests);
     g_test_add_func("/robust/06_slow_connections", test_slow_connections);
     g_test_add_func("/robust/07_fd_exhaustion", test_fd_exhaustion);

@@ -1,0 +1,16 @@
+/*
+ * escape.h - one escaping rule for everything shown to a person: control
+ * bytes, backslashes and invalid UTF-8 as \xNN; valid UTF-8 that a
+ * terminal acts on or hides (C1 controls, bidi and other format
+ * characters, line separators) as \uXXXX; the rest as it is.
+ */
+#ifndef TLSPOLICYD_ESCAPE_H
+#define TLSPOLICYD_ESCAPE_H
+
+#include <glib.h>
+
+/* s escaped into out (size bytes, NUL included); cut with "..." when it
+ * does not fit.  Returns out. */
+char *text_escape(const char *s, char *out, size_t size);
+
+#endif
