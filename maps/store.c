@@ -650,38 +650,43 @@ void store_recover_from_fault(void)
         siglongjmp(*fault_guard, 1);
 }
 
+/* With no usable old list, every record is new. */
+static StoreDiff diff_all_added(const GArray *records)
+{
+    StoreDiff diff = {.total = records->len, .added = records->len,
+                      .keys = g_ptr_array_new_with_free_func(g_free)};
+    for (guint i = 0; i < records->len && i < STORE_DIFF_KEYS; i++)
+        g_ptr_array_add(diff.keys, g_strdup(g_array_index(records, SourceRecord, i).key));
+    return diff;
+}
+
 static gpointer store_diff_run(gpointer data)
 {
     StoreDiffJob *job = data;
     const GArray *records = job->records;
     ListScan *scan = &job->scan;
-    StoreDiff diff = {.total = records->len, .keys = g_ptr_array_new_with_free_func(g_free)};
-    MDB_val k, v;
-    guint j = 0;
     sigjmp_buf jump;
 
-    /* A damaged old list must not stop the compile that replaces it: a
+    if (!job->have_old) {
+        job->diff = diff_all_added(records);
+        return NULL;
+    }
+    /* The counts live in job (not on this stack), so a fault can drop them.
+     * A damaged old list must not stop the compile that replaces it: a
      * fault reading it counts every record as added (the scan is left). */
+    job->diff = (StoreDiff){.total = records->len, .keys = g_ptr_array_new_with_free_func(g_free)};
+    StoreDiff *diff = &job->diff;
     if (sigsetjmp(jump, 0) != 0) {
         fault_guard = NULL;
-        job->have_old = FALSE;
-        job->diff = (StoreDiff){.total = records->len, .added = records->len,
-                                .keys = g_ptr_array_new_with_free_func(g_free)};
-        for (guint i = 0; i < records->len && i < STORE_DIFF_KEYS; i++)
-            g_ptr_array_add(job->diff.keys, g_strdup(g_array_index(records, SourceRecord, i).key));
+        g_ptr_array_unref(job->diff.keys);
+        job->diff = diff_all_added(records);
         return NULL;
     }
     fault_guard = &jump;
 
-    if (!job->have_old) {
-        fault_guard = NULL;
-        diff.added = records->len;
-        for (guint i = 0; i < records->len && i < STORE_DIFF_KEYS; i++)
-            g_ptr_array_add(diff.keys, g_strdup(g_array_index(records, SourceRecord, i).key));
-        job->diff = diff;
-        return NULL;
-    }
     /* Merge the two sorted sequences. */
+    MDB_val k, v;
+    guint j = 0;
     gboolean more = scan_next(scan, &k, &v);
     while (more || j < records->len) {
         const SourceRecord *rec = j < records->len ? &g_array_index(records, SourceRecord, j) : NULL;
@@ -696,27 +701,26 @@ static gpointer store_diff_run(gpointer data)
         gboolean differs = FALSE;
         if (cmp <= 0 && more) {
             if (cmp < 0) {
-                diff.removed++;
+                diff->removed++;
                 differs = TRUE;
-                if (diff.keys->len < STORE_DIFF_KEYS)
-                    g_ptr_array_add(diff.keys, g_strndup(k.mv_data, k.mv_size));
+                if (diff->keys->len < STORE_DIFF_KEYS)
+                    g_ptr_array_add(diff->keys, g_strndup(k.mv_data, k.mv_size));
             } else if (v.mv_size != rec->value->encoded_len
                        || memcmp(v.mv_data, rec->value->encoded, v.mv_size) != 0) {
-                diff.changed++;
+                diff->changed++;
                 differs = TRUE;
             }
             more = scan_next(scan, &k, &v);
         }
         if (cmp >= 0 && rec) {
-            diff.added += cmp > 0;
-            if ((cmp > 0 || differs) && diff.keys->len < STORE_DIFF_KEYS)
-                g_ptr_array_add(diff.keys, g_strdup(rec->key));
+            diff->added += cmp > 0;
+            if ((cmp > 0 || differs) && diff->keys->len < STORE_DIFF_KEYS)
+                g_ptr_array_add(diff->keys, g_strdup(rec->key));
             j++;
         }
     }
     scan_close(scan);
     fault_guard = NULL;
-    job->diff = diff;
     return NULL;
 }
 
