@@ -29,6 +29,12 @@ static const char *const routing_choices[] = {"filter", "transport_maps", NULL};
 static const char *const failure_choices[] = {"", "defer", "bounce", NULL};
 static const char *const floor_choices[] = {"off", "report", "enforce", NULL};
 
+/* Options stored as a string (validated or not). */
+static gboolean is_string(OptionType type)
+{
+    return type == T_STRING || type == T_TRANSPORT || type == T_NEXTHOP;
+}
+
 #define O(field) offsetof(Config, field)
 static const Option options[] = {
     {"list", T_STRING, O(list)},
@@ -122,7 +128,7 @@ void config_free(Config *c)
         return;
     for (guint i = 0; i < G_N_ELEMENTS(options); i++) {
         void *field = (char *)c + options[i].offset;
-        if (options[i].type == T_STRING || options[i].type == T_TRANSPORT || options[i].type == T_NEXTHOP)
+        if (is_string(options[i].type))
             g_free(*(char **)field);
         else if (options[i].type == T_STRV)
             g_strfreev(*(char ***)field);
@@ -168,19 +174,15 @@ static gboolean set_option(Config *c, const Option *opt, GKeyFile *kf, const cha
                         "not \"%s\"", why_prefix, opt->name, value);
             return FALSE;
         }
-        g_free(*(char **)field);
-        *(char **)field = g_steal_pointer(&value);
-        return TRUE;
+        G_GNUC_FALLTHROUGH;
     case T_NEXTHOP:
-        if (*value && !entry_nexthop_valid(value)) {
+        if (opt->type == T_NEXTHOP && *value && !entry_nexthop_valid(value)) {
             g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
                         "%s%s must be empty or one next-hop destination ([host]:port), not \"%s\"",
                         why_prefix, opt->name, value);
             return FALSE;
         }
-        g_free(*(char **)field);
-        *(char **)field = g_steal_pointer(&value);
-        return TRUE;
+        G_GNUC_FALLTHROUGH;
     case T_STRING:
         g_free(*(char **)field);
         *(char **)field = g_steal_pointer(&value);
