@@ -105,20 +105,20 @@ typedef enum {
 } Missing;
 
 /* Does the TLS session meet the floor and the cipher exclusions?  Fills
- * detail with the specifics and *cipher_name with the excluded name. */
+ * detail (DECISION_DETAIL bytes) with the specifics and cipher_name with
+ * the excluded name. */
+#define DECISION_DETAIL sizeof(((Decision *)0)->detail)
 static Missing session_missing(const PolicyRequest *req, TlsProtocol floor, const char *excluded,
-                               Decision *d, char *cipher_name, size_t size)
+                               char *detail, char *cipher_name, size_t size)
 {
     if (!*req->encryption_protocol)
         return MISSING_TLS;
     if (decide_protocol_rank(req->encryption_protocol) < (int)floor) {
-        g_snprintf(d->detail, sizeof d->detail, "%.40s below %s", req->encryption_protocol,
-                   entry_protocol_name(floor));
+        g_snprintf(detail, DECISION_DETAIL, "%.40s below %s", req->encryption_protocol, entry_protocol_name(floor));
         return MISSING_VERSION;
     }
     if (decide_excluded_cipher(req->encryption_cipher, excluded, cipher_name, size)) {
-        g_snprintf(d->detail, sizeof d->detail, "cipher %.60s is excluded (%s)", req->encryption_cipher,
-                   cipher_name);
+        g_snprintf(detail, DECISION_DETAIL, "cipher %.60s is excluded (%s)", req->encryption_cipher, cipher_name);
         return MISSING_CIPHER;
     }
     return MISSING_NOTHING;
@@ -173,8 +173,6 @@ static void missing_text(Missing m, TlsProtocol floor, const char *cipher_name, 
     }
 }
 
-/* The reply: an entry's notice=, else reject_notice, else the text for
- * what is missing. */
 static void reject(Decision *d, const Config *c, const char *reason, const char *text)
 {
     d->verdict = VERDICT_REJECT;
@@ -182,16 +180,17 @@ static void reject(Decision *d, const Config *c, const char *reason, const char 
     g_snprintf(d->action, sizeof d->action, "%s %s %s", c->reject_code, c->reject_status, text);
 }
 
+/* The reply: an entry's notice=, else reject_notice, else the text for
+ * what is missing. */
 static void reject_listed(Decision *d, const Config *c, const Entry *entry, const char *key, Missing m,
                           TlsProtocol floor, const char *cipher_name)
 {
-    char text[600];
-    if (entry->notice)
-        g_strlcpy(text, entry->notice, sizeof text);
-    else if (*c->reject_notice)
-        g_strlcpy(text, c->reject_notice, sizeof text);
-    else
-        missing_text(m, floor, cipher_name, key, text, sizeof text);
+    char built[400];  /* the longest text with a 253-byte domain */
+    const char *text = entry->notice ? entry->notice : c->reject_notice;
+    if (!*text) {
+        missing_text(m, floor, cipher_name, key, built, sizeof built);
+        text = built;
+    }
     reject(d, c, listed_reason[m], text);
 }
 
@@ -229,15 +228,16 @@ static void address_unusable(Decision *d)
  * refused here: that is what list entries are for. */
 static void apply_global_floor(const PolicyRequest *req, const Config *c, Decision *d)
 {
-    char cipher_name[64], text[600];
+    char cipher_name[64], detail[DECISION_DETAIL] = "", text[600];
     if (c->global_floor == GLOBAL_FLOOR_OFF || !*req->encryption_protocol)
         return;
-    Decision floor = {.detail = ""};
-    Missing m = session_missing(req, c->min_protocol, c->exclude_ciphers, &floor, cipher_name, sizeof cipher_name);
+    Missing m = session_missing(req, c->min_protocol, c->exclude_ciphers, detail, cipher_name, sizeof cipher_name);
     if (m == MISSING_NOTHING)
         return;
     config_global_floor_notice(c, text, sizeof text);
-    g_strlcpy(d->detail, floor.detail, sizeof d->detail);
+    g_strlcpy(d->detail, detail, sizeof d->detail);
+    d->report = FALSE;  /* replaces an entry's report, see decide_inbound */
+    d->would = VERDICT_DUNNO;
     reject(d, c, m == MISSING_VERSION ? "global floor: TLS version below the floor" : "global floor: excluded cipher",
            text);
     if (c->global_floor == GLOBAL_FLOOR_REPORT)
@@ -282,7 +282,7 @@ static void decide_inbound(const PolicyRequest *req, StoreReader *list, const Co
     const Entry *e = &match.entry;
     TlsProtocol floor = e->min_protocol ? e->min_protocol : c->min_protocol;
     const char *excluded = e->exclude_ciphers ? e->exclude_ciphers : c->exclude_ciphers;
-    Missing m = session_missing(req, floor, excluded, d, cipher_name, sizeof cipher_name);
+    Missing m = session_missing(req, floor, excluded, d->detail, cipher_name, sizeof cipher_name);
     if (m == MISSING_NOTHING)
         m = cert_missing(req, e, match.key, d);
     if (m != MISSING_NOTHING)
@@ -292,14 +292,9 @@ static void decide_inbound(const PolicyRequest *req, StoreReader *list, const Co
     if (e->mode != MODE_REPORT)
         return;
     downgrade_to_report(d);
-    /* an entry on trial does not lift the global floor */
-    Decision global = *d;
-    global.detail[0] = 0;
-    global.report = FALSE;
-    global.would = VERDICT_DUNNO;
-    apply_global_floor(req, c, &global);
-    if (global.verdict == VERDICT_REJECT)
-        *d = global;
+    /* an entry on trial does not lift an enforced global floor */
+    if (c->global_floor == GLOBAL_FLOOR_ENFORCE)
+        apply_global_floor(req, c, d);
 }
 
 gboolean decide_level_satisfies(TlsLevel have, TlsLevel want)
