@@ -359,6 +359,7 @@ static StoreReader *list_for_request(Server *s)
  * the request is decided as with no list (on_list_error).  SA_NODEFER
  * and sigsetjmp(.., 0): no signal mask to save, no syscall per request.
  */
+#define LIST_FAULT_WHY "changed in place while in use (replace lists by rename, as tlsmap does)"
 static sigjmp_buf list_fault;
 static volatile sig_atomic_t reading_list;
 
@@ -396,8 +397,8 @@ static void look_at_list(Server *s, StoreReader *list, gpointer data)
 static void with_list(Server *s, ListUse use, gpointer data)
 {
     if (sigsetjmp(list_fault, 0) != 0) {
-        store_reader_abandon(s->list, "changed in place while in use (replace lists by rename, as tlsmap does)");
-        list_unusable(s, "list changed in place while in use (replace lists by rename, as tlsmap does)");
+        store_reader_abandon(s->list, LIST_FAULT_WHY);
+        list_unusable(s, "list " LIST_FAULT_WHY);
         use(s, NULL, data);
         return;
     }
