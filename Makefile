@@ -49,7 +49,7 @@ endif
 ALL_CFLAGS  = $(WARN) $(CFLAGS) $(SANFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP
 LDLIBS      = $(PKG_LIBS)
 
-MAPS_LIB   = entry key escape source store lookup audit
+MAPS_LIB   = entry key escape list source store lookup audit
 MAPS_OBJS  = $(MAPS_LIB:%=$(B)/maps/%.o)
 POLICYD_LIB  = request netstring config decide log notify server
 POLICYD_OBJS = $(POLICYD_LIB:%=$(B)/policyd/%.o)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "decide.h"
+#include "source.h"
 
 static StoreReader *list;
 static Config *config;
@@ -28,10 +29,10 @@ static void setup(void)
     if (!mkdtemp(dir))
         __builtin_trap();
     char *path = g_build_filename(dir, "list.lmdb", NULL);
-    SourceList *src = source_list_new("list");
-    if (!source_parse(src, list_text, strlen(list_text)) || !store_write(path, src->records, NULL, NULL))
+    List *src = list_new("list");
+    if (!source_parse(src, list_text, strlen(list_text), NULL) || !store_write(path, src->records, NULL, NULL))
         __builtin_trap();
-    source_list_free(src);
+    list_free(src);
     list = store_reader_new(path);
     store_reader_set_recheck(list, 4000000000u);  /* never look again: the file goes away */
     if (!store_reader_begin(list, NULL))          /* map it now */

@@ -5,6 +5,8 @@
  */
 #include "store.h"
 
+#include "escape.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
@@ -91,7 +93,7 @@ static size_t estimate_map_size(const GArray *records)
 {
     size_t bytes = 1 << 20;
     for (guint i = 0; i < records->len; i++) {
-        const SourceRecord *rec = &g_array_index(records, SourceRecord, i);
+        const ListRecord *rec = &g_array_index(records, ListRecord, i);
         bytes += rec->key_len + rec->value->encoded_len + 64;
     }
     return (bytes * 2 + 4095) & ~(size_t)4095;
@@ -112,7 +114,7 @@ static int fill_environment(MDB_env *env, const GArray *records)
 
     guint counts[3] = {0};
     for (guint i = 0; i < records->len; i++)
-        counts[g_array_index(records, SourceRecord, i).kind]++;
+        counts[g_array_index(records, ListRecord, i).kind]++;
     char counts_text[64];
     MDB_val k = {COUNTS_KEY_LEN, (void *)counts_key};
     MDB_val v = {(size_t)g_snprintf(counts_text, sizeof counts_text, "%u %u %u", counts[KEY_ADDRESS],
@@ -129,10 +131,10 @@ static int fill_environment(MDB_env *env, const GArray *records)
     if ((rc = mdb_cursor_open(txn, dbi, &cursor)) != 0)
         goto out;
     for (guint i = 0; i < records->len && rc == 0; i++) {
-        const SourceRecord *rec = &g_array_index(records, SourceRecord, i);
+        const ListRecord *rec = &g_array_index(records, ListRecord, i);
         /* sorted keys are scattered over the source text: fetch ahead */
         if (i + 8 < records->len)
-            __builtin_prefetch(g_array_index(records, SourceRecord, i + 8).key);
+            __builtin_prefetch(g_array_index(records, ListRecord, i + 8).key);
         k.mv_size = rec->key_len;
         k.mv_data = (void *)rec->key;
         v.mv_size = rec->value->encoded_len;
@@ -605,7 +607,7 @@ static void scan_close(ListScan *scan)
     mdb_env_close(scan->env);
 }
 
-gboolean store_load(const char *path, SourceList *list, GError **error)
+gboolean store_load(const char *path, List *list, GError **error)
 {
     ListScan scan;
     MDB_val k, v;
@@ -614,29 +616,25 @@ gboolean store_load(const char *path, SourceList *list, GError **error)
         return FALSE;
     gboolean ok = TRUE;
     while (scan_next(&scan, &k, &v)) {
-        SourceRecord rec = {.line = 0};
-        Entry entry;
-        rec.key = g_string_chunk_insert_len(list->strings, k.mv_data, (gssize)k.mv_size);
-        rec.key_len = (guint16)k.mv_size;
-        rec.kind = rec.key[0] == '.' ? KEY_PARENT : strchr(rec.key, '@') ? KEY_ADDRESS : KEY_DOMAIN;
-        if (strlen(rec.key) != k.mv_size || k.mv_size > KEY_MAX || !entry_decode(v.mv_data, v.mv_size, &entry)) {
-            g_autofree char *shown = g_strescape(rec.key, NULL);
-            g_set_error(error, STORE_ERROR, STORE_ERROR_INVALID, "%s: corrupt record for key \"%s\"",
-                        path, shown);
+        const ListEntry *value = list_intern_encoded(list, v.mv_data, v.mv_size);
+        if (!value || k.mv_size > KEY_MAX || memchr(k.mv_data, 0, k.mv_size)) {
+            g_autofree char *key = g_strndup(k.mv_data, k.mv_size);
+            char shown[KEY_MAX + 4];
+            g_set_error(error, STORE_ERROR, STORE_ERROR_INVALID, "%s: corrupt record for key \"%s\"", path,
+                        text_escape(key, shown, sizeof shown));
             ok = FALSE;
             break;
         }
-        rec.value = source_intern_entry(list, &entry);
-        g_array_append_val(list->records, rec);
+        list_append_copy(list, k.mv_data, k.mv_size, value, 0);
     }
     scan_close(&scan);
     return ok;
 }
 
 struct StoreDiffJob {
-    ListScan scan;
-    gboolean have_old;
+    char *path;
     const GArray *records;
+    List *old;
     StoreDiff diff;
     GThread *thread;
 };
@@ -650,85 +648,49 @@ void store_recover_from_fault(void)
         siglongjmp(*fault_guard, 1);
 }
 
-/* With no usable old list, every record is new. */
-static StoreDiff diff_all_added(const GArray *records)
+static void count_difference(const ListRecord *old, const ListRecord *new, gpointer data)
 {
-    StoreDiff diff = {.total = records->len, .added = records->len,
-                      .keys = g_ptr_array_new_with_free_func(g_free)};
-    for (guint i = 0; i < records->len && i < STORE_DIFF_KEYS; i++)
-        g_ptr_array_add(diff.keys, g_strdup(g_array_index(records, SourceRecord, i).key));
-    return diff;
+    StoreDiff *diff = data;
+    if (!new)
+        diff->removed++;
+    else if (!old)
+        diff->added++;
+    else if (old->value->encoded_len != new->value->encoded_len
+             || memcmp(old->value->encoded, new->value->encoded, old->value->encoded_len) != 0)
+        diff->changed++;
+    else
+        return;
+    if (diff->keys->len < STORE_DIFF_KEYS)
+        g_ptr_array_add(diff->keys, g_strdup(new ? new->key : old->key));
 }
 
 static gpointer store_diff_run(gpointer data)
 {
     StoreDiffJob *job = data;
-    const GArray *records = job->records;
-    ListScan *scan = &job->scan;
     sigjmp_buf jump;
+    volatile gboolean have_old = FALSE;
 
-    if (!job->have_old) {
-        job->diff = diff_all_added(records);
-        return NULL;
+    /* A damaged old list must not stop the compile that replaces it: a
+     * fault reading it counts as no old list (what it had loaded is
+     * dropped with the list; its map stays until tlsmap exits). */
+    job->old = list_new(job->path);
+    if (sigsetjmp(jump, 0) == 0) {
+        fault_guard = &jump;
+        have_old = store_load(job->path, job->old, NULL);
     }
-    /* The counts live in job (not on this stack), so a fault can drop them.
-     * A damaged old list must not stop the compile that replaces it: a
-     * fault reading it counts every record as added (the scan is left). */
-    job->diff = (StoreDiff){.total = records->len, .keys = g_ptr_array_new_with_free_func(g_free)};
-    StoreDiff *diff = &job->diff;
-    if (sigsetjmp(jump, 0) != 0) {
-        fault_guard = NULL;
-        g_ptr_array_unref(job->diff.keys);
-        job->diff = diff_all_added(records);
-        return NULL;
-    }
-    fault_guard = &jump;
-
-    /* Merge the two sorted sequences. */
-    MDB_val k, v;
-    guint j = 0;
-    gboolean more = scan_next(scan, &k, &v);
-    while (more || j < records->len) {
-        const SourceRecord *rec = j < records->len ? &g_array_index(records, SourceRecord, j) : NULL;
-        int cmp;
-        if (!more) {
-            cmp = 1;
-        } else if (!rec) {
-            cmp = -1;
-        } else {
-            cmp = source_key_compare(k.mv_data, k.mv_size, rec->key, rec->key_len);
-        }
-        gboolean differs = FALSE;
-        if (cmp <= 0 && more) {
-            if (cmp < 0) {
-                diff->removed++;
-                differs = TRUE;
-                if (diff->keys->len < STORE_DIFF_KEYS)
-                    g_ptr_array_add(diff->keys, g_strndup(k.mv_data, k.mv_size));
-            } else if (v.mv_size != rec->value->encoded_len
-                       || memcmp(v.mv_data, rec->value->encoded, v.mv_size) != 0) {
-                diff->changed++;
-                differs = TRUE;
-            }
-            more = scan_next(scan, &k, &v);
-        }
-        if (cmp >= 0 && rec) {
-            diff->added += cmp > 0;
-            if ((cmp > 0 || differs) && diff->keys->len < STORE_DIFF_KEYS)
-                g_ptr_array_add(diff->keys, g_strdup(rec->key));
-            j++;
-        }
-    }
-    scan_close(scan);
     fault_guard = NULL;
+    job->diff = (StoreDiff){.total = job->records->len, .keys = g_ptr_array_new_with_free_func(g_free)};
+    if (!have_old)
+        g_array_set_size(job->old->records, 0);
+    list_merge(job->old->records, job->records, count_difference, &job->diff);
     return NULL;
 }
 
 StoreDiffJob *store_diff_start(const char *path, const GArray *records)
 {
     StoreDiffJob *job = g_new0(StoreDiffJob, 1);
+    job->path = g_strdup(path);
     job->records = records;
-    job->have_old = scan_open(path, &job->scan, NULL);
     job->thread = g_thread_new("tlsmap-diff", store_diff_run, job);
     return job;
 }
@@ -737,6 +699,8 @@ StoreDiff store_diff_finish(StoreDiffJob *job)
 {
     g_thread_join(job->thread);
     StoreDiff diff = job->diff;
+    list_free(job->old);
+    g_free(job->path);
     g_free(job);
     return diff;
 }

@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 
 #include "entry.h"
-#include "source.h"
+#include "list.h"
 
 #define STORE_FORMAT 1
 
@@ -61,15 +61,15 @@ void store_remove_temporary(void);
 
 /* Load every record of a compiled list into list (keys and strings are
  * copied into list->strings); records come out sorted. */
-gboolean store_load(const char *path, SourceList *list, GError **error);
+gboolean store_load(const char *path, List *list, GError **error);
 
 /* What replacing the list at path with records would change (for the
- * audit trail); compares encoded values, so it is cheap for big lists.
- * A missing or unreadable old list counts every record as added.
- * store_diff_start() opens the old list and compares in a thread of its
- * own, so a new list can be written (and renamed over the old name) in
- * the meantime; store_diff_finish() waits for the counts.  records must
- * stay unchanged until then. */
+ * audit trail; encoded values are compared).  A missing, unreadable or
+ * damaged old list counts every record as added.  store_diff_start()
+ * loads the old list and compares in a thread of its own, so a new list
+ * can be written (and renamed over the old name) in the meantime;
+ * store_diff_finish() waits for the counts.  records must stay unchanged
+ * until then. */
 #define STORE_DIFF_KEYS 20
 typedef struct {
     guint added, removed, changed, total;

@@ -55,28 +55,32 @@ static int fail_error(GError *error)
     return rc;
 }
 
-static int report_parse_errors(const SourceList *list)
+/* Parse text into list; FALSE after printing the errors. */
+static gboolean parse_or_report(List *list, const char *text, size_t len)
 {
-    for (guint i = 0; i < list->errors->len; i++)
-        fprintf(stderr, "tlsmap: %s\n", (const char *)list->errors->pdata[i]);
-    return fail("%s: %u error%s, nothing changed", list->filename, list->errors->len,
-                list->errors->len == 1 ? "" : "s");
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    if (source_parse(list, text, len, errors))
+        return TRUE;
+    for (guint i = 0; i < errors->len; i++)
+        fprintf(stderr, "tlsmap: %s\n", (const char *)errors->pdata[i]);
+    fail("%s: %u error%s, nothing changed", list->name, errors->len, errors->len == 1 ? "" : "s");
+    return FALSE;
 }
 
 /* Postfix's dane falls back to may (plaintext) without TLSA records: say
  * so once per source line, so nobody reads "dane" as "TLS required". */
-static void warn_dane_entries(const SourceList *list)
+static void warn_dane_entries(const List *list)
 {
     g_autoptr(GHashTable) warned = g_hash_table_new(NULL, NULL);
     for (guint i = 0; i < list->records->len; i++) {
-        const SourceRecord *rec = &g_array_index(list->records, SourceRecord, i);
+        const ListRecord *rec = &g_array_index(list->records, ListRecord, i);
         const Entry *e = &rec->value->entry;
         if (e->level != LEVEL_DANE || !entry_covers(e, DIRECTION_OUTBOUND)
             || !g_hash_table_add(warned, GUINT_TO_POINTER(rec->line)))
             continue;
         fprintf(stderr, "tlsmap: %s, line %u: warning: dane sends in plaintext when the destination "
                         "publishes no DNSSEC-signed TLSA records (use dane-only to require TLS)\n",
-                list->filename, rec->line);
+                list->name, rec->line);
     }
 }
 
@@ -156,7 +160,7 @@ static int install(const char *source, const char *path, const GArray *records,
 }
 
 /* Load the current compiled list, or an empty one if there is none yet. */
-static gboolean load_current(const char *path, SourceList *list, gboolean must_exist, GError **error)
+static gboolean load_current(const char *path, List *list, gboolean must_exist, GError **error)
 {
     GError *err = NULL;
     if (store_load(path, list, &err))
@@ -172,7 +176,7 @@ static gboolean load_current(const char *path, SourceList *list, gboolean must_e
 static int do_compile(const char *source, gboolean check_only)
 {
     g_autofree char *path = compiled_path(source);
-    g_autoptr(SourceList) list = source_list_new(source);
+    g_autoptr(List) list = list_new(source);
     GError *error = NULL;
     struct stat st;
 
@@ -183,11 +187,10 @@ static int do_compile(const char *source, gboolean check_only)
     GMappedFile *text = g_mapped_file_new(source, FALSE, &error);
     if (!text)
         return fail_error(error);
-    gboolean parsed = source_parse(list, g_mapped_file_get_contents(text),
-                                   g_mapped_file_get_length(text));
+    gboolean parsed = parse_or_report(list, g_mapped_file_get_contents(text), g_mapped_file_get_length(text));
     g_mapped_file_unref(text);
     if (!parsed)
-        return report_parse_errors(list);
+        return EXIT_ERROR;
     warn_dane_entries(list);
     if (check_only) {
         printf("%s: %u entries, no errors\n", source, list->records->len);
@@ -218,8 +221,10 @@ static int do_query(const char *source)
             direction = DIRECTION_INBOUND;
         else if (strcmp(opt.direction, "outbound") == 0)
             direction = DIRECTION_OUTBOUND;
-        else
-            return store_reader_free(reader), fail("-o takes inbound or outbound");
+        else {
+            store_reader_free(reader);
+            return fail("-o takes inbound or outbound");
+        }
     }
     if (!store_reader_begin(reader, &error)) {
         store_reader_free(reader);
@@ -254,13 +259,13 @@ static int do_query(const char *source)
 static int do_show(const char *source)
 {
     g_autofree char *path = compiled_path(source);
-    g_autoptr(SourceList) list = source_list_new(path);
+    g_autoptr(List) list = list_new(path);
     GError *error = NULL;
 
     if (!store_load(path, list, &error))
         return fail_error(error);
     for (guint i = 0; i < list->records->len; i++) {
-        const SourceRecord *rec = &g_array_index(list->records, SourceRecord, i);
+        const ListRecord *rec = &g_array_index(list->records, ListRecord, i);
         print_record(stdout, "", rec->key, &rec->value->entry);
     }
     return EXIT_SUCCESS;
@@ -270,11 +275,11 @@ static int do_show(const char *source)
 static int do_delete(const char *source)
 {
     g_autofree char *path = compiled_path(source);
-    g_autoptr(SourceList) old = source_list_new(path);
+    g_autoptr(List) old = list_new(path);
     g_autoptr(GPtrArray) raw = keys_argument(opt.delete_key);
     g_autoptr(GHashTable) doomed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     g_autoptr(GPtrArray) deleted = g_ptr_array_new();
-    g_autoptr(GArray) kept = g_array_new(FALSE, FALSE, sizeof(SourceRecord));
+    g_autoptr(GArray) kept = g_array_new(FALSE, FALSE, sizeof(ListRecord));
     GError *error = NULL;
     struct stat st;
 
@@ -299,7 +304,7 @@ static int do_delete(const char *source)
         goto out;
     }
     for (guint i = 0; i < old->records->len; i++) {
-        SourceRecord *rec = &g_array_index(old->records, SourceRecord, i);
+        ListRecord *rec = &g_array_index(old->records, ListRecord, i);
         if (g_hash_table_contains(doomed, rec->key))
             g_ptr_array_add(deleted, (char *)rec->key);
         else
@@ -318,7 +323,7 @@ out:
  * warning, or with --strict a refusal.  --probe-with gives the command
  * (default "tlsprobe"; more words are passed as options).
  */
-static gboolean probe_outbound_entries(SourceList *input)
+static gboolean probe_outbound_entries(List *input)
 {
     gboolean all_ok = TRUE;
     g_auto(GStrv) command = NULL;
@@ -329,9 +334,9 @@ static gboolean probe_outbound_entries(SourceList *input)
         return FALSE;
     }
     for (guint i = 0; i < input->records->len; i++) {
-        const SourceRecord *rec = &g_array_index(input->records, SourceRecord, i);
+        const ListRecord *rec = &g_array_index(input->records, ListRecord, i);
         const Entry *e = &rec->value->entry;
-        const char *domain = source_probe_domain(rec);
+        const char *domain = list_probe_domain(rec);
         if (!domain)
             continue;
         const char *level = e->level == LEVEL_VERIFY || e->level == LEVEL_SECURE ? entry_level_name(e->level) : "encrypt";
@@ -362,14 +367,20 @@ static gboolean probe_outbound_entries(SourceList *input)
     return all_ok || !opt.strict;
 }
 
+/* On equal keys the input (new) wins. */
+static void keep_newer(const ListRecord *old, const ListRecord *new, gpointer merged)
+{
+    g_array_append_val((GArray *)merged, *(new ? new : old));
+}
+
 /* -i: entries from stdin replace or join the old ones. */
 static int do_insert(const char *source)
 {
     g_autofree char *path = compiled_path(source);
-    g_autoptr(SourceList) old = source_list_new(path);
-    g_autoptr(SourceList) input = source_list_new("stdin");
+    g_autoptr(List) old = list_new(path);
+    g_autoptr(List) input = list_new("stdin");
     g_autoptr(GPtrArray) keys = g_ptr_array_new();
-    g_autoptr(GArray) merged = g_array_new(FALSE, FALSE, sizeof(SourceRecord));
+    g_autoptr(GArray) merged = g_array_new(FALSE, FALSE, sizeof(ListRecord));
     GError *error = NULL;
     struct stat st, *like = NULL;
     size_t len;
@@ -377,8 +388,8 @@ static int do_insert(const char *source)
 
     if (!text)
         return fail("stdin: %s", g_strerror(errno));
-    if (!source_parse(input, text, len))
-        return report_parse_errors(input);
+    if (!parse_or_report(input, text, len))
+        return EXIT_ERROR;
     warn_dane_entries(input);
     if (opt.probe && !probe_outbound_entries(input))
         return fail("--strict: a destination cannot meet its level, nothing changed");
@@ -402,23 +413,9 @@ static int do_insert(const char *source)
         goto out;
     }
 
-    /* Merge two sorted arrays; on equal keys the input wins. */
-    GArray *a = old->records, *b = input->records;
-    guint i = 0, j = 0;
-    while (i < a->len || j < b->len) {
-        SourceRecord *ra = i < a->len ? &g_array_index(a, SourceRecord, i) : NULL;
-        SourceRecord *rb = j < b->len ? &g_array_index(b, SourceRecord, j) : NULL;
-        int cmp = !ra ? 1 : !rb ? -1 : source_key_compare(ra->key, ra->key_len, rb->key, rb->key_len);
-        if (cmp <= 0 && ra)
-            i++;
-        if (cmp >= 0 && rb) {
-            g_array_append_val(merged, *rb);
-            g_ptr_array_add(keys, (char *)rb->key);
-            j++;
-        } else {
-            g_array_append_val(merged, *ra);
-        }
-    }
+    list_merge(old->records, input->records, keep_newer, merged);
+    for (guint i = 0; i < input->records->len; i++)
+        g_ptr_array_add(keys, (char *)g_array_index(input->records, ListRecord, i).key);
     rc = install(source, path, merged, like, "insert", keys);
 out:
     close(lock);

@@ -234,10 +234,11 @@ static GPtrArray *list_destinations(const char *path, GPtrArray *levels)
         g_error_free(error);
         return NULL;
     }
-    g_autoptr(SourceList) list = source_list_new(path);
-    if (!source_parse(list, text, len)) {
-        for (guint i = 0; i < list->errors->len; i++)
-            fprintf(stderr, "tlsprobe: %s\n", (char *)list->errors->pdata[i]);
+    g_autoptr(List) list = list_new(path);
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    if (!source_parse(list, text, len, errors)) {
+        for (guint i = 0; i < errors->len; i++)
+            fprintf(stderr, "tlsprobe: %s\n", (char *)errors->pdata[i]);
         return NULL;
     }
     /* Each distinct (destination, level) once: an address entry stricter
@@ -245,8 +246,8 @@ static GPtrArray *list_destinations(const char *path, GPtrArray *levels)
     GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     for (guint i = 0; i < list->records->len; i++) {
-        const SourceRecord *rec = &g_array_index(list->records, SourceRecord, i);
-        const char *domain = source_probe_domain(rec);
+        const ListRecord *rec = &g_array_index(list->records, ListRecord, i);
+        const char *domain = list_probe_domain(rec);
         if (!domain)
             continue;
         const char *level = entry_level_name(rec->value->entry.level);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "decide.h"
+#include "source.h"
 #include "netstring.h"
 
 static char *tmpdir;
@@ -621,9 +622,10 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     tmpdir = g_dir_make_tmp("decide-test-XXXXXX", NULL);
     g_autofree char *path = g_build_filename(tmpdir, "list.lmdb", NULL);
-    g_autoptr(SourceList) src = source_list_new("list");
-    if (!source_parse(src, list_text, strlen(list_text)))
-        g_error("%s", (char *)src->errors->pdata[0]);
+    g_autoptr(List) src = list_new("list");
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    if (!source_parse(src, list_text, strlen(list_text), errors))
+        g_error("%s", (char *)errors->pdata[0]);
     g_assert_true(store_write(path, src->records, NULL, NULL));
     list = store_reader_new(path);
 

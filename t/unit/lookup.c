@@ -11,13 +11,14 @@
 #include <lmdb.h>
 
 #include "lookup.h"
+#include "source.h"
 
 static char *tmpdir;
 
 static char *compile(const char *name, const char *text)
 {
-    g_autoptr(SourceList) list = source_list_new(name);
-    g_assert_true(source_parse(list, text, strlen(text)));
+    g_autoptr(List) list = list_new(name);
+    g_assert_true(source_parse(list, text, strlen(text), NULL));
     char *path = g_build_filename(tmpdir, name, NULL);
     GError *error = NULL;
     g_assert_true(store_write(path, list->records, NULL, &error));
@@ -322,9 +323,9 @@ static void test_reader_under_concurrent_writes(void)
     g_assert_cmpint(writer, >=, 0);
     if (writer == 0) {
         for (int n = 0; n < 300; n++) {
-            g_autoptr(SourceList) list = source_list_new("busy");
+            g_autoptr(List) list = list_new("busy");
             GString *text = n % 2 ? a : b;
-            source_parse(list, text->str, text->len);
+            source_parse(list, text->str, text->len, NULL);
             if (!store_write(path, list->records, NULL, NULL))
                 _exit(1);
         }

@@ -61,28 +61,37 @@ static const ParseCase cases[] = {
      "line 3: duplicate key \"a.example\" (first defined at line 1)"},
 };
 
+/* Parse text as "test.list"; the errors into errors. */
+static List *parse(const char *text, size_t len, GPtrArray *errors, gboolean *ok)
+{
+    List *list = list_new("test.list");
+    *ok = source_parse(list, text, len, errors);
+    return list;
+}
+
 static void test_parse(void)
 {
     for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
         const ParseCase *c = &cases[i];
-        g_autoptr(SourceList) list = source_list_new("test.list");
+        g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
         size_t len = c->input == nul_input ? sizeof nul_input - 1 : strlen(c->input);
+        gboolean ok;
         g_test_message("case %s", c->name);
-        gboolean ok = source_parse(list, c->input, len);
+        g_autoptr(List) list = parse(c->input, len, errors, &ok);
+        g_assert_cmpint(ok, ==, errors->len == 0);
         if (c->want_error) {
             g_assert_false(ok);
-            g_assert_cmpuint(list->errors->len, >, 0);
-            const char *first = list->errors->pdata[0];
+            const char *first = errors->pdata[0];
             g_assert_true(g_str_has_prefix(first, "test.list, line ") || g_str_has_prefix(first, "test.list:"));
             if (!strstr(first, c->want_error))
                 g_error("case %s: error \"%s\" lacks \"%s\"", c->name, first, c->want_error);
             continue;
         }
         if (!ok)
-            g_error("case %s: unexpected error %s", c->name, (char *)list->errors->pdata[0]);
+            g_error("case %s: unexpected error %s", c->name, (char *)errors->pdata[0]);
         g_assert_cmpuint(list->records->len, ==, c->records);
         if (c->want) {
-            const SourceRecord *rec = &g_array_index(list->records, SourceRecord, 0);
+            const ListRecord *rec = &g_array_index(list->records, ListRecord, 0);
             g_autoptr(GString) got = g_string_new(rec->key);
             g_string_append_c(got, '=');
             entry_format(&rec->value->entry, got);
@@ -93,10 +102,12 @@ static void test_parse(void)
 
 static void test_errors_are_all_reported(void)
 {
-    g_autoptr(SourceList) list = source_list_new("x");
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
     const char *text = "a.example bogus\nb.example encrypt\nc.example encrypt mode=x\n";
-    g_assert_false(source_parse(list, text, strlen(text)));
-    g_assert_cmpuint(list->errors->len, ==, 2);
+    gboolean ok;
+    g_autoptr(List) list = parse(text, strlen(text), errors, &ok);
+    g_assert_false(ok);
+    g_assert_cmpuint(errors->len, ==, 2);
     g_assert_cmpuint(list->records->len, ==, 1);
 }
 
@@ -105,34 +116,26 @@ static void test_error_cap(void)
     g_autoptr(GString) text = g_string_new(NULL);
     for (int i = 0; i < 200; i++)
         g_string_append(text, "bad\n");
-    g_autoptr(SourceList) list = source_list_new("x");
-    g_assert_false(source_parse(list, text->str, text->len));
-    g_assert_cmpuint(list->errors->len, ==, SOURCE_MAX_ERRORS + 1);
-    g_assert_nonnull(strstr(list->errors->pdata[SOURCE_MAX_ERRORS], "too many errors"));
-}
-
-static void assert_parts_agree(const char *text, size_t len, guint max_parts);
-
-static void test_error_cap_in_parts(void)
-{
-    g_autoptr(GString) text = g_string_new(NULL);
-    for (int i = 0; i < 200; i++)
-        g_string_append(text, i % 3 ? "bad\n" : "a.example encrypt\n");
-    assert_parts_agree(text->str, text->len, 3);
-    assert_parts_agree(text->str, text->len, 4);
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    gboolean ok;
+    g_autoptr(List) list = parse(text->str, text->len, errors, &ok);
+    g_assert_false(ok);
+    g_assert_cmpuint(errors->len, ==, SOURCE_MAX_ERRORS + 1);
+    g_assert_nonnull(strstr(errors->pdata[SOURCE_MAX_ERRORS], "too many errors"));
 }
 
 static void test_sorted_and_shared(void)
 {
-    g_autoptr(SourceList) list = source_list_new("x");
     const char *text = "c.example encrypt\nuser@b.example encrypt\n.a.example encrypt\nb.example verify\n";
-    g_assert_true(source_parse(list, text, strlen(text)));
+    gboolean ok;
+    g_autoptr(List) list = parse(text, strlen(text), NULL, &ok);
+    g_assert_true(ok);
     const char *want[] = {".a.example", "b.example", "c.example", "user@b.example"};
     for (guint i = 0; i < 4; i++)
-        g_assert_cmpstr(g_array_index(list->records, SourceRecord, i).key, ==, want[i]);
+        g_assert_cmpstr(g_array_index(list->records, ListRecord, i).key, ==, want[i]);
     /* identical entries are stored once */
-    g_assert_true(g_array_index(list->records, SourceRecord, 0).value
-                  == g_array_index(list->records, SourceRecord, 2).value);
+    g_assert_true(g_array_index(list->records, ListRecord, 0).value
+                  == g_array_index(list->records, ListRecord, 2).value);
     g_assert_cmpuint(g_hash_table_size(list->entries), ==, 2);
 }
 
@@ -151,44 +154,10 @@ static void test_entry_roundtrip(void)
     g_assert_false(entry_decode(buf, len, &back));
 }
 
-/* The parse cut into parts (big lists are) gives what the parse in one
- * piece gives: same records, same errors, same order. */
-static void assert_parts_agree(const char *text, size_t len, guint max_parts)
-{
-    g_autoptr(SourceList) whole = source_list_new("x");
-    g_autoptr(SourceList) cut = source_list_new("x");
-    whole->max_parts = 1;
-    cut->max_parts = max_parts;
-    cut->parallel_min = 1 + len / max_parts;
-    g_assert_cmpint(source_parse(whole, text, len), ==, source_parse(cut, text, len));
-    g_assert_cmpuint(whole->parts->len, ==, 0);
-    g_assert_cmpuint(whole->errors->len, ==, cut->errors->len);
-    for (guint i = 0; i < whole->errors->len; i++)
-        g_assert_cmpstr(whole->errors->pdata[i], ==, cut->errors->pdata[i]);
-    g_assert_cmpuint(whole->records->len, ==, cut->records->len);
-    for (guint i = 0; i < whole->records->len; i++) {
-        const SourceRecord *a = &g_array_index(whole->records, SourceRecord, i);
-        const SourceRecord *b = &g_array_index(cut->records, SourceRecord, i);
-        g_assert_cmpstr(a->key, ==, b->key);
-        g_assert_cmpuint(a->key_len, ==, strlen(b->key));
-        g_assert_cmpuint(a->line, ==, b->line);
-        g_assert_true(entry_equal(&a->value->entry, &b->value->entry));
-    }
-}
-
-static void test_parts_agree_on_every_case(void)
-{
-    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
-        g_test_message("case %s", cases[i].name);
-        size_t len = cases[i].input == nul_input ? sizeof nul_input - 1 : strlen(cases[i].input);
-        assert_parts_agree(cases[i].input, len, 3);
-    }
-}
-
-/* A list big enough to be cut: errors in every part keep their line
- * numbers, a duplicate across parts names both lines, continuation lines
- * stay with their line, entries repeated far apart are still shared. */
-static void test_parallel_parts(void)
+/* A long list: errors keep their line numbers across continuation lines
+ * and comments, a duplicate far from its first line names both, entries
+ * repeated far apart are shared. */
+static void test_long_list(void)
 {
     g_autoptr(GString) text = g_string_new(NULL);
     for (guint line = 1; line <= 3000; line++) {
@@ -201,18 +170,48 @@ static void test_parallel_parts(void)
         else
             g_string_append_printf(text, "d%u.example encrypt\n", line);
     }
-    g_autoptr(SourceList) list = source_list_new("x");
-    list->max_parts = 3;
-    list->parallel_min = text->len / 3;
-    g_assert_false(source_parse(list, text->str, text->len));
-    g_assert_cmpuint(list->parts->len, ==, 2);
-    g_assert_cmpuint(list->errors->len, ==, 3);
-    g_assert_nonnull(strstr(list->errors->pdata[0], "x, line 10: "));
-    g_assert_nonnull(strstr(list->errors->pdata[1], "x, line 2572: "));  /* 2500 + 24 lines of 4 */
-    g_assert_cmpstr(list->errors->pdata[2], ==,
-                    "x, line 2981: duplicate key \"twice.example\" (first defined at line 5)");
-    assert_parts_agree(text->str, text->len, 3);
-    assert_parts_agree(text->str, text->len, 4);
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    gboolean ok;
+    g_autoptr(List) list = parse(text->str, text->len, errors, &ok);
+    g_assert_false(ok);
+    g_assert_cmpuint(errors->len, ==, 3);
+    g_assert_nonnull(strstr(errors->pdata[0], "test.list, line 10: "));
+    g_assert_nonnull(strstr(errors->pdata[1], "test.list, line 2572: "));  /* 2500 + 24 lines of 4 */
+    g_assert_cmpstr(errors->pdata[2], ==,
+                    "test.list, line 2981: duplicate key \"twice.example\" (first defined at line 5)");
+    g_assert_cmpuint(list->records->len, ==, 2996 + 29);
+    g_assert_cmpuint(g_hash_table_size(list->entries), ==, 3);
+}
+
+/* list_merge: one call per key in key order, each side's record or NULL. */
+static void record_pair(const ListRecord *old, const ListRecord *new, gpointer data)
+{
+    g_string_append_printf(data, "%s:%s%s ", old ? old->key : "-", new ? new->key : "-",
+                            old && new && old->value != new->value ? "*" : "");
+}
+
+static void test_merge(void)
+{
+    static const struct {
+        const char *name, *old, *new, *want;
+    } rows[] = {
+        {"both empty", "", "", ""},
+        {"only old", "a.example encrypt\n", "", "a.example:- "},
+        {"only new", "", "a.example encrypt\n", "-:a.example "},
+        {"same key", "a.example encrypt\n", "a.example verify\n", "a.example:a.example* "},
+        {"interleaved", "a.example encrypt\nc.example encrypt\n", "b.example encrypt\nc.example encrypt\nd.example encrypt\n",
+         "a.example:- -:b.example c.example:c.example* -:d.example "},
+        {"prefix keys", "a.example encrypt\n", "a.example.com encrypt\n", "a.example:- -:a.example.com "},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
+        gboolean ok;
+        g_autoptr(List) old = parse(rows[i].old, strlen(rows[i].old), NULL, &ok);
+        g_autoptr(List) new = parse(rows[i].new, strlen(rows[i].new), NULL, &ok);
+        g_autoptr(GString) got = g_string_new(NULL);
+        list_merge(old->records, new->records, record_pair, got);
+        g_test_message("row %s", rows[i].name);
+        g_assert_cmpstr(got->str, ==, rows[i].want);
+    }
 }
 
 int main(int argc, char **argv)
@@ -221,10 +220,9 @@ int main(int argc, char **argv)
     g_test_add_func("/source/parse", test_parse);
     g_test_add_func("/source/all_errors", test_errors_are_all_reported);
     g_test_add_func("/source/error_cap", test_error_cap);
-    g_test_add_func("/source/error_cap_in_parts", test_error_cap_in_parts);
     g_test_add_func("/source/sorted_and_shared", test_sorted_and_shared);
-    g_test_add_func("/source/parts_agree", test_parts_agree_on_every_case);
-    g_test_add_func("/source/parallel_parts", test_parallel_parts);
+    g_test_add_func("/source/long_list", test_long_list);
+    g_test_add_func("/list/merge", test_merge);
     g_test_add_func("/entry/roundtrip", test_entry_roundtrip);
     return g_test_run();
 }
