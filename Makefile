@@ -49,7 +49,7 @@ endif
 ALL_CFLAGS  = $(WARN) $(CFLAGS) $(SANFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP
 LDLIBS      = $(PKG_LIBS)
 
-MAPS_LIB   = entry key escape list source store lookup audit
+MAPS_LIB   = entry key escape list source store lookup audit tlsrules
 MAPS_OBJS  = $(MAPS_LIB:%=$(B)/maps/%.o)
 POLICYD_LIB  = request netstring config decide log notify server
 POLICYD_OBJS = $(POLICYD_LIB:%=$(B)/policyd/%.o)
@@ -87,7 +87,7 @@ $(B)/tlsmap: $(B)/maps/tlsmap.o $(B)/libtlsmaps.a
 $(B)/tlspolicyd: $(B)/policyd/main.o $(B)/libpolicyd.a $(B)/libtlsmaps.a
 	$(CC) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/tlsprobe: $(B)/probe/tlsprobe.o $(PROBE_OBJS) $(B)/libpolicyd.a $(B)/libtlsmaps.a
+$(B)/tlsprobe: $(B)/probe/tlsprobe.o $(PROBE_OBJS) $(B)/libtlsmaps.a
 	$(CC) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/t/%.t: $(B)/t/unit/%.o $(PROBE_OBJS) $(B)/t/support/client.o $(B)/libpolicyd.a $(B)/libtlsmaps.a

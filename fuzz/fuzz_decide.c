@@ -113,7 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         req.recipient = second_recipient;
         decide(&req, ok && !(data[0] & 16) ? list : NULL, config, &txn, &d2);
         if (d2.verdict == VERDICT_FILTER
-            && (!decide_level_satisfies(txn.level, first) || (first_bounce && !txn.bounce)))
+            && (!tls_level_satisfies(txn.level, first) || (first_bounce && !txn.bounce)))
             __builtin_trap();
         if (strncmp(d2.action, "OK", 2) == 0 || strpbrk(d2.action, "\r\n"))
             __builtin_trap();

@@ -26,6 +26,7 @@
 #include "lookup.h"
 #include "source.h"
 #include "store.h"
+#include "tlsrules.h"
 
 #define EXIT_NOT_FOUND 1
 #define EXIT_ERROR 2
@@ -339,7 +340,7 @@ static gboolean probe_outbound_entries(List *input)
         const char *domain = list_probe_domain(rec);
         if (!domain)
             continue;
-        const char *level = e->level == LEVEL_VERIFY || e->level == LEVEL_SECURE ? entry_level_name(e->level) : "encrypt";
+        const char *level = tls_probe_level(e->level);
         g_autoptr(GPtrArray) argv = g_ptr_array_new();
         for (char **w = command; *w; w++)
             g_ptr_array_add(argv, *w);

@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include "tlsrules.h"
+
 #include <stddef.h>
 #include <string.h>
 
@@ -108,8 +110,8 @@ Config *config_new_defaults(void)
         c->transports[level] = g_strdup_printf("tls-%s", entry_level_name(level));
         c->bounce_transports[level] = g_strdup_printf("tls-%s-bounce", entry_level_name(level));
     }
-    c->min_protocol = PROTO_TLSV1_2;
-    c->exclude_ciphers = g_strdup("3DES:DES:RC4:NULL:EXPORT:MD5");
+    c->min_protocol = TLS_DEFAULT_MIN_PROTOCOL;
+    c->exclude_ciphers = g_strdup(TLS_DEFAULT_EXCLUDED_CIPHERS);
     c->reject_code = g_strdup("550");
     c->reject_status = g_strdup("5.7.1");
     c->reject_notice = g_strdup("");

@@ -20,80 +20,6 @@ static void dunno(Decision *d, const char *reason)
     g_strlcpy(d->action, "DUNNO", sizeof d->action);
 }
 
-/*
- * Protocols and ciphers.
- */
-
-int decide_protocol_rank(const char *name)
-{
-    TlsProtocol p;
-    if (entry_protocol_parse(name, &p))
-        return (int)p;
-    if (g_str_has_prefix(name, "TLSv1.") && g_ascii_isdigit(name[6]) && atoi(name + 6) > 3)
-        return PROTO_TLSV1_3 + 1;
-    return 0;
-}
-
-/* Does a component of a cipher name (len bytes) fall under an excluded
- * name (nlen bytes)?  3DES also goes by CBC3 and EDE, EXPORT by EXP...  */
-static gboolean component_matches(const char *component, size_t len, const char *name, size_t nlen)
-{
-    if (nlen == 4 && g_ascii_strncasecmp(name, "3DES", 4) == 0)
-        return (len == 4 && (g_ascii_strncasecmp(component, "3DES", 4) == 0
-                             || g_ascii_strncasecmp(component, "CBC3", 4) == 0))
-               || (len == 3 && g_ascii_strncasecmp(component, "EDE", 3) == 0);
-    if (nlen == 6 && g_ascii_strncasecmp(name, "EXPORT", 6) == 0)
-        return len >= 3 && g_ascii_strncasecmp(component, "EXP", 3) == 0;
-    return nlen == len && g_ascii_strncasecmp(component, name, len) == 0;
-}
-
-typedef struct {
-    const char *at;
-    size_t len;
-} CipherName;
-
-static const char *first_match(const char *cipher, const CipherName *names, guint n, char *found, size_t size)
-{
-    for (const char *p = cipher; *p;) {
-        size_t len = strcspn(p, "-_");
-        for (guint i = 0; i < n; i++) {
-            if (component_matches(p, len, names[i].at, names[i].len)) {
-                g_strlcpy(found, names[i].at, MIN(size, names[i].len + 1));
-                return found;
-            }
-        }
-        p += len;
-        if (*p)
-            p++;
-    }
-    return NULL;
-}
-
-const char *decide_excluded_cipher(const char *cipher, const char *excluded, char *found, size_t size)
-{
-    /* This runs for every TLS request of a listed sender: split the
-     * excluded names once, then walk the cipher name's components. */
-    CipherName few[32], *names = few;
-    guint n = 1;
-    for (const char *p = excluded; *p; p++)
-        n += *p == ':';
-    if (n > G_N_ELEMENTS(few))
-        names = g_new(CipherName, n);
-    n = 0;
-    for (const char *p = excluded; *p;) {
-        size_t len = strcspn(p, ":");
-        if (len > 0)
-            names[n++] = (CipherName){p, len};
-        p += len;
-        if (*p)
-            p++;
-    }
-    const char *result = first_match(cipher, names, n, found, size);
-    if (names != few)
-        g_free(names);
-    return result;
-}
-
 /* What an inbound session lacks; each has its own reply text and reason. */
 typedef enum {
     MISSING_NOTHING,
@@ -113,11 +39,11 @@ static Missing session_missing(const PolicyRequest *req, TlsProtocol floor, cons
 {
     if (!*req->encryption_protocol)
         return MISSING_TLS;
-    if (decide_protocol_rank(req->encryption_protocol) < (int)floor) {
+    if (tls_protocol_rank(req->encryption_protocol) < (int)floor) {
         g_snprintf(detail, DECISION_DETAIL, "%.40s below %s", req->encryption_protocol, entry_protocol_name(floor));
         return MISSING_VERSION;
     }
-    if (decide_excluded_cipher(req->encryption_cipher, excluded, cipher_name, size)) {
+    if (tls_excluded_cipher(req->encryption_cipher, excluded, cipher_name, size)) {
         g_snprintf(detail, DECISION_DETAIL, "cipher %.60s is excluded (%s)", req->encryption_cipher, cipher_name);
         return MISSING_CIPHER;
     }
@@ -297,22 +223,6 @@ static void decide_inbound(const PolicyRequest *req, StoreReader *list, const Co
         apply_global_floor(req, c, d);
 }
 
-gboolean decide_level_satisfies(TlsLevel have, TlsLevel want)
-{
-    if (have == want)
-        return TRUE;
-    switch (want) {
-    case LEVEL_ENCRYPT:
-        return have == LEVEL_VERIFY || have == LEVEL_SECURE || have == LEVEL_DANE_ONLY;
-    case LEVEL_VERIFY:
-        return have == LEVEL_SECURE;
-    case LEVEL_DANE:
-        return have == LEVEL_DANE_ONLY;
-    default:
-        return FALSE;
-    }
-}
-
 /* This recipient's FILTER route, as a transaction would record it. */
 typedef struct {
     char route[CONFIG_ROUTE_MAX];  /* "" = unfiltered */
@@ -339,9 +249,9 @@ static gboolean combine_routes(const Config *c, TransactionState *txn, const Rou
     if (!*txn->route || !*r->route || txn->custom || r->custom || strcmp(txn->nexthop, r->nexthop) != 0)
         return FALSE;
     TlsLevel level;
-    if (decide_level_satisfies(txn->level, r->level))
+    if (tls_level_satisfies(txn->level, r->level))
         level = txn->level;
-    else if (decide_level_satisfies(r->level, txn->level))
+    else if (tls_level_satisfies(r->level, txn->level))
         level = r->level;
     else
         return FALSE;

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "lookup.h"
 #include "request.h"
+#include "tlsrules.h"
 
 typedef enum {
     VERDICT_DUNNO,
@@ -75,20 +76,5 @@ typedef struct {
 
 /* request: "NAME KEY" (NUL-terminated); list NULL when unavailable. */
 void decide_route(const char *request, StoreReader *list, const Config *config, RouteDecision *out);
-
-/* Does delivery at level have meet the requirement of level want?  Only
- * never-plaintext levels satisfy another: encrypt < verify < secure,
- * dane-only covers encrypt and dane; dane (plaintext without TLSA
- * records) satisfies nothing but itself. */
-gboolean decide_level_satisfies(TlsLevel have, TlsLevel want);
-
-/* Rank of a negotiated protocol name ("TLSv1.2") as a TlsProtocol value;
- * an unknown "TLSv1.N" with N > 3 ranks above TLSv1.3, anything else 0. */
-int decide_protocol_rank(const char *name);
-
-/* Cipher name check: does cipher contain one of the colon-separated
- * names in excluded, compared on name components ("DES" is not in
- * "AES256", "3DES" is in "DES-CBC3-SHA")?  Returns the name or NULL. */
-const char *decide_excluded_cipher(const char *cipher, const char *excluded, char *found, size_t size);
 
 #endif

@@ -21,10 +21,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "decide.h"
-
-/* The exclusions the shipped tls-* transports enforce (floor: TLSv1.2). */
-#define EXCLUDED_CIPHERS "3DES:DES:RC4:NULL:EXPORT:MD5"
+#include "key.h"
+#include "tlsrules.h"
 
 const char *probe_level_name(ProbeLevel level)
 {
@@ -256,9 +254,9 @@ static void judge(ProbeResult *r)
     const char *enc_why = NULL;
     if (!r->tls)
         enc_why = r->error ? r->error : "no TLS";
-    else if (decide_protocol_rank(r->protocol) < PROTO_TLSV1_2)
+    else if (tls_protocol_rank(r->protocol) < TLS_DEFAULT_MIN_PROTOCOL)
         enc_why = "protocol below TLSv1.2";
-    else if (decide_excluded_cipher(r->cipher, EXCLUDED_CIPHERS, excluded, sizeof excluded))
+    else if (tls_excluded_cipher(r->cipher, TLS_DEFAULT_EXCLUDED_CIPHERS, excluded, sizeof excluded))
         enc_why = "weak cipher";
     r->ok[PROBE_ENCRYPT] = enc_why == NULL;
     r->why[PROBE_ENCRYPT] = g_strdup(enc_why ? enc_why : "TLS 1.2 or better, strong cipher");

@@ -13,9 +13,10 @@
 #include <unistd.h>
 
 #include "mx.h"
-#include "log.h"
+#include "escape.h"
 #include "probe.h"
 #include "source.h"
+#include "tlsrules.h"
 
 static struct {
     char *mx, *connect, *level, *cafile, *list, *port;
@@ -250,9 +251,7 @@ static GPtrArray *list_destinations(const char *path, GPtrArray *levels)
         const char *domain = list_probe_domain(rec);
         if (!domain)
             continue;
-        const char *level = entry_level_name(rec->value->entry.level);
-        if (level_index(level) < 0)
-            level = "encrypt";  /* dane levels: at least encrypt */
+        const char *level = tls_probe_level(rec->value->entry.level);
         char *pair = g_strconcat(domain, " ", level, NULL);
         if (!g_hash_table_add(seen, pair))
             continue;

@@ -598,25 +598,6 @@ static void test_netstrings(void)
     g_assert_cmpstr(out->str, ==, "14:OK tls-verify:,");
 }
 
-static void test_excluded_cipher_names(void)
-{
-    char found[32];
-    g_assert_cmpstr(decide_excluded_cipher("DES-CBC3-SHA", "3DES", found, sizeof found), ==, "3DES");
-    g_assert_cmpstr(decide_excluded_cipher("DES-CBC-SHA", "DES", found, sizeof found), ==, "DES");
-    g_assert_null(decide_excluded_cipher("AES128-SHA", "DES:3DES", found, sizeof found));
-    g_assert_null(decide_excluded_cipher("TLS_AES_128_GCM_SHA256", "DES:3DES:RC4:NULL:EXPORT:MD5", found, sizeof found));
-    g_assert_cmpstr(decide_excluded_cipher("ECDHE-RSA-RC4-SHA", "rc4", found, sizeof found), ==, "rc4");
-    /* the first component that matches names the reason, whatever the list order */
-    g_assert_cmpstr(decide_excluded_cipher("EXP-DES-CBC3-SHA", "3DES:EXPORT", found, sizeof found), ==, "EXPORT");
-    g_assert_cmpstr(decide_excluded_cipher("DES-CBC3-SHA", ":3DES::", found, sizeof found), ==, "3DES");
-    /* a long list (past the stack room for names) still counts every name */
-    g_autoptr(GString) many = g_string_new(NULL);
-    for (int i = 0; i < 40; i++)
-        g_string_append_printf(many, "X%d:", i);
-    g_string_append(many, "SHA384");
-    g_assert_cmpstr(decide_excluded_cipher("TLS_AES_256_GCM_SHA384", many->str, found, sizeof found), ==, "SHA384");
-}
-
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -637,7 +618,6 @@ int main(int argc, char **argv)
     g_test_add_func("/decide/mixed_recipients", test_mixed_recipients);
     g_test_add_func("/decide/long_instance", test_long_instance);
     g_test_add_func("/decide/odd_addresses", test_odd_addresses);
-    g_test_add_func("/decide/cipher_names", test_excluded_cipher_names);
     g_test_add_func("/decide/routes", test_routes);
     g_test_add_func("/netstring/frame", test_netstrings);
     g_test_add_func("/request/next", test_request_next);
