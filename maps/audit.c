@@ -4,44 +4,9 @@
 #include "audit.h"
 
 #include <pwd.h>
-#include <stdio.h>
-#include <syslog.h>
 #include <unistd.h>
 
 #define AUDIT_MAX_KEYS 20
-
-static gboolean echo_stderr;
-
-static GLogWriterOutput audit_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
-                                     gpointer data)
-{
-    (void)data;
-    const char *message = NULL;
-    for (gsize i = 0; i < n_fields; i++) {
-        if (g_strcmp0(fields[i].key, "MESSAGE") == 0)
-            message = fields[i].value;
-    }
-    if (echo_stderr && message)
-        fprintf(stderr, "tlsmap: %s\n", message);
-    if (g_log_writer_journald(level, fields, n_fields, NULL) == G_LOG_WRITER_HANDLED)
-        return G_LOG_WRITER_HANDLED;
-    if (!message)
-        return G_LOG_WRITER_HANDLED;
-    /* syslog() cannot say whether anyone listens: with no /dev/log the
-     * record goes to stderr rather than nowhere */
-    if (g_file_test("/dev/log", G_FILE_TEST_EXISTS))
-        syslog(LOG_MAIL | LOG_INFO, "%s", message);
-    else if (!echo_stderr)
-        fprintf(stderr, "tlsmap: %s (no journal, no syslog)\n", message);
-    return G_LOG_WRITER_HANDLED;
-}
-
-void audit_init(gboolean echo_to_stderr)
-{
-    echo_stderr = echo_to_stderr;
-    openlog("tlsmap", LOG_PID, LOG_MAIL);
-    g_log_set_writer_func(audit_writer, NULL, NULL);
-}
 
 /* Every value in a record is escaped (control characters, quotes,
  * backslashes, non-ASCII as octal): nothing in a file name, a key or the

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "logging.h"
 #include "lookup.h"
 #include "source.h"
 #include "store.h"
@@ -499,7 +500,7 @@ int main(int argc, char **argv)
     const char *source = argv[1];
     if (g_str_has_prefix(source, "lmdb:"))
         source += 5;
-    audit_init(opt.verbose);
+    logging_init("tlsmap", FALSE, opt.verbose);
     catch_faults(source);
 
     if (opt.query)

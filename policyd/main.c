@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "log.h"
+#include "logging.h"
 #include "server.h"
 
 static struct {
@@ -78,7 +78,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "tlspolicyd: %s\n", error ? error->message : "unexpected argument (try --help)");
         return 2;
     }
-    log_init(opt.verbose);
+    logging_init("tlspolicyd", TRUE, FALSE);
+    logging_set_verbose(opt.verbose);
 
     Config *config = build_config(&error);
     if (!config) {
@@ -91,7 +92,7 @@ int main(int argc, char **argv)
         config_free(config);
         return 0;
     }
-    log_set_verbose(config->verbose);
+    logging_set_verbose(config->verbose);
 
     Server *server = server_new(config, reload, NULL, &error);
     if (!server) {

@@ -22,7 +22,8 @@
 #include <unistd.h>
 
 #include "decide.h"
-#include "log.h"
+#include "escape.h"
+#include "logging.h"
 #include "netstring.h"
 #include "notify.h"
 
@@ -438,7 +439,7 @@ static void log_decision(const PolicyRequest *req, const Decision *d)
 {
     gboolean changes_flow = d->verdict != VERDICT_DUNNO || d->report;
 
-    if (!changes_flow && !log_is_verbose())
+    if (!changes_flow && !logging_is_verbose())
         return;
     const char *what = d->report ? "report" : decide_verdict_name(d->verdict);
     GString *line = log_line_start(what);
@@ -553,7 +554,7 @@ static gboolean flush_output(Server *s, Connection *c)
 static void log_route(const char *request, const RouteDecision *d)
 {
     gboolean changes_flow = d->status == ROUTE_OK || d->status == ROUTE_TEMP || d->status == ROUTE_PERM || d->report;
-    if (!changes_flow && !log_is_verbose())
+    if (!changes_flow && !logging_is_verbose())
         return;
     const char *what = d->report ? "report" : d->status == ROUTE_OK ? "route" : d->status == ROUTE_TEMP ? "tempfail" : "lookup";
     GString *line = log_line_start(what);
@@ -869,7 +870,7 @@ static void reload_config(Server *s)
     }
     config_free(s->config);
     s->config = fresh;
-    log_set_verbose(fresh->verbose);
+    logging_set_verbose(fresh->verbose);
     g_message("configuration reloaded");
     notify_ready();
 }
@@ -942,24 +943,17 @@ int server_run(Server *s)
     struct epoll_event events[256];
     notify_ready();
     while (!s->stopping) {
-        /* with log lines waiting, only peek: if nothing is up, write them */
-        int timeout = log_pending() ? 0 : 1000;
-        int n = epoll_wait(s->epfd, events, G_N_ELEMENTS(events), timeout);
+        int n = epoll_wait(s->epfd, events, G_N_ELEMENTS(events), 1000);
         if (n < 0 && errno != EINTR) {
             g_critical("epoll_wait: %s", g_strerror(errno));
             return 1;
         }
         clock_tick(s);
-        if (n == 0 && timeout == 0) {
-            log_flush();
-            continue;
-        }
         /* idle for a second: look at the list anyway, so a replaced one
          * is unmapped (and a broken one reported) without waiting for the
          * next request */
         if (n == 0)
             with_list(s, look_at_list, NULL);
-        log_batch_begin();
         for (int i = 0; i < n; i++) {
             void *ptr = events[i].data.ptr;
             if (ptr == NULL)
@@ -972,7 +966,6 @@ int server_run(Server *s)
                 connection_readable(s, ptr);
         }
         expire_connections(s);
-        log_batch_end(s->now);
     }
 
     /* Stopping: no new connections.  Requests already sent to us are in

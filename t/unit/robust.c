@@ -18,7 +18,7 @@
 #include <glib.h>
 
 #include "client.h"
-#include "log.h"
+#include "escape.h"
 
 static char *tmpdir, *sock_path, *list_path, *conf_path, *log_path;
 static GPid daemon_pid;
