@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <string.h>
 
+G_DEFINE_QUARK(tlspolicyd-config-error-quark, config_error)
+
 #define GROUP "tlspolicyd"
 
 typedef enum {
@@ -165,13 +167,14 @@ static gboolean set_option(Config *c, const Option *opt, GKeyFile *kf, const cha
     GError *err = NULL;
     g_autofree char *value = g_key_file_get_string(kf, GROUP, opt->name, &err);
     if (!value) {
-        g_propagate_prefixed_error(error, err, "%s", why_prefix);
+        g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_VALUE, "%s%s", why_prefix, err->message);
+        g_error_free(err);
         return FALSE;
     }
     switch (opt->type) {
     case T_TRANSPORT:
         if (!entry_transport_valid(value)) {
-            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+            g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_VALUE,
                         "%s%s must be a master.cf service name (letters, digits, '-', '_', '.'), "
                         "not \"%s\"", why_prefix, opt->name, value);
             return FALSE;
@@ -179,7 +182,7 @@ static gboolean set_option(Config *c, const Option *opt, GKeyFile *kf, const cha
         G_GNUC_FALLTHROUGH;
     case T_NEXTHOP:
         if (opt->type == T_NEXTHOP && *value && !entry_nexthop_valid(value)) {
-            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+            g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_VALUE,
                         "%s%s must be empty or one next-hop destination ([host]:port), not \"%s\"",
                         why_prefix, opt->name, value);
             return FALSE;
@@ -231,7 +234,7 @@ static gboolean set_option(Config *c, const Option *opt, GKeyFile *kf, const cha
         return TRUE;
     }
     }
-    g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "%sinvalid value \"%s\" for %s",
+    g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_VALUE, "%sinvalid value \"%s\" for %s",
                 why_prefix, value, opt->name);
     return FALSE;
 }
@@ -242,17 +245,20 @@ gboolean config_load(Config *c, const char *path, GError **error)
     g_autoptr(GKeyFile) kf = g_key_file_new();
     GError *err = NULL;
 
-    if (!g_file_get_contents(path, &text, NULL, error))
-        return FALSE;
-    if (!g_key_file_load_from_data(kf, text, (gsize)-1, G_KEY_FILE_NONE, &err)) {
-        g_propagate_prefixed_error(error, err, "%s: ", path);
+    if (!g_file_get_contents(path, &text, NULL, &err)
+        || !g_key_file_load_from_data(kf, text, (gsize)-1, G_KEY_FILE_NONE, &err)) {
+        /* GLib's file messages name the file already, GKeyFile's do not */
+        gboolean named = err->domain == G_FILE_ERROR;
+        g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_FILE, "%s%s%s", named ? "" : path, named ? "" : ": ",
+                    err->message);
+        g_error_free(err);
         return FALSE;
     }
     g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
     for (char **g = groups; *g; g++) {
         if (strcmp(*g, GROUP) != 0) {
             g_autofree char *header = g_strdup_printf("[%s]", *g);
-            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND,
+            g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_UNKNOWN,
                         "%s, line %u: unknown group %s (options go in [" GROUP "])", path,
                         line_of(text, header), header);
             return FALSE;
@@ -265,7 +271,7 @@ gboolean config_load(Config *c, const char *path, GError **error)
             opt = strcmp(options[i].name, *k) == 0 ? &options[i] : NULL;
         guint line = line_of(text, *k);
         if (!opt) {
-            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
+            g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_UNKNOWN,
                         "%s, line %u: unknown option \"%s\"", path, line, *k);
             return FALSE;
         }
@@ -280,9 +286,9 @@ gboolean config_load(Config *c, const char *path, GError **error)
         return TRUE;
     guint line = line_of(text, option);
     if (line)
-        g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "%s, line %u: %s", path, line, why);
+        g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_VALUE, "%s, line %u: %s", path, line, why);
     else
-        g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "%s: %s", path, why);
+        g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_VALUE, "%s: %s", path, why);
     return FALSE;
 }
 
@@ -368,7 +374,7 @@ gboolean config_validate(const Config *c, GError **error)
     const char *option;
     const char *why = first_problem(c, &option);
     if (why)
-        g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "%s", why);
+        g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_VALUE, "%s", why);
     return why == NULL;
 }
 

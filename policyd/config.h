@@ -13,6 +13,14 @@
 #include "entry.h"
 #include "request.h"
 
+GQuark config_error_quark(void);
+#define CONFIG_ERROR config_error_quark()
+typedef enum {
+    CONFIG_ERROR_FILE,     /* unreadable, or not key-file syntax */
+    CONFIG_ERROR_UNKNOWN,  /* an unknown group or option */
+    CONFIG_ERROR_VALUE,    /* a bad value, or options that contradict each other */
+} ConfigErrorCode;
+
 typedef enum { LIST_ERROR_TEMPFAIL, LIST_ERROR_DUNNO } ListErrorMode;
 typedef enum { MIXED_REJECT, MIXED_STRICTEST } MixedMode;
 typedef enum { ROUTING_FILTER, ROUTING_TRANSPORT_MAPS } RoutingMode;

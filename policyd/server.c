@@ -1,39 +1,41 @@
 /*
- * server.c - the event loop; see server.h for the contract.
+ * server.c - the event loop; see server.h for the contract.  main.c
+ * runs it; listeners come from endpoint.c, decisions from decide.c, their
+ * log lines from verdictlog.c.
  */
 #include "server.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <netdb.h>
 #include <poll.h>
-#include <pwd.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "decide.h"
-#include "escape.h"
+#include "endpoint.h"
 #include "logging.h"
 #include "netstring.h"
 #include "notify.h"
+#include "verdictlog.h"
 
 #define INITIAL_BUFFER 2048
 #define LIST_RECHECK_US 1000  /* a renamed-in list is seen within 1 ms */
 
-typedef enum { PROTOCOL_POLICY, PROTOCOL_SOCKETMAP } Protocol;
+/* Whatever epoll watches (a connection, a listener, the signalfd) starts
+ * with a Watch: the event goes to its handler. */
+typedef struct Watch Watch;
+typedef void (*WatchHandler)(Server *s, Watch *w, guint32 events);
+struct Watch {
+    WatchHandler handler;
+};
 
 typedef struct Connection Connection;
 struct Connection {
+    Watch watch;           /* first: epoll's pointer is the connection's */
     int fd;
     Protocol protocol;
     char *in;
@@ -49,12 +51,9 @@ struct Connection {
 };
 
 typedef struct {
-    int fd;
-    Protocol protocol;
-    char *unix_path;  /* to unlink at exit; NULL for inet and inherited sockets */
-    dev_t unix_dev;   /* the socket file we created: unlink only that one */
-    ino_t unix_ino;
-} Listener;
+    Watch watch;           /* first */
+    const Listener *listener;
+} ListenerWatch;
 
 typedef struct {
     guint64 requests, dunno, filter, reject, split, tempfail, report, protocol_errors,
@@ -66,7 +65,9 @@ struct Server {
     ConfigReloader reload;
     gpointer reload_data;
     int epfd, sigfd;
-    GArray *listeners;
+    Watch signal_watch;
+    GArray *listeners;        /* Listener (endpoint.h) */
+    ListenerWatch *listener_watches;
     gboolean accept_paused;
     gint64 accept_resume;
     Connection *connections;
@@ -92,173 +93,12 @@ static void clock_tick(Server *s)
     s->now = g_get_monotonic_time() / 1000;
 }
 
-/*
- * Listening sockets.
- */
-static gboolean is_loopback(const struct sockaddr *sa)
-{
-    if (sa->sa_family == AF_INET)
-        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
-    if (sa->sa_family == AF_INET6)
-        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
-    return FALSE;
-}
-
-static int listen_inet(const char *spec, const Config *c, GError **error)
-{
-    const char *hostport = spec + 5, *colon = strrchr(hostport, ':');
-    if (!colon || colon == hostport || !colon[1]) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: expected inet:host:port", spec);
-        return -1;
-    }
-    g_autofree char *host = g_strndup(hostport, (gsize)(colon - hostport));
-    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-        memmove(host, host + 1, strlen(host));
-        host[strlen(host) - 1] = 0;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
-    struct addrinfo *ai;
-    int rc = getaddrinfo(host, colon + 1, &hints, &ai);
-    if (rc != 0) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: %s", spec, gai_strerror(rc));
-        return -1;
-    }
-    int fd = -1;
-    if (!c->allow_remote && !is_loopback(ai->ai_addr)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_PERM,
-                    "%s: not a loopback address; set allow_remote = true to listen on it", spec);
-        goto out;
-    }
-    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0
-        || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", spec, g_strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        fd = -1;
-    }
-out:
-    freeaddrinfo(ai);
-    return fd;
-}
-
-static int listen_unix(const char *spec, const Config *c, GError **error)
-{
-    const char *path = spec + 5;
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    struct stat st;
-
-    if (strlen(path) >= sizeof sun.sun_path || !*path) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: bad socket path", spec);
-        return -1;
-    }
-    strcpy(sun.sun_path, path);
-    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
-        /* Stale from an earlier run, or a live server (the service, while
-         * an admin starts a second one by hand)?  Never take a live one's
-         * path: it would be unreachable, and gone when we exit. */
-        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        gboolean live = probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof sun) == 0;
-        if (probe >= 0)
-            close(probe);
-        if (live) {
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_EXIST,
-                        "%s: another server is listening on this socket (is tlspolicyd already running?)", spec);
-            return -1;
-        }
-        unlink(path);
-    }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 || chmod(path, c->socket_mode) < 0
-        || listen(fd, 1024) < 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", spec, g_strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    uid_t uid = (uid_t)-1;
-    gid_t gid = (gid_t)-1;
-    if (c->socket_owner && *c->socket_owner) {
-        struct passwd *pw = getpwnam(c->socket_owner);
-        if (!pw) {
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "socket_owner: no user %s", c->socket_owner);
-            close(fd);
-            return -1;
-        }
-        uid = pw->pw_uid;
-    }
-    if (c->socket_group && *c->socket_group) {
-        struct group *gr = getgrnam(c->socket_group);
-        if (!gr) {
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "socket_group: no group %s", c->socket_group);
-            close(fd);
-            return -1;
-        }
-        gid = gr->gr_gid;
-    }
-    if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) < 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: chown: %s", spec, g_strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* Sockets passed by systemd (LISTEN_PID/LISTEN_FDS, starting at fd 3). */
-static guint inherited_sockets(GArray *listeners)
-{
-    const char *pid = g_getenv("LISTEN_PID"), *fds = g_getenv("LISTEN_FDS");
-    if (!pid || !fds || atoi(pid) != getpid())
-        return 0;
-    int n = atoi(fds);
-    /* FileDescriptorName=socketmap in a .socket unit marks the socketmap service. */
-    g_auto(GStrv) names = g_strsplit(g_getenv("LISTEN_FDNAMES") ? g_getenv("LISTEN_FDNAMES") : "", ":", -1);
-    for (int fd = 3; fd < 3 + n; fd++) {
-        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-        fcntl(fd, F_SETFD, FD_CLOEXEC);
-        const char *name = (guint)(fd - 3) < g_strv_length(names) ? names[fd - 3] : "";
-        Listener l = {.fd = fd, .protocol = strcmp(name, "socketmap") == 0 ? PROTOCOL_SOCKETMAP : PROTOCOL_POLICY};
-        g_array_append_val(listeners, l);
-    }
-    g_unsetenv("LISTEN_PID");
-    g_unsetenv("LISTEN_FDS");
-    g_unsetenv("LISTEN_FDNAMES");
-    return (guint)MAX(n, 0);
-}
-
-static gboolean open_listeners(Server *s, GError **error)
-{
-    if (inherited_sockets(s->listeners) > 0) {
-        g_message("listening on %u socket(s) passed by systemd", s->listeners->len);
-        return TRUE;
-    }
-    char **specs[] = {s->config->listen, s->config->socketmap_listen};
-    for (Protocol p = PROTOCOL_POLICY; p <= PROTOCOL_SOCKETMAP; p++) {
-        for (char **spec = specs[p]; spec && *spec; spec++) {
-            gboolean is_unix = g_str_has_prefix(*spec, "unix:");
-            int fd = is_unix ? listen_unix(*spec, s->config, error) : listen_inet(*spec, s->config, error);
-            if (fd < 0)
-                return FALSE;
-            Listener l = {.fd = fd, .protocol = p, .unix_path = is_unix ? g_strdup(*spec + 5) : NULL};
-            struct stat st;
-            if (is_unix && lstat(l.unix_path, &st) == 0) {
-                l.unix_dev = st.st_dev;
-                l.unix_ino = st.st_ino;
-            }
-            g_array_append_val(s->listeners, l);
-            g_message("listening on %s (%s)", *spec, p == PROTOCOL_SOCKETMAP ? "socketmap" : "policy");
-        }
-    }
-    return TRUE;
-}
-
 static void watch_listeners(Server *s, gboolean on)
 {
     for (guint i = 0; i < s->listeners->len; i++) {
-        Listener *l = &g_array_index(s->listeners, Listener, i);
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
-        epoll_ctl(s->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, l->fd, &ev);
+        ListenerWatch *lw = &s->listener_watches[i];
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &lw->watch};
+        epoll_ctl(s->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, lw->listener->fd, &ev);
     }
 }
 
@@ -285,8 +125,12 @@ static void connection_close(Server *s, Connection *c)
     }
 }
 
-static void accept_connections(Server *s, Listener *l)
+static void connection_event(Server *s, Watch *w, guint32 events);
+
+static void accept_connections(Server *s, Watch *w, guint32 events)
 {
+    const Listener *l = ((ListenerWatch *)w)->listener;
+    (void)events;
     for (;;) {
         int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
@@ -308,6 +152,7 @@ static void accept_connections(Server *s, Listener *l)
             continue;
         }
         Connection *c = g_new0(Connection, 1);
+        c->watch.handler = connection_event;
         c->fd = fd;
         c->protocol = l->protocol;
         c->in_cap = INITIAL_BUFFER;
@@ -320,7 +165,7 @@ static void accept_connections(Server *s, Listener *l)
         s->connections = c;
         s->n_connections++;
         s->count.connections++;
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->watch};
         epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
     }
 }
@@ -411,69 +256,6 @@ static void with_list(Server *s, ListUse use, gpointer data)
     reading_list = 0;
 }
 
-/* Appends s escaped (see text_escape()) to line. */
-static void append_escaped(GString *line, const char *s, size_t max)
-{
-    char buf[LOG_VALUE_MAX * 2];
-    g_string_append(line, text_escape(s, buf, MIN(max, sizeof buf)));
-}
-
-/* Decision lines are put together by hand in one reused buffer: they are
- * written for every reject, and printf-style formatting of a dozen values
- * was much of their cost. */
-static GString *log_line_start(const char *what)
-{
-    static GString *line;
-    if (!line)
-        line = g_string_sized_new(1024);
-    return g_string_assign(line, what);
-}
-
-static void log_line_end(const GString *line, gboolean changes_flow, const char *what)
-{
-    g_log_structured(G_LOG_DOMAIN, changes_flow ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_DEBUG, "TLSPOLICYD_VERDICT",
-                     what, "MESSAGE", "%s", line->str);
-}
-
-static void log_decision(const PolicyRequest *req, const Decision *d)
-{
-    gboolean changes_flow = d->verdict != VERDICT_DUNNO || d->report;
-
-    if (!changes_flow && !logging_is_verbose())
-        return;
-    const char *what = d->report ? "report" : decide_verdict_name(d->verdict);
-    GString *line = log_line_start(what);
-    g_string_append(line, ": queue_id=");
-    append_escaped(line, *req->queue_id ? req->queue_id : "NOQUEUE", 64);
-    /* Postfix has no queue id at the first RCPT: the session's instance
-     * groups every line of one message */
-    g_string_append(line, " instance=");
-    append_escaped(line, *req->instance ? req->instance : "-", 64);
-    g_string_append(line, d->direction == DIRECTION_OUTBOUND ? " direction=outbound client=" : " direction=inbound client=");
-    append_escaped(line, *req->client_name ? req->client_name : "unknown", LOG_VALUE_MAX);
-    g_string_append_c(line, '[');
-    append_escaped(line, req->client_address, 64);
-    g_string_append(line, "] sender=<");
-    append_escaped(line, req->sender, LOG_VALUE_MAX);
-    g_string_append(line, "> recipient=<");
-    append_escaped(line, req->recipient, LOG_VALUE_MAX);
-    g_string_append(line, "> key=");
-    g_string_append(line, d->key[0] ? d->key : "-");
-    g_string_append(line, " level=");
-    g_string_append(line, d->key[0] ? entry_level_name(d->level) : "-");
-    g_string_append(line, " reason=\"");
-    g_string_append(line, d->reason);
-    if (d->detail[0]) {  /* it may quote the request (protocol, cipher, certificate) */
-        g_string_append(line, " (");
-        append_escaped(line, d->detail, sizeof d->detail);
-        g_string_append_c(line, ')');
-    }
-    g_string_append(line, d->report ? "\" action=\"would have been: " : "\" action=\"");
-    append_escaped(line, d->report ? decide_verdict_name(d->would) : d->action, LOG_VALUE_MAX * 2);
-    g_string_append_c(line, '"');
-    log_line_end(line, changes_flow, what);
-}
-
 static void count_verdict(Counters *count, const Decision *d)
 {
     count->requests++;
@@ -516,7 +298,7 @@ static void answer(Server *s, Connection *c, const PolicyRequest *req)
     PolicyAnswer a = {.c = c, .req = req};
     with_list(s, decide_policy, &a);
     count_verdict(&s->count, &a.d);
-    log_decision(req, &a.d);
+    verdictlog_policy(req, &a.d);
     g_string_append(c->out, "action=");
     g_string_append(c->out, a.d.action);
     g_string_append(c->out, "\n\n");
@@ -528,7 +310,7 @@ static void want_write(Server *s, Connection *c, gboolean on)
     if (c->want_write == on)
         return;
     c->want_write = on;
-    struct epoll_event ev = {.events = on ? EPOLLOUT : EPOLLIN, .data.ptr = c};
+    struct epoll_event ev = {.events = on ? EPOLLOUT : EPOLLIN, .data.ptr = &c->watch};
     epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
@@ -549,27 +331,6 @@ static gboolean flush_output(Server *s, Connection *c)
     }
     want_write(s, c, FALSE);
     return TRUE;
-}
-
-static void log_route(const char *request, const RouteDecision *d)
-{
-    gboolean changes_flow = d->status == ROUTE_OK || d->status == ROUTE_TEMP || d->status == ROUTE_PERM || d->report;
-    if (!changes_flow && !logging_is_verbose())
-        return;
-    const char *what = d->report ? "report" : d->status == ROUTE_OK ? "route" : d->status == ROUTE_TEMP ? "tempfail" : "lookup";
-    GString *line = log_line_start(what);
-    g_string_append(line, ": socketmap query=\"");
-    append_escaped(line, request, LOG_VALUE_MAX);
-    g_string_append(line, "\" key=");
-    g_string_append(line, d->key[0] ? d->key : "-");
-    g_string_append(line, " level=");
-    g_string_append(line, d->key[0] ? entry_level_name(d->level) : "-");
-    g_string_append(line, " reason=\"");
-    g_string_append(line, d->reason);
-    g_string_append(line, d->report ? "\" reply=\"would have been: " : "\" reply=\"");
-    g_string_append(line, d->report ? d->would : d->reply);
-    g_string_append_c(line, '"');
-    log_line_end(line, changes_flow, what);
 }
 
 static void count_route(Counters *count, const RouteDecision *d)
@@ -614,7 +375,7 @@ static gboolean process_socketmap(Server *s, Connection *c, size_t *consumed)
         with_list(s, decide_socketmap, &a);
         const RouteDecision *d = &a.d;
         count_route(&s->count, d);
-        log_route(request, d);
+        verdictlog_route(request, d);
         netstring_append(c->out, d->reply);
         offset += total;
     }
@@ -732,6 +493,17 @@ static void connection_readable(Server *s, Connection *c)
     }
     c->in_len += (size_t)n;
     if (!process_input(s, c))
+        connection_close(s, c);
+}
+
+static void connection_event(Server *s, Watch *w, guint32 events)
+{
+    Connection *c = (Connection *)w;
+    if (!(events & EPOLLOUT)) {
+        connection_readable(s, c);
+        return;
+    }
+    if (!flush_output(s, c))
         connection_close(s, c);
 }
 
@@ -875,8 +647,10 @@ static void reload_config(Server *s)
     notify_ready();
 }
 
-static void handle_signals(Server *s)
+static void handle_signals(Server *s, Watch *w, guint32 events)
 {
+    (void)w;
+    (void)events;
     struct signalfd_siginfo si;
     while (read(s->sigfd, &si, sizeof si) == sizeof si) {
         switch (si.ssi_signo) {
@@ -900,7 +674,7 @@ Server *server_new(Config *config, ConfigReloader reload, gpointer reload_data, 
     s->config = config;
     s->reload = reload;
     s->reload_data = reload_data;
-    s->listeners = g_array_new(FALSE, FALSE, sizeof(Listener));
+    s->signal_watch.handler = handle_signals;
     clock_tick(s);
     g_autofree char *path = g_strconcat(config->list, ".lmdb", NULL);
     s->list = store_reader_new(path);
@@ -916,13 +690,20 @@ Server *server_new(Config *config, ConfigReloader reload, gpointer reload_data, 
     signal(SIGPIPE, SIG_IGN);
     s->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (s->sigfd < 0 || s->epfd < 0 || !open_listeners(s, error)) {
-        if (error && !*error)
-            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s", g_strerror(errno));
+    if (s->sigfd < 0 || s->epfd < 0) {
+        g_set_error(error, ENDPOINT_ERROR, ENDPOINT_ERROR_SYSTEM, "signalfd/epoll: %s", g_strerror(errno));
         server_free(s);
         return NULL;
     }
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    if (!(s->listeners = endpoint_open_all(config, error))) {
+        server_free(s);
+        return NULL;
+    }
+    s->listener_watches = g_new0(ListenerWatch, s->listeners->len);
+    for (guint i = 0; i < s->listeners->len; i++)
+        s->listener_watches[i] = (ListenerWatch){.watch.handler = accept_connections,
+                                                 .listener = &g_array_index(s->listeners, Listener, i)};
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->signal_watch};
     epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sigfd, &ev);
     watch_listeners(s, TRUE);
 
@@ -930,12 +711,6 @@ Server *server_new(Config *config, ConfigReloader reload, gpointer reload_data, 
     catch_list_faults();
     with_list(s, look_at_list, NULL);
     return s;
-}
-
-static gboolean is_listener(Server *s, void *ptr)
-{
-    GArray *l = s->listeners;
-    return l->len && ptr >= (void *)l->data && ptr < (void *)(l->data + l->len * sizeof(Listener));
 }
 
 int server_run(Server *s)
@@ -955,15 +730,8 @@ int server_run(Server *s)
         if (n == 0)
             with_list(s, look_at_list, NULL);
         for (int i = 0; i < n; i++) {
-            void *ptr = events[i].data.ptr;
-            if (ptr == NULL)
-                handle_signals(s);
-            else if (is_listener(s, ptr))
-                accept_connections(s, ptr);
-            else if (events[i].events & EPOLLOUT)
-                flush_output(s, ptr) ? (void)0 : connection_close(s, ptr);
-            else
-                connection_readable(s, ptr);
+            Watch *w = events[i].data.ptr;
+            w->handler(s, w, events[i].events);
         }
         expire_connections(s);
     }
@@ -988,15 +756,9 @@ void server_free(Server *s)
         return;
     while (s->connections)
         connection_close(s, s->connections);
-    for (guint i = 0; i < s->listeners->len; i++) {
-        Listener *l = &g_array_index(s->listeners, Listener, i);
-        close(l->fd);
-        struct stat st;  /* only our own socket file: another may have replaced it */
-        if (l->unix_path && lstat(l->unix_path, &st) == 0 && st.st_dev == l->unix_dev && st.st_ino == l->unix_ino)
-            unlink(l->unix_path);
-        g_free(l->unix_path);
-    }
-    g_array_unref(s->listeners);
+    if (s->listeners)
+        endpoint_close_all(s->listeners);
+    g_free(s->listener_watches);
     store_reader_free(s->list);
     g_free(s->list_error);
     config_free(s->config);

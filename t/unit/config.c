@@ -39,6 +39,7 @@ static const ConfigCase cases[] = {
     {"max_line over max_request", "max_request = 2048\nmax_line = 4096\n", "max_line must not exceed max_request",
      "line 3:"},
     {"listen not an address", "listen = /tmp/x.sock\n", "each address is unix:/path or inet:host:port", "line 2:"},
+    {"not key-file syntax", "garbage\n", "not a key-value pair", NULL},
     {"octal mode too big", "socket_mode = 1777\n", "invalid value \"1777\" for socket_mode", "line 2:"},
 };
 
@@ -64,6 +65,7 @@ static void test_config_table(void)
             || (c->want_line && !strstr(error->message, c->want_line)))
             g_error("case %s: got \"%s\", want \"%s\" at %s", c->name, error->message, c->want_error,
                     c->want_line ? c->want_line : "any line");
+        g_assert_true(error->domain == CONFIG_ERROR);
         g_error_free(error);
     }
 }
