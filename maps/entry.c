@@ -16,6 +16,13 @@
 
 #include <string.h>
 
+/* Say why (a static text) and refuse. */
+static gboolean refuse(const char **why, const char *text)
+{
+    *why = text;
+    return FALSE;
+}
+
 static const char *const level_names[LEVEL_COUNT] = {
     [LEVEL_NONE] = "none",       [LEVEL_MAY] = "may",
     [LEVEL_ENCRYPT] = "encrypt", [LEVEL_VERIFY] = "verify",
@@ -160,17 +167,17 @@ gboolean entry_set_attribute(Entry *entry, const char *name, const char *value,
         else if (strcmp(value, "outbound") == 0)
             entry->direction = DIRECTION_OUTBOUND;
         else
-            return *why = "direction must be inbound, outbound or both", FALSE;
+            return refuse(why, "direction must be inbound, outbound or both");
         return TRUE;
     }
     if (strcmp(name, "min_protocol") == 0) {
         if (!entry_protocol_parse(value, &entry->min_protocol))
-            return *why = "min_protocol must be TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3", FALSE;
+            return refuse(why, "min_protocol must be TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3");
         return TRUE;
     }
     if (strcmp(name, "exclude_ciphers") == 0) {
         if (!valid_cipher_list(value))
-            return *why = "exclude_ciphers must be cipher names separated by ':' (e.g. 3DES:RC4)", FALSE;
+            return refuse(why, "exclude_ciphers must be cipher names separated by ':' (e.g. 3DES:RC4)");
         entry->exclude_ciphers = value;
         return TRUE;
     }
@@ -180,12 +187,12 @@ gboolean entry_set_attribute(Entry *entry, const char *name, const char *value,
         else if (strcmp(value, "optional") == 0)
             entry->client_cert_required = FALSE;
         else
-            return *why = "client_cert must be required or optional", FALSE;
+            return refuse(why, "client_cert must be required or optional");
         return TRUE;
     }
     if (strcmp(name, "notice") == 0) {
         if (!valid_notice(value))
-            return *why = "notice must be non-empty UTF-8 text without control characters, at most 512 bytes", FALSE;
+            return refuse(why, "notice must be non-empty UTF-8 text without control characters, at most 512 bytes");
         entry->notice = value;
         return TRUE;
     }
@@ -195,7 +202,7 @@ gboolean entry_set_attribute(Entry *entry, const char *name, const char *value,
         else if (strcmp(value, "report") == 0)
             entry->mode = MODE_REPORT;
         else
-            return *why = "mode must be enforce or report", FALSE;
+            return refuse(why, "mode must be enforce or report");
         return TRUE;
     }
     if (strcmp(name, "on_failure") == 0) {
@@ -204,22 +211,22 @@ gboolean entry_set_attribute(Entry *entry, const char *name, const char *value,
         else if (strcmp(value, "defer") == 0)
             entry->on_failure = ON_FAILURE_DEFER;
         else
-            return *why = "on_failure must be bounce or defer", FALSE;
+            return refuse(why, "on_failure must be bounce or defer");
         return TRUE;
     }
     if (strcmp(name, "transport") == 0) {
         if (!entry_transport_valid(value))
-            return *why = "transport must be a master.cf service name (letters, digits, '-', '_', '.')", FALSE;
+            return refuse(why, "transport must be a master.cf service name (letters, digits, '-', '_', '.')");
         entry->transport = value;
         return TRUE;
     }
     if (strcmp(name, "nexthop") == 0) {
         if (!entry_nexthop_valid(value))
-            return *why = "nexthop must be one Postfix next-hop destination (host, host:port, [host]:port)", FALSE;
+            return refuse(why, "nexthop must be one Postfix next-hop destination (host, host:port, [host]:port)");
         entry->nexthop = value;
         return TRUE;
     }
-    return *why = "unknown attribute", FALSE;
+    return refuse(why, "unknown attribute");
 }
 
 gboolean entry_validate(const Entry *entry, const char **why)
@@ -232,15 +239,15 @@ gboolean entry_validate(const Entry *entry, const char **why)
 
     if (entry_level_is_exemption(entry->level)) {
         if (has_inbound_attr || has_outbound_attr || entry->mode != MODE_ENFORCE)
-            return *why = "an exemption (none/may) takes no attribute but direction", FALSE;
+            return refuse(why, "an exemption (none/may) takes no attribute but direction");
         return TRUE;
     }
     if (entry->direction == DIRECTION_OUTBOUND && has_inbound_attr)
-        return *why = "min_protocol, exclude_ciphers, client_cert and notice apply to inbound mail, "
-                      "but this entry is direction=outbound", FALSE;
+        return refuse(why, "min_protocol, exclude_ciphers, client_cert and notice apply to inbound mail, "
+                           "but this entry is direction=outbound");
     if (entry->direction == DIRECTION_INBOUND && has_outbound_attr)
-        return *why = "on_failure, transport and nexthop apply to outbound mail, "
-                      "but this entry is direction=inbound", FALSE;
+        return refuse(why, "on_failure, transport and nexthop apply to outbound mail, "
+                           "but this entry is direction=inbound");
     return TRUE;
 }
 

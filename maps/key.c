@@ -8,6 +8,13 @@
 
 #include <string.h>
 
+/* Say why (a static text) and refuse. */
+static gboolean refuse(const char **why, const char *text)
+{
+    *why = text;
+    return FALSE;
+}
+
 /* Letters, digits, '-' and '_' in labels of 1-63 bytes, at most 253 in all. */
 static gboolean key_domain_is_valid(const char *domain, size_t total)
 {
@@ -210,13 +217,13 @@ gboolean key_from_list(const char *raw, char *folded, size_t *len, KeyKind *kind
     const char *domain;
 
     if (!fold_key(raw, folded, len))
-        return *why = "key cannot be normalized (too long, empty, or an invalid international name)", FALSE;
+        return refuse(why, "key cannot be normalized (too long, empty, or an invalid international name)");
     unquote_local_part(folded, len);
 
     const char *at = memrchr(folded, '@', *len);
     if (at) {
         if (!valid_local_part(folded, (size_t)(at - folded)))
-            return *why = "invalid local part in address key", FALSE;
+            return refuse(why, "invalid local part in address key");
         *kind = KEY_ADDRESS;
         domain = at + 1;
     } else if (folded[0] == '.') {
@@ -226,19 +233,18 @@ gboolean key_from_list(const char *raw, char *folded, size_t *len, KeyKind *kind
         *kind = KEY_DOMAIN;
         domain = folded;
         if (!key_is_address_literal(domain) && !memchr(domain, '.', *len))
-            return *why = "a domain key needs at least two labels (write .com for every .com domain)", FALSE;
+            return refuse(why, "a domain key needs at least two labels (write .com for every .com domain)");
     }
     /* Address literals as Postfix passes them: [192.0.2.1], [ipv6:2001:db8::1] */
     if (key_is_address_literal(domain)) {
         if (*kind != KEY_PARENT)
             return TRUE;
-        *why = "an address literal has no subdomains";
-        return FALSE;
+        return refuse(why, "an address literal has no subdomains");
     }
     if (strspn(domain, "0123456789.") == strlen(domain))
-        return *why = "an IP address is written as an address literal, [192.0.2.1], as Postfix passes it", FALSE;
+        return refuse(why, "an IP address is written as an address literal, [192.0.2.1], as Postfix passes it");
     if (!key_domain_is_valid(domain, *len - (size_t)(domain - folded)))
-        return *why = "invalid domain name", FALSE;
+        return refuse(why, "invalid domain name");
     return TRUE;
 }
 

@@ -43,7 +43,9 @@ typedef struct {
     char detail[128];        /* e.g. "TLSv1.1 below TLSv1.2" */
     char key[KEY_MAX + 2];   /* matched list key, "" if none */
     TlsLevel level;
-    char action[1024];       /* the reply after "action=" */
+    char action[640];        /* the reply after "action=": a code, a status and
+                              * a notice (at most 512 bytes) or the global
+                              * floor's text (cut at 600) */
 } Decision;
 
 /* list: NULL when the list could not be opened (then on_list_error). */
