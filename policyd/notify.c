@@ -25,7 +25,9 @@ static void notify_send(const char *message)
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return;
-    if (sendto(fd, message, strlen(message), MSG_NOSIGNAL, (struct sockaddr *)&sun, len) < 0)
+    /* never wait: a notify socket nobody reads (its queue full) must not
+     * stall the event loop; systemd reads its own at once */
+    if (sendto(fd, message, strlen(message), MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *)&sun, len) < 0)
         g_debug("sd_notify: %s", g_strerror(errno));
     close(fd);
 }

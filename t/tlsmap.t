@@ -104,14 +104,15 @@ is "$(stat -c %a "$LOCK")" 640 "the lock file is the maintainers' (0640: no acce
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
     chmod 755 "$TMP"
     # any user could open the directory and hold its flock for ever
-    (trap - EXIT; exec setpriv --reuid=nobody --regid=nogroup --clear-groups flock "$TMP" sleep 20) &
+    # (-o: the lock goes with flock itself, so killing it releases the lock)
+    (trap - EXIT; exec setpriv --reuid=nobody --regid=nogroup --clear-groups flock -o "$TMP" sleep 20) >/dev/null 2>&1 &
     HOLDER=$!
-    sleep 0.3
+    for _ in $(seq 50); do flock -n "$TMP" true 2>/dev/null || break; sleep 0.1; done
     out=$(timeout 10 "$TLSMAP" -w 2 "$L" 2>&1); rc=$?
     is "$rc" 0 "another user holding the directory's flock no longer blocks tlsmap"
-    kill $HOLDER 2>/dev/null; wait $HOLDER 2>/dev/null
+    pkill -P $HOLDER; kill $HOLDER 2>/dev/null; wait $HOLDER 2>/dev/null
 fi
-(trap - EXIT; exec flock "$LOCK" sleep 20) &
+(trap - EXIT; exec flock -o "$LOCK" sleep 20) >/dev/null 2>&1 &
 HOLDER=$!
 for _ in $(seq 50); do flock -n "$LOCK" true 2>/dev/null || break; sleep 0.1; done
 start=$(date +%s)
@@ -119,7 +120,7 @@ out=$(timeout 20 "$TLSMAP" -w 1 "$L" 2>&1); rc=$?
 is "$rc" 2 "a held lock: -w 1 gives up with exit 2"
 like "$out" "another tlsmap has held the lock for 1 s; nothing changed" "... with a clear message"
 ok "... within the bound" test $(( $(date +%s) - start )) -le 4
-kill $HOLDER 2>/dev/null; wait $HOLDER 2>/dev/null
+pkill -P $HOLDER; kill $HOLDER 2>/dev/null; wait $HOLDER 2>/dev/null
 
 # --- errors quote at most 64 bytes of a token, escaped ------------------------
 { head -c 1048576 /dev/zero | tr '\0' a; printf '.example encrypt\nx.example encrypt colour=\033[31mred\n'; } > "$TMP/big.list"

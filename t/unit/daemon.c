@@ -64,6 +64,11 @@ static char *ask(const char *req)
     return client_ask(sock_path, req);
 }
 
+static gboolean reply_becomes(int fd, const char *req, const char *want)
+{
+    return client_reply_becomes(sock_path, fd, req, want, 5000);
+}
+
 static void test_basic_and_pipelined(void)
 {
     g_autofree char *one = ask(request);
@@ -166,10 +171,7 @@ static void test_list_changes_without_signal(void)
     g_autofree char *back = g_strdup_printf("printf 'listed.example encrypt\\n' | %s -i %s", g_getenv("TLSMAP"), list_path);
     for (int round = 0; round < 20; round++) {
         client_run(round % 2 ? back : cmd);
-        g_usleep(2000);  /* the daemon looks for a new list file once a millisecond */
-        client_send_all(fd, request, strlen(request));
-        g_autofree char *reply = client_read_replies(fd, 1);
-        g_assert_cmpstr(reply, ==, round % 2 ? REJECT : "action=DUNNO\n\n");
+        g_assert_true(reply_becomes(fd, request, round % 2 ? REJECT : "action=DUNNO\n\n"));
     }
     close(fd);
 }
@@ -183,6 +185,12 @@ static gboolean maps_deleted_list(void)
     return strstr(maps, ".lmdb (deleted)") != NULL;
 }
 
+static gboolean unmapped_deleted_list(gpointer data)
+{
+    (void)data;
+    return !maps_deleted_list();
+}
+
 /* An idle daemon lets go of a replaced list within about a second, not at
  * the next request (it kept the deleted file mapped). */
 static void test_idle_daemon_unmaps_old_list(void)
@@ -191,29 +199,24 @@ static void test_idle_daemon_unmaps_old_list(void)
     g_assert_false(maps_deleted_list());
     g_autofree char *cmd = g_strdup_printf("printf 'idle.example encrypt\n' | %s -i %s", g_getenv("TLSMAP"), list_path);
     client_run(cmd);
-    gboolean still = TRUE;
-    for (int wait = 0; wait < 50 && still; wait++) {  /* 5 s at most, no request meanwhile */
-        g_usleep(100000);
-        still = maps_deleted_list();
-    }
-    g_assert_false(still);
+    /* 5 s at most, no request meanwhile */
+    g_assert_true(client_wait_until(unmapped_deleted_list, NULL, 5000));
 }
 
 static void test_list_errors_fail_closed(void)
 {
     g_autofree char *lmdb = g_strconcat(list_path, ".lmdb", NULL);
     g_autofree char *saved = g_strconcat(lmdb, ".saved", NULL);
+    const char *tempfail = "action=451 4.3.0 TLS policy temporarily unavailable, try again later\n\n";
     g_assert_cmpint(rename(lmdb, saved), ==, 0);
-    g_usleep(5000);  /* the daemon looks for a new list file once a millisecond */
-    for (int i = 0; i < 3; i++) {
+    g_assert_true(reply_becomes(-1, request, tempfail));
+    for (int i = 0; i < 2; i++) {
         g_autofree char *reply = ask(request);
-        g_assert_cmpstr(reply, ==, "action=451 4.3.0 TLS policy temporarily unavailable, try again later\n\n");
+        g_assert_cmpstr(reply, ==, tempfail);
     }
     g_assert_cmpint(rename(saved, lmdb), ==, 0);
-    g_usleep(5000);
-    g_autofree char *reply = ask(request);
-    g_assert_cmpstr(reply, ==, REJECT);
-    g_usleep(100000);  /* log lines are written after the replies of a batch */
+    g_assert_true(reply_becomes(-1, request, REJECT));
+    g_assert_true(client_wait_for_log(log_path, "is available again", 1, 5000));
     g_autofree char *log = NULL;
     g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
     /* logged once for the three requests, and once when it came back */
@@ -228,14 +231,12 @@ static void test_reload(void)
 {
     /* a bad config is refused and the old one kept */
     write_config("bogus_option = 1\n");
-    kill(daemon_pid, SIGHUP);
-    g_usleep(300000);
+    client_reload(daemon_pid);
     g_autofree char *still = ask(request);
     g_assert_cmpstr(still, ==, REJECT);
     /* a good one takes effect */
     write_config("reject_code = 554\n");
-    kill(daemon_pid, SIGHUP);
-    g_usleep(300000);
+    client_reload(daemon_pid);
     g_autofree char *changed = ask(request);
     g_assert_true(g_str_has_prefix(changed, "action=554 5.7.1 "));
     g_autofree char *log = NULL;
@@ -245,14 +246,12 @@ static void test_reload(void)
     g_assert_nonnull(strstr(log, "configuration reloaded"));
     /* keys that only a restart applies are named */
     write_config("socket_mode = 0660\nallow_remote = true\n");
-    kill(daemon_pid, SIGHUP);
-    g_usleep(300000);
+    client_reload(daemon_pid);
     g_free(log);
     g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
     g_assert_nonnull(strstr(log, "changed, in effect at the next restart: socket_mode, allow_remote"));
     write_config("");
-    kill(daemon_pid, SIGHUP);
-    g_usleep(300000);
+    client_reload(daemon_pid);
 }
 
 static void test_log_lines(void)
@@ -261,8 +260,9 @@ static void test_log_lines(void)
                           "sender=a@listed.example\nrecipient=\001b@x\n\n";
     g_autofree char *reply = ask(hostile);
     g_assert_cmpstr(reply, ==, REJECT);
+    guint counters = client_count_in_file(log_path, "counters: requests=");
     kill(daemon_pid, SIGUSR1);
-    g_usleep(200000);
+    g_assert_true(client_wait_for_log(log_path, "counters: requests=", counters + 1, 5000));
     g_autofree char *log = NULL;
     g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
     g_assert_nonnull(strstr(log, "reject: queue_id=Q1 instance=1 direction=inbound client=mx.example[192.0.2.1] "
@@ -274,9 +274,8 @@ static void test_log_lines(void)
     g_assert_nonnull(strstr(log, "counters: requests="));
 }
 
-/* A busy daemon writes its log in batches, but not only when it falls
- * idle or its buffer fills: a lone reject line shows up while a load of
- * unlisted senders goes on. */
+/* A busy daemon holds no log line back: a lone reject line shows up
+ * within a second while a load of unlisted senders goes on. */
 static gpointer keep_busy(gpointer data)
 {
     gint64 until = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
@@ -298,18 +297,9 @@ static gpointer keep_busy(gpointer data)
 static void test_log_under_load(void)
 {
     gint done = 0;
-    g_autofree char *before = NULL;
-    gsize start;
-    g_assert_true(g_file_get_contents(log_path, &before, &start, NULL));
+    guint before = client_count_in_file(log_path, "reject: queue_id=Q1 ");
     GThread *load[2] = {g_thread_new("load", keep_busy, &done), g_thread_new("load", keep_busy, &done)};
-    gboolean seen = FALSE;
-    gint64 deadline = g_get_monotonic_time() + G_USEC_PER_SEC;
-    while (!seen && g_get_monotonic_time() < deadline) {
-        g_usleep(20000);
-        g_autofree char *log = NULL;
-        g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
-        seen = strstr(log + start, "reject: queue_id=Q1 ") != NULL;
-    }
+    gboolean seen = client_wait_for_log(log_path, "reject: queue_id=Q1 ", before + 1, 1000);
     g_atomic_int_set(&done, 1);
     g_thread_join(load[0]);
     g_thread_join(load[1]);
@@ -526,7 +516,7 @@ static void test_socketmap(void)
     client_send_all(fd, odd, strlen(odd));
     g_free(read_netstrings(fd, 1));
     close(fd);
-    g_usleep(200000);
+    g_assert_true(client_wait_for_log(log_path, "route: socketmap query=\"transport some\\x1Bone", 1, 5000));
     g_autofree char *log = NULL;
     g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
     g_assert_nonnull(strstr(log, "route: socketmap query=\"transport someone@listed.example\" key=listed.example "
