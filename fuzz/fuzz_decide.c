@@ -14,8 +14,8 @@
 #include "decide.h"
 #include "source.h"
 
+/* The one thing kept across inputs: the compiled list, read-only. */
 static StoreReader *list;
-static Config *config;
 
 static const char list_text[] =
     "bank.example verify\n.bank.example encrypt on_failure=bounce\nx.bank.example none\n"
@@ -41,7 +41,6 @@ static void setup(void)
     unlink(path);
     rmdir(dir);
     g_free(path);
-    config = config_new_defaults();
 }
 
 /* Cut NUL-separated fields from the input. */
@@ -78,6 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     req.ccert_fingerprint = "";
     req.sasl_username = "";
     req.queue_id = req.client_name = req.client_address = "";
+    /* a fresh configuration per input: nothing carries over */
+    g_autoptr(Config) config = config_new_defaults();
     config->mixed_recipients = data[0] & 4 ? MIXED_STRICTEST : MIXED_REJECT;
     config->global_floor = data[0] & 8 ? GLOBAL_FLOOR_ENFORCE : data[0] & 128 ? GLOBAL_FLOOR_REPORT : GLOBAL_FLOOR_OFF;
     config->outbound_routing = data[0] & 32 ? ROUTING_TRANSPORT_MAPS : ROUTING_FILTER;

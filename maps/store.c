@@ -204,6 +204,12 @@ static void sweep_stale_temporaries(const char *dir, const char *base)
 
 gboolean store_write(const char *path, const GArray *records, const struct stat *like, GError **error)
 {
+    return store_write_sized(path, records, like, estimate_map_size(records), error);
+}
+
+gboolean store_write_sized(const char *path, const GArray *records, const struct stat *like, size_t map_size,
+                           GError **error)
+{
     g_autofree char *dir = g_path_get_dirname(path);
     g_autofree char *base = g_path_get_basename(path);
     g_autofree char *tmp = g_strdup_printf("%s/.%s.XXXXXX", dir, base);
@@ -234,7 +240,6 @@ gboolean store_write(const char *path, const GArray *records, const struct stat 
     }
 
     /* Write the environment; grow the map and start over if it was too small. */
-    size_t map_size = estimate_map_size(records);
     while ((rc = write_environment(by_fd, records, map_size)) == MDB_MAP_FULL && map_size < ((size_t)1 << 40)) {
         map_size *= 4;
         if (ftruncate(fd, 0) < 0)
@@ -499,8 +504,14 @@ static gboolean follow_name(StoreReader *reader, GError **error)
     g_clear_error(&reader->failed_error);
     if (!open_environment(reader->path, &reader->env, &reader->txn, &reader->dbi, &reader->opened,
                           &reader->failed_error)) {
-        reader->failed = st;
         g_propagate_error(error, g_error_copy(reader->failed_error));
+        /* A file that vanished between the stat and the open (renamed
+         * away) is not this file's fault: remembering the error against
+         * its stat kept the list unusable once it was renamed back. */
+        if (g_error_matches(reader->failed_error, STORE_ERROR, STORE_ERROR_MISSING))
+            g_clear_error(&reader->failed_error);
+        else
+            reader->failed = st;
         return FALSE;
     }
     load_key_summary(reader);

@@ -47,6 +47,11 @@ int store_lock_writers(const char *path, guint wait_seconds, GError **error);
  * given, the new file gets its mode and owner (postmap does the same). */
 gboolean store_write(const char *path, const GArray *records, const struct stat *like,
                      GError **error);
+/* The same, starting with a map of map_size bytes (store_write()
+ * estimates it); a map too small is grown and the file written again,
+ * which the tests make happen with a small one. */
+gboolean store_write_sized(const char *path, const GArray *records, const struct stat *like, size_t map_size,
+                           GError **error);
 
 
 /* From a SIGSEGV/SIGBUS handler: if the faulting thread was reading an

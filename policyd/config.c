@@ -324,7 +324,10 @@ static gboolean status_is_valid(const char *status)
 static gboolean addresses_are_valid(char **addresses)
 {
     for (char **a = addresses; a && *a; a++) {
-        if (!g_str_has_prefix(*a, "unix:") && !g_str_has_prefix(*a, "inet:"))
+        const char *colon = g_str_has_prefix(*a, "inet:") ? strrchr(*a + 5, ':') : NULL;
+        gboolean inet_ok = colon && colon > *a + 5 && colon[1];
+        gboolean unix_ok = g_str_has_prefix(*a, "unix:") && (*a)[5];
+        if (!inet_ok && !unix_ok)
             return FALSE;
     }
     return TRUE;

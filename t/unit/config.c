@@ -39,6 +39,13 @@ static const ConfigCase cases[] = {
     {"max_line over max_request", "max_request = 2048\nmax_line = 4096\n", "max_line must not exceed max_request",
      "line 3:"},
     {"listen not an address", "listen = /tmp/x.sock\n", "each address is unix:/path or inet:host:port", "line 2:"},
+    {"no listen address", "listen =\n", "listen: at least one address is needed", "line 2:"},
+    {"no list", "list =\n", "list: a list file is needed", "line 2:"},
+    {"socketmap_listen not an address", "socketmap_listen = /tmp/x.sock\n",
+     "socketmap_listen: each address is unix:/path or inet:host:port", "line 2:"},
+    {"inet address without a port", "listen = inet:127.0.0.1\n", "listen: each address is", "line 2:"},
+    {"unix address without a path", "socketmap_listen = unix:\n", "socketmap_listen: each address is", "line 2:"},
+    {"socketmap_name two words", "socketmap_name = a b\n", "socketmap_name must be one word", "line 2:"},
     {"not key-file syntax", "garbage\n", "not a key-value pair", NULL},
     {"octal mode too big", "socket_mode = 1777\n", "invalid value \"1777\" for socket_mode", "line 2:"},
 };

@@ -3,6 +3,7 @@
  * the binaries (make check sets them). */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -524,6 +525,138 @@ static void test_socketmap(void)
     g_assert_nonnull(strstr(log, "route: socketmap query=\"transport some\\x1Bone@listed.example\""));
 }
 
+/* A daemon of its own for one test: the shared settings plus extra,
+ * listening on NAME.sock, logging to NAME.log. */
+typedef struct {
+    GPid pid;
+    char *sock, *log, *conf;
+} OwnDaemon;
+
+static OwnDaemon own_daemon(const char *name, const char *list, const char *extra)
+{
+    OwnDaemon d = {
+        .sock = g_strdup_printf("%s/%s.sock", tmpdir, name),
+        .log = g_strdup_printf("%s/%s.log", tmpdir, name),
+        .conf = g_strdup_printf("%s/%s.conf", tmpdir, name),
+    };
+    g_autofree char *text = g_strdup_printf("[tlspolicyd]\nlist = %s\nlisten = unix:%s\n%s", list, d.sock, extra);
+    g_assert_true(g_file_set_contents(d.conf, text, -1, NULL));
+    g_autofree char *cmd = g_strdup_printf("%s --config %s >/dev/null 2>>%s", g_getenv("TLSPOLICYD"), d.conf, d.log);
+    d.pid = client_spawn(cmd, d.sock);
+    return d;
+}
+
+static void own_daemon_stop(OwnDaemon *d)
+{
+    int status = client_stop(d->pid);
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    g_free(d->sock);
+    g_free(d->log);
+    g_free(d->conf);
+}
+
+/* A client that sends without reading: once its buffers and the daemon's
+ * are full the daemon stops reading (it waits to write), then answers
+ * every request once the client reads. */
+static void test_backpressure(void)
+{
+    OwnDaemon d = own_daemon("backpressure", list_path, "");
+    int fd = client_connect(d.sock);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    guint sent = 0;
+    size_t offset = 0, len = strlen(request);
+    /* whole requests until the socket stays full for half a second: the
+     * daemon has stopped reading because its replies cannot go out */
+    for (;;) {
+        ssize_t n = send(fd, request + offset, len - offset, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            g_assert_cmpint(errno, ==, EAGAIN);
+            struct pollfd p = {.fd = fd, .events = POLLOUT};
+            if (poll(&p, 1, 500) == 0 && offset == 0)
+                break;
+            continue;
+        }
+        offset += (size_t)n;
+        if (offset == len) {
+            offset = 0;
+            sent++;
+        }
+        g_assert_cmpuint(sent, <, 1000000);
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    g_test_message("%u requests sent before the daemon stopped reading", sent);
+    g_assert_cmpuint(sent, >, 1000);  /* more replies than fit in the socket buffers */
+    g_autofree char *replies = client_read_replies(fd, (int)sent);
+    guint answered = 0;
+    for (const char *p = replies; (p = strstr(p, REJECT)); p += strlen(REJECT))
+        answered++;
+    g_assert_cmpuint(answered, ==, sent);
+    g_assert_cmpuint(strlen(replies), ==, sent * strlen(REJECT));
+    close(fd);
+    own_daemon_stop(&d);
+}
+
+/* A request longer than the first input buffer (2 KiB) grows it. */
+static void test_big_request(void)
+{
+    OwnDaemon d = own_daemon("bigrequest", list_path, "max_line = 4096\nmax_request = 65536\n");
+    g_autoptr(GString) req = g_string_new("request=smtpd_access_policy\nprotocol_state=RCPT\n");
+    for (int i = 0; i < 8; i++)
+        g_string_append_printf(req, "ccert_subject=%03000d\n", i);
+    g_string_append(req, "sender=a@listed.example\n\n");
+    g_assert_cmpuint(req->len, >, 20000);
+    g_autofree char *reply = client_ask(d.sock, req->str);
+    g_assert_cmpstr(reply, ==, REJECT);
+    own_daemon_stop(&d);
+}
+
+/* max_connections: one more connection is closed at once (and counted);
+ * a place that frees up is taken again. */
+static void test_max_connections(void)
+{
+    OwnDaemon d = own_daemon("maxconn", list_path, "max_connections = 3\n");
+    int fds[3];
+    for (int i = 0; i < 3; i++) {
+        fds[i] = client_connect(d.sock);
+        client_send_all(fds[i], request, strlen(request));  /* accepted and answered */
+        g_autofree char *reply = client_read_replies(fds[i], 1);
+        g_assert_cmpstr(reply, ==, REJECT);
+    }
+    int extra = client_connect(d.sock);
+    client_send_all(extra, request, strlen(request));
+    g_assert_true(client_closed_silently(extra));
+    close(extra);
+    g_assert_true(client_wait_for_log(d.log, "max_connections (3) reached; refusing connections", 1, 5000));
+    close(fds[0]);
+    g_assert_true(client_reply_becomes(d.sock, -1, request, REJECT, 5000));
+    kill(d.pid, SIGUSR1);
+    g_assert_true(client_wait_for_log(d.log, "refused=", 1, 5000));
+    g_assert_cmpuint(client_count_in_file(d.log, "refused=0 "), ==, 0);
+    close(fds[1]);
+    close(fds[2]);
+    own_daemon_stop(&d);
+}
+
+/* A reload that names another list: the new list answers at once. */
+static void test_reload_with_another_list(void)
+{
+    g_autofree char *other = g_build_filename(tmpdir, "other.list", NULL);
+    client_compile_list(other, "listed.example none\nnew.example encrypt\n");
+    OwnDaemon d = own_daemon("relist", list_path, "");
+    g_autofree char *before = client_ask(d.sock, request);
+    g_assert_cmpstr(before, ==, REJECT);
+    g_autofree char *text = g_strdup_printf("[tlspolicyd]\nlist = %s\nlisten = unix:%s\n", other, d.sock);
+    g_assert_true(g_file_set_contents(d.conf, text, -1, NULL));
+    client_reload(d.pid);
+    g_autofree char *after = client_ask(d.sock, request);
+    g_assert_cmpstr(after, ==, "action=DUNNO\n\n");
+    g_autofree char *now_listed = client_ask(d.sock, "request=smtpd_access_policy\nprotocol_state=RCPT\nsender=x@new.example\n\n");
+    g_assert_cmpstr(now_listed, ==, REJECT);
+    own_daemon_stop(&d);
+}
+
 static void test_sigterm(void)
 {
     int fd = connect_daemon();
@@ -566,6 +699,10 @@ int main(int argc, char **argv)
     g_test_add_func("/daemon/second_instance", test_second_instance);
     g_test_add_func("/daemon/socketmap", test_socketmap);
     g_test_add_func("/daemon/systemd_protocol", test_systemd_protocol);
+    g_test_add_func("/daemon/backpressure", test_backpressure);
+    g_test_add_func("/daemon/big_request", test_big_request);
+    g_test_add_func("/daemon/max_connections", test_max_connections);
+    g_test_add_func("/daemon/reload_with_another_list", test_reload_with_another_list);
     g_test_add_func("/daemon/sigterm", test_sigterm);
     int rc = g_test_run();
     if (kill(daemon_pid, 0) == 0)

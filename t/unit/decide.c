@@ -229,61 +229,60 @@ static void test_global_floor(void)
 #undef DES
 }
 
+/* A configuration of its own for one row: the defaults, then text as
+ * the [tlspolicyd] group of a file. */
+static Config *row_config(const char *text)
+{
+    g_autofree char *path = g_build_filename(tmpdir, "row.conf", NULL);
+    g_autofree char *file = g_strconcat("[tlspolicyd]\n", text, NULL);
+    g_assert_true(g_file_set_contents(path, file, -1, NULL));
+    Config *config = config_new_defaults();
+    GError *error = NULL;
+    if (!config_load(config, path, &error))
+        g_error("row config: %s", error->message);
+    return config;
+}
+
+#define FILTER_MODE "outbound_routing = filter\n"
+#define CODE_554 "reject_code = 554\nreject_status = 5.7.10\n"
+
 static void test_config_options(void)
 {
-    g_autoptr(Config) config = filter_config();
-    TransactionState txn = {0};
-
-    g_free(config->reject_code);
-    config->reject_code = g_strdup("554");
-    g_free(config->reject_status);
-    config->reject_status = g_strdup("5.7.10");
-    check(config, list, &txn, "reject code", IN "sender=a@plain.example",
-          "554 5.7.10 TLS required: mail from this sender must arrive over an encrypted connection", NULL);
-
-    config->min_protocol = PROTO_TLSV1_3;
-    check(config, list, &txn, "config floor", IN TLS12 "sender=a@plain.example",
-          "554 5.7.10 TLS required: mail from this sender must use TLSv1.3 or later", NULL);
-    config->min_protocol = PROTO_TLSV1_2;
-
-    /* reject_notice replaces the built-in texts; an entry's notice= wins */
-    g_free(config->reject_notice);
-    config->reject_notice = g_strdup("Use TLS with us");
-    check(config, list, &txn, "reject_notice", IN TLS11 "sender=a@plain.example", "554 5.7.10 Use TLS with us", NULL);
-    check(config, list, &txn, "entry notice wins", IN "sender=a@noted.example",
-          "554 5.7.10 Use TLS 1.2 or better, see https://noted.example/tls", NULL);
-    g_free(config->reject_notice);
-    config->reject_notice = g_strdup("");
-    /* SASL-authenticated clients count as outbound when enabled */
-    check(config, list, &txn, "sasl off", IN "sasl_username=joe;recipient=b@bank.example", "DUNNO", NULL);
-    config->sasl_is_outbound = TRUE;
-    check(config, list, &txn, "sasl on", IN "sasl_username=joe;recipient=b@bank.example", "FILTER tls-verify:", NULL);
-
-    /* default on_failure and transport names */
-    config->default_on_failure = ON_FAILURE_BOUNCE;
-    check(config, list, &txn, "default bounce", OUT "recipient=b@plain.example", "FILTER tls-encrypt-bounce:", NULL);
-
-    /* relayhost: listed mail keeps the site's smarthost as its next hop;
-     * an entry's own nexthop= wins */
-    g_free(config->relayhost);
-    config->relayhost = g_strdup("[relay.example]:587");
-    check(config, list, &txn, "relayhost", OUT "instance=r1;recipient=b@bank.example", "FILTER tls-verify-bounce:[relay.example]:587", NULL);
-    check(config, list, &txn, "entry nexthop over relayhost", OUT "instance=r2;recipient=b@hop.example",
-          "FILTER tls-encrypt-bounce:[smart.example]:2525", NULL);
-    g_free(config->relayhost);
-    config->relayhost = g_strdup("");
-
-    /* transport_maps routing (the default): the policy service leaves outbound alone */
-    config->outbound_routing = ROUTING_TRANSPORT_MAPS;
-    check(config, list, &txn, "transport_maps", OUT "recipient=b@bank.example", "DUNNO", NULL);
-    g_autoptr(Config) defaults = config_new_defaults();
-    check(defaults, list, &txn, "transport_maps is the default", OUT "recipient=b@bank.example", "DUNNO", NULL);
-
-    /* a different recipient delimiter */
-    config->outbound_routing = ROUTING_FILTER;
-    g_free(config->recipient_delimiter);
-    config->recipient_delimiter = g_strdup("-");
-    check(config, list, &txn, "delimiter", OUT "instance=x1;recipient=vip-x@mail.example", "FILTER tls-secure-bounce:", NULL);
+    static const struct {
+        const char *name, *config, *request, *want;
+    } rows[] = {
+        {"reject code", CODE_554, IN "sender=a@plain.example",
+         "554 5.7.10 TLS required: mail from this sender must arrive over an encrypted connection"},
+        {"config floor", CODE_554 "min_protocol = TLSv1.3\n", IN TLS12 "sender=a@plain.example",
+         "554 5.7.10 TLS required: mail from this sender must use TLSv1.3 or later"},
+        /* reject_notice replaces the built-in texts; an entry's notice= wins */
+        {"reject_notice", CODE_554 "reject_notice = Use TLS with us\n", IN TLS11 "sender=a@plain.example",
+         "554 5.7.10 Use TLS with us"},
+        {"entry notice wins", "reject_notice = Use TLS with us\n", IN "sender=a@noted.example",
+         "550 5.7.1 Use TLS 1.2 or better, see https://noted.example/tls"},
+        /* SASL-authenticated clients count as outbound when enabled */
+        {"sasl off", FILTER_MODE, IN "sasl_username=joe;recipient=b@bank.example", "DUNNO"},
+        {"sasl on", FILTER_MODE "sasl_is_outbound = true\n", IN "sasl_username=joe;recipient=b@bank.example",
+         "FILTER tls-verify:"},
+        {"default bounce", FILTER_MODE "on_failure = bounce\n", OUT "recipient=b@plain.example",
+         "FILTER tls-encrypt-bounce:"},
+        /* relayhost: listed mail keeps the site's smarthost as its next hop;
+         * an entry's own nexthop= wins */
+        {"relayhost", FILTER_MODE "relayhost = [relay.example]:587\n", OUT "instance=r1;recipient=b@bank.example",
+         "FILTER tls-verify:[relay.example]:587"},
+        {"entry nexthop over relayhost", FILTER_MODE "relayhost = [relay.example]:587\n",
+         OUT "instance=r2;recipient=b@hop.example", "FILTER tls-encrypt:[smart.example]:2525"},
+        /* transport_maps routing (the default): the policy service leaves outbound alone */
+        {"transport_maps", "outbound_routing = transport_maps\n", OUT "recipient=b@bank.example", "DUNNO"},
+        {"transport_maps is the default", "", OUT "recipient=b@bank.example", "DUNNO"},
+        {"delimiter", FILTER_MODE "recipient_delimiter = -\n", OUT "instance=x1;recipient=vip-x@mail.example",
+         "FILTER tls-secure:"},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
+        g_autoptr(Config) config = row_config(rows[i].config);
+        TransactionState txn = {0};
+        check(config, list, &txn, rows[i].name, rows[i].request, rows[i].want, NULL);
+    }
 }
 
 static void test_list_errors(void)

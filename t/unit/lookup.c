@@ -1,6 +1,7 @@
 /* lookup.c - unit tests of the compiled store and the shared lookup
  * (maps/store.c, maps/lookup.c) on real LMDB files in a temp directory. */
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,6 +310,68 @@ static void test_format_version(void)
  * gives all its 200 keys one level, alternating; every read transaction must
  * see one version only (200 equal answers), never a mix or an error.
  */
+/* A list renamed away and back while a reader looks (an admin's mv):
+ * once it is back, the reader uses it.  A failed open in the window
+ * between the reader's stat and its open was remembered against the
+ * file's stat, and the list stayed "missing" after it came back. */
+static void test_renamed_away_and_back(void)
+{
+    g_autofree char *path = compile("away.lmdb", "away.example encrypt\n");
+    g_autofree char *aside = g_strconcat(path, ".aside", NULL);
+    StoreReader *reader = store_reader_new(path);
+    for (int round = 0; round < 300; round++) {
+        pid_t mover = fork();
+        g_assert_cmpint(mover, >=, 0);
+        if (mover == 0) {
+            for (int i = 0; i < 20; i++) {
+                if (rename(path, aside) < 0 || rename(aside, path) < 0)
+                    _exit(1);
+            }
+            _exit(0);
+        }
+        for (int i = 0; i < 20; i++) {
+            if (store_reader_begin(reader, NULL))
+                store_reader_end(reader);
+        }
+        int status;
+        g_assert_cmpint(waitpid(mover, &status, 0), ==, mover);
+        g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        GError *error = NULL;
+        if (!store_reader_begin(reader, &error))
+            g_error("round %d: the list is back, the reader says: %s", round, error->message);
+        store_reader_end(reader);
+    }
+    store_reader_free(reader);
+}
+
+/* A map too small for the records (the estimate is generous; a tiny
+ * one forces it): the file is grown and written again, every key found. */
+static void test_map_full_regrow(void)
+{
+    g_autoptr(GString) text = g_string_new(NULL);
+    for (int i = 0; i < 5000; i++)
+        g_string_append_printf(text, "d%d.example verify notice=\"%0200d\"\n", i, i);
+    g_autoptr(List) list = list_new("big");
+    g_assert_true(source_parse(list, text->str, text->len, NULL));
+    g_autofree char *path = g_build_filename(tmpdir, "regrow.lmdb", NULL);
+    GError *error = NULL;
+    g_assert_true(store_write_sized(path, list->records, NULL, 64 << 10, &error));
+    g_assert_no_error(error);
+    struct stat st;
+    g_assert_cmpint(stat(path, &st), ==, 0);
+    g_assert_cmpint(st.st_size, >, 1 << 20);  /* far past the 64 KiB it started with */
+    StoreReader *reader = store_reader_new(path);
+    g_assert_true(store_reader_begin(reader, NULL));
+    for (int i = 0; i < 5000; i += 499) {
+        g_autofree char *key = g_strdup_printf("d%d.example", i);
+        Entry e;
+        g_assert_true(store_reader_get(reader, key, strlen(key), &e));
+        g_assert_cmpint(e.level, ==, LEVEL_VERIFY);
+    }
+    store_reader_end(reader);
+    store_reader_free(reader);
+}
+
 static void test_reader_under_concurrent_writes(void)
 {
     g_autofree char *path = g_build_filename(tmpdir, "busy.lmdb", NULL);
@@ -378,6 +441,8 @@ int main(int argc, char **argv)
     g_test_add_func("/store/errors", test_reader_errors);
     g_test_add_func("/store/format_version", test_format_version);
     g_test_add_func("/store/concurrent_writes", test_reader_under_concurrent_writes);
+    g_test_add_func("/store/map_full_regrow", test_map_full_regrow);
+    g_test_add_func("/store/renamed_away_and_back", test_renamed_away_and_back);
     int rc = g_test_run();
     g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)
