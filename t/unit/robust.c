@@ -521,8 +521,10 @@ static void test_bad_reload_under_load(void)
     /* each reload waits for RELOADING=1 and READY=1; a notify socket the
      * daemon's own messages fill up (it was never read) stalled the whole
      * event loop before notify_send() stopped waiting */
-    for (int i = 0; i < 20; i++)
+    for (int i = 0; i < 20; i++) {
         client_reload(daemon_pid);
+        wait_answers(&load, 2);  /* served between the reloads */
+    }
     g_atomic_int_set(&load.stop, TRUE);
     g_thread_join(threads[0]);
     g_thread_join(threads[1]);
