@@ -115,13 +115,19 @@ run: all
 	$(B)/tlspolicyd -v --config $(RUN_DIR)/tlspolicyd.conf
 
 # make check: the suite on the normal build, then again under ASan+UBSan
-# (SANITIZE=1 runs only the latter; QUICK=1 only the former).
+# (SANITIZE=1 runs only the latter; QUICK=1 only the former).  Tests run
+# in parallel (each has its own paths and ports; most of their time is
+# waiting for Postfix, timeouts and peers), the longest first.  The
+# fuzzers' timed runs are in the first pass only: they are ASan+UBSan
+# builds already.
+PROVE_JOBS ?= 6
+SLOW_FIRST  = t/postfix.t $(B)/t/robust.t t/fuzz.t
 check: test-deps all fuzz-check
 	SRCDIR=$(CURDIR) FUZZDIR=$(CURDIR)/$(F) FUZZ_CHECK_SECONDS=$(FUZZ_CHECK_SECONDS) TLSMAP=$(CURDIR)/$(B)/tlsmap TLSPOLICYD=$(CURDIR)/$(B)/tlspolicyd TLSPROBE=$(CURDIR)/$(B)/tlsprobe BUILD=$(CURDIR)/$(B) SANITIZE=$(SANITIZE) \
-	    prove --exec '' $(UNIT_TESTS) t/*.t
+	    prove -j$(PROVE_JOBS) --exec '' $(SLOW_FIRST) $(filter-out $(SLOW_FIRST),$(UNIT_TESTS) $(wildcard t/*.t))
 ifeq ($(SANITIZE)$(QUICK),)
 	@echo "=== the same suite under ASan+UBSan (make check SANITIZE=1) ==="
-	$(MAKE) --no-print-directory check SANITIZE=1 FUZZ_CHECK_SECONDS=1
+	$(MAKE) --no-print-directory check SANITIZE=1 FUZZ_CHECK_SECONDS=0
 endif
 
 SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
