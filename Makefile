@@ -18,6 +18,10 @@
 # and included here, so make re-reads it before compiling anything.
 
 SHELL      := /bin/bash
+# compile on every processor (make -j1 overrides)
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS  += -j$(shell nproc)
+endif
 PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
