@@ -618,15 +618,12 @@ static void scan_close(ListScan *scan)
     mdb_env_close(scan->env);
 }
 
-gboolean store_load(const char *path, List *list, GError **error)
+/* Every record of an open scan into list; closes the scan. */
+static gboolean load_scan(ListScan *scan, const char *path, List *list, GError **error)
 {
-    ListScan scan;
     MDB_val k, v;
-
-    if (!scan_open(path, &scan, error))
-        return FALSE;
     gboolean ok = TRUE;
-    while (scan_next(&scan, &k, &v)) {
+    while (scan_next(scan, &k, &v)) {
         const ListEntry *value = list_intern_encoded(list, v.mv_data, v.mv_size);
         if (!value || k.mv_size > KEY_MAX || memchr(k.mv_data, 0, k.mv_size)) {
             g_autofree char *key = g_strndup(k.mv_data, k.mv_size);
@@ -638,12 +635,20 @@ gboolean store_load(const char *path, List *list, GError **error)
         }
         list_append_copy(list, k.mv_data, k.mv_size, value, 0);
     }
-    scan_close(&scan);
+    scan_close(scan);
     return ok;
+}
+
+gboolean store_load(const char *path, List *list, GError **error)
+{
+    ListScan scan;
+    return scan_open(path, &scan, error) && load_scan(&scan, path, list, error);
 }
 
 struct StoreDiffJob {
     char *path;
+    ListScan scan;         /* the old list, opened before the new one is written */
+    gboolean have_old;
     const GArray *records;
     List *old;
     StoreDiff diff;
@@ -685,9 +690,9 @@ static gpointer store_diff_run(gpointer data)
      * fault reading it counts as no old list (what it had loaded is
      * dropped with the list; its map stays until tlsmap exits). */
     job->old = list_new(job->path);
-    if (sigsetjmp(jump, 0) == 0) {
+    if (job->have_old && sigsetjmp(jump, 0) == 0) {
         fault_guard = &jump;
-        have_old = store_load(job->path, job->old, NULL);
+        have_old = load_scan(&job->scan, job->path, job->old, NULL);
     }
     fault_guard = NULL;
     job->diff = (StoreDiff){.total = job->records->len, .keys = g_ptr_array_new_with_free_func(g_free)};
@@ -702,6 +707,8 @@ StoreDiffJob *store_diff_start(const char *path, const GArray *records)
     StoreDiffJob *job = g_new0(StoreDiffJob, 1);
     job->path = g_strdup(path);
     job->records = records;
+    /* open it here: by the time the thread runs, the name may be the new list's */
+    job->have_old = scan_open(path, &job->scan, NULL);
     job->thread = g_thread_new("tlsmap-diff", store_diff_run, job);
     return job;
 }

@@ -344,6 +344,24 @@ static void test_renamed_away_and_back(void)
     store_reader_free(reader);
 }
 
+/* The audit diff compares with the list the name had when the change
+ * began, however soon the new one is renamed over it (the diff's thread
+ * opened the name itself, and sometimes found the new list there). */
+static void test_diff_sees_the_old_list(void)
+{
+    g_autoptr(List) next = list_new("next");
+    g_assert_true(source_parse(next, "b.example encrypt\n", 18, NULL));
+    for (int round = 0; round < 200; round++) {
+        g_autofree char *path = compile("diff.lmdb", "a.example encrypt\n");
+        StoreDiffJob *job = store_diff_start(path, next->records);
+        g_assert_true(store_write(path, next->records, NULL, NULL));
+        StoreDiff diff = store_diff_finish(job);
+        g_assert_cmpuint(diff.removed, ==, 1);
+        g_assert_cmpuint(diff.added, ==, 1);
+        g_ptr_array_unref(diff.keys);
+    }
+}
+
 /* A map too small for the records (the estimate is generous; a tiny
  * one forces it): the file is grown and written again, every key found. */
 static void test_map_full_regrow(void)
@@ -442,6 +460,7 @@ int main(int argc, char **argv)
     g_test_add_func("/store/format_version", test_format_version);
     g_test_add_func("/store/concurrent_writes", test_reader_under_concurrent_writes);
     g_test_add_func("/store/map_full_regrow", test_map_full_regrow);
+    g_test_add_func("/store/diff_sees_the_old_list", test_diff_sees_the_old_list);
     g_test_add_func("/store/renamed_away_and_back", test_renamed_away_and_back);
     int rc = g_test_run();
     g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
