@@ -105,6 +105,16 @@ void logging_init(const char *ident, gboolean foreground, gboolean echo)
     g_log_set_writer_func(writer, NULL, NULL);
 }
 
+void logging_hold_stderr(void)
+{
+    setvbuf(stderr, NULL, _IOFBF, 1 << 16);
+}
+
+void logging_flush(void)
+{
+    fflush(stderr);
+}
+
 LoggingTarget logging_target(void)
 {
     return logging.target;

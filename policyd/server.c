@@ -717,6 +717,7 @@ int server_run(Server *s)
 {
     struct epoll_event events[256];
     notify_ready();
+    logging_hold_stderr();
     while (!s->stopping) {
         int n = epoll_wait(s->epfd, events, G_N_ELEMENTS(events), 1000);
         if (n < 0 && errno != EINTR) {
@@ -734,6 +735,7 @@ int server_run(Server *s)
             w->handler(s, w, events[i].events);
         }
         expire_connections(s);
+        logging_flush();  /* the batch's log lines, before waiting again */
     }
 
     /* Stopping: no new connections.  Requests already sent to us are in
@@ -747,6 +749,7 @@ int server_run(Server *s)
     }
     write_out_replies(s, g_get_monotonic_time() / 1000 + STOP_WRITE_MS);
     log_counters(s);
+    logging_flush();
     return 0;
 }
 

@@ -8,9 +8,7 @@ M="make -s -C $SRC"
 # --- install into a DESTDIR -------------------------------------------------
 D=$TMP/dest
 $M install DESTDIR="$D" PREFIX=/usr >/dev/null 2>&1; is "$?" 0 "make install DESTDIR=... PREFIX=/usr"
-want="etc/tlspolicyd/example.list
-etc/tlspolicyd/tlspolicyd.conf
-etc/tlspolicyd/tlspolicyd.conf.example
+want="etc/tlspolicyd/tlspolicyd.conf
 usr/lib/systemd/system/tlspolicyd-socketmap.socket
 usr/lib/systemd/system/tlspolicyd.service
 usr/lib/systemd/system/tlspolicyd.socket
@@ -19,6 +17,11 @@ usr/lib/tmpfiles.d/tlspolicyd.conf
 usr/sbin/tlsmap
 usr/sbin/tlspolicyd
 usr/sbin/tlsprobe
+usr/share/doc/tlspolicyd/examples/example.list
+usr/share/doc/tlspolicyd/examples/postfix/main.cf
+usr/share/doc/tlspolicyd/examples/postfix/master.cf
+usr/share/doc/tlspolicyd/examples/postfix/tlspolicyd_bounce
+usr/share/doc/tlspolicyd/examples/tlspolicyd.conf.example
 usr/share/man/man1/tlsmap.1
 usr/share/man/man1/tlsprobe.1
 usr/share/man/man5/tlspolicyd.conf.5
@@ -28,7 +31,7 @@ like "$(cat "$D/usr/lib/systemd/system/tlspolicyd.service")" "ExecStart=/usr/sbi
 ok "installed binaries are executable" test -x "$D/usr/sbin/tlspolicyd" -a -x "$D/usr/sbin/tlsmap"
 like "$(cat "$D/usr/lib/tmpfiles.d/tlspolicyd.conf")" "^d /etc/tlspolicyd 0775 root tlspolicyd" "tmpfiles.d names the config directory"
 like "$(cat "$D/usr/lib/sysusers.d/tlspolicyd.conf")" "^u tlspolicyd " "sysusers.d creates the static account"
-ok "installed example config is valid" "$D/usr/sbin/tlspolicyd" --config "$D/etc/tlspolicyd/tlspolicyd.conf.example" --check-config
+ok "installed example config is valid" "$D/usr/sbin/tlspolicyd" --config "$D/usr/share/doc/tlspolicyd/examples/tlspolicyd.conf.example" --check-config
 out=$("$D/usr/sbin/tlspolicyd" --config "$D/etc/tlspolicyd/tlspolicyd.conf" --check-config 2>&1); rc=$?
 is "$rc" 0 "installed config is valid"
 like "$out" "listen = unix:/var/spool/postfix/private/tlspolicy;" "installed config: the policy socket main.cf names"
