@@ -7,6 +7,7 @@
 #   make check SANITIZE=1   only the ASan+UBSan run (separate build directory)
 #   make check QUICK=1      only the normal run
 #   make install    PREFIX, DESTDIR, SYSCONFDIR
+#   make deb        the Debian package, into build/deb/
 #
 # Builds from a git checkout are strict (-Werror, as make check wants);
 # packagers building from a tarball get warnings only.  WERROR=0 or
@@ -29,6 +30,7 @@ SYSCONFDIR ?= /etc
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+DOCDIR     ?= $(PREFIX)/share/doc/tlspolicyd
 DESTDIR    ?=
 CC         ?= cc
 CFLAGS     ?= -O2 -g
@@ -45,12 +47,13 @@ endif
 WERROR   ?= $(if $(wildcard $(CURDIR)/.git),1,0)
 WERROR_FLAG = $(if $(filter 1,$(WERROR)),-Werror)
 WARN     = -std=c11 -Wall -Wextra $(WERROR_FLAG) -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
-CPPFLAGS += -D_GNU_SOURCE -Imaps -Ipolicyd -Iprobe -It/support -DSYSCONFDIR='"$(SYSCONFDIR)"'
+# what the build needs, whatever CPPFLAGS a packager passes (even on the command line)
+BASE_CPPFLAGS = -D_GNU_SOURCE -Imaps -Ipolicyd -Iprobe -It/support -DSYSCONFDIR='"$(SYSCONFDIR)"'
 # PKG_CFLAGS and PKG_LIBS come from $(B)/config.mk (not for clean/uninstall)
-ifneq ($(filter-out clean uninstall,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(filter-out clean uninstall deb,$(or $(MAKECMDGOALS),all)),)
 include $(B)/config.mk
 endif
-ALL_CFLAGS  = $(WARN) $(CFLAGS) $(SANFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP
+ALL_CFLAGS  = $(WARN) $(CFLAGS) $(SANFLAGS) $(BASE_CPPFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP
 LDLIBS      = $(PKG_LIBS)
 
 MAPS_LIB   = entry key escape list source store lookup audit tlsrules logging
@@ -65,10 +68,11 @@ $(B)/config.mk: scripts/deps.sh scripts/config.sh Makefile
 	@scripts/deps.sh build
 	@scripts/config.sh $@ $(PKGS)
 
-.PHONY: all deps test-deps run check clean install uninstall fuzz fuzz-check
+.PHONY: all programs deps test-deps run check unit-check clean install uninstall fuzz fuzz-check deb
 # keep intermediate objects (no "rm ..." after the test summary)
 .SECONDARY:
 all: deps $(PROGRAMS) $(UNIT_TESTS)
+programs: $(PROGRAMS)
 
 deps:
 	@scripts/deps.sh build
@@ -134,6 +138,16 @@ ifeq ($(SANITIZE)$(QUICK),)
 	$(MAKE) --no-print-directory check SANITIZE=1 FUZZ_CHECK_SECONDS=0
 endif
 
+# The unit tests that need no daemon, no root and no Postfix (the package
+# build runs them).
+PURE_TESTS = config decide key lookup source tlsrules verdictlog
+unit-check: $(PURE_TESTS:%=$(B)/t/%.t)
+	SRCDIR=$(CURDIR) prove --exec '' $^
+
+# The Debian package (debian/), built from this tree into build/deb/.
+deb:
+	+scripts/deb.sh
+
 SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 
 # Fuzzing: one libFuzzer harness per parser (fuzz/), built with clang and
@@ -147,7 +161,7 @@ FUZZ_CHECK_SECONDS ?= 4
 FUZZERS            = request list decide netstring
 FUZZ_LIB_OBJS      = $(MAPS_LIB:%=$(F)/maps/%.o) $(POLICYD_LIB:%=$(F)/policyd/%.o)
 FUZZ_CFLAGS        = -std=c11 -g -O1 -Wall -Wextra $(WERROR_FLAG) -Wno-missing-field-initializers \
-                     -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all $(CPPFLAGS) $(PKG_CFLAGS)
+                     -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all $(BASE_CPPFLAGS) $(CPPFLAGS) $(PKG_CFLAGS)
 
 $(F)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -168,20 +182,20 @@ fuzz: $(FUZZERS:%=$(F)/fuzz_%)
 
 fuzz-check: $(FUZZERS:%=$(F)/fuzz_%)
 
-install: all
+install: programs
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/tlspolicyd $(DESTDIR)$(UNITDIR) \
-	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(DOCDIR)/examples/postfix \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 755 $(B)/tlsmap $(B)/tlspolicyd $(B)/tlsprobe $(DESTDIR)$(SBINDIR)/
 	$(SUBST) systemd/tlspolicyd.service.in > $(DESTDIR)$(UNITDIR)/tlspolicyd.service
 	install -m 644 systemd/tlspolicyd.socket systemd/tlspolicyd-socketmap.socket $(DESTDIR)$(UNITDIR)/
 	install -m 644 systemd/tlspolicyd.sysusers $(DESTDIR)$(SYSUSERSDIR)/tlspolicyd.conf
 	$(SUBST) systemd/tlspolicyd.tmpfiles.in > $(DESTDIR)$(TMPFILESDIR)/tlspolicyd.conf
-	install -m 644 policyd/tlspolicyd.conf.example $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/tlspolicyd.conf.example
 	$(SUBST) policyd/tlspolicyd.conf.in > $(B)/tlspolicyd.conf
 	test -e $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/tlspolicyd.conf \
 	    || install -m 644 $(B)/tlspolicyd.conf $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/tlspolicyd.conf
-	install -m 644 maps/example.list $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/example.list
+	install -m 644 maps/example.list policyd/tlspolicyd.conf.example $(DESTDIR)$(DOCDIR)/examples/
+	install -m 644 postfix/main.cf postfix/master.cf postfix/tlspolicyd_bounce $(DESTDIR)$(DOCDIR)/examples/postfix/
 	install -m 644 man/tlsmap.1 man/tlsprobe.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 man/tlspolicyd.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 644 man/tlspolicyd.8 $(DESTDIR)$(MANDIR)/man8/
@@ -191,14 +205,17 @@ uninstall:
 	    $(DESTDIR)$(UNITDIR)/tlspolicyd.service $(DESTDIR)$(UNITDIR)/tlspolicyd.socket \
 	    $(DESTDIR)$(UNITDIR)/tlspolicyd-socketmap.socket \
 	    $(DESTDIR)$(SYSUSERSDIR)/tlspolicyd.conf $(DESTDIR)$(TMPFILESDIR)/tlspolicyd.conf \
-	    $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/tlspolicyd.conf.example $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/example.list \
+	    $(DESTDIR)$(DOCDIR)/examples/example.list $(DESTDIR)$(DOCDIR)/examples/tlspolicyd.conf.example \
+	    $(DESTDIR)$(DOCDIR)/examples/postfix/main.cf $(DESTDIR)$(DOCDIR)/examples/postfix/master.cf \
+	    $(DESTDIR)$(DOCDIR)/examples/postfix/tlspolicyd_bounce \
 	    $(DESTDIR)$(MANDIR)/man1/tlsmap.1 $(DESTDIR)$(MANDIR)/man1/tlsprobe.1 $(DESTDIR)$(MANDIR)/man5/tlspolicyd.conf.5 $(DESTDIR)$(MANDIR)/man8/tlspolicyd.8
 	# the installed config only if nobody changed it
 	if $(SUBST) policyd/tlspolicyd.conf.in | cmp -s - $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/tlspolicyd.conf; then \
 	    rm -f $(DESTDIR)$(SYSCONFDIR)/tlspolicyd/tlspolicyd.conf; fi
-	-rmdir $(DESTDIR)$(SYSCONFDIR)/tlspolicyd 2>/dev/null
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/tlspolicyd $(DESTDIR)$(DOCDIR)/examples/postfix $(DESTDIR)$(DOCDIR)/examples \
+	    $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(shell find $(B) $(F) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) $(F) -path $(B)/deb -prune -o -name '*.d' -type f -print 2>/dev/null)

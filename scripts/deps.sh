@@ -3,7 +3,8 @@
 #
 #   scripts/deps.sh build    compiler and libraries
 #   scripts/deps.sh test     build + what the test suite drives (prove, a
-#                            private Postfix, swaks, openssl)
+#                            private Postfix, swaks, openssl, the package tools)
+#   scripts/deps.sh package  build + the Debian package tools (make deb)
 #
 # As root, missing packages are installed with apt-get.  Postfix is only a
 # tool for the tests (they run a private instance): it is installed with
@@ -15,12 +16,14 @@
 set -eu
 
 build_pkgs="build-essential pkg-config libglib2.0-dev liblmdb-dev libssl-dev"
-test_pkgs="perl python3 strace openssl mandoc systemd postfix swaks libnet-ssleay-perl libio-socket-ssl-perl clang libclang-rt-14-dev"
+package_pkgs="debhelper dpkg-dev fakeroot lintian"
+test_pkgs="$package_pkgs perl python3 strace openssl mandoc systemd postfix swaks libnet-ssleay-perl libio-socket-ssl-perl clang libclang-rt-14-dev"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;
 test)  want="$build_pkgs $test_pkgs" ;;
-*) echo "usage: $0 build|test" >&2; exit 2 ;;
+package) want="$build_pkgs $package_pkgs" ;;
+*) echo "usage: $0 build|test|package" >&2; exit 2 ;;
 esac
 
 missing=""

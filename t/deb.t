@@ -26,7 +26,7 @@ ok "... as tlspolicyd_${version}_ARCH.deb" test -f "$DEB"
 
 lint=$(lintian --fail-on error,warning "$DEB" 2>&1); rc=$?
 is "$rc:$(printf '%s\n' "$lint" | grep -E '^[EW]: ')" "0:" "lintian: no errors, no warnings"
-[ -n "$lint" ] && printf '%s\n' "$lint" | head -20 | sed 's/^/# /'
+[ "$rc" -ne 0 ] && printf '%s\n' "$lint" | head -20 | sed 's/^/# /'
 
 files=$(dpkg-deb -c "$DEB" | awk '{print $6}' | sed 's|^\./|/|')
 for f in /usr/sbin/tlspolicyd /usr/sbin/tlsmap /usr/sbin/tlsprobe \
@@ -56,13 +56,14 @@ CTL=$TMP/control
 dpkg-deb -e "$DEB" "$CTL"
 is "$(cat "$CTL/conffiles")" "/etc/tlspolicyd/tlspolicyd.conf" "the configuration is the one conffile"
 like "$(cat "$CTL/postinst")" "systemd-sysusers.*tlspolicyd" "postinst creates the account (sysusers)"
-like "$(cat "$CTL/postinst")" "systemd-tmpfiles --create.*tlspolicyd" "postinst creates the config directory (tmpfiles)"
+like "$(cat "$CTL/postinst")" "systemd-tmpfiles .*--create tlspolicyd.conf" "postinst creates the config directory (tmpfiles)"
 like "$(cat "$CTL/postinst")" "deb-systemd-helper .*enable.*tlspolicyd.socket" "postinst enables the policy socket"
 like "$(cat "$CTL/postinst")" "tlspolicyd-socketmap.socket" "... and the socketmap socket"
-like "$(cat "$CTL/postinst")" "deb-systemd-invoke .*start" "postinst starts them where systemd runs"
+like "$(cat "$CTL/postinst")" "_dh_action=start" "postinst starts them where systemd runs (deb-systemd-invoke)"
 like "$(cat "$CTL/prerm")" "deb-systemd-invoke stop" "prerm stops the units"
 like "$(cat "$CTL/postrm")" "rm -rf /etc/tlspolicyd" "postrm purge removes the configuration and the lists"
-like "$(cat "$CTL/postrm")" "deb-systemd-helper purge" "postrm purge forgets the units"
+like "$(cat "$CTL/postrm")" "^    deb-systemd-helper purge tlspolicyd.socket tlspolicyd-socketmap.socket tlspolicyd.service" "postrm remove disables the units"
+like "$(cat "$CTL/postrm")" "deb-systemd-helper purge 'tlspolicyd" "postrm purge forgets them"
 
 # the packaged daemon runs with the packaged configuration and no list
 root=$TMP/root
