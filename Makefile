@@ -58,7 +58,7 @@ LDLIBS      = $(PKG_LIBS)
 
 MAPS_LIB   = entry key escape list source store lookup audit tlsrules logging
 MAPS_OBJS  = $(MAPS_LIB:%=$(B)/maps/%.o)
-POLICYD_LIB  = request netstring config decide notify endpoint verdictlog server
+POLICYD_LIB  = request netstring http config decide metrics notify endpoint verdictlog server
 POLICYD_OBJS = $(POLICYD_LIB:%=$(B)/policyd/%.o)
 UNIT_TESTS = $(patsubst t/unit/%.c,$(B)/t/%.t,$(wildcard t/unit/*.c))
 PROBE_OBJS = $(B)/probe/mx.o $(B)/probe/probe.o
@@ -158,10 +158,10 @@ F                  = build-fuzz
 FUZZ_CC            = clang
 FUZZ_SECONDS      ?= 600
 FUZZ_CHECK_SECONDS ?= 4
-FUZZERS            = request list decide netstring
+FUZZERS            = request list decide netstring http
 FUZZ_LIB_OBJS      = $(MAPS_LIB:%=$(F)/maps/%.o) $(POLICYD_LIB:%=$(F)/policyd/%.o)
 FUZZ_CFLAGS        = -std=c11 -g -O1 -Wall -Wextra $(WERROR_FLAG) -Wno-missing-field-initializers \
-                     -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all $(BASE_CPPFLAGS) $(CPPFLAGS) $(PKG_CFLAGS)
+                     -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all $(BASE_CPPFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP
 
 $(F)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -310,6 +310,8 @@ struct StoreReader {
     GError *failed_error;
     gint64 recheck_us;        /* stat the name at most this often */
     gboolean no_addresses;    /* the list has no address keys */
+    guint64 entries;          /* records in the mapped list */
+    gint64 loaded_at;         /* wall clock (g_get_real_time) when it was mapped */
     GHashTable *parents;      /* its parent keys, or NULL: unknown */
     GStringChunk *parent_strings;
     gint64 checked_at;        /* monotonic time of the last stat */
@@ -429,6 +431,7 @@ static void load_key_summary(StoreReader *reader)
     if (sscanf(text, "%u %u %u", &addresses, &parents, &domains) != 3)
         return;
     reader->no_addresses = addresses == 0;
+    reader->entries = (guint64)addresses + parents + domains;
     if (parents > PARENT_SET_MAX)
         return;
 
@@ -473,6 +476,21 @@ ino_t store_reader_inode(const StoreReader *reader)
     return reader->env ? reader->opened.st_ino : 0;
 }
 
+guint64 store_reader_entries(const StoreReader *reader)
+{
+    return reader->env ? reader->entries : 0;
+}
+
+gint64 store_reader_loaded_at(const StoreReader *reader)
+{
+    return reader->env ? reader->loaded_at : 0;
+}
+
+gint64 store_reader_modified(const StoreReader *reader)
+{
+    return reader->env ? (gint64)reader->opened.st_mtim.tv_sec : 0;
+}
+
 void store_reader_set_recheck(StoreReader *reader, guint microseconds)
 {
     reader->recheck_us = microseconds;
@@ -514,6 +532,8 @@ static gboolean follow_name(StoreReader *reader, GError **error)
             reader->failed = st;
         return FALSE;
     }
+    reader->entries = 0;
+    reader->loaded_at = g_get_real_time();
     load_key_summary(reader);
     /* A fresh env comes with a live transaction; keep it reset between lookups. */
     mdb_txn_reset(reader->txn);

@@ -113,7 +113,12 @@ void store_reader_end(StoreReader *reader);
  * changes again.  Must not touch the old map. */
 void store_reader_abandon(StoreReader *reader, const char *why);
 
-/* Inode of the file currently mapped (tests use it). */
+/* The file currently mapped: its inode (0: none), its records, when it
+ * was mapped (g_get_real_time) and its mtime (seconds); for the daemon's
+ * log and metrics. */
 ino_t store_reader_inode(const StoreReader *reader);
+guint64 store_reader_entries(const StoreReader *reader);
+gint64 store_reader_loaded_at(const StoreReader *reader);
+gint64 store_reader_modified(const StoreReader *reader);
 
 #endif

@@ -45,6 +45,7 @@ static const Option options[] = {
     {"listen", T_STRV, O(listen)},
     {"socketmap_listen", T_STRV, O(socketmap_listen)},
     {"socketmap_name", T_STRING, O(socketmap_name)},
+    {"metrics_listen", T_STRV, O(metrics_listen)},
     {"local_domains", T_STRV, O(local_domains)},
     {"socket_mode", T_OCTAL, O(socket_mode), NULL, 0, 0777},
     {"socket_owner", T_STRING, O(socket_owner)},
@@ -100,6 +101,7 @@ Config *config_new_defaults(void)
     c->list = g_strdup(SYSCONFDIR "/tlspolicyd/tls.list");
     c->listen = g_strdupv((char **)default_listen);
     c->socketmap_listen = g_new0(char *, 1);
+    c->metrics_listen = g_new0(char *, 1);
     c->socketmap_name = g_strdup("transport");
     c->local_domains = g_new0(char *, 1);
     c->socket_mode = 0666;
@@ -349,6 +351,7 @@ static const char *first_problem(const Config *c, const char **option)
         {"listen", "listen: each address is unix:/path or inet:host:port"},
         {"socketmap_listen", "socketmap_listen: each address is unix:/path or inet:host:port"},
         {"socketmap_name", "socketmap_name must be one word"},
+        {"metrics_listen", "metrics_listen: each address is unix:/path or inet:host:port"},
     };
     const gboolean broken[G_N_ELEMENTS(problems)] = {
         !c->listen || !c->listen[0],
@@ -362,6 +365,7 @@ static const char *first_problem(const Config *c, const char **option)
         !addresses_are_valid(c->listen),
         !addresses_are_valid(c->socketmap_listen),
         !*c->socketmap_name || strpbrk(c->socketmap_name, " \t") != NULL,
+        !addresses_are_valid(c->metrics_listen),
     };
     for (guint i = 0; i < G_N_ELEMENTS(problems); i++) {
         if (broken[i]) {

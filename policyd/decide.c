@@ -7,6 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *decide_refusal_name(Refusal refusal)
+{
+    static const char *const names[] = {"none", "no_tls", "protocol", "cipher",
+                                        "no_certificate", "certificate_name", "global_floor"};
+    return names[refusal];
+}
+
 const char *decide_verdict_name(Verdict verdict)
 {
     static const char *const names[] = {"dunno", "filter", "reject", "split", "tempfail"};
@@ -117,7 +124,12 @@ static void reject_listed(Decision *d, const Config *c, const Entry *entry, cons
         missing_text(m, floor, cipher_name, key, built, sizeof built);
         text = built;
     }
+    static const Refusal refusals[] = {
+        [MISSING_TLS] = REFUSAL_NO_TLS, [MISSING_VERSION] = REFUSAL_PROTOCOL, [MISSING_CIPHER] = REFUSAL_CIPHER,
+        [MISSING_CERT] = REFUSAL_NO_CERTIFICATE, [MISSING_CERT_NAME] = REFUSAL_CERTIFICATE_NAME,
+    };
     reject(d, c, listed_reason[m], text);
+    d->refusal = refusals[m];
 }
 
 /* Report mode: remember what would have happened, change nothing. */
@@ -166,6 +178,7 @@ static void apply_global_floor(const PolicyRequest *req, const Config *c, Decisi
     d->would = VERDICT_DUNNO;
     reject(d, c, m == MISSING_VERSION ? "global floor: TLS version below the floor" : "global floor: excluded cipher",
            text);
+    d->refusal = REFUSAL_GLOBAL_FLOOR;
     if (c->global_floor == GLOBAL_FLOOR_REPORT)
         downgrade_to_report(d);
 }

@@ -34,9 +34,25 @@ typedef struct {
     char nexthop[ENTRY_MAX_NEXTHOP + 1];
 } TransactionState;
 
+/* Why an inbound request was refused (or, in report mode, would be):
+ * the label of tlspolicyd_refusals_total. */
+typedef enum {
+    REFUSAL_NONE,
+    REFUSAL_NO_TLS,
+    REFUSAL_PROTOCOL,
+    REFUSAL_CIPHER,
+    REFUSAL_NO_CERTIFICATE,
+    REFUSAL_CERTIFICATE_NAME,
+    REFUSAL_GLOBAL_FLOOR,
+    REFUSAL_COUNT
+} Refusal;
+
+const char *decide_refusal_name(Refusal refusal);
+
 typedef struct {
     Verdict verdict;
     Verdict would;           /* report mode: what enforce would have done */
+    Refusal refusal;         /* a reject's (or a report's would-be reject's) reason */
     gboolean report;
     Direction direction;
     const char *reason;      /* static text */

@@ -154,12 +154,12 @@ static guint inherited_sockets(GArray *listeners)
 GArray *endpoint_open_all(const Config *config, GError **error)
 {
     GArray *listeners = g_array_new(FALSE, TRUE, sizeof(Listener));
-    if (inherited_sockets(listeners) > 0) {
+    gboolean from_systemd = inherited_sockets(listeners) > 0;
+    if (from_systemd)
         g_message("listening on %u socket(s) passed by systemd", listeners->len);
-        return listeners;
-    }
-    char **specs[] = {config->listen, config->socketmap_listen};
-    for (Protocol p = PROTOCOL_POLICY; p <= PROTOCOL_SOCKETMAP; p++) {
+    char **specs[] = {config->listen, config->socketmap_listen, config->metrics_listen};
+    static const char *const names[] = {"policy", "socketmap", "metrics"};
+    for (Protocol p = from_systemd ? PROTOCOL_HTTP : PROTOCOL_POLICY; p <= PROTOCOL_HTTP; p++) {
         for (char **spec = specs[p]; spec && *spec; spec++) {
             gboolean is_unix = g_str_has_prefix(*spec, "unix:");
             int fd = is_unix ? listen_unix(*spec, config, error) : listen_inet(*spec, config, error);
@@ -174,7 +174,7 @@ GArray *endpoint_open_all(const Config *config, GError **error)
                 l.unix_ino = st.st_ino;
             }
             g_array_append_val(listeners, l);
-            g_message("listening on %s (%s)", *spec, p == PROTOCOL_SOCKETMAP ? "socketmap" : "policy");
+            g_message("listening on %s (%s)", *spec, names[p]);
         }
     }
     return listeners;

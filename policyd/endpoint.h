@@ -6,7 +6,8 @@
  * made from the configuration's listen and socketmap_listen addresses:
  * "unix:/path" (mode, owner and group from the configuration; a stale
  * socket file is replaced, a live one - another server - is refused) or
- * "inet:host:port" (loopback only unless allow_remote).
+ * "inet:host:port" (loopback only unless allow_remote).  The metrics
+ * endpoint (metrics_listen, HTTP) is always the daemon's own.
  */
 #ifndef TLSPOLICYD_ENDPOINT_H
 #define TLSPOLICYD_ENDPOINT_H
@@ -24,7 +25,7 @@ typedef enum {
     ENDPOINT_ERROR_SYSTEM,   /* socket, bind, listen, chmod, chown */
 } EndpointErrorCode;
 
-typedef enum { PROTOCOL_POLICY, PROTOCOL_SOCKETMAP } Protocol;
+typedef enum { PROTOCOL_POLICY, PROTOCOL_SOCKETMAP, PROTOCOL_HTTP } Protocol;
 
 typedef struct {
     int fd;

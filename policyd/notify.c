@@ -44,6 +44,12 @@ void notify_reloading(void)
     notify_send(msg);
 }
 
+void notify_status(const char *status)
+{
+    g_autofree char *msg = g_strconcat("STATUS=", status, NULL);
+    notify_send(msg);
+}
+
 void notify_stopping(void)
 {
     notify_send("STOPPING=1");

@@ -10,5 +10,6 @@
 void notify_ready(void);
 void notify_reloading(void);  /* RELOADING=1 with MONOTONIC_USEC */
 void notify_stopping(void);
+void notify_status(const char *status);  /* STATUS=..., one line */
 
 #endif

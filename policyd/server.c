@@ -17,7 +17,9 @@
 
 #include "decide.h"
 #include "endpoint.h"
+#include "http.h"
 #include "logging.h"
+#include "metrics.h"
 #include "netstring.h"
 #include "notify.h"
 #include "verdictlog.h"
@@ -46,6 +48,8 @@ struct Connection {
     size_t scanned;        /* bytes of a partial policy request already looked at, 0: none */
     size_t line_start;     /* where its last, unfinished line starts */
     gboolean want_write;   /* polled for EPOLLOUT instead of EPOLLIN */
+    gboolean close_after_write;  /* HTTP: one reply, then close */
+    char last_instance[64];  /* the inbound transaction last counted */
     TransactionState txn;
     Connection *prev, *next;
 };
@@ -55,10 +59,6 @@ typedef struct {
     const Listener *listener;
 } ListenerWatch;
 
-typedef struct {
-    guint64 requests, dunno, filter, reject, split, tempfail, report, protocol_errors,
-        connections, refused, lookups, routed, notfound, lookup_temp, lookup_perm;
-} Counters;
 
 struct Server {
     Config *config;
@@ -74,7 +74,10 @@ struct Server {
     guint n_connections;
     StoreReader *list;
     char *list_error;      /* last list error logged, NULL when the list is fine */
-    Counters count;
+    Metrics count;
+    gint64 started;        /* wall clock, g_get_real_time() */
+    ino_t list_inode;      /* the list file last logged as loaded */
+    gint64 status_at;      /* when to update systemd's STATUS= next (ms) */
     gboolean stopping;
     gint64 now;            /* the event loop's clock, read once a batch */
     gint64 expire_at;      /* when to look for expired connections next */
@@ -145,8 +148,8 @@ static void accept_connections(Server *s, Watch *w, guint32 events)
             return;
         }
         if (s->n_connections >= s->config->max_connections) {
-            s->count.refused++;
-            if (s->count.refused % 1000 == 1)
+            s->count.refused_connections++;
+            if (s->count.refused_connections % 1000 == 1)
                 g_warning("max_connections (%u) reached; refusing connections", s->config->max_connections);
             close(fd);
             continue;
@@ -158,7 +161,9 @@ static void accept_connections(Server *s, Watch *w, guint32 events)
         c->in_cap = INITIAL_BUFFER;
         c->in = g_malloc(c->in_cap);
         c->out = g_string_sized_new(128);
-        c->deadline = now_ms(s) + s->config->idle_timeout * (gint64)1000;
+        /* an HTTP client gets read_timeout for its one request */
+        guint timeout = c->protocol == PROTOCOL_HTTP ? s->config->read_timeout : s->config->idle_timeout;
+        c->deadline = now_ms(s) + timeout * (gint64)1000;
         c->next = s->connections;
         if (c->next)
             c->next->prev = c;
@@ -177,8 +182,22 @@ static void list_unusable(Server *s, const char *message)
         return;
     g_warning("list unavailable, answering per on_list_error=%s: %s",
               s->config->on_list_error == LIST_ERROR_TEMPFAIL ? "tempfail" : "dunno", message);
+    if (!s->list_error)
+        s->count.list_errors++;
+    s->list_inode = 0;
     g_free(s->list_error);
     s->list_error = g_strdup(message);
+}
+
+/* A new list file is being served: say which (its generation: inode and
+ * mtime) and how big. */
+static void log_list_loaded(Server *s)
+{
+    s->list_inode = store_reader_inode(s->list);
+    g_autoptr(GDateTime) modified = g_date_time_new_from_unix_utc(store_reader_modified(s->list));
+    g_autofree char *when = modified ? g_date_time_format_iso8601(modified) : g_strdup("?");
+    g_message("list %s loaded: %" G_GUINT64_FORMAT " entries (inode %lu, modified %s)", store_reader_path(s->list),
+              store_reader_entries(s->list), (unsigned long)s->list_inode, when);
 }
 
 /* The list is opened per request (one stat); log only state changes. */
@@ -190,6 +209,8 @@ static StoreReader *list_for_request(Server *s)
             g_message("list %s is available again", store_reader_path(s->list));
             g_clear_pointer(&s->list_error, g_free);
         }
+        if (store_reader_inode(s->list) != s->list_inode)
+            log_list_loaded(s);
         return s->list;
     }
     list_unusable(s, error->message);
@@ -256,20 +277,6 @@ static void with_list(Server *s, ListUse use, gpointer data)
     reading_list = 0;
 }
 
-static void count_verdict(Counters *count, const Decision *d)
-{
-    count->requests++;
-    if (d->report)
-        count->report++;
-    switch (d->verdict) {
-    case VERDICT_DUNNO: count->dunno++; break;
-    case VERDICT_FILTER: count->filter++; break;
-    case VERDICT_REJECT: count->reject++; break;
-    case VERDICT_SPLIT: count->split++; break;
-    case VERDICT_TEMPFAIL: count->tempfail++; break;
-    }
-}
-
 typedef struct {
     Connection *c;
     const PolicyRequest *req;
@@ -296,8 +303,15 @@ static void decide_socketmap(Server *s, StoreReader *list, gpointer data)
 static void answer(Server *s, Connection *c, const PolicyRequest *req)
 {
     PolicyAnswer a = {.c = c, .req = req};
+    gint64 start = g_get_monotonic_time();
     with_list(s, decide_policy, &a);
-    count_verdict(&s->count, &a.d);
+    metrics_count_decision(&s->count, &a.d, g_get_monotonic_time() - start);
+    /* inbound: count each mail transaction once, at its first request */
+    if (a.d.direction == DIRECTION_INBOUND && g_ascii_strcasecmp(req->protocol_state, "RCPT") == 0
+        && (!*req->instance || strncmp(c->last_instance, req->instance, sizeof c->last_instance - 1) != 0)) {
+        metrics_count_session(&s->count, req->encryption_protocol);
+        g_strlcpy(c->last_instance, req->instance, sizeof c->last_instance);
+    }
     verdictlog_policy(req, &a.d);
     g_string_append(c->out, "action=");
     g_string_append(c->out, a.d.action);
@@ -314,7 +328,8 @@ static void want_write(Server *s, Connection *c, gboolean on)
     epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
-/* Write what we can; TRUE when all is written or more can wait. */
+/* Write what we can; TRUE when all is written or more can wait (FALSE
+ * also once an HTTP reply is all written: the connection is done). */
 static gboolean flush_output(Server *s, Connection *c)
 {
     while (c->out->len > 0) {
@@ -330,20 +345,7 @@ static gboolean flush_output(Server *s, Connection *c)
         g_string_erase(c->out, 0, n);
     }
     want_write(s, c, FALSE);
-    return TRUE;
-}
-
-static void count_route(Counters *count, const RouteDecision *d)
-{
-    count->lookups++;
-    switch (d->status) {
-    case ROUTE_OK: count->routed++; break;
-    case ROUTE_NOTFOUND: count->notfound++; break;
-    case ROUTE_TEMP: count->lookup_temp++; break;
-    case ROUTE_PERM: count->lookup_perm++; break;
-    }
-    if (d->report)
-        count->report++;
+    return !c->close_after_write;
 }
 
 /* Socketmap: answer every complete netstring in the buffer, in order. */
@@ -372,9 +374,10 @@ static gboolean process_socketmap(Server *s, Connection *c, size_t *consumed)
             return FALSE;
         }
         RouteAnswer a = {.request = request};
+        gint64 began = g_get_monotonic_time();
         with_list(s, decide_socketmap, &a);
         const RouteDecision *d = &a.d;
-        count_route(&s->count, d);
+        metrics_count_route(&s->count, d, g_get_monotonic_time() - began);
         verdictlog_route(request, d);
         netstring_append(c->out, d->reply);
         offset += total;
@@ -413,8 +416,42 @@ static void remember_partial_request(Connection *c)
     c->line_start = nl ? (size_t)(nl - c->in) + 1 : 0;
 }
 
+static MetricsGauges gauges(Server *s);
+
+/* HTTP (metrics_listen): one request, one reply, then close. */
+static gboolean process_http(Server *s, Connection *c)
+{
+    HttpRequest req;
+    int status = 200;
+    HttpFrame st = http_request(c->in, c->in_len, &req, &status);
+    if (st == HTTP_INCOMPLETE)
+        return TRUE;
+    c->in_len = 0;
+    c->close_after_write = TRUE;
+    gboolean head = st == HTTP_COMPLETE && strcmp(req.method, "HEAD") == 0;
+    if (st == HTTP_ERROR) {
+        s->count.protocol_errors++;
+    } else if (strcmp(req.method, "GET") != 0 && !head) {
+        status = 405;
+    } else if (strcmp(req.path, "/metrics") == 0) {
+        g_autoptr(GString) body = g_string_sized_new(8192);
+        MetricsGauges g = gauges(s);
+        metrics_format(&s->count, &g, body);
+        http_reply(c->out, 200, "text/plain; version=0.0.4; charset=utf-8", body->str, body->len, head);
+        return flush_output(s, c);
+    } else {
+        status = 404;
+    }
+    char text[64];
+    int len = g_snprintf(text, sizeof text, "%d\n", status);
+    http_reply(c->out, status, "text/plain; charset=utf-8", text, (size_t)len, head);
+    return flush_output(s, c);
+}
+
 static gboolean process_input(Server *s, Connection *c)
 {
+    if (c->protocol == PROTOCOL_HTTP)
+        return process_http(s, c);
     gboolean bad = FALSE;
     size_t offset = 0;
 
@@ -587,16 +624,52 @@ static void expire_connections(Server *s)
 
 static void log_counters(Server *s)
 {
-    const Counters *k = &s->count;
+    const Metrics *k = &s->count;
+    guint64 verdicts[METRICS_VERDICTS] = {0};
+    for (int o = 0; o < 2; o++)
+        for (int v = 0; v < METRICS_VERDICTS; v++)
+            verdicts[v] += k->decisions[o][v];
+    guint64 lookups = 0;
+    for (int r = 0; r < METRICS_ROUTE_RESULTS; r++)
+        lookups += k->routes[r];
     g_message("counters: requests=%" G_GUINT64_FORMAT " dunno=%" G_GUINT64_FORMAT " filter=%" G_GUINT64_FORMAT
               " reject=%" G_GUINT64_FORMAT " split=%" G_GUINT64_FORMAT " tempfail=%" G_GUINT64_FORMAT
               " report=%" G_GUINT64_FORMAT " protocol_errors=%" G_GUINT64_FORMAT " connections=%" G_GUINT64_FORMAT
               " open=%u refused=%" G_GUINT64_FORMAT " lookups=%" G_GUINT64_FORMAT " routed=%" G_GUINT64_FORMAT
-              " notfound=%" G_GUINT64_FORMAT " lookup_temp=%" G_GUINT64_FORMAT
-              " lookup_perm=%" G_GUINT64_FORMAT,
-              k->requests, k->dunno, k->filter, k->reject, k->split, k->tempfail, k->report, k->protocol_errors,
-              k->connections, s->n_connections, k->refused, k->lookups, k->routed, k->notfound,
-              k->lookup_temp, k->lookup_perm);
+              " notfound=%" G_GUINT64_FORMAT " lookup_temp=%" G_GUINT64_FORMAT " lookup_perm=%" G_GUINT64_FORMAT,
+              metrics_total_decisions(k), verdicts[VERDICT_DUNNO], verdicts[VERDICT_FILTER], verdicts[VERDICT_REJECT],
+              verdicts[VERDICT_SPLIT], verdicts[VERDICT_TEMPFAIL], verdicts[METRICS_VERDICTS - 1] + k->routes[4],
+              k->protocol_errors, k->connections, s->n_connections, k->refused_connections, lookups,
+              k->routes[ROUTE_OK], k->routes[ROUTE_NOTFOUND], k->routes[ROUTE_TEMP], k->routes[ROUTE_PERM]);
+}
+
+static MetricsGauges gauges(Server *s)
+{
+    return (MetricsGauges){
+        .open_connections = s->n_connections,
+        .list_entries = store_reader_entries(s->list),
+        .list_loaded = (double)store_reader_loaded_at(s->list) / 1e6,
+        .list_usable = s->list_error == NULL && store_reader_inode(s->list) != 0,
+        .start_time = (double)s->started / 1e6,
+    };
+}
+
+/* systemd's STATUS= line: live figures, every few seconds. */
+#define STATUS_EVERY_MS 5000
+static void update_status(Server *s)
+{
+    if (now_ms(s) < s->status_at)
+        return;
+    s->status_at = now_ms(s) + STATUS_EVERY_MS;
+    MetricsGauges g = gauges(s);
+    gint64 age = g.list_loaded > 0 ? (gint64)(g_get_real_time() / 1e6 - g.list_loaded) : -1;
+    g_autofree char *status = age < 0
+        ? g_strdup_printf("%" G_GUINT64_FORMAT " decisions, %" G_GUINT64_FORMAT " routes; no usable list",
+                          metrics_total_decisions(&s->count), s->count.routes[ROUTE_OK])
+        : g_strdup_printf("%" G_GUINT64_FORMAT " decisions, %" G_GUINT64_FORMAT " routes; list: %" G_GUINT64_FORMAT
+                          " entries, loaded %" G_GINT64_FORMAT " s ago",
+                          metrics_total_decisions(&s->count), s->count.routes[ROUTE_OK], g.list_entries, age);
+    notify_status(status);
 }
 
 /* Sockets are made once: say which changed keys wait for a restart. */
@@ -609,6 +682,8 @@ static void warn_restart_keys(const Config *old, const Config *fresh)
         {"listen", !g_strv_equal((const char *const *)old->listen, (const char *const *)fresh->listen)},
         {"socketmap_listen",
          !g_strv_equal((const char *const *)old->socketmap_listen, (const char *const *)fresh->socketmap_listen)},
+        {"metrics_listen",
+         !g_strv_equal((const char *const *)old->metrics_listen, (const char *const *)fresh->metrics_listen)},
         {"socket_mode", old->socket_mode != fresh->socket_mode},
         {"socket_owner", g_strcmp0(old->socket_owner, fresh->socket_owner) != 0},
         {"socket_group", g_strcmp0(old->socket_group, fresh->socket_group) != 0},
@@ -675,6 +750,7 @@ Server *server_new(Config *config, ConfigReloader reload, gpointer reload_data, 
     s->reload = reload;
     s->reload_data = reload_data;
     s->signal_watch.handler = handle_signals;
+    s->started = g_get_real_time();
     clock_tick(s);
     g_autofree char *path = g_strconcat(config->list, ".lmdb", NULL);
     s->list = store_reader_new(path);
@@ -735,6 +811,7 @@ int server_run(Server *s)
             w->handler(s, w, events[i].events);
         }
         expire_connections(s);
+        update_status(s);
         logging_flush();  /* the batch's log lines, before waiting again */
     }
 

@@ -17,7 +17,7 @@ set -eu
 
 build_pkgs="build-essential pkg-config libglib2.0-dev liblmdb-dev libssl-dev"
 package_pkgs="debhelper dpkg-dev fakeroot lintian"
-test_pkgs="$package_pkgs perl python3 strace openssl mandoc systemd postfix swaks libnet-ssleay-perl libio-socket-ssl-perl clang libclang-rt-14-dev"
+test_pkgs="$package_pkgs prometheus perl python3 strace openssl mandoc systemd postfix swaks libnet-ssleay-perl libio-socket-ssl-perl clang libclang-rt-14-dev"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;
@@ -43,26 +43,31 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 echo "deps.sh: installing$missing" >&2
-new_postfix=false
-case " $missing " in
-*" postfix "*)
-    new_postfix=true
+# Packages that bring a system service; the tests run private instances
+# and never the system's: no start while apt runs, units disabled after.
+services=""
+for p in $missing; do
+    case $p in
+    postfix) services="$services postfix.service" ;;
+    prometheus) services="$services prometheus.service" ;;
+    esac
+done
+if [ -n "$services" ]; then
     echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
     if [ ! -e /usr/sbin/policy-rc.d ]; then
         printf '#!/bin/sh\n# deps.sh: no service starts while apt-get runs\nexit 101\n' > /usr/sbin/policy-rc.d
         chmod 755 /usr/sbin/policy-rc.d
         trap 'rm -f /usr/sbin/policy-rc.d' EXIT
     fi
-    ;;
-esac
+fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >&2
 apt-get install -y -q --no-install-recommends $missing >&2
-if $new_postfix; then
-    # the package enables postfix.service; the tests never use it
+for unit in $services; do
+    # the package enables its service; the tests never use it
     if command -v deb-systemd-helper >/dev/null; then
-        deb-systemd-helper disable postfix.service >/dev/null 2>&1 || true
+        deb-systemd-helper disable "$unit" >/dev/null 2>&1 || true
     fi
-    rm -f /etc/systemd/system/multi-user.target.wants/postfix.service
-    echo "deps.sh: postfix installed for the tests only; postfix.service left disabled" >&2
-fi
+    rm -f "/etc/systemd/system/multi-user.target.wants/$unit"
+    echo "deps.sh: ${unit%.service} installed for the tests only; $unit left disabled" >&2
+done

@@ -386,15 +386,20 @@ static void systemd_child_setup(gpointer data)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
+/* The next notification that is not a STATUS= update (those come every
+ * few seconds, see test_status_line). */
 static char *next_notification(int fd)
 {
     char buf[512];
     struct timeval tv = {.tv_sec = 5};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
-    g_assert_cmpint(n, >, 0);
-    buf[n] = 0;
-    return g_strdup(buf);
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+        g_assert_cmpint(n, >, 0);
+        buf[n] = 0;
+        if (!g_str_has_prefix(buf, "STATUS="))
+            return g_strdup(buf);
+    }
 }
 
 static void test_systemd_protocol(void)
@@ -657,6 +662,69 @@ static void test_reload_with_another_list(void)
     own_daemon_stop(&d);
 }
 
+/* Send text on a new connection to path, read until the daemon closes. */
+static char *http_exchange(const char *path, const char *text)
+{
+    int fd = client_connect(path);
+    client_send_all(fd, text, strlen(text));
+    g_autoptr(GString) got = g_string_new(NULL);
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+        if (n > 0)
+            g_string_append_len(got, buf, n);
+    close(fd);
+    return g_string_free(g_steal_pointer(&got), FALSE);
+}
+
+/* The metrics endpoint (here on a unix socket): counts the traffic the
+ * test made, answers 404/405/431, closes after each reply. */
+static void test_metrics_endpoint(void)
+{
+    g_autofree char *msock = g_build_filename(tmpdir, "http.sock", NULL);
+    g_autofree char *extra = g_strdup_printf("metrics_listen = unix:%s\n", msock);
+    g_autofree char *list = g_build_filename(tmpdir, "metrics.list", NULL);
+    client_compile_list(list, "listed.example encrypt\n.other.example verify\n");
+    OwnDaemon d = own_daemon("metrics", list, extra);
+    g_assert_true(client_wait_for_log(d.log, "listening on unix:", 2, 5000));
+    /* one reject (no TLS), one TLS 1.2 request from an unlisted sender, one route */
+    g_autofree char *r1 = client_ask(d.sock, request);
+    g_assert_cmpstr(r1, ==, REJECT);
+    g_autofree char *r2 = client_ask(d.sock, "request=smtpd_access_policy\nprotocol_state=RCPT\ninstance=2\n"
+                                             "sender=x@unlisted.example\nencryption_protocol=TLSv1.2\n\n");
+    g_assert_cmpstr(r2, ==, "action=DUNNO\n\n");
+    g_autofree char *metrics = http_exchange(msock, "GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n");
+    g_assert_true(g_str_has_prefix(metrics, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4"));
+    static const char *const want[] = {
+        "\ntlspolicyd_decisions_total{direction=\"inbound\",verdict=\"reject\"} 1\n",
+        "\ntlspolicyd_decisions_total{direction=\"inbound\",verdict=\"dunno\"} 1\n",
+        "\ntlspolicyd_refusals_total{reason=\"no_tls\"} 1\n",
+        "\ntlspolicyd_refusals_total{reason=\"protocol\"} 0\n",
+        "\ntlspolicyd_inbound_sessions_total{protocol=\"none\"} 1\n",
+        "\ntlspolicyd_inbound_sessions_total{protocol=\"TLSv1.2\"} 1\n",
+        "\ntlspolicyd_list_entries 2\n",
+        "\ntlspolicyd_list_usable 1\n",
+        "\ntlspolicyd_decision_duration_seconds_count{service=\"policy\"} 2\n",
+        "\n# TYPE tlspolicyd_decision_duration_seconds histogram\n",
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(want); i++)
+        if (!strstr(metrics, want[i]))
+            g_error("metrics lack %s in:\n%s", want[i], metrics);
+    g_autofree char *missing = http_exchange(msock, "GET /nothing HTTP/1.1\r\n\r\n");
+    g_assert_true(g_str_has_prefix(missing, "HTTP/1.1 404 Not Found\r\n"));
+    g_autofree char *post = http_exchange(msock, "POST /metrics HTTP/1.1\r\n\r\n");
+    g_assert_true(g_str_has_prefix(post, "HTTP/1.1 405 Method Not Allowed\r\n"));
+    g_autofree char *head = http_exchange(msock, "HEAD /metrics HTTP/1.1\r\n\r\n");
+    g_assert_true(g_str_has_prefix(head, "HTTP/1.1 200 OK\r\n"));
+    g_assert_true(g_str_has_suffix(head, "\r\n\r\n"));  /* no body */
+    g_autofree char *junk = g_strnfill(9000, 'x');
+    g_autofree char *big = http_exchange(msock, junk);
+    g_assert_true(g_str_has_prefix(big, "HTTP/1.1 431 "));
+    /* the list it loaded was logged, with its size */
+    g_assert_true(client_wait_for_log(d.log, "metrics.list.lmdb loaded: 2 entries (inode ", 1, 5000));
+    own_daemon_stop(&d);
+}
+
 static void test_sigterm(void)
 {
     int fd = connect_daemon();
@@ -703,6 +771,7 @@ int main(int argc, char **argv)
     g_test_add_func("/daemon/big_request", test_big_request);
     g_test_add_func("/daemon/max_connections", test_max_connections);
     g_test_add_func("/daemon/reload_with_another_list", test_reload_with_another_list);
+    g_test_add_func("/daemon/metrics_endpoint", test_metrics_endpoint);
     g_test_add_func("/daemon/sigterm", test_sigterm);
     int rc = g_test_run();
     if (kill(daemon_pid, 0) == 0)

@@ -1,0 +1,128 @@
+/*
+ * metrics.c - counters and the Prometheus exposition; see metrics.h.
+ */
+#include "metrics.h"
+
+#include <string.h>
+
+static const double bucket_bounds[METRICS_LATENCY_BUCKETS] = {
+    0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01,
+};
+
+static void count_latency(Metrics *m, int socketmap, gint64 elapsed_us)
+{
+    double seconds = (double)elapsed_us / 1e6;
+    guint b = 0;
+    while (b < METRICS_LATENCY_BUCKETS && seconds > bucket_bounds[b])
+        b++;
+    m->latency[socketmap][b]++;
+    m->latency_sum[socketmap] += seconds;
+}
+
+void metrics_count_decision(Metrics *m, const Decision *d, gint64 elapsed_us)
+{
+    int outbound = d->direction == DIRECTION_OUTBOUND;
+    m->decisions[outbound][d->report ? METRICS_VERDICTS - 1 : (int)d->verdict]++;
+    if (d->verdict == VERDICT_REJECT || (d->report && d->would == VERDICT_REJECT))
+        m->refusals[d->refusal]++;
+    count_latency(m, 0, elapsed_us);
+}
+
+void metrics_count_route(Metrics *m, const RouteDecision *d, gint64 elapsed_us)
+{
+    m->routes[d->report ? METRICS_ROUTE_RESULTS - 1 : (int)d->status]++;
+    count_latency(m, 1, elapsed_us);
+}
+
+void metrics_count_session(Metrics *m, const char *protocol)
+{
+    static const char *const names[] = {"TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1"};
+    SessionProtocol p = *protocol ? SESSION_OTHER : SESSION_NONE;
+    for (guint i = 0; i < G_N_ELEMENTS(names) && p == SESSION_OTHER; i++) {
+        if (strcmp(protocol, names[i]) == 0)
+            p = (SessionProtocol)i;
+    }
+    m->inbound_sessions[p]++;
+}
+
+guint64 metrics_total_decisions(const Metrics *m)
+{
+    guint64 n = 0;
+    for (int o = 0; o < 2; o++)
+        for (int v = 0; v < METRICS_VERDICTS; v++)
+            n += m->decisions[o][v];
+    return n;
+}
+
+static void family(GString *out, const char *name, const char *type, const char *help)
+{
+    g_string_append_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void metrics_format(const Metrics *m, const MetricsGauges *g, GString *out)
+{
+    static const char *const verdicts[METRICS_VERDICTS] = {"dunno", "filter", "reject", "split", "tempfail", "report"};
+    static const char *const directions[2] = {"inbound", "outbound"};
+    static const char *const sessions[SESSION_COUNT] = {"TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1", "other", "none"};
+    static const char *const routes[METRICS_ROUTE_RESULTS] = {"ok", "notfound", "temp", "perm", "report"};
+    static const char *const services[2] = {"policy", "socketmap"};
+
+    family(out, "tlspolicyd_decisions_total", "counter",
+           "Policy service decisions by direction and verdict (report: a report-mode entry's would-be decision).");
+    for (int o = 0; o < 2; o++)
+        for (int v = 0; v < METRICS_VERDICTS; v++)
+            g_string_append_printf(out, "tlspolicyd_decisions_total{direction=\"%s\",verdict=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                                   directions[o], verdicts[v], m->decisions[o][v]);
+    family(out, "tlspolicyd_refusals_total", "counter",
+           "Inbound refusals (enforced or report-mode) by what the session lacked.");
+    for (int r = REFUSAL_NO_TLS; r < REFUSAL_COUNT; r++)
+        g_string_append_printf(out, "tlspolicyd_refusals_total{reason=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                               decide_refusal_name((Refusal)r), m->refusals[r]);
+    family(out, "tlspolicyd_inbound_sessions_total", "counter",
+           "Inbound mail transactions (first recipient of each Postfix instance) by TLS protocol.");
+    for (int p = 0; p < SESSION_COUNT; p++)
+        g_string_append_printf(out, "tlspolicyd_inbound_sessions_total{protocol=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                               sessions[p], m->inbound_sessions[p]);
+    family(out, "tlspolicyd_routes_total", "counter", "Socketmap (transport_maps) answers by result.");
+    for (int r = 0; r < METRICS_ROUTE_RESULTS; r++)
+        g_string_append_printf(out, "tlspolicyd_routes_total{result=\"%s\"} %" G_GUINT64_FORMAT "\n", routes[r],
+                               m->routes[r]);
+    family(out, "tlspolicyd_decision_duration_seconds", "histogram",
+           "Time to decide one policy request or socketmap lookup, list lookup included.");
+    for (int s = 0; s < 2; s++) {
+        guint64 cumulative = 0;
+        for (int b = 0; b <= METRICS_LATENCY_BUCKETS; b++) {
+            cumulative += m->latency[s][b];
+            if (b < METRICS_LATENCY_BUCKETS)
+                g_string_append_printf(out, "tlspolicyd_decision_duration_seconds_bucket{service=\"%s\",le=\"%g\"} %"
+                                       G_GUINT64_FORMAT "\n", services[s], bucket_bounds[b], cumulative);
+            else
+                g_string_append_printf(out, "tlspolicyd_decision_duration_seconds_bucket{service=\"%s\",le=\"+Inf\"} %"
+                                       G_GUINT64_FORMAT "\n", services[s], cumulative);
+        }
+        g_string_append_printf(out, "tlspolicyd_decision_duration_seconds_sum{service=\"%s\"} %.9f\n", services[s],
+                               m->latency_sum[s]);
+        g_string_append_printf(out, "tlspolicyd_decision_duration_seconds_count{service=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                               services[s], cumulative);
+    }
+    family(out, "tlspolicyd_protocol_errors_total", "counter",
+           "Connections closed for a malformed or oversize request, or a read timeout.");
+    g_string_append_printf(out, "tlspolicyd_protocol_errors_total %" G_GUINT64_FORMAT "\n", m->protocol_errors);
+    family(out, "tlspolicyd_connections_accepted_total", "counter", "Connections accepted.");
+    g_string_append_printf(out, "tlspolicyd_connections_accepted_total %" G_GUINT64_FORMAT "\n", m->connections);
+    family(out, "tlspolicyd_connections_refused_total", "counter", "Connections refused at max_connections.");
+    g_string_append_printf(out, "tlspolicyd_connections_refused_total %" G_GUINT64_FORMAT "\n", m->refused_connections);
+    family(out, "tlspolicyd_connections", "gauge", "Connections open now.");
+    g_string_append_printf(out, "tlspolicyd_connections %u\n", g->open_connections);
+    family(out, "tlspolicyd_list_entries", "gauge", "Records (keys) in the list being served; 0 without one.");
+    g_string_append_printf(out, "tlspolicyd_list_entries %" G_GUINT64_FORMAT "\n", g->list_entries);
+    family(out, "tlspolicyd_list_loaded_timestamp_seconds", "gauge",
+           "When the list being served was mapped (Unix time); 0 without one.");
+    g_string_append_printf(out, "tlspolicyd_list_loaded_timestamp_seconds %.3f\n", g->list_loaded);
+    family(out, "tlspolicyd_list_usable", "gauge", "1 when the list can be read, 0 when answers follow on_list_error.");
+    g_string_append_printf(out, "tlspolicyd_list_usable %d\n", g->list_usable ? 1 : 0);
+    family(out, "tlspolicyd_list_errors_total", "counter", "Times the list became unusable (missing, damaged, changed in place).");
+    g_string_append_printf(out, "tlspolicyd_list_errors_total %" G_GUINT64_FORMAT "\n", m->list_errors);
+    family(out, "tlspolicyd_start_time_seconds", "gauge", "When the daemon started (Unix time).");
+    g_string_append_printf(out, "tlspolicyd_start_time_seconds %.3f\n", g->start_time);
+}
