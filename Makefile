@@ -58,7 +58,7 @@ LDLIBS      = $(PKG_LIBS)
 
 MAPS_LIB   = entry key escape list source store lookup audit tlsrules logging
 MAPS_OBJS  = $(MAPS_LIB:%=$(B)/maps/%.o)
-POLICYD_LIB  = request netstring http config decide metrics notify endpoint verdictlog server
+POLICYD_LIB  = request netstring http config decide metrics notify endpoint verdictlog postfixcheck server
 POLICYD_OBJS = $(POLICYD_LIB:%=$(B)/policyd/%.o)
 UNIT_TESTS = $(patsubst t/unit/%.c,$(B)/t/%.t,$(wildcard t/unit/*.c))
 PROBE_OBJS = $(B)/probe/mx.o $(B)/probe/probe.o
@@ -103,24 +103,40 @@ $(B)/t/%.t: $(B)/t/unit/%.o $(PROBE_OBJS) $(B)/t/support/client.o $(B)/libpolicy
 
 EXAMPLE = $(B)/example/example.list
 RUN_DIR = $(CURDIR)/$(B)/example
+# make run: the daemon in the foreground with the example list, its
+# sockets where the shipped main.cf names them relative to a queue
+# directory of the run's own; once it listens, --check-postfix gives its
+# verdict on the shipped snippets (a main.cf and master.cf made of them).
+RUN_Q = $(RUN_DIR)/queue
 run: all
-	@mkdir -p $(dir $(EXAMPLE))
+	@mkdir -p $(dir $(EXAMPLE)) $(RUN_Q)/private $(RUN_DIR)/postfix
 	cp maps/example.list $(EXAMPLE)
 	$(B)/tlsmap -v $(EXAMPLE)
-	@printf '[tlspolicyd]\nlist = %s\nlisten = unix:%s;inet:127.0.0.1:10040;\nsocketmap_listen = unix:%s;\n' \
-	    $(CURDIR)/$(EXAMPLE) $(RUN_DIR)/tlspolicy.sock $(RUN_DIR)/tlsmap.sock > $(RUN_DIR)/tlspolicyd.conf
+	@printf '[tlspolicyd]\nlist = %s\nlisten = unix:%s/private/tlspolicy;inet:127.0.0.1:10040;\nsocketmap_listen = unix:%s/private/tlsmap;\nmetrics_listen = inet:127.0.0.1:10041;\n' \
+	    $(CURDIR)/$(EXAMPLE) $(RUN_Q) $(RUN_Q) > $(RUN_DIR)/tlspolicyd.conf
+	@{ echo "queue_directory = $(RUN_Q)"; echo "compatibility_level = 3.6"; cat postfix/main.cf; } > $(RUN_DIR)/postfix/main.cf
+	@{ echo "smtp inet n - y - - smtpd"; cat postfix/master.cf; } > $(RUN_DIR)/postfix/master.cf
 	@echo
 	@echo "Serving $(EXAMPLE) (config $(RUN_DIR)/tlspolicyd.conf; Ctrl-C stops):"
-	@echo "  policy service (inbound)  unix:$(RUN_DIR)/tlspolicy.sock and inet:127.0.0.1:10040"
-	@echo "  socketmap (outbound)      unix:$(RUN_DIR)/tlsmap.sock"
+	@echo "  policy service (inbound)  unix:$(RUN_Q)/private/tlspolicy and inet:127.0.0.1:10040"
+	@echo "  socketmap (outbound)      unix:$(RUN_Q)/private/tlsmap"
+	@echo "  metrics (Prometheus)      http://127.0.0.1:10041/metrics"
 	@echo "Postfix main.cf lines for this run (the real ones: postfix/main.cf):"
-	@echo "  smtpd_recipient_restrictions = check_policy_service { unix:$(RUN_DIR)/tlspolicy.sock, default_action=DEFER_IF_PERMIT, timeout=10s }, ..."
-	@echo "  transport_maps = socketmap:unix:$(RUN_DIR)/tlsmap.sock:transport"
+	@echo "  smtpd_recipient_restrictions = check_policy_service { unix:$(RUN_Q)/private/tlspolicy, default_action=DEFER_IF_PERMIT, timeout=10s }, ..."
+	@echo "  transport_maps = socketmap:unix:$(RUN_Q)/private/tlsmap:transport"
 	@echo "Try it from another shell:"
 	@echo "  bash -c 'exec 3<>/dev/tcp/127.0.0.1/10040; printf \"request=smtpd_access_policy\nprotocol_state=RCPT\nsender=a@bank.example\n\n\" >&3; read -r r <&3; echo \$$r'"
-	@echo "  postmap -q bob@bank.example socketmap:unix:$(RUN_DIR)/tlsmap.sock:transport"
+	@echo "  postmap -q bob@bank.example socketmap:unix:$(RUN_Q)/private/tlsmap:transport"
 	@echo
-	$(B)/tlspolicyd -v --config $(RUN_DIR)/tlspolicyd.conf
+	@$(B)/tlspolicyd -v --config $(RUN_DIR)/tlspolicyd.conf & pid=$$!; \
+	    trap 'kill $$pid 2>/dev/null' INT TERM; \
+	    for i in $$(seq 100); do [ -S $(RUN_Q)/private/tlsmap ] && break; kill -0 $$pid 2>/dev/null || break; sleep 0.05; done; \
+	    if command -v postconf >/dev/null; then \
+	        echo "=== tlspolicyd --check-postfix on the shipped snippets ($(RUN_DIR)/postfix):"; \
+	        $(B)/tlspolicyd --check-postfix --postfix-config $(RUN_DIR)/postfix --config $(RUN_DIR)/tlspolicyd.conf; \
+	        echo "==="; \
+	    fi; \
+	    wait $$pid
 
 # make check: the suite on the normal build, then again under ASan+UBSan
 # (SANITIZE=1 runs only the latter; QUICK=1 only the former).  Tests run

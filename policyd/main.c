@@ -3,6 +3,7 @@
  * per-address TLS requirements.
  *
  *   tlspolicyd [--config FILE] [--list FILE] [--listen ADDR]... [--check-config] [-v]
+ *   tlspolicyd --check-postfix [--postfix-config DIR] [--config FILE]
  *
  * The command line overrides the configuration file, so a list can be
  * served with no configuration file at all.  Runs in the foreground.
@@ -13,13 +14,15 @@
 
 #include "config.h"
 #include "logging.h"
+#include "postfixcheck.h"
 #include "server.h"
 
 static struct {
     char *config_path;
     char *list;
     char **listen;
-    gboolean check_config, verbose;
+    char *postfix_config;
+    gboolean check_config, check_postfix, verbose;
 } opt;
 
 static const GOptionEntry options[] = {
@@ -27,6 +30,9 @@ static const GOptionEntry options[] = {
     {"list", 'l', 0, G_OPTION_ARG_FILENAME, &opt.list, "List source name; FILE.lmdb is served", "FILE"},
     {"listen", 'L', 0, G_OPTION_ARG_STRING_ARRAY, &opt.listen, "unix:/path or inet:127.0.0.1:10040 (repeatable)", "ADDR"},
     {"check-config", 0, 0, G_OPTION_ARG_NONE, &opt.check_config, "Validate the configuration, print it and exit", NULL},
+    {"check-postfix", 0, 0, G_OPTION_ARG_NONE, &opt.check_postfix,
+     "Check that Postfix is wired for tlspolicyd (exit 0 clean, 1 problems, 2 could not check)", NULL},
+    {"postfix-config", 0, 0, G_OPTION_ARG_FILENAME, &opt.postfix_config, "With --check-postfix: Postfix's configuration directory", "DIR"},
     {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt.verbose, "Log every decision, DUNNO included", NULL},
     {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
@@ -85,6 +91,13 @@ int main(int argc, char **argv)
     if (!config) {
         fprintf(stderr, "tlspolicyd: %s\n", error->message);
         return 2;
+    }
+    if (opt.check_postfix) {
+        g_autoptr(GString) report = g_string_new(NULL);
+        int rc = postfix_check(config, opt.postfix_config, report);
+        fputs(report->str, rc == POSTFIX_CHECK_FAILED ? stderr : stdout);
+        config_free(config);
+        return rc;
     }
     if (opt.check_config) {
         g_autofree char *text = config_format(config);

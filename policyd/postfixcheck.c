@@ -1,0 +1,423 @@
+/*
+ * postfixcheck.c - tlspolicyd --check-postfix; see postfixcheck.h.
+ * main.c calls it; it reads Postfix's configuration through postconf.
+ */
+#include "postfixcheck.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "store.h"
+
+typedef struct {
+    char *name, *type, *command;
+    gboolean inet;
+} Service;
+
+typedef struct {
+    const Config *config;
+    GHashTable *params;      /* main.cf, $names expanded (postconf -x) */
+    GHashTable *overrides;   /* "service/type/param" -> value (postconf -P) */
+    GPtrArray *services;     /* Service (postconf -M) */
+    GString *out;
+    guint problems;
+} Check;
+
+static void service_free(Service *s)
+{
+    g_free(s->name);
+    g_free(s->type);
+    g_free(s->command);
+    g_free(s);
+}
+
+static void problem(Check *c, const char *fix, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static void problem(Check *c, const char *fix, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *what = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_string_append_printf(c->out, "problem: %s\n    fix: %s\n", what, fix);
+    c->problems++;
+}
+
+/* postconf's output for args, or NULL after saying why in out. */
+static char *postconf(const char *dir, const char *const *args, GString *out)
+{
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_ptr_array_add(argv, "postconf");
+    if (dir) {
+        g_ptr_array_add(argv, "-c");
+        g_ptr_array_add(argv, (char *)dir);
+    }
+    for (const char *const *a = args; *a; a++)
+        g_ptr_array_add(argv, (char *)*a);
+    g_ptr_array_add(argv, NULL);
+    char *stdout_text = NULL, *stderr_text = NULL;
+    int status = 0;
+    GError *error = NULL;
+    if (!g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &stdout_text, &stderr_text,
+                      &status, &error)) {
+        g_string_append_printf(out, "cannot check: cannot run postconf: %s\n", error->message);
+        g_error_free(error);
+        return NULL;
+    }
+    if (!g_spawn_check_wait_status(status, NULL)) {
+        g_string_append_printf(out, "cannot check: postconf%s%s failed: %s", dir ? " -c " : "", dir ? dir : "",
+                               stderr_text && *stderr_text ? stderr_text : "(no message)\n");
+        g_free(stdout_text);
+        g_free(stderr_text);
+        return NULL;
+    }
+    g_free(stderr_text);
+    return stdout_text;
+}
+
+/* "name = value" lines into table. */
+static void parse_assignments(const char *text, GHashTable *table)
+{
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        char *eq = strstr(*l, " = ");
+        char *bare = eq ? NULL : g_str_has_suffix(*l, " =") ? *l + strlen(*l) - 2 : NULL;
+        if (!eq && !bare)
+            continue;
+        char *cut = eq ? eq : bare;
+        g_hash_table_insert(table, g_strndup(*l, (gsize)(cut - *l)), g_strdup(eq ? eq + 3 : ""));
+    }
+}
+
+/* "NAME TYPE PRIVATE UNPRIV CHROOT WAKEUP MAXPROC COMMAND ARGS" lines. */
+static void parse_services(const char *text, GPtrArray *services)
+{
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        g_auto(GStrv) f = g_strsplit_set(*l, " \t", -1);
+        GPtrArray *words = g_ptr_array_new();
+        for (char **w = f; *w; w++)
+            if (**w)
+                g_ptr_array_add(words, *w);
+        if (words->len >= 8) {
+            Service *s = g_new0(Service, 1);
+            s->name = g_strdup(words->pdata[0]);
+            s->type = g_strdup(words->pdata[1]);
+            s->command = g_strdup(words->pdata[7]);
+            s->inet = strcmp(s->type, "inet") == 0;
+            g_ptr_array_add(services, s);
+        }
+        g_ptr_array_free(words, TRUE);
+    }
+}
+
+static const char *param(const Check *c, const char *name)
+{
+    const char *v = g_hash_table_lookup(c->params, name);
+    return v ? v : "";
+}
+
+/* An -o override's value, with $names from main.cf expanded. */
+static char *expand(const Check *c, const char *value)
+{
+    GString *out = g_string_new(NULL);
+    for (const char *p = value; *p;) {
+        if (*p != '$') {
+            g_string_append_c(out, *p++);
+            continue;
+        }
+        gboolean braced = p[1] == '{' || p[1] == '(';
+        const char *start = p + 1 + braced;
+        size_t len = strspn(start, "abcdefghijklmnopqrstuvwxyz0123456789_");
+        g_autofree char *name = g_strndup(start, len);
+        g_string_append(out, param(c, name));
+        p = start + len + (braced && start[len] ? 1 : 0);
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* A service's value of a parameter: its -o override, else main.cf's. */
+static char *service_param(const Check *c, const Service *s, const char *name, gboolean *overridden)
+{
+    g_autofree char *key = g_strdup_printf("%s/%s/%s", s->name, s->type, name);
+    const char *o = g_hash_table_lookup(c->overrides, key);
+    if (overridden)
+        *overridden = o != NULL;
+    return o ? expand(c, o) : g_strdup(param(c, name));
+}
+
+static const Service *find_service(const Check *c, const char *name)
+{
+    for (guint i = 0; i < c->services->len; i++) {
+        const Service *s = c->services->pdata[i];
+        if (strcmp(s->name, name) == 0 && strcmp(s->type, "unix") == 0)
+            return s;
+    }
+    return NULL;
+}
+
+/* Where a Postfix "unix:private/x" or "inet:host:port" lands, in the
+ * daemon's syntax ("unix:/var/spool/postfix/private/x"). */
+static char *absolute_address(const Check *c, const char *address)
+{
+    if (g_str_has_prefix(address, "unix:") && address[5] != '/')
+        return g_strdup_printf("unix:%s/%s", param(c, "queue_directory"), address + 5);
+    return g_strdup(address);
+}
+
+static gboolean daemon_listens(char **addresses, const char *address)
+{
+    for (char **a = addresses; a && *a; a++)
+        if (strcmp(*a, address) == 0)
+            return TRUE;
+    return FALSE;
+}
+
+/* Does a restriction list call check_policy_service for one of the
+ * daemon's policy addresses? */
+static gboolean has_policy_check(const Check *c, const char *restrictions)
+{
+    g_auto(GStrv) words = g_strsplit_set(restrictions, " \t,{}", -1);
+    for (char **w = words; *w; w++) {
+        if (strcmp(*w, "check_policy_service") != 0)
+            continue;
+        for (char **t = w + 1; *t; t++) {
+            if (!**t)
+                continue;
+            g_autofree char *abs = absolute_address(c, *t);
+            if (daemon_listens(c->config->listen, abs))
+                return TRUE;
+            break;
+        }
+    }
+    return FALSE;
+}
+
+static gboolean connects(const char *address)
+{
+    if (!g_str_has_prefix(address, "unix:"))
+        return TRUE;  /* inet addresses: not probed */
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (strlen(address + 5) >= sizeof sun.sun_path)
+        return FALSE;
+    strcpy(sun.sun_path, address + 5);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    gboolean ok = fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+static gboolean submission_like(const Check *c, const Service *s)
+{
+    g_autofree char *context = service_param(c, s, "smtpd_policy_service_policy_context", NULL);
+    g_autofree char *sasl = service_param(c, s, "smtpd_sasl_auth_enable", NULL);
+    return strstr(s->name, "587") || strstr(s->name, "465") || g_str_has_prefix(s->name, "submission")
+           || (*c->config->outbound_context && strcmp(context, c->config->outbound_context) == 0)
+           || strcmp(sasl, "yes") == 0;
+}
+
+static void check_inbound(Check *c)
+{
+    const char *main_rr = param(c, "smtpd_recipient_restrictions");
+    if (!has_policy_check(c, main_rr) && !has_policy_check(c, param(c, "smtpd_relay_restrictions")))
+        problem(c, "smtpd_recipient_restrictions = check_policy_service { $tlspolicyd_service, "
+                   "default_action=DEFER_IF_PERMIT, timeout=10s }, ... (postfix/main.cf)",
+                "main.cf: smtpd_recipient_restrictions does not ask tlspolicyd (%s): inbound mail is not checked",
+                c->config->listen && c->config->listen[0] ? c->config->listen[0] : "no listen address");
+    for (guint i = 0; i < c->services->len; i++) {
+        const Service *s = c->services->pdata[i];
+        gboolean overridden;
+        if (!s->inet || strcmp(s->command, "smtpd") != 0)
+            continue;
+        g_autofree char *rr = service_param(c, s, "smtpd_recipient_restrictions", &overridden);
+        if (!overridden || has_policy_check(c, rr))
+            continue;
+        /* a submission service's mail is outbound: only FILTER routing needs the check there */
+        if (submission_like(c, s) && c->config->outbound_routing == ROUTING_TRANSPORT_MAPS)
+            continue;
+        g_autofree char *fix = g_strdup_printf("-o smtpd_recipient_restrictions=check_policy_service,$tlspolicyd_service,%s "
+                                               "(master.cf, service %s)", rr, s->name);
+        problem(c, fix, "master.cf: service %s overrides smtpd_recipient_restrictions without the policy check%s",
+                s->name, submission_like(c, s) ? " (FILTER routing misses its mail)" : ": inbound mail there is not checked");
+    }
+}
+
+static void check_outbound(Check *c)
+{
+    if (c->config->outbound_routing == ROUTING_FILTER) {
+        problem(c, "outbound_routing = transport_maps (tlspolicyd.conf) and transport_maps = $tlspolicyd_routes (main.cf)",
+                "tlspolicyd.conf: outbound_routing = filter routes only mail that passes a policy check: sendmail, "
+                "pickup and a content filter's re-injection go out without their TLS level");
+        if (*param(c, "content_filter"))
+            problem(c, "outbound_routing = transport_maps (tlspolicyd.conf)",
+                    "main.cf: content_filter = %s with FILTER routing: a FILTER answer replaces the content filter, "
+                    "or the re-injected mail loses its TLS route", param(c, "content_filter"));
+        return;
+    }
+    if (!c->config->socketmap_listen || !c->config->socketmap_listen[0]) {
+        problem(c, "socketmap_listen = unix:/var/spool/postfix/private/tlsmap; (tlspolicyd.conf)",
+                "tlspolicyd.conf: outbound_routing = transport_maps but no socketmap_listen: nothing routes listed "
+                "recipients");
+        return;
+    }
+    g_autofree char *want = g_strdup_printf("socketmap:%s:%s", c->config->socketmap_listen[0], c->config->socketmap_name);
+    g_auto(GStrv) maps = g_strsplit_set(param(c, "transport_maps"), " \t,", -1);
+    int position = -1, n = 0;
+    for (char **m = maps; *m; m++) {
+        if (!**m)
+            continue;
+        if (g_str_has_prefix(*m, "socketmap:")) {
+            g_autofree char *inner = g_strndup(*m + 10, strlen(*m + 10));
+            char *last = strrchr(inner, ':');
+            if (last) {
+                *last = 0;
+                g_autofree char *abs = absolute_address(c, inner);
+                g_autofree char *full = g_strdup_printf("socketmap:%s:%s", abs, last + 1);
+                if (strcmp(full, want) == 0 && position < 0)
+                    position = n;
+            }
+        }
+        n++;
+    }
+    if (position < 0)
+        problem(c, "transport_maps = $tlspolicyd_routes, with tlspolicyd_routes = socketmap:unix:private/tlsmap:transport "
+                   "(postfix/main.cf)",
+                "main.cf: transport_maps does not ask tlspolicyd's socketmap (%s): listed recipients are not routed "
+                "through their TLS transports", want);
+    else if (position > 0)
+        problem(c, "transport_maps = $tlspolicyd_routes, <your maps> (main.cf)",
+                "main.cf: transport_maps asks %d other map(s) before tlspolicyd: their answer wins", position);
+    GHashTableIter it;
+    gpointer key, value;
+    g_hash_table_iter_init(&it, c->overrides);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        if (g_str_has_suffix(key, "/transport_maps"))
+            problem(c, "remove that -o transport_maps= (master.cf)",
+                    "master.cf: %s = %s overrides main.cf's transport_maps for that service", (char *)key, (char *)value);
+    }
+    if (*param(c, "relayhost") && !*c->config->relayhost) {
+        g_autofree char *fix = g_strdup_printf("relayhost = %s (tlspolicyd.conf)", param(c, "relayhost"));
+        problem(c, fix, "main.cf: relayhost = %s but tlspolicyd.conf has none: listed mail goes straight to the "
+                        "recipients' MX hosts, not through the relay", param(c, "relayhost"));
+    }
+}
+
+/* What the list needs: its tls-* transports, client certificates. */
+static void check_list(Check *c)
+{
+    g_autofree char *path = g_strconcat(c->config->list, ".lmdb", NULL);
+    g_autoptr(List) list = list_new(path);
+    GError *error = NULL;
+    if (!store_load(path, list, &error)) {
+        g_autofree char *fix = g_strdup_printf("tlsmap %s", c->config->list);
+        problem(c, fix, "%s (the daemon answers per on_list_error until there is one)", error->message);
+        g_error_free(error);
+        return;
+    }
+    g_autoptr(GHashTable) reported = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    gboolean wants_certs = FALSE;
+    for (guint i = 0; i < list->records->len; i++) {
+        const ListRecord *rec = &g_array_index(list->records, ListRecord, i);
+        const Entry *e = &rec->value->entry;
+        if (entry_level_is_exemption(e->level))
+            continue;
+        if (entry_covers(e, DIRECTION_INBOUND)
+            && (e->level == LEVEL_VERIFY || e->level == LEVEL_SECURE || e->client_cert_required))
+            wants_certs = TRUE;
+        if (!entry_covers(e, DIRECTION_OUTBOUND) || c->config->outbound_routing == ROUTING_FILTER)
+            continue;
+        char route[CONFIG_ROUTE_MAX];
+        config_route(c->config, e, route, sizeof route);
+        char *colon = strchr(route, ':');
+        if (colon)
+            *colon = 0;
+        if (!g_hash_table_add(reported, g_strdup(route)))
+            continue;
+        const Service *s = find_service(c, route);
+        if (!s) {
+            g_autofree char *fix = g_strdup_printf("the %s lines of postfix/master.cf", route);
+            problem(c, fix, "master.cf: no service %s, which the list's %s entries need (first: %s): their mail is "
+                            "deferred", route, entry_level_name(e->level), rec->key);
+            continue;
+        }
+        gboolean overridden;
+        g_autofree char *maps = service_param(c, s, "smtp_tls_policy_maps", &overridden);
+        if (*maps) {
+            g_autofree char *fix = g_strdup_printf("-o smtp_tls_policy_maps= -o smtp_tls_per_site= (master.cf, service %s)",
+                                                   route);
+            problem(c, fix, "master.cf: service %s uses smtp_tls_policy_maps = %s, which can lower its TLS level",
+                    route, maps);
+        }
+    }
+    if (wants_certs && strcmp(param(c, "smtpd_tls_ask_ccert"), "yes") != 0)
+        problem(c, "smtpd_tls_ask_ccert = yes (main.cf)",
+                "main.cf: smtpd_tls_ask_ccert = %s, but the list has inbound verify/secure/client_cert entries: "
+                "their senders are refused for want of a certificate Postfix never asked for",
+                param(c, "smtpd_tls_ask_ccert"));
+    if (wants_certs && !*param(c, "smtpd_tls_CAfile") && !*param(c, "smtpd_tls_CApath"))
+        problem(c, "smtpd_tls_CAfile = /etc/ssl/certs/ca-certificates.crt (main.cf)",
+                "main.cf: no smtpd_tls_CAfile or smtpd_tls_CApath: client certificates cannot be verified");
+}
+
+static void check_sockets(Check *c)
+{
+    for (char **a = c->config->listen; a && *a; a++)
+        if (!connects(*a))
+            problem(c, "systemctl start tlspolicyd.socket tlspolicyd-socketmap.socket (or start tlspolicyd)",
+                    "tlspolicyd is not answering on %s", *a);
+    for (char **a = c->config->socketmap_listen; a && *a; a++)
+        if (!connects(*a))
+            problem(c, "systemctl start tlspolicyd.socket tlspolicyd-socketmap.socket (or start tlspolicyd)",
+                    "tlspolicyd is not answering on %s", *a);
+}
+
+/* Postfix 3.10 honours a sender's "TLS-Required: no" (RFC 8689) unless
+ * tls_required_enable = no. */
+static void check_tls_required(Check *c)
+{
+    int major = 0, minor = 0;
+    if (sscanf(param(c, "mail_version"), "%d.%d", &major, &minor) != 2 || major * 100 + minor < 310)
+        return;
+    if (strcmp(param(c, "tls_required_enable"), "no") != 0)
+        problem(c, "tls_required_enable = no (main.cf)",
+                "main.cf: tls_required_enable = %s: a message with \"TLS-Required: no\" skips its transport's TLS level",
+                *param(c, "tls_required_enable") ? param(c, "tls_required_enable") : "yes");
+}
+
+int postfix_check(const Config *config, const char *dir, GString *out)
+{
+    static const char *const all[] = {"-x", NULL}, *const master[] = {"-M", NULL}, *const overrides[] = {"-P", NULL};
+    g_autofree char *main_text = postconf(dir, all, out);
+    g_autofree char *master_text = main_text ? postconf(dir, master, out) : NULL;
+    g_autofree char *override_text = master_text ? postconf(dir, overrides, out) : NULL;
+    if (!override_text)
+        return POSTFIX_CHECK_FAILED;
+    Check c = {
+        .config = config,
+        .params = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free),
+        .overrides = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free),
+        .services = g_ptr_array_new_with_free_func((GDestroyNotify)service_free),
+        .out = out,
+    };
+    parse_assignments(main_text, c.params);
+    parse_assignments(override_text, c.overrides);
+    parse_services(master_text, c.services);
+    g_string_append_printf(out, "checking Postfix %s (%s) against tlspolicyd's configuration and list %s\n",
+                            param(&c, "mail_version"), dir ? dir : "default configuration", config->list);
+    check_inbound(&c);
+    check_outbound(&c);
+    check_list(&c);
+    check_tls_required(&c);
+    check_sockets(&c);
+    if (c.problems)
+        g_string_append_printf(out, "%u problem%s found\n", c.problems, c.problems == 1 ? "" : "s");
+    else
+        g_string_append(out, "no problems found\n");
+    g_hash_table_unref(c.params);
+    g_hash_table_unref(c.overrides);
+    g_ptr_array_unref(c.services);
+    return c.problems ? POSTFIX_CHECK_PROBLEMS : POSTFIX_CHECK_CLEAN;
+}

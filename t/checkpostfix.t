@@ -1,0 +1,97 @@
+#!/bin/bash
+# checkpostfix.t - tlspolicyd --check-postfix against Postfix configuration
+# directories made from the shipped snippets (postfix/main.cf, master.cf),
+# each row with one thing broken: the problem it reports, and the exit
+# status (0 clean, 1 problems, 2 could not check).  postconf reads them;
+# no Postfix runs.  The daemon runs, so that its sockets answer.
+. "$(dirname "$0")/lib.sh"
+SRC=${SRCDIR:?set SRCDIR}
+: "${TLSPOLICYD:?set TLSPOLICYD}"
+if ! command -v postconf >/dev/null; then echo "1..0 # SKIP postconf not installed (scripts/deps.sh test)"; exit 0; fi
+
+Q=$TMP/q
+mkdir -p "$Q/private" "$TMP/base"
+printf 'in.example verify direction=inbound\nout.example verify direction=outbound\nenc.example encrypt\n' > "$TMP/tls.list"
+"$TLSMAP" "$TMP/tls.list" 2>/dev/null
+conf() {  # file [extra lines]
+    printf '[tlspolicyd]\nlist = %s\nlisten = unix:%s/private/tlspolicy;\nsocketmap_listen = unix:%s/private/tlsmap;\n%s' \
+        "$TMP/tls.list" "$Q" "$Q" "${2:-}" > "$1"
+}
+conf "$TMP/tlspolicyd.conf"
+# a site's main.cf and master.cf: the shipped snippets, a port 25 smtpd and
+# a Debian-stock-shaped submission service
+{ echo "queue_directory = $Q"; echo "compatibility_level = 3.6"; cat "$SRC/postfix/main.cf"; } > "$TMP/base/main.cf"
+{ echo "smtp inet n - y - - smtpd"
+  echo "submission inet n - y - - smtpd"
+  echo "  -o smtpd_sasl_auth_enable=yes"
+  echo "  -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject"
+  cat "$SRC/postfix/master.cf"; } > "$TMP/base/master.cf"
+
+"$TLSPOLICYD" --config "$TMP/tlspolicyd.conf" 2>"$TMP/daemon.log" &
+DAEMON=$!
+trap 'kill $DAEMON 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
+for _ in $(seq 100); do [ -S "$Q/private/tlspolicy" ] && [ -S "$Q/private/tlsmap" ] && break; sleep 0.05; done
+
+check() {  # name setup-commands... ; sets $out and $rc for a copy of base
+    local d=$TMP/pf-$1; shift
+    rm -rf "$d"; cp -r "$TMP/base" "$d"
+    for c in "$@"; do eval "${c//DIR/$d}" >/dev/null 2>&1; done
+    out=$("$TLSPOLICYD" --check-postfix --postfix-config "$d" --config "${CONF:-$TMP/tlspolicyd.conf}" 2>&1); rc=$?
+}
+
+check clean
+is "$rc" 0 "the shipped snippets: exit 0"
+like "$out" "no problems found" "... no problems found"
+
+check maps 'postconf -c DIR -e "transport_maps = hash:/etc/postfix/transport"'
+is "$rc" 1 "transport_maps without the socketmap: exit 1"
+like "$out" "problem: main.cf: transport_maps does not ask tlspolicyd's socketmap" "... says so"
+like "$out" "fix: transport_maps = \\\$tlspolicyd_routes" "... with the line that fixes it"
+
+check order 'postconf -c DIR -e "transport_maps = hash:/etc/postfix/transport, \$tlspolicyd_routes"'
+like "$out" "transport_maps asks 1 other map\(s\) before tlspolicyd: their answer wins" "another map first: named"
+
+check override 'postconf -c DIR -P "rewrite/unix/transport_maps=hash:/etc/postfix/transport"' \
+    'printf "rewrite unix - - y - - trivial-rewrite\n" >> DIR/master.cf' \
+    'postconf -c DIR -P "rewrite/unix/transport_maps=hash:/etc/postfix/transport"'
+like "$out" "master.cf: rewrite/unix/transport_maps = hash:/etc/postfix/transport overrides main.cf's transport_maps" \
+    "a service's -o transport_maps: named"
+
+check transport 'postconf -c DIR -MX tls-verify/unix'
+is "$rc" 1 "a tls-* transport the list needs is missing: exit 1"
+like "$out" "master.cf: no service tls-verify, which the list's verify entries need \(first: out.example\)" "... named with the entry"
+
+check relayhost 'postconf -c DIR -e "relayhost = [smart.example]:587"'
+like "$out" "main.cf: relayhost = \[smart.example\]:587 but tlspolicyd.conf has none" "a relayhost tlspolicyd does not know"
+like "$out" "fix: relayhost = \[smart.example\]:587 \(tlspolicyd.conf\)" "... and the tlspolicyd.conf line"
+
+check sitepolicy 'postconf -c DIR -e "smtp_tls_policy_maps = texthash:/etc/postfix/tls_policy"' \
+    'postconf -c DIR -PX tls-encrypt/unix/smtp_tls_policy_maps'
+like "$out" "service tls-encrypt uses smtp_tls_policy_maps = texthash:/etc/postfix/tls_policy" "a global TLS policy map not overridden"
+unlike "$out" "service tls-verify uses" "... only where the override is missing"
+
+check ccert 'postconf -c DIR -e "smtpd_tls_ask_ccert = no"'
+like "$out" "smtpd_tls_ask_ccert = no, but the list has inbound verify/secure/client_cert entries" "certificates never asked for"
+
+check port25 'postconf -c DIR -P "smtp/inet/smtpd_recipient_restrictions=permit_mynetworks,reject_unauth_destination"'
+like "$out" "master.cf: service smtp overrides smtpd_recipient_restrictions without the policy check: inbound mail there is not checked" \
+    "port 25 without the policy check"
+check submission
+unlike "$out" "service submission" "a submission service without the check is fine with transport_maps routing"
+
+conf "$TMP/filter.conf" "outbound_routing = filter
+"
+CONF=$TMP/filter.conf check filter 'postconf -c DIR -e "content_filter = scan:[127.0.0.1]:10025"'
+like "$out" "outbound_routing = filter routes only mail that passes a policy check: sendmail" "FILTER routing: sendmail not covered"
+like "$out" "content_filter = scan:\[127.0.0.1\]:10025 with FILTER routing" "FILTER with a content filter"
+like "$out" "service submission overrides smtpd_recipient_restrictions without the policy check \(FILTER routing misses its mail\)" \
+    "FILTER routing: a submission service without the check"
+
+out=$("$TLSPOLICYD" --check-postfix --postfix-config "$TMP/nonexistent" --config "$TMP/tlspolicyd.conf" 2>&1); rc=$?
+is "$rc" 2 "an unreadable Postfix configuration: exit 2"
+like "$out" "cannot check: postconf -c $TMP/nonexistent failed" "... saying why"
+
+kill $DAEMON; wait $DAEMON 2>/dev/null
+check stopped
+like "$out" "tlspolicyd is not answering on unix:$Q/private/tlspolicy" "the daemon stopped: not answering"
+done_testing
