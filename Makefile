@@ -58,7 +58,7 @@ LDLIBS      = $(PKG_LIBS)
 
 MAPS_LIB   = entry key escape list source store lookup audit tlsrules logging
 MAPS_OBJS  = $(MAPS_LIB:%=$(B)/maps/%.o)
-POLICYD_LIB  = request netstring http config decide metrics notify endpoint verdictlog postfixcheck server
+POLICYD_LIB  = request netstring http config decide metrics ledger notify endpoint verdictlog postfixcheck server
 POLICYD_OBJS = $(POLICYD_LIB:%=$(B)/policyd/%.o)
 UNIT_TESTS = $(patsubst t/unit/%.c,$(B)/t/%.t,$(wildcard t/unit/*.c))
 PROBE_OBJS = $(B)/probe/mx.o $(B)/probe/probe.o

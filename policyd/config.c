@@ -46,6 +46,7 @@ static const Option options[] = {
     {"socketmap_listen", T_STRV, O(socketmap_listen)},
     {"socketmap_name", T_STRING, O(socketmap_name)},
     {"metrics_listen", T_STRV, O(metrics_listen)},
+    {"state_file", T_STRING, O(state_file)},
     {"local_domains", T_STRV, O(local_domains)},
     {"socket_mode", T_OCTAL, O(socket_mode), NULL, 0, 0777},
     {"socket_owner", T_STRING, O(socket_owner)},
@@ -102,6 +103,7 @@ Config *config_new_defaults(void)
     c->listen = g_strdupv((char **)default_listen);
     c->socketmap_listen = g_new0(char *, 1);
     c->metrics_listen = g_new0(char *, 1);
+    c->state_file = g_strdup("");
     c->socketmap_name = g_strdup("transport");
     c->local_domains = g_new0(char *, 1);
     c->socket_mode = 0666;

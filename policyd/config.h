@@ -31,6 +31,7 @@ typedef struct {
     char **listen;              /* unix:/path or inet:host:port */
     char **socketmap_listen;    /* where the socketmap service listens */
     char **metrics_listen;      /* HTTP: /metrics (Prometheus), /entries */
+    char *state_file;           /* the compliance ledger across restarts, "" none */
     char *socketmap_name;       /* the table name Postfix asks for */
     char **local_domains;       /* never rerouted by the socketmap service */
     guint socket_mode;

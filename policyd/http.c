@@ -61,7 +61,32 @@ HttpFrame http_request(const char *buf, size_t len, HttpRequest *req, int *statu
     req->method[sp1 - buf] = 0;
     memcpy(req->path, path, path_len);
     req->path[path_len] = 0;
+    req->query[0] = 0;
+    if (path[path_len] == '?') {
+        const char *q = path + path_len + 1;
+        size_t query_len = (size_t)(sp2 - q);
+        if (query_len >= sizeof req->query)
+            return fail(status, 414);
+        memcpy(req->query, q, query_len);
+        req->query[query_len] = 0;
+    }
     return HTTP_COMPLETE;
+}
+
+gboolean http_query_value(const char *query, const char *name, char *out, size_t size)
+{
+    size_t n = strlen(name);
+    for (const char *p = query; *p;) {
+        size_t len = strcspn(p, "&");
+        if (len > n && strncmp(p, name, n) == 0 && p[n] == '=') {
+            g_strlcpy(out, p + n + 1, MIN(size, len - n));
+            return TRUE;
+        }
+        p += len;
+        if (*p)
+            p++;
+    }
+    return FALSE;
 }
 
 static const char *reason(int status)

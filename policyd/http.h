@@ -21,7 +21,12 @@ typedef enum {
 typedef struct {
     char method[16];
     char path[HTTP_MAX_PATH];  /* without the query string */
+    char query[HTTP_MAX_PATH]; /* after '?', "" if none */
 } HttpRequest;
+
+/* The value of name in a query string ("min=5&level=verify"), copied
+ * into out (size bytes); FALSE when absent. */
+gboolean http_query_value(const char *query, const char *name, char *out, size_t size);
 
 /* Frame and parse the request at the start of buf (len bytes). */
 HttpFrame http_request(const char *buf, size_t len, HttpRequest *req, int *status);

@@ -4,11 +4,16 @@
  *
  *   tlspolicyd [--config FILE] [--list FILE] [--listen ADDR]... [--check-config] [-v]
  *   tlspolicyd --check-postfix [--postfix-config DIR] [--config FILE]
+ *   tlspolicyd --report | --suggest [--min N] [--level LEVEL] [--config FILE]
  *
  * The command line overrides the configuration file, so a list can be
  * served with no configuration file at all.  Runs in the foreground.
  */
 #include <stdio.h>
+#include <string.h>
+
+#include <gio/gio.h>
+#include <gio/gunixsocketaddress.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -21,9 +26,10 @@ static struct {
     char *config_path;
     char *list;
     char **listen;
-    char *postfix_config;
-    gboolean check_config, check_postfix, verbose;
-} opt;
+    char *postfix_config, *level;
+    gint min;
+    gboolean check_config, check_postfix, report, suggest, verbose;
+} opt = {.min = 100};
 
 static const GOptionEntry options[] = {
     {"config", 'c', 0, G_OPTION_ARG_FILENAME, &opt.config_path, "Configuration file (default " CONFIG_DEFAULT_FILE ")", "FILE"},
@@ -32,10 +38,64 @@ static const GOptionEntry options[] = {
     {"check-config", 0, 0, G_OPTION_ARG_NONE, &opt.check_config, "Validate the configuration, print it and exit", NULL},
     {"check-postfix", 0, 0, G_OPTION_ARG_NONE, &opt.check_postfix,
      "Check that Postfix is wired for tlspolicyd (exit 0 clean, 1 problems, 2 could not check)", NULL},
+    {"report", 0, 0, G_OPTION_ARG_NONE, &opt.report, "Print the running daemon's compliance report (via metrics_listen)", NULL},
+    {"suggest", 0, 0, G_OPTION_ARG_NONE, &opt.suggest, "Print unlisted domains that always met a level, as list lines", NULL},
+    {"min", 0, 0, G_OPTION_ARG_INT, &opt.min, "With --suggest: at least N transactions (default 100)", "N"},
+    {"level", 0, 0, G_OPTION_ARG_STRING, &opt.level, "With --suggest: encrypt (default), verify or secure", "LEVEL"},
     {"postfix-config", 0, 0, G_OPTION_ARG_FILENAME, &opt.postfix_config, "With --check-postfix: Postfix's configuration directory", "DIR"},
     {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt.verbose, "Log every decision, DUNNO included", NULL},
     {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
+
+/* GET path from the running daemon's metrics_listen; the body to stdout.
+ * Exit status 0, or 2 when the daemon cannot be asked. */
+static int ask_daemon(const Config *config, const char *path)
+{
+    if (!config->metrics_listen || !config->metrics_listen[0]) {
+        fprintf(stderr, "tlspolicyd: no metrics_listen in the configuration: the daemon serves its ledger there\n");
+        return 2;
+    }
+    const char *address = config->metrics_listen[0];
+    g_autoptr(GSocketClient) client = g_socket_client_new();
+    g_autoptr(GSocketConnectable) target = NULL;
+    if (g_str_has_prefix(address, "unix:")) {
+        target = G_SOCKET_CONNECTABLE(g_unix_socket_address_new(address + 5));
+    } else {
+        GError *parse_error = NULL;
+        target = g_network_address_parse(address + 5, 0, &parse_error);
+        if (!target) {
+            fprintf(stderr, "tlspolicyd: %s: %s\n", address, parse_error->message);
+            g_error_free(parse_error);
+            return 2;
+        }
+    }
+    g_socket_client_set_timeout(client, 30);
+    GError *error = NULL;
+    g_autoptr(GSocketConnection) conn = g_socket_client_connect(client, target, NULL, &error);
+    g_autofree char *request = g_strdup_printf("GET %s HTTP/1.0\r\nHost: tlspolicyd\r\n\r\n", path);
+    g_autoptr(GString) reply = g_string_new(NULL);
+    if (conn && g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(conn)), request,
+                                          strlen(request), NULL, NULL, &error)) {
+        GInputStream *in = g_io_stream_get_input_stream(G_IO_STREAM(conn));
+        char buf[8192];
+        gssize n;
+        while ((n = g_input_stream_read(in, buf, sizeof buf, NULL, &error)) > 0)
+            g_string_append_len(reply, buf, n);
+    }
+    if (error) {
+        fprintf(stderr, "tlspolicyd: cannot ask the daemon at %s: %s\n", address, error->message);
+        g_error_free(error);
+        return 2;
+    }
+    const char *body = strstr(reply->str, "\r\n\r\n");
+    if (!g_str_has_prefix(reply->str, "HTTP/1.1 200 ") || !body) {
+        fprintf(stderr, "tlspolicyd: the daemon at %s answered: %.*s\n", address, (int)strcspn(reply->str, "\r\n"),
+                reply->str);
+        return 2;
+    }
+    fputs(body + 4, stdout);
+    return 0;
+}
 
 /* Defaults, then the file, then the command line. */
 static Config *build_config(GError **error)
@@ -91,6 +151,14 @@ int main(int argc, char **argv)
     if (!config) {
         fprintf(stderr, "tlspolicyd: %s\n", error->message);
         return 2;
+    }
+    if (opt.report || opt.suggest) {
+        g_autofree char *path = opt.report ? g_strdup("/report")
+                                           : g_strdup_printf("/suggest?min=%d&level=%s", MAX(opt.min, 1),
+                                                             opt.level ? opt.level : "encrypt");
+        int rc = ask_daemon(config, path);
+        config_free(config);
+        return rc;
     }
     if (opt.check_postfix) {
         g_autoptr(GString) report = g_string_new(NULL);

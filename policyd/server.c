@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -18,6 +19,7 @@
 #include "decide.h"
 #include "endpoint.h"
 #include "http.h"
+#include "ledger.h"
 #include "logging.h"
 #include "metrics.h"
 #include "netstring.h"
@@ -75,6 +77,8 @@ struct Server {
     StoreReader *list;
     char *list_error;      /* last list error logged, NULL when the list is fine */
     Metrics count;
+    Ledger *ledger;
+    gint64 ledger_saved_at;  /* ms */
     gint64 started;        /* wall clock, g_get_real_time() */
     ino_t list_inode;      /* the list file last logged as loaded */
     gint64 status_at;      /* when to update systemd's STATUS= next (ms) */
@@ -310,6 +314,7 @@ static void answer(Server *s, Connection *c, const PolicyRequest *req)
     if (a.d.direction == DIRECTION_INBOUND && g_ascii_strcasecmp(req->protocol_state, "RCPT") == 0
         && (!*req->instance || strncmp(c->last_instance, req->instance, sizeof c->last_instance - 1) != 0)) {
         metrics_count_session(&s->count, req->encryption_protocol);
+        ledger_record(s->ledger, req, &a.d, g_get_real_time() / G_USEC_PER_SEC);
         g_strlcpy(c->last_instance, req->instance, sizeof c->last_instance);
     }
     verdictlog_policy(req, &a.d);
@@ -418,6 +423,61 @@ static void remember_partial_request(Connection *c)
 
 static MetricsGauges gauges(Server *s);
 
+/* The keys of the list being served, for the report's "never seen"
+ * (NULL for lists too big to walk while requests wait). */
+#define REPORT_MAX_KEYS 100000
+static List *list_keys(Server *s)
+{
+    if (store_reader_entries(s->list) == 0 || store_reader_entries(s->list) > REPORT_MAX_KEYS)
+        return NULL;
+    List *list = list_new(store_reader_path(s->list));
+    if (!store_load(store_reader_path(s->list), list, NULL)) {
+        list_free(list);
+        return NULL;
+    }
+    return list;
+}
+
+/* GET /entries, /report, /suggest?min=N&level=L */
+static void ledger_page(Server *s, const HttpRequest *req, GString *body)
+{
+    if (strcmp(req->path, "/entries") == 0) {
+        ledger_format_json(s->ledger, body);
+        return;
+    }
+    if (strcmp(req->path, "/report") == 0) {
+        g_autoptr(List) list = list_keys(s);
+        g_autoptr(GPtrArray) keys = g_ptr_array_new();
+        for (guint i = 0; list && i < list->records->len; i++)
+            g_ptr_array_add(keys, (char *)g_array_index(list->records, ListRecord, i).key);
+        ledger_format_report(s->ledger, list ? keys : NULL, body);
+        return;
+    }
+    char min[16] = "100", level[16] = "encrypt";
+    http_query_value(req->query, "min", min, sizeof min);
+    http_query_value(req->query, "level", level, sizeof level);
+    TlsLevel l;
+    if (!entry_level_parse(level, &l) || (l != LEVEL_ENCRYPT && l != LEVEL_VERIFY && l != LEVEL_SECURE))
+        l = LEVEL_ENCRYPT;
+    ledger_format_suggest(s->ledger, (guint)CLAMP(atoi(min), 1, 1000000000), l, body);
+}
+
+/* The ledger goes to the state file a minute after it changed, and at exit. */
+#define LEDGER_SAVE_EVERY_MS 60000
+static void save_ledger(Server *s, gboolean now)
+{
+    if (!*s->config->state_file || !ledger_changed(s->ledger))
+        return;
+    if (!now && now_ms(s) < s->ledger_saved_at + LEDGER_SAVE_EVERY_MS)
+        return;
+    s->ledger_saved_at = now_ms(s);
+    GError *error = NULL;
+    if (!ledger_save(s->ledger, s->config->state_file, &error)) {
+        g_warning("compliance ledger not saved: %s", error->message);
+        g_error_free(error);
+    }
+}
+
 /* HTTP (metrics_listen): one request, one reply, then close. */
 static gboolean process_http(Server *s, Connection *c)
 {
@@ -438,6 +498,13 @@ static gboolean process_http(Server *s, Connection *c)
         MetricsGauges g = gauges(s);
         metrics_format(&s->count, &g, body);
         http_reply(c->out, 200, "text/plain; version=0.0.4; charset=utf-8", body->str, body->len, head);
+        return flush_output(s, c);
+    } else if (strcmp(req.path, "/entries") == 0 || strcmp(req.path, "/report") == 0
+               || strcmp(req.path, "/suggest") == 0) {
+        g_autoptr(GString) body = g_string_sized_new(8192);
+        ledger_page(s, &req, body);
+        http_reply(c->out, 200, req.path[1] == 'e' ? "application/json" : "text/plain; charset=utf-8", body->str,
+                   body->len, head);
         return flush_output(s, c);
     } else {
         status = 404;
@@ -751,6 +818,13 @@ Server *server_new(Config *config, ConfigReloader reload, gpointer reload_data, 
     s->reload_data = reload_data;
     s->signal_watch.handler = handle_signals;
     s->started = g_get_real_time();
+    s->ledger = ledger_new(LEDGER_MAX_ENTRIES, LEDGER_TOP);
+    GError *ledger_error = NULL;
+    if (*config->state_file && !ledger_load(s->ledger, config->state_file, &ledger_error)) {
+        g_warning("compliance ledger starts empty: %s", ledger_error->message);
+        g_error_free(ledger_error);
+    }
+    s->ledger_saved_at = g_get_monotonic_time() / 1000;
     clock_tick(s);
     g_autofree char *path = g_strconcat(config->list, ".lmdb", NULL);
     s->list = store_reader_new(path);
@@ -812,6 +886,7 @@ int server_run(Server *s)
         }
         expire_connections(s);
         update_status(s);
+        save_ledger(s, FALSE);
         logging_flush();  /* the batch's log lines, before waiting again */
     }
 
@@ -826,6 +901,7 @@ int server_run(Server *s)
     }
     write_out_replies(s, g_get_monotonic_time() / 1000 + STOP_WRITE_MS);
     log_counters(s);
+    save_ledger(s, TRUE);
     logging_flush();
     return 0;
 }
@@ -840,6 +916,7 @@ void server_free(Server *s)
         endpoint_close_all(s->listeners);
     g_free(s->listener_watches);
     store_reader_free(s->list);
+    ledger_free(s->ledger);
     g_free(s->list_error);
     config_free(s->config);
     if (s->epfd >= 0)

@@ -725,6 +725,60 @@ static void test_metrics_endpoint(void)
     own_daemon_stop(&d);
 }
 
+/* The compliance ledger: known traffic, GET /report and /entries, the
+ * --report and --suggest commands, and the state file across a restart. */
+static void test_ledger(void)
+{
+    g_autofree char *msock = g_build_filename(tmpdir, "ledger-http.sock", NULL);
+    g_autofree char *state = g_build_filename(tmpdir, "ledger.state", NULL);
+    g_autofree char *list = g_build_filename(tmpdir, "ledger.list", NULL);
+    client_compile_list(list, "trial.example encrypt mode=report\nbank.example encrypt\nidle.example encrypt\n");
+    g_autofree char *extra = g_strdup_printf("metrics_listen = unix:%s\nstate_file = %s\n", msock, state);
+    OwnDaemon d = own_daemon("ledger", list, extra);
+    static const char *const senders[] = {"a@trial.example", "b@trial.example", "a@bank.example",
+                                          "x@good.example", "y@good.example"};
+    for (guint i = 0; i < G_N_ELEMENTS(senders); i++) {
+        const char *tls = g_str_has_suffix(senders[i], "good.example") ? "TLSv1.3" : "";
+        g_autofree char *req = g_strdup_printf("request=smtpd_access_policy\nprotocol_state=RCPT\ninstance=L%u\n"
+                                               "sender=%s\nencryption_protocol=%s\n"
+                                               "encryption_cipher=TLS_AES_256_GCM_SHA384\nclient_name=mx.example\n"
+                                               "client_address=192.0.2.1\n\n", i, senders[i], tls);
+        g_free(client_ask(d.sock, req));
+    }
+    g_autofree char *report = http_exchange(msock, "GET /report HTTP/1.1\r\n\r\n");
+    g_assert_true(g_str_has_prefix(report, "HTTP/1.1 200 OK\r\n"));
+    g_assert_nonnull(strstr(report, "\ntrial.example                    encrypt   report         2         0            2       0  no_tls=2 "));
+    g_assert_nonnull(strstr(report, "\nbank.example                     encrypt   enforce        1         0            0       1  no_tls=1 "));
+    g_assert_nonnull(strstr(report, "\nEntries never seen: idle.example\n"));
+    g_autofree char *entries = http_exchange(msock, "GET /entries HTTP/1.1\r\n\r\n");
+    g_assert_nonnull(strstr(entries, "Content-Type: application/json\r\n"));
+    g_assert_nonnull(strstr(entries, "{\"domain\":\"good.example\",\"count\":2,\"error\":0,\"met_encrypt\":2,"));
+    /* the commands an admin runs */
+    g_autofree char *conf_arg = g_strdup_printf("--config %s", d.conf);
+    g_autofree char *cmd = g_strdup_printf("%s --report %s", g_getenv("TLSPOLICYD"), conf_arg);
+    g_autofree char *out = NULL;
+    int status;
+    g_assert_true(g_spawn_command_line_sync(cmd, &out, NULL, &status, NULL));
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    g_assert_true(g_str_has_prefix(out, "Compliance report: inbound mail transactions since "));
+    g_autofree char *cmd2 = g_strdup_printf("%s --suggest --min 2 %s", g_getenv("TLSPOLICYD"), conf_arg);
+    g_autofree char *out2 = NULL;
+    g_assert_true(g_spawn_command_line_sync(cmd2, &out2, NULL, &status, NULL));
+    g_assert_nonnull(strstr(out2, "\ngood.example encrypt direction=inbound mode=report\n"));
+    /* kept across a restart */
+    own_daemon_stop(&d);
+    g_assert_true(g_file_test(state, G_FILE_TEST_EXISTS));
+    d = own_daemon("ledger", list, extra);
+    g_autofree char *again = http_exchange(msock, "GET /report HTTP/1.1\r\n\r\n");
+    g_assert_nonnull(strstr(again, "\nbank.example                     encrypt   enforce        1 "));
+    own_daemon_stop(&d);
+    /* no daemon: the command says so, exit 2 */
+    g_autofree char *err = NULL;
+    g_assert_true(g_spawn_command_line_sync(cmd, NULL, &err, &status, NULL));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 2);
+    g_assert_nonnull(strstr(err, "cannot ask the daemon"));
+}
+
 static void test_sigterm(void)
 {
     int fd = connect_daemon();
@@ -772,6 +826,7 @@ int main(int argc, char **argv)
     g_test_add_func("/daemon/max_connections", test_max_connections);
     g_test_add_func("/daemon/reload_with_another_list", test_reload_with_another_list);
     g_test_add_func("/daemon/metrics_endpoint", test_metrics_endpoint);
+    g_test_add_func("/daemon/ledger", test_ledger);
     g_test_add_func("/daemon/sigterm", test_sigterm);
     int rc = g_test_run();
     if (kill(daemon_pid, 0) == 0)
