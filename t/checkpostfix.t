@@ -87,6 +87,13 @@ like "$out" "content_filter = scan:\[127.0.0.1\]:10025 with FILTER routing" "FIL
 like "$out" "service submission overrides smtpd_recipient_restrictions without the policy check \(FILTER routing misses its mail\)" \
     "FILTER routing: a submission service without the check"
 
+# Postfix 3.10 honours "TLS-Required: no" unless told not to (this 3.7
+# postconf takes the version from main.cf, so the check can be seen)
+check tlsrequired 'postconf -c DIR -e mail_version=3.10.2'
+like "$out" "tls_required_enable = yes: a message with \"TLS-Required: no\" skips its transport's TLS level" \
+    "Postfix 3.10: the TLS-Required header"
+like "$out" "fix: tls_required_enable = no \(main.cf\)" "... and its fix"
+
 out=$("$TLSPOLICYD" --check-postfix --postfix-config "$TMP/nonexistent" --config "$TMP/tlspolicyd.conf" 2>&1); rc=$?
 is "$rc" 2 "an unreadable Postfix configuration: exit 2"
 like "$out" "cannot check: postconf -c $TMP/nonexistent failed" "... saying why"
