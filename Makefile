@@ -135,6 +135,7 @@ run: all
 	        echo "=== tlspolicyd --check-postfix on the shipped snippets ($(RUN_DIR)/postfix):"; \
 	        $(B)/tlspolicyd --check-postfix --postfix-config $(RUN_DIR)/postfix --config $(RUN_DIR)/tlspolicyd.conf; \
 	        echo "==="; \
+	    else echo "(postconf not installed: no --check-postfix verdict; scripts/deps.sh test installs Postfix)"; \
 	    fi; \
 	    wait $$pid
 
