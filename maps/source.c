@@ -155,7 +155,9 @@ static void add_keys(Parse *parse, GPtrArray *keys, const ListEntry *value, guin
 
 /* Lists repeat the same few "LEVEL attrs" texts: recent ones are kept
  * with their entry, found by the text (from the level word to the end of
- * the line, as the tokenizer left it), and reused without parsing. */
+ * the line, as the tokenizer left it), and reused without parsing.
+ * tlsmap -c of bench/compile.sh's million lines, same run, five each:
+ * 0.20-0.21 s with it, 0.24-0.25 s without. */
 static EntryCacheSlot *entry_cache_slot(Parse *parse, const char *tail, size_t len)
 {
     guint hash = (guint)len * 31 + (guchar)tail[len / 2] * 7 + (guchar)tail[len - 1];

@@ -22,12 +22,24 @@ typedef struct {
 typedef struct {
     char domain[256];
     guint64 count, error, met_encrypt, met_verify;
+    guint heap_pos;     /* where this slot is in the heap */
 } TopItem;
+
+/* Items stay in their slots (the index points at them); a binary
+ * min-heap of slot numbers by count finds the one to replace in O(1) and
+ * keeps itself in O(log n) per count.  A linear search for the minimum
+ * cost 2.3 us per request at bench/cpu.sh's million sending domains;
+ * the heap keeps the counts itself, not touching the 300-byte items. */
+typedef struct {
+    guint64 count;      /* the slot's count, here so that sifting stays in this array */
+    guint slot;
+} HeapNode;
 
 typedef struct {
     TopItem *items;
+    HeapNode *heap;
     guint len, size;
-    GHashTable *index;  /* domain -> position + 1 */
+    GHashTable *index;  /* domain -> slot + 1 */
 } Top;
 
 struct Ledger {
@@ -42,6 +54,7 @@ struct Ledger {
 static void top_init(Top *t, guint size)
 {
     t->items = g_new0(TopItem, size);
+    t->heap = g_new0(HeapNode, size);
     t->size = size;
     t->len = 0;
     t->index = g_hash_table_new(g_str_hash, g_str_equal);
@@ -53,32 +66,74 @@ static void top_clear(Top *t)
     t->len = 0;
 }
 
+static void heap_swap(Top *t, guint a, guint b)
+{
+    HeapNode na = t->heap[a], nb = t->heap[b];
+    t->heap[a] = nb;
+    t->heap[b] = na;
+    t->items[nb.slot].heap_pos = a;
+    t->items[na.slot].heap_pos = b;
+}
+
+/* Restore the heap below position pos (its count grew). */
+static void heap_down(Top *t, guint pos)
+{
+    for (;;) {
+        guint left = 2 * pos + 1, right = left + 1, least = pos;
+        if (left < t->len && t->heap[left].count < t->heap[least].count)
+            least = left;
+        if (right < t->len && t->heap[right].count < t->heap[least].count)
+            least = right;
+        if (least == pos)
+            return;
+        heap_swap(t, pos, least);
+        pos = least;
+    }
+}
+
+static void heap_up(Top *t, guint pos)
+{
+    while (pos > 0) {
+        guint parent = (pos - 1) / 2;
+        if (t->heap[parent].count <= t->heap[pos].count)
+            return;
+        heap_swap(t, pos, parent);
+        pos = parent;
+    }
+}
+
 /* Count one transaction of domain; returns its item. */
 static TopItem *top_add(Top *t, const char *domain)
 {
-    gpointer pos = g_hash_table_lookup(t->index, domain);
-    if (pos) {
-        TopItem *it = &t->items[GPOINTER_TO_UINT(pos) - 1];
+    gpointer slot_plus_one = g_hash_table_lookup(t->index, domain);
+    if (slot_plus_one) {
+        TopItem *it = &t->items[GPOINTER_TO_UINT(slot_plus_one) - 1];
         it->count++;
+        t->heap[it->heap_pos].count = it->count;
+        heap_down(t, it->heap_pos);
         return it;
     }
-    guint slot = t->len;
+    guint slot;
     guint64 inherited = 0;
     if (t->len < t->size) {
+        slot = t->len;
+        t->heap[t->len].slot = slot;
+        t->items[slot].heap_pos = t->len;
         t->len++;
     } else {
         /* replace the smallest: the newcomer may have had up to its count */
-        slot = 0;
-        for (guint i = 1; i < t->len; i++)
-            if (t->items[i].count < t->items[slot].count)
-                slot = i;
-        inherited = t->items[slot].count;
+        slot = t->heap[0].slot;
+        inherited = t->heap[0].count;
         g_hash_table_remove(t->index, t->items[slot].domain);
     }
     TopItem *it = &t->items[slot];
-    *it = (TopItem){.count = inherited + 1, .error = inherited};
+    guint pos = it->heap_pos;
+    *it = (TopItem){.count = inherited + 1, .error = inherited, .heap_pos = pos};
     g_strlcpy(it->domain, domain, sizeof it->domain);
     g_hash_table_insert(t->index, it->domain, GUINT_TO_POINTER(slot + 1));
+    t->heap[pos].count = it->count;
+    heap_up(t, pos);
+    heap_down(t, it->heap_pos);
     return it;
 }
 
@@ -102,6 +157,8 @@ void ledger_free(Ledger *l)
     g_hash_table_unref(l->unlisted.index);
     g_free(l->below_floor.items);
     g_free(l->unlisted.items);
+    g_free(l->below_floor.heap);
+    g_free(l->unlisted.heap);
     g_free(l);
 }
 
@@ -449,7 +506,10 @@ static void load_top(GKeyFile *kf, const char *group, Top *t)
     };
     g_strlcpy(it->domain, domain, sizeof it->domain);
     g_hash_table_insert(t->index, it->domain, GUINT_TO_POINTER(t->len + 1));
+    t->heap[t->len] = (HeapNode){.count = it->count, .slot = t->len};
+    it->heap_pos = t->len;
     t->len++;
+    heap_up(t, it->heap_pos);
 }
 
 gboolean ledger_save(const Ledger *l, const char *path, GError **error)
