@@ -23,7 +23,6 @@ typedef struct {
     char domain[256];
     guint64 hash;       /* of domain (FNV-1a) */
     guint64 count, error, met_encrypt, met_verify;
-    guint heap_pos;     /* where this slot is in the heap */
 } TopItem;
 
 /* Items stay in their slots (the index points at them); a binary
@@ -44,6 +43,7 @@ typedef struct {
 typedef struct {
     TopItem *items;
     HeapNode *heap;
+    guint *heap_pos;    /* slot -> where it is in the heap: small, like the heap */
     guint len, size;
     guint *buckets;
     guint mask;
@@ -73,6 +73,7 @@ static void top_init(Top *t, guint size)
         buckets *= 2;
     t->items = g_new0(TopItem, size);
     t->heap = g_new0(HeapNode, size);
+    t->heap_pos = g_new0(guint, size);
     t->buckets = g_new0(guint, buckets);
     t->mask = buckets - 1;
     t->size = size;
@@ -124,8 +125,8 @@ static void heap_swap(Top *t, guint a, guint b)
     HeapNode na = t->heap[a], nb = t->heap[b];
     t->heap[a] = nb;
     t->heap[b] = na;
-    t->items[nb.slot].heap_pos = a;
-    t->items[na.slot].heap_pos = b;
+    t->heap_pos[nb.slot] = a;
+    t->heap_pos[na.slot] = b;
 }
 
 /* Restore the heap below position pos (its count grew). */
@@ -161,10 +162,11 @@ static TopItem *top_add(Top *t, const char *domain)
     guint64 hash = domain_hash(domain);
     guint b = index_find(t, domain, hash);
     if (t->buckets[b]) {
-        TopItem *it = &t->items[t->buckets[b] - 1];
+        guint slot = t->buckets[b] - 1;
+        TopItem *it = &t->items[slot];
         it->count++;
-        t->heap[it->heap_pos].count = it->count;
-        heap_down(t, it->heap_pos);
+        t->heap[t->heap_pos[slot]].count = it->count;
+        heap_down(t, t->heap_pos[slot]);
         return it;
     }
     guint slot;
@@ -172,7 +174,7 @@ static TopItem *top_add(Top *t, const char *domain)
     if (t->len < t->size) {
         slot = t->len;
         t->heap[t->len].slot = slot;
-        t->items[slot].heap_pos = t->len;
+        t->heap_pos[slot] = t->len;
         t->len++;
     } else {
         /* replace the smallest: the newcomer may have had up to its count */
@@ -182,7 +184,7 @@ static TopItem *top_add(Top *t, const char *domain)
         b = index_find(t, domain, hash);  /* the deletion may have moved the run */
     }
     TopItem *it = &t->items[slot];
-    guint pos = it->heap_pos;
+    guint pos = t->heap_pos[slot];
     it->hash = hash;
     it->count = inherited + 1;
     it->error = inherited;
@@ -191,7 +193,7 @@ static TopItem *top_add(Top *t, const char *domain)
     t->buckets[b] = slot + 1;
     t->heap[pos].count = it->count;
     heap_up(t, pos);
-    heap_down(t, it->heap_pos);
+    heap_down(t, t->heap_pos[slot]);
     return it;
 }
 
@@ -217,6 +219,8 @@ void ledger_free(Ledger *l)
     g_free(l->unlisted.items);
     g_free(l->below_floor.heap);
     g_free(l->unlisted.heap);
+    g_free(l->below_floor.heap_pos);
+    g_free(l->unlisted.heap_pos);
     g_free(l);
 }
 
@@ -567,9 +571,9 @@ static void load_top(GKeyFile *kf, const char *group, Top *t)
     it->hash = domain_hash(domain);
     t->buckets[index_find(t, domain, it->hash)] = t->len + 1;
     t->heap[t->len] = (HeapNode){.count = it->count, .slot = t->len};
-    it->heap_pos = t->len;
+    t->heap_pos[t->len] = t->len;
     t->len++;
-    heap_up(t, it->heap_pos);
+    heap_up(t, t->len - 1);
 }
 
 gboolean ledger_save(const Ledger *l, const char *path, GError **error)
