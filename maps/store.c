@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -174,6 +175,15 @@ static int write_environment(const char *tmp, const GArray *records, size_t map_
     return rc;
 }
 
+/* SIGINT, SIGTERM and SIGHUP: what tlsmap catches to remove its temporary. */
+static void interrupt_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+}
+
 /* The temporary file being written, for store_remove_temporary() from a
  * signal handler (async-signal-safe: a fixed buffer and a flag). */
 static char current_temp[4096];
@@ -216,11 +226,17 @@ gboolean store_write_sized(const char *path, const GArray *records, const struct
     gboolean ok = FALSE;
     int rc, dirfd = -1;
     sweep_stale_temporaries(dir, base);
+    /* made and registered with the interrupting signals held, so that
+     * tlsmap's handler never sees a file it does not know of */
+    sigset_t held, old;
+    interrupt_signals(&held);
+    pthread_sigmask(SIG_BLOCK, &held, &old);
     int fd = g_mkstemp_full(tmp, O_RDWR | O_CLOEXEC, 0600);
     if (fd >= 0 && strlen(tmp) < sizeof current_temp) {
         memcpy(current_temp, tmp, strlen(tmp) + 1);
         temp_active = 1;
     }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
 
     if (fd < 0) {
         g_set_error(error, STORE_ERROR, STORE_ERROR_WRITE, "%s: cannot create temporary file: %s",
@@ -729,7 +745,14 @@ StoreDiffJob *store_diff_start(const char *path, const GArray *records)
     job->records = records;
     /* open it here: by the time the thread runs, the name may be the new list's */
     job->have_old = scan_open(path, &job->scan, NULL);
+    /* the thread never takes an interrupting signal: the main thread's
+     * handler removes the temporary file (one delivered to the diff thread
+     * could end the process before the file was registered) */
+    sigset_t held, old;
+    interrupt_signals(&held);
+    pthread_sigmask(SIG_BLOCK, &held, &old);
     job->thread = g_thread_new("tlsmap-diff", store_diff_run, job);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return job;
 }
 
