@@ -56,6 +56,10 @@ struct Ledger {
     gint64 since;
     Top below_floor, unlisted;
     gboolean changed;
+    /* the last cipher judged: a server sees few distinct ones, and the
+     * exclusion check was a third of a transaction's bookkeeping */
+    char cipher[64];
+    gboolean cipher_known, cipher_ok;
 };
 
 static guint64 domain_hash(const char *s)
@@ -241,11 +245,18 @@ static const char *sender_domain(const char *sender, char *out, size_t size)
     return out;
 }
 
-static gboolean meets_encrypt(const PolicyRequest *req)
+static gboolean meets_encrypt(Ledger *l, const PolicyRequest *req)
 {
-    char found[32];
-    return *req->encryption_protocol && tls_protocol_rank(req->encryption_protocol) >= TLS_DEFAULT_MIN_PROTOCOL
-           && !tls_excluded_cipher(req->encryption_cipher, TLS_DEFAULT_EXCLUDED_CIPHERS, found, sizeof found);
+    if (!*req->encryption_protocol || tls_protocol_rank(req->encryption_protocol) < TLS_DEFAULT_MIN_PROTOCOL)
+        return FALSE;
+    if (!l->cipher_known || strcmp(l->cipher, req->encryption_cipher) != 0) {
+        char found[32];
+        l->cipher_ok = !tls_excluded_cipher(req->encryption_cipher, TLS_DEFAULT_EXCLUDED_CIPHERS, found, sizeof found);
+        l->cipher_known = strlen(req->encryption_cipher) < sizeof l->cipher;
+        if (l->cipher_known)
+            strcpy(l->cipher, req->encryption_cipher);
+    }
+    return l->cipher_ok;
 }
 
 static void record_entry(Ledger *l, const PolicyRequest *req, const Decision *d, gint64 now)
@@ -297,7 +308,7 @@ void ledger_record(Ledger *l, const PolicyRequest *req, const Decision *d, gint6
     if (d->key[0])
         return;
     TopItem *it = top_add(&l->unlisted, domain);
-    if (meets_encrypt(req)) {
+    if (meets_encrypt(l, req)) {
         it->met_encrypt++;
         if (*req->ccert_subject)
             it->met_verify++;
