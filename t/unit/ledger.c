@@ -46,6 +46,8 @@ static const Traffic traffic[] = {
     /* unlisted: always TLS 1.3 with a certificate; always TLS 1.2; sometimes plaintext */
     {"x@good.example", "TLSv1.3", AES, "CN=mx.good.example", "", 0, VERDICT_DUNNO, FALSE, REFUSAL_NONE},
     {"x@tls.example", "TLSv1.2", "ECDHE-RSA-AES256-GCM-SHA384", "", "", 0, VERDICT_DUNNO, FALSE, REFUSAL_NONE},
+    /* TLS 1.2 with 3DES, right after a good cipher: not "always met encrypt" */
+    {"x@weak.example", "TLSv1.2", "DES-CBC3-SHA", "", "", 0, VERDICT_DUNNO, FALSE, REFUSAL_NONE},
     {"x@mixed.example", "", "", "", "", 0, VERDICT_DUNNO, FALSE, REFUSAL_NONE},
     {"y@mixed.example", "TLSv1.3", AES, "", "", 0, VERDICT_DUNNO, FALSE, REFUSAL_NONE},
     /* below the global floor (report mode) */
@@ -87,6 +89,7 @@ static void test_report(void)
     g_assert_nonnull(strstr(out->str, "\ngood.example encrypt direction=inbound mode=report\n"));
     g_assert_nonnull(strstr(out->str, "\ntls.example encrypt direction=inbound mode=report\n"));
     g_assert_null(strstr(out->str, "mixed.example"));
+    g_assert_null(strstr(out->str, "weak.example"));
     g_string_truncate(out, 0);
     ledger_format_suggest(l, 11, LEVEL_ENCRYPT, out);  /* not enough transactions */
     g_assert_null(strstr(out->str, "good.example"));
