@@ -219,6 +219,23 @@ static gboolean submission_like(const Check *c, const Service *s)
            || strcmp(sasl, "yes") == 0;
 }
 
+/* Restrictions that accept mail only from trusted clients (a content
+ * filter's re-injection listener: "permit_mynetworks, reject"): no listed
+ * sender reaches them from outside, so inbound needs no check there. */
+static gboolean internal_only(const char *restrictions)
+{
+    static const char *const trusted[] = {"permit_mynetworks", "permit_sasl_authenticated", NULL};
+    g_auto(GStrv) words = g_strsplit_set(restrictions, " \t,", -1);
+    gboolean rejects_rest = FALSE;
+    for (char **w = words; *w; w++) {
+        if (strcmp(*w, "reject") == 0)
+            rejects_rest = TRUE;
+        if (g_str_has_prefix(*w, "permit") && !g_strv_contains(trusted, *w))
+            return FALSE;
+    }
+    return rejects_rest;
+}
+
 static void check_inbound(Check *c)
 {
     const char *main_rr = param(c, "smtpd_recipient_restrictions");
@@ -234,6 +251,9 @@ static void check_inbound(Check *c)
             continue;
         g_autofree char *rr = service_param(c, s, "smtpd_recipient_restrictions", &overridden);
         if (!overridden || has_policy_check(c, rr))
+            continue;
+        /* trusted clients only: no inbound mail (FILTER routing still needs the check there) */
+        if (internal_only(rr) && c->config->outbound_routing == ROUTING_TRANSPORT_MAPS)
             continue;
         /* a submission service's mail is outbound: only FILTER routing needs the check there */
         if (submission_like(c, s) && c->config->outbound_routing == ROUTING_TRANSPORT_MAPS)

@@ -78,6 +78,8 @@ like "$out" "master.cf: service smtp overrides smtpd_recipient_restrictions with
     "port 25 without the policy check"
 check submission
 unlike "$out" "service submission" "a submission service without the check is fine with transport_maps routing"
+check reinject 'printf "127.0.0.1:10026 inet n - n - - smtpd\n  -o content_filter=\n  -o smtpd_recipient_restrictions=permit_mynetworks,reject\n" >> DIR/master.cf'
+is "$rc" 0 "a content filter's re-injection listener (permit_mynetworks, reject) needs no policy check"
 
 conf "$TMP/filter.conf" "outbound_routing = filter
 "

@@ -251,6 +251,9 @@ reload_postfix() {
 }
 write_daemon_conf
 ok "tlspolicyd serves the instance (policy and socketmap)" start_daemon
+out=$("$TLSPOLICYD" --check-postfix --postfix-config "$CONF" --config "$TMP/tlspolicyd.conf" 2>&1); rc=$?
+is "$rc" 0 "--check-postfix on this live instance (shipped snippets, stock submission, re-injection listener): no problems"
+[ "$rc" -ne 0 ] && printf '%s\n' "$out" | sed 's/^/# /'
 
 send() {  # port from to [swaks options...]
     local port=$1 from=$2 to=$3; shift 3
