@@ -587,7 +587,7 @@ static void load_top(GKeyFile *kf, const char *group, Top *t)
     heap_up(t, t->len - 1);
 }
 
-gboolean ledger_save(const Ledger *l, const char *path, GError **error)
+gboolean ledger_save(Ledger *l, const char *path, GError **error)
 {
     g_autoptr(GKeyFile) kf = g_key_file_new();
     g_key_file_set_int64(kf, "ledger", "since", l->since);
@@ -613,7 +613,7 @@ gboolean ledger_save(const Ledger *l, const char *path, GError **error)
     /* g_file_set_contents underneath: a temporary file, fsync, rename */
     if (!g_key_file_save_to_file(kf, path, error))
         return FALSE;
-    ((Ledger *)l)->changed = FALSE;
+    l->changed = FALSE;
     return TRUE;
 }
 

@@ -53,7 +53,7 @@ void ledger_format_suggest(const Ledger *ledger, guint min_messages, TlsLevel le
 
 /* The state file (GKeyFile), written atomically; loading merges nothing:
  * it replaces the ledger's contents.  A missing file is no error. */
-gboolean ledger_save(const Ledger *ledger, const char *path, GError **error);
+gboolean ledger_save(Ledger *ledger, const char *path, GError **error);
 gboolean ledger_load(Ledger *ledger, const char *path, GError **error);
 gboolean ledger_changed(const Ledger *ledger);
 
