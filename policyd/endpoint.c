@@ -67,6 +67,19 @@ out:
     return fd;
 }
 
+gboolean endpoint_unix_answers(const char *path)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sun.sun_path)
+        return FALSE;
+    strcpy(sun.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    gboolean live = fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0;
+    if (fd >= 0)
+        close(fd);
+    return live;
+}
+
 static int listen_unix(const char *spec, const Config *c, GError **error)
 {
     const char *path = spec + 5;
@@ -82,11 +95,7 @@ static int listen_unix(const char *spec, const Config *c, GError **error)
         /* Stale from an earlier run, or a live server (the service, while
          * an admin starts a second one by hand)?  Never take a live one's
          * path: it would be unreachable, and gone when we exit. */
-        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        gboolean live = probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof sun) == 0;
-        if (probe >= 0)
-            close(probe);
-        if (live) {
+        if (endpoint_unix_answers(path)) {
             g_set_error(error, ENDPOINT_ERROR, ENDPOINT_ERROR_IN_USE,
                         "%s: another server is listening on this socket (is tlspolicyd already running?)", spec);
             return -1;

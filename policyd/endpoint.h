@@ -38,6 +38,10 @@ typedef struct {
 /* Every listener (GArray of Listener), or NULL with error (none left open). */
 GArray *endpoint_open_all(const Config *config, GError **error);
 
+/* Does a server accept connections on the unix socket at path?  (A
+ * stale socket file refuses them.)  --check-postfix asks it too. */
+gboolean endpoint_unix_answers(const char *path);
+
 /* Close them, unlink the socket files that are still the ones we made. */
 void endpoint_close_all(GArray *listeners);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "escape.h"
+#include "key.h"
 #include "tlsrules.h"
 
 typedef struct {
@@ -233,16 +234,18 @@ gboolean ledger_changed(const Ledger *l)
     return l->changed;
 }
 
-/* The sender's domain, ASCII lower case, or NULL (null sender, no '@'). */
+/* The sender's domain folded as list keys are (key.h), or NULL (the
+ * null sender, no '@', not convertible, too long). */
 static const char *sender_domain(const char *sender, char *out, size_t size)
 {
     const char *at = strrchr(sender, '@');
-    if (!at || !at[1] || strlen(at + 1) >= size)
+    char *heap = NULL;
+    const char *domain = at ? key_fold_domain(at + 1, out, size, &heap) : NULL;
+    if (heap) {  /* longer than a domain we keep */
+        g_free(heap);
         return NULL;
-    for (size_t i = 0; at[1 + i]; i++)
-        out[i] = g_ascii_tolower(at[1 + i]);
-    out[strlen(at + 1)] = 0;
-    return out;
+    }
+    return domain;
 }
 
 static gboolean meets_encrypt(Ledger *l, const PolicyRequest *req)
@@ -337,18 +340,23 @@ static guint64 sum(const guint64 *counts)
     return n;
 }
 
-static void json_reasons(GString *out, const guint64 *counts)
+/* "name":n,... (json) or name=n,... ("-" for none) of the non-zero counts. */
+static void append_reasons(GString *out, const guint64 *counts, gboolean json)
 {
     gboolean first = TRUE;
-    g_string_append_c(out, '{');
+    if (json)
+        g_string_append_c(out, '{');
     for (int r = REFUSAL_NO_TLS; r < REFUSAL_COUNT; r++) {
         if (!counts[r])
             continue;
-        g_string_append_printf(out, "%s\"%s\":%" G_GUINT64_FORMAT, first ? "" : ",", decide_refusal_name((Refusal)r),
-                               counts[r]);
+        g_string_append_printf(out, json ? "%s\"%s\":%" G_GUINT64_FORMAT : "%s%s=%" G_GUINT64_FORMAT,
+                               first ? "" : ",", decide_refusal_name((Refusal)r), counts[r]);
         first = FALSE;
     }
-    g_string_append_c(out, '}');
+    if (json)
+        g_string_append_c(out, '}');
+    else if (first)
+        g_string_append_c(out, '-');
 }
 
 /* The entries' keys, sorted: output that does not depend on hashing. */
@@ -398,9 +406,9 @@ void ledger_format_json(const Ledger *l, GString *out)
         g_string_append_printf(out, ":{\"level\":\"%s\",\"mode\":\"%s\",\"sessions\":%" G_GUINT64_FORMAT
                                ",\"compliant\":%" G_GUINT64_FORMAT ",\"refused\":",
                                e->level, e->mode, e->sessions, e->compliant);
-        json_reasons(out, e->refused);
+        append_reasons(out, e->refused, TRUE);
         g_string_append(out, ",\"would_refuse\":");
-        json_reasons(out, e->would_refuse);
+        append_reasons(out, e->would_refuse, TRUE);
         g_string_append_printf(out, ",\"last_seen\":%" G_GINT64_FORMAT ",\"last_protocol\":", e->last_seen);
         json_string(out, e->last_protocol);
         g_string_append(out, ",\"last_cipher\":");
@@ -414,20 +422,6 @@ void ledger_format_json(const Ledger *l, GString *out)
     g_string_append(out, ",\"unlisted\":");
     json_top(out, &l->unlisted, TRUE);
     g_string_append(out, "}\n");
-}
-
-static void text_reasons(GString *out, const guint64 *counts)
-{
-    gboolean first = TRUE;
-    for (int r = REFUSAL_NO_TLS; r < REFUSAL_COUNT; r++) {
-        if (!counts[r])
-            continue;
-        g_string_append_printf(out, "%s%s=%" G_GUINT64_FORMAT, first ? "" : ",", decide_refusal_name((Refusal)r),
-                               counts[r]);
-        first = FALSE;
-    }
-    if (first)
-        g_string_append_c(out, '-');
 }
 
 typedef struct {
@@ -489,7 +483,7 @@ void ledger_format_report(const Ledger *l, const GPtrArray *list_keys, GString *
         guint64 all[REFUSAL_COUNT];
         for (int r = 0; r < REFUSAL_COUNT; r++)
             all[r] = e->would_refuse[r] + e->refused[r];
-        text_reasons(out, all);
+        append_reasons(out, all, FALSE);
         g_string_append_printf(out, " (last: %s %s from %s)\n", e->last_protocol, e->last_cipher, e->last_client);
     }
     if (n == 0)

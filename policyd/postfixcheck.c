@@ -6,10 +6,8 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
+#include "endpoint.h"
 #include "store.h"
 
 typedef struct {
@@ -195,19 +193,10 @@ static gboolean has_policy_check(const Check *c, const char *restrictions)
     return FALSE;
 }
 
+/* inet addresses are not probed */
 static gboolean connects(const char *address)
 {
-    if (!g_str_has_prefix(address, "unix:"))
-        return TRUE;  /* inet addresses: not probed */
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    if (strlen(address + 5) >= sizeof sun.sun_path)
-        return FALSE;
-    strcpy(sun.sun_path, address + 5);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    gboolean ok = fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0;
-    if (fd >= 0)
-        close(fd);
-    return ok;
+    return !g_str_has_prefix(address, "unix:") || endpoint_unix_answers(address + 5);
 }
 
 static gboolean submission_like(const Check *c, const Service *s)
