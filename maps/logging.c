@@ -11,6 +11,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
+typedef enum { LOGGING_JOURNAL, LOGGING_STDERR, LOGGING_SYSLOG } LoggingTarget;
+
 static struct {
     char ident[32];
     LoggingTarget target;
@@ -113,11 +115,6 @@ void logging_hold_stderr(void)
 void logging_flush(void)
 {
     fflush(stderr);
-}
-
-LoggingTarget logging_target(void)
-{
-    return logging.target;
 }
 
 void logging_set_verbose(gboolean verbose)

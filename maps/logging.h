@@ -20,14 +20,11 @@
 
 #include <glib.h>
 
-typedef enum { LOGGING_JOURNAL, LOGGING_STDERR, LOGGING_SYSLOG } LoggingTarget;
-
 /* ident names the program (SYSLOG_IDENTIFIER, the stderr prefix);
  * foreground: prefer stderr unless it is the journal (step 2); echo:
  * also copy every message to stderr when the target is not stderr
  * (tlsmap -v). */
 void logging_init(const char *ident, gboolean foreground, gboolean echo);
-LoggingTarget logging_target(void);
 
 /* For an event loop (the daemon): lines for stderr are held in a buffer
  * until logging_flush(), which the loop calls after each batch of events,
