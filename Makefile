@@ -34,7 +34,7 @@ DOCDIR     ?= $(PREFIX)/share/doc/tlspolicyd
 DESTDIR    ?=
 CC         ?= cc
 CFLAGS     ?= -O2 -g
-PKGS        = glib-2.0 gio-2.0 lmdb openssl
+PKGS        = glib-2.0 gio-2.0 lmdb openssl libunbound
 
 ifeq ($(SANITIZE),1)
 B          := build-san
@@ -56,9 +56,9 @@ endif
 ALL_CFLAGS  = $(WARN) $(CFLAGS) $(SANFLAGS) $(BASE_CPPFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP
 LDLIBS      = $(PKG_LIBS)
 
-MAPS_LIB   = entry key escape list source store lookup audit tlsrules logging
+MAPS_LIB   = entry key escape list source store lookup audit tlsrules logging mtasts dns https
 MAPS_OBJS  = $(MAPS_LIB:%=$(B)/maps/%.o)
-POLICYD_LIB  = request netstring http config decide metrics ledger notify endpoint verdictlog postfixcheck server
+POLICYD_LIB  = request netstring http config decide destination metrics ledger notify endpoint verdictlog postfixcheck server
 POLICYD_OBJS = $(POLICYD_LIB:%=$(B)/policyd/%.o)
 UNIT_TESTS = $(patsubst t/unit/%.c,$(B)/t/%.t,$(wildcard t/unit/*.c))
 PROBE_OBJS = $(B)/probe/mx.o $(B)/probe/probe.o

@@ -123,7 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char request[600];
     snprintf(request, sizeof request, "transport %s", req.recipient);
     RouteDecision r;
-    decide_route(request, ok ? list : NULL, config, &r);
+    decide_route(request, ok ? list : NULL, config, NULL, NULL, &r);
     if (strpbrk(r.reply, "\r\n"))
         __builtin_trap();
     if (ok)

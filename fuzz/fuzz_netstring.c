@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         payload[len] = 0;
         if (!memchr(payload, 0, len)) {
             RouteDecision d;
-            decide_route(payload, NULL, config, &d);
+            decide_route(payload, NULL, config, NULL, NULL, &d);
             GString *out = g_string_new(NULL);
             netstring_append(out, d.reply);
             g_string_free(out, TRUE);

@@ -69,23 +69,6 @@ static gboolean parse_or_report(List *list, const char *text, size_t len)
     return FALSE;
 }
 
-/* Postfix's dane falls back to may (plaintext) without TLSA records: say
- * so once per source line, so nobody reads "dane" as "TLS required". */
-static void warn_dane_entries(const List *list)
-{
-    g_autoptr(GHashTable) warned = g_hash_table_new(NULL, NULL);
-    for (guint i = 0; i < list->records->len; i++) {
-        const ListRecord *rec = &g_array_index(list->records, ListRecord, i);
-        const Entry *e = &rec->value->entry;
-        if (e->level != LEVEL_DANE || !entry_covers(e, DIRECTION_OUTBOUND)
-            || !g_hash_table_add(warned, GUINT_TO_POINTER(rec->line)))
-            continue;
-        fprintf(stderr, "tlsmap: %s, line %u: warning: dane sends in plaintext when the destination "
-                        "publishes no DNSSEC-signed TLSA records (use dane-only to require TLS)\n",
-                list->name, rec->line);
-    }
-}
-
 static char *compiled_path(const char *source)
 {
     return g_strconcat(source, ".lmdb", NULL);
@@ -193,7 +176,6 @@ static int do_compile(const char *source, gboolean check_only)
     g_mapped_file_unref(text);
     if (!parsed)
         return EXIT_ERROR;
-    warn_dane_entries(list);
     if (check_only) {
         printf("%s: %u entries, no errors\n", source, list->records->len);
         return EXIT_SUCCESS;
@@ -392,7 +374,6 @@ static int do_insert(const char *source)
         return fail("stdin: %s", g_strerror(errno));
     if (!parse_or_report(input, text, len))
         return EXIT_ERROR;
-    warn_dane_entries(input);
     if (opt.probe && !probe_outbound_entries(input))
         return fail("--strict: a destination cannot meet its level, nothing changed");
 

@@ -32,6 +32,9 @@ static const char *const mixed_choices[] = {"reject", "strictest", NULL};
 static const char *const routing_choices[] = {"filter", "transport_maps", NULL};
 static const char *const failure_choices[] = {"", "defer", "bounce", NULL};
 static const char *const floor_choices[] = {"off", "report", "enforce", NULL};
+static const char *const dane_choices[] = {"off", "auto", NULL};
+static const char *const mta_sts_choices[] = {"off", "testing", "enforce", NULL};
+static const char *const lookup_choices[] = {"temp", "list", NULL};  /* LookupFallback */
 
 /* Options stored as a string (validated or not). */
 static gboolean is_string(OptionType type)
@@ -77,6 +80,16 @@ static const Option options[] = {
     {"reject_status", T_STRING, O(reject_status)},
     {"reject_notice", T_STRING, O(reject_notice)},
     {"on_list_error", T_CHOICE, O(on_list_error), list_error_choices},
+    {"dane", T_CHOICE, O(dane), dane_choices},
+    {"mta_sts", T_CHOICE, O(mta_sts), mta_sts_choices},
+    {"on_lookup_pending", T_CHOICE, O(on_lookup_pending), lookup_choices},
+    {"on_lookup_failure", T_CHOICE, O(on_lookup_failure), lookup_choices},
+    {"dns_resolver", T_STRING, O(dns_resolver)},
+    {"dns_trust_anchor", T_STRING, O(dns_trust_anchor)},
+    {"dane_tlsa_port", T_UINT, O(dane_tlsa_port), NULL, 1, 65535},
+    {"mta_sts_ca_file", T_STRING, O(mta_sts_ca_file)},
+    {"mta_sts_timeout", T_UINT, O(mta_sts_timeout), NULL, 1, 60},
+    {"tls_policy_name", T_STRING, O(tls_policy_name)},
     {"max_line", T_SIZE, O(limits.max_line), NULL, 256, 1 << 20},
     {"max_request", T_SIZE, O(limits.max_request), NULL, 1024, 16 << 20},
     {"max_attributes", T_UINT, O(limits.max_attributes), NULL, 10, 100000},
@@ -123,6 +136,14 @@ Config *config_new_defaults(void)
     c->reject_notice = g_strdup("");
     c->global_floor_notice = g_strdup("");
     c->on_list_error = LIST_ERROR_TEMPFAIL;
+    c->on_lookup_pending = LOOKUP_LIST;
+    c->on_lookup_failure = LOOKUP_LIST;
+    c->dns_resolver = g_strdup("");
+    c->dns_trust_anchor = g_strdup(CONFIG_DEFAULT_TRUST_ANCHOR);
+    c->dane_tlsa_port = 25;
+    c->mta_sts_ca_file = g_strdup("");
+    c->mta_sts_timeout = 10;
+    c->tls_policy_name = g_strdup("tlspolicy");
     c->limits = (RequestLimits){.max_line = 4096, .max_request = 65536, .max_attributes = 100};
     c->read_timeout = 10;
     c->idle_timeout = 600;
@@ -354,6 +375,8 @@ static const char *first_problem(const Config *c, const char **option)
         {"socketmap_listen", "socketmap_listen: each address is unix:/path or inet:host:port"},
         {"socketmap_name", "socketmap_name must be one word"},
         {"metrics_listen", "metrics_listen: each address is unix:/path or inet:host:port"},
+        {"tls_policy_name", "tls_policy_name must be one word, other than socketmap_name"},
+        {"dns_trust_anchor", "dns_trust_anchor: a DNSSEC trust anchor file is needed (DANE is never trusted without one)"},
     };
     const gboolean broken[G_N_ELEMENTS(problems)] = {
         !c->listen || !c->listen[0],
@@ -368,6 +391,9 @@ static const char *first_problem(const Config *c, const char **option)
         !addresses_are_valid(c->socketmap_listen),
         !*c->socketmap_name || strpbrk(c->socketmap_name, " \t") != NULL,
         !addresses_are_valid(c->metrics_listen),
+        !*c->tls_policy_name || strpbrk(c->tls_policy_name, " \t") != NULL
+            || strcmp(c->tls_policy_name, c->socketmap_name) == 0,
+        !*c->dns_trust_anchor,
     };
     for (guint i = 0; i < G_N_ELEMENTS(problems); i++) {
         if (broken[i]) {

@@ -25,6 +25,9 @@ typedef enum { LIST_ERROR_TEMPFAIL, LIST_ERROR_DUNNO } ListErrorMode;
 typedef enum { MIXED_REJECT, MIXED_STRICTEST } MixedMode;
 typedef enum { ROUTING_FILTER, ROUTING_TRANSPORT_MAPS } RoutingMode;
 typedef enum { GLOBAL_FLOOR_OFF, GLOBAL_FLOOR_REPORT, GLOBAL_FLOOR_ENFORCE } GlobalFloor;
+typedef enum { DANE_OFF, DANE_AUTO } DaneMode;
+typedef enum { MTA_STS_OFF, MTA_STS_TESTING, MTA_STS_ENFORCE } MtaStsMode;
+typedef enum { LOOKUP_TEMP, LOOKUP_LIST } LookupFallback;
 
 typedef struct {
     char *list;                 /* source name; the daemon reads list.lmdb */
@@ -56,6 +59,18 @@ typedef struct {
     char *reject_notice;        /* "" = a text that names what is missing */
     ListErrorMode on_list_error;
 
+    /* Outbound: what recipient domains publish (DANE, MTA-STS). */
+    DaneMode dane;              /* for unlisted domains; listed ones always */
+    MtaStsMode mta_sts;         /* for unlisted domains; listed ones always */
+    LookupFallback on_lookup_pending;  /* first lookup not finished */
+    LookupFallback on_lookup_failure;  /* no trustworthy answer */
+    char *dns_resolver;         /* "" = /etc/resolv.conf, else addresses to forward to */
+    char *dns_trust_anchor;     /* DNSSEC trust anchor file */
+    guint dane_tlsa_port;       /* the port Postfix's smtp connects to */
+    char *mta_sts_ca_file;      /* "" = the system's CAs */
+    guint mta_sts_timeout;      /* seconds for one policy fetch */
+    char *tls_policy_name;      /* the socketmap table smtp_tls_policy_maps asks */
+
     RequestLimits limits;
     guint read_timeout;         /* seconds to finish a started request */
     guint idle_timeout;         /* seconds between requests */
@@ -67,6 +82,7 @@ typedef struct {
 #define SYSCONFDIR "/etc"
 #endif
 #define CONFIG_DEFAULT_FILE SYSCONFDIR "/tlspolicyd/tlspolicyd.conf"
+#define CONFIG_DEFAULT_TRUST_ANCHOR "/usr/share/dns/root.key"  /* Debian's dns-root-data */
 
 Config *config_new_defaults(void);
 void config_free(Config *config);

@@ -390,33 +390,194 @@ static void route_notfound(RouteDecision *d, const char *reason)
     g_strlcpy(d->reply, "NOTFOUND ", sizeof d->reply);
 }
 
-void decide_route(const char *request, StoreReader *list, const Config *c, RouteDecision *d)
+static void route_temp(RouteDecision *d, const char *reason, const char *reply)
+{
+    d->status = ROUTE_TEMP;
+    d->reason = reason;
+    g_strlcpy(d->reply, reply, sizeof d->reply);
+}
+
+/* "list: verify (key .example.com); DANE: ...; MTA-STS: ...": what each
+ * source says, for the log line and --explain. */
+static void explain_sources(RouteDecision *d, const LookupMatch *m, gboolean listed, const DestinationPolicy *p)
+{
+    GString *e = g_string_new(NULL);
+    if (listed)
+        g_string_append_printf(e, "list: %s (key %s)", entry_level_name(m->entry.level), m->key);
+    else
+        g_string_append(e, "list: not listed");
+    g_string_append(e, "; DANE: ");
+    if (p->dane == SOURCE_OFF || p->dane == SOURCE_PENDING)
+        g_string_append(e, p->dane == SOURCE_OFF ? "not consulted" : "lookup pending");
+    else
+        g_string_append(e, p->dane_note);
+    g_string_append(e, "; MTA-STS: ");
+    if (p->sts == SOURCE_FOUND) {
+        g_string_append_printf(e, "%s, mx", mtasts_mode_name(p->policy.mode));
+        for (guint i = 0; i < p->policy.n_mx; i++)
+            g_string_append_printf(e, " %s", p->policy.mx[i]);
+        g_string_append_printf(e, ", max_age %u, %s", p->policy.max_age, p->sts_note);
+    } else if (p->sts == SOURCE_OFF || p->sts == SOURCE_PENDING) {
+        g_string_append(e, p->sts == SOURCE_OFF ? "not consulted" : "lookup pending");
+    } else {
+        g_string_append(e, p->sts_note);
+    }
+    g_strlcpy(d->explain, e->str, sizeof d->explain);
+    g_string_free(e, TRUE);
+}
+
+/* Does the domain's MTA-STS policy bind this recipient?  Listed domains
+ * always, unlisted ones with mta_sts = enforce; testing is only logged. */
+static gboolean sts_enforced(const DestinationPolicy *p, gboolean listed, const Config *c)
+{
+    return p->sts == SOURCE_FOUND && p->policy.mode == MTASTS_MODE_ENFORCE && (listed || c->mta_sts == MTA_STS_ENFORCE);
+}
+
+/* The effective level: the strictest of the list's, DANE's and
+ * MTA-STS's.  TLSA records make it dane-only (RFC 8461 2: DANE wins
+ * over MTA-STS).  The list level "dane" is never Postfix's dane, which
+ * falls back to plaintext without TLSA records: known to have none, it is
+ * encrypt (or secure under MTA-STS); not known (pending, failed) it is
+ * dane-only, where Postfix does its own TLSA lookup and defers when it
+ * finds none.  An enforced MTA-STS policy makes the rest secure. */
+static TlsLevel effective_level(TlsLevel listed_level, const DestinationPolicy *p, gboolean sts)
+{
+    if (p->dane == SOURCE_FOUND || listed_level == LEVEL_DANE_ONLY)
+        return LEVEL_DANE_ONLY;
+    if (listed_level == LEVEL_DANE && p->dane != SOURCE_NONE)
+        return LEVEL_DANE_ONLY;
+    if (sts)
+        return LEVEL_SECURE;
+    return listed_level == LEVEL_DANE ? LEVEL_ENCRYPT : listed_level;
+}
+
+static const char *route_reason(TlsLevel list_level, TlsLevel level, const DestinationPolicy *p, gboolean pending,
+                                gboolean failed)
+{
+    if (p->dane == SOURCE_FOUND)
+        return "DANE: TLSA records published";
+    if (list_level == LEVEL_DANE && level == LEVEL_DANE_ONLY)
+        return "list level dane, TLSA records not known (lookup pending or failed): dane-only";
+    if (level == LEVEL_SECURE && list_level != LEVEL_SECURE)
+        return "MTA-STS policy enforced";
+    if (list_level == LEVEL_DANE)
+        return "list level dane, no TLSA records: encrypt";
+    if (pending)
+        return "listed recipient; DANE/MTA-STS pending (on_lookup_pending=list)";
+    if (failed)
+        return "listed recipient; DANE/MTA-STS failed (on_lookup_failure=list)";
+    return "listed recipient";
+}
+
+static void route_by_sources(const char *domain, const LookupMatch *m, gboolean listed, const Config *c,
+                             DestinationLookup lookup, gpointer lookup_data, RouteDecision *d)
+{
+    gboolean want_dane = listed || c->dane == DANE_AUTO;
+    gboolean want_sts = listed || c->mta_sts != MTA_STS_OFF;
+    const DestinationPolicy *p = lookup(domain, want_dane, want_sts, lookup_data);
+    char route[CONFIG_ROUTE_MAX];
+    explain_sources(d, m, listed, p);
+    gboolean pending = p->dane == SOURCE_PENDING || p->sts == SOURCE_PENDING;
+    gboolean failed = p->dane == SOURCE_FAILED || p->sts == SOURCE_FAILED;
+    if (pending && c->on_lookup_pending == LOOKUP_TEMP) {
+        route_temp(d, "DANE/MTA-STS lookup pending (on_lookup_pending=temp)",
+                   "TEMP TLS policy of the recipient domain is being looked up (DANE, MTA-STS)");
+        return;
+    }
+    if (failed && c->on_lookup_failure == LOOKUP_TEMP) {
+        route_temp(d, "DANE/MTA-STS lookup failed (on_lookup_failure=temp)",
+                   "TEMP TLS policy lookup failed for the recipient domain (DANE, MTA-STS)");
+        return;
+    }
+    TlsLevel list_level = listed ? m->entry.level : LEVEL_NONE;
+    TlsLevel level = effective_level(list_level, p, sts_enforced(p, listed, c));
+    d->level = level;
+    if (level == LEVEL_NONE) {
+        route_notfound(d, pending   ? "recipient not listed; DANE/MTA-STS pending (on_lookup_pending=list)"
+                          : failed  ? "recipient not listed; DANE/MTA-STS failed (on_lookup_failure=list)"
+                                    : "recipient not listed; no DANE or enforced MTA-STS");
+        g_strlcat(d->explain, "; effective: not routed", sizeof d->explain);
+        return;
+    }
+    if (listed && level == m->entry.level)
+        config_route(c, &m->entry, route, sizeof route);
+    else
+        config_level_route(c, level, listed ? config_bounces(c, &m->entry) : c->default_on_failure == ON_FAILURE_BOUNCE,
+                           "", route, sizeof route);
+    d->status = ROUTE_OK;
+    d->reason = route_reason(list_level, level, p, pending, failed);
+    g_snprintf(d->reply, sizeof d->reply, "OK %s", route);
+    g_strlcat(d->explain, "; effective: ", sizeof d->explain);
+    g_strlcat(d->explain, route, sizeof d->explain);
+}
+
+/* The smtp_tls_policy_maps table (tls_policy_name) the tls-secure
+ * transports ask with the next-hop domain: "secure match=..." from an
+ * enforced MTA-STS policy, so a domain hosted under its provider's MX
+ * names is matched against the policy's patterns; NOTFOUND otherwise (the
+ * transport's own secure level and Postfix's default match). */
+static void decide_tls_policy(const char *key, StoreReader *list, const Config *c, DestinationLookup lookup,
+                              gpointer lookup_data, RouteDecision *d)
+{
+    char buf[KEY_MAX + 1];
+    char *heap = NULL;
+    const char *domain = key[0] == '.' || key[0] == '[' ? NULL : key_fold_domain(key, buf, sizeof buf, &heap);
+    if (!domain || !lookup) {
+        g_free(heap);
+        route_notfound(d, "no MTA-STS policy for this next hop");
+        return;
+    }
+    LookupMatch m;
+    gboolean listed = list && lookup_find(list, domain, c->recipient_delimiter, DIRECTION_OUTBOUND, &m) == LOOKUP_FOUND;
+    const DestinationPolicy *p = lookup(domain, FALSE, listed || c->mta_sts != MTA_STS_OFF, lookup_data);
+    g_free(heap);
+    if (p->sts == SOURCE_PENDING || (p->sts == SOURCE_FAILED && c->on_lookup_failure == LOOKUP_TEMP)) {
+        route_temp(d, "MTA-STS lookup pending or failed", "TEMP MTA-STS policy not known yet");
+        return;
+    }
+    if (!sts_enforced(p, TRUE, c)) {
+        route_notfound(d, "no enforced MTA-STS policy");
+        return;
+    }
+    GString *match = g_string_new(NULL);
+    mtasts_postfix_match(&p->policy, match);
+    d->status = ROUTE_OK;
+    d->level = LEVEL_SECURE;
+    d->reason = "MTA-STS mx patterns";
+    g_snprintf(d->reply, sizeof d->reply, "OK secure match=%s servername=hostname", match->str);
+    g_string_free(match, TRUE);
+}
+
+void decide_route(const char *request, StoreReader *list, const Config *c, DestinationLookup lookup,
+                  gpointer lookup_data, RouteDecision *d)
 {
     LookupMatch m;
     char route[CONFIG_ROUTE_MAX];
     /* field by field, as in decide(): the arrays are strings */
     d->report = FALSE;
-    d->key[0] = d->would[0] = 0;
+    d->key[0] = d->would[0] = d->explain[0] = 0;
     d->level = 0;
 
     const char *space = strchr(request, ' ');
     size_t name_len = space ? (size_t)(space - request) : strlen(request);
+    const char *key = space ? space + 1 : "";
+    if (name_len == strlen(c->tls_policy_name) && strncmp(request, c->tls_policy_name, name_len) == 0) {
+        decide_tls_policy(key, list, c, lookup, lookup_data, d);
+        return;
+    }
     if (name_len != strlen(c->socketmap_name) || strncmp(request, c->socketmap_name, name_len) != 0) {
         d->status = ROUTE_PERM;
         d->reason = "unknown table name";
-        g_snprintf(d->reply, sizeof d->reply, "PERM unknown table name; this service answers \"%s\"",
-                   c->socketmap_name);
+        g_snprintf(d->reply, sizeof d->reply, "PERM unknown table name; this service answers \"%s\" and \"%s\"",
+                   c->socketmap_name, c->tls_policy_name);
         return;
     }
-    const char *key = space ? space + 1 : "";
     if (!*key) {
         route_notfound(d, "empty key");
         return;
     }
     if (!list) {
-        d->status = ROUTE_TEMP;
-        d->reason = "list unavailable";
-        g_strlcpy(d->reply, "TEMP TLS policy list unavailable", sizeof d->reply);
+        route_temp(d, "list unavailable", "TEMP TLS policy list unavailable");
         return;
     }
 
@@ -428,28 +589,45 @@ void decide_route(const char *request, StoreReader *list, const Config *c, Route
     }
     LookupStatus found = lookup_find(list, key, c->recipient_delimiter, DIRECTION_OUTBOUND, &m);
     if (found == LOOKUP_UNUSABLE) {
-        d->status = ROUTE_TEMP;
-        d->reason = "address cannot be looked up (domain not convertible)";
-        g_strlcpy(d->reply, "TEMP TLS policy cannot check this address", sizeof d->reply);
+        route_temp(d, "address cannot be looked up (domain not convertible)", "TEMP TLS policy cannot check this address");
         return;
     }
-    if (found == LOOKUP_NOT_LISTED) {
+    gboolean listed = found == LOOKUP_FOUND;
+    if (listed) {
+        g_strlcpy(d->key, m.key, sizeof d->key);
+        d->level = m.entry.level;
+        if (entry_level_is_exemption(m.entry.level)) {
+            route_notfound(d, "recipient exempt");
+            return;
+        }
+        if (m.entry.mode == MODE_REPORT) {
+            config_route(c, &m.entry, route, sizeof route);
+            d->report = TRUE;
+            g_snprintf(d->would, sizeof d->would, "OK %s", route);
+            route_notfound(d, "report mode");
+            return;
+        }
+    }
+    /* DANE and MTA-STS speak of the recipient domain's MX hosts: a route
+     * through a next hop (relayhost, nexthop=) keeps the list's level for
+     * that hop, and "*" or ".domain" keys are not domains to look up. */
+    const char *nexthop = listed ? config_nexthop(c, &m.entry) : c->relayhost;
+    char buf[KEY_MAX + 1];
+    char *heap = NULL;
+    const char *ascii = lookup && !*nexthop && domain[0] != '.' && !key_is_address_literal(domain)
+                            ? key_fold_domain(domain, buf, sizeof buf, &heap)
+                            : NULL;
+    if (ascii && (listed || c->dane == DANE_AUTO || c->mta_sts != MTA_STS_OFF)) {
+        route_by_sources(ascii, &m, listed, c, lookup, lookup_data, d);
+        g_free(heap);
+        return;
+    }
+    g_free(heap);
+    if (!listed) {
         route_notfound(d, "recipient not listed");
         return;
     }
-    g_strlcpy(d->key, m.key, sizeof d->key);
-    d->level = m.entry.level;
-    if (entry_level_is_exemption(m.entry.level)) {
-        route_notfound(d, "recipient exempt");
-        return;
-    }
     config_route(c, &m.entry, route, sizeof route);
-    if (m.entry.mode == MODE_REPORT) {
-        d->report = TRUE;
-        g_snprintf(d->would, sizeof d->would, "OK %s", route);
-        route_notfound(d, "report mode");
-        return;
-    }
     d->status = ROUTE_OK;
     d->reason = "listed recipient";
     g_snprintf(d->reply, sizeof d->reply, "OK %s", route);

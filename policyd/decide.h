@@ -10,6 +10,7 @@
 #define TLSPOLICYD_DECIDE_H
 
 #include "config.h"
+#include "destination.h"
 #include "lookup.h"
 #include "request.h"
 #include "tlsrules.h"
@@ -88,11 +89,34 @@ typedef struct {
     const char *reason;
     char key[KEY_MAX + 2];   /* matched list key, "" if none */
     TlsLevel level;
-    char reply[CONFIG_ROUTE_MAX + 64];  /* the netstring payload */
+    char reply[4352];        /* the netstring payload: a route, or a TLS policy
+                              * with 16 MTA-STS patterns of 254 bytes */
     char would[CONFIG_ROUTE_MAX + 8];   /* report mode: the reply enforce would give */
+    char explain[640];       /* each source's verdict and the effective route, "" when
+                              * DANE/MTA-STS were not consulted */
 } RouteDecision;
 
-/* request: "NAME KEY" (NUL-terminated); list NULL when unavailable. */
-void decide_route(const char *request, StoreReader *list, const Config *config, RouteDecision *out);
+/* What a recipient domain publishes (destination.h), for the domain in
+ * A-label form; it starts lookups for the sources asked for. */
+typedef const DestinationPolicy *(*DestinationLookup)(const char *domain, gboolean dane, gboolean sts, gpointer data);
+
+/*
+ * request: "NAME KEY" (NUL-terminated); list NULL when unavailable;
+ * lookup NULL: the list alone decides.
+ *
+ * With a lookup, the route to a recipient's MX hosts (no relayhost, no
+ * nexthop=) is the strictest of the list entry, DANE and MTA-STS
+ * (listed domains always; unlisted ones per the dane and mta_sts
+ * options): TLSA records -> dane-only; an enforced MTA-STS policy ->
+ * secure; list level dane without TLSA -> encrypt.  A source still
+ * pending or failed gives TEMP or is left out, per on_lookup_pending and
+ * on_lookup_failure; leaving it out never goes below the list's level.
+ *
+ * NAME tls_policy_name is the smtp_tls_policy_maps table of the
+ * tls-secure transports: "OK secure match=PATTERNS servername=hostname"
+ * for a next-hop domain with an enforced MTA-STS policy.
+ */
+void decide_route(const char *request, StoreReader *list, const Config *config, DestinationLookup lookup,
+                  gpointer lookup_data, RouteDecision *out);
 
 #endif

@@ -5,6 +5,7 @@
  *   tlspolicyd [--config FILE] [--list FILE] [--listen ADDR]... [--check-config] [-v]
  *   tlspolicyd --check-postfix [--postfix-config DIR] [--config FILE]
  *   tlspolicyd --report | --suggest [--min N] [--level LEVEL] [--config FILE]
+ *   tlspolicyd --explain ADDRESS [--config FILE]
  *
  * The command line overrides the configuration file, so a list can be
  * served with no configuration file at all.  Runs in the foreground.
@@ -26,7 +27,7 @@ static struct {
     char *config_path;
     char *list;
     char **listen;
-    char *postfix_config, *level;
+    char *postfix_config, *level, *explain;
     gint min;
     gboolean check_config, check_postfix, report, suggest, verbose;
 } opt = {.min = 100};
@@ -43,13 +44,15 @@ static const GOptionEntry options[] = {
     {"min", 0, 0, G_OPTION_ARG_INT, &opt.min, "With --suggest: at least N transactions (default 100)", "N"},
     {"level", 0, 0, G_OPTION_ARG_STRING, &opt.level, "With --suggest: encrypt (default), verify or secure", "LEVEL"},
     {"postfix-config", 0, 0, G_OPTION_ARG_FILENAME, &opt.postfix_config, "With --check-postfix: Postfix's configuration directory", "DIR"},
+    {"explain", 0, 0, G_OPTION_ARG_STRING, &opt.explain,
+     "Ask the running daemon how it routes ADDRESS: the list, DANE, MTA-STS and the effective route", "ADDRESS"},
     {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt.verbose, "Log every decision, DUNNO included", NULL},
     {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
-/* GET path from the running daemon's metrics_listen; the body to stdout.
+/* GET path from the running daemon's metrics_listen; the body into out.
  * Exit status 0, or 2 when the daemon cannot be asked. */
-static int ask_daemon(const Config *config, const char *path)
+static int ask_daemon(const Config *config, const char *path, GString *out)
 {
     if (!config->metrics_listen || !config->metrics_listen[0]) {
         fprintf(stderr, "tlspolicyd: no metrics_listen in the configuration: the daemon serves its ledger there\n");
@@ -93,8 +96,24 @@ static int ask_daemon(const Config *config, const char *path)
                 reply->str);
         return 2;
     }
-    fputs(body + 4, stdout);
+    g_string_assign(out, body + 4);
     return 0;
+}
+
+/* --explain: ask until the domain's lookups are done (10 s at most), so
+ * the answer shown is the one the next message gets. */
+static int explain(const Config *config, const char *address)
+{
+    g_autofree char *escaped = g_uri_escape_string(address, NULL, FALSE);
+    g_autofree char *path = g_strdup_printf("/explain?address=%s", escaped);
+    g_autoptr(GString) body = g_string_new(NULL);
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    int rc;
+    while ((rc = ask_daemon(config, path, body)) == 0 && strstr(body->str, "lookup pending")
+           && g_get_monotonic_time() < deadline)
+        g_usleep(50000);  /* poll interval inside the deadline */
+    fputs(body->str, stdout);
+    return rc;
 }
 
 /* Defaults, then the file, then the command line. */
@@ -156,7 +175,14 @@ int main(int argc, char **argv)
         g_autofree char *path = opt.report ? g_strdup("/report")
                                            : g_strdup_printf("/suggest?min=%d&level=%s", MAX(opt.min, 1),
                                                              opt.level ? opt.level : "encrypt");
-        int rc = ask_daemon(config, path);
+        g_autoptr(GString) body = g_string_new(NULL);
+        int rc = ask_daemon(config, path, body);
+        fputs(body->str, stdout);
+        config_free(config);
+        return rc;
+    }
+    if (opt.explain) {
+        int rc = explain(config, opt.explain);
         config_free(config);
         return rc;
     }

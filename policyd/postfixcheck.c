@@ -315,6 +315,44 @@ static void check_outbound(Check *c)
 }
 
 /* What the list needs: its tls-* transports, client certificates. */
+
+/* A tls-* service the routes need: present, and not open to a TLS policy
+ * table that could lower its level; the secure ones ask tlspolicyd's own
+ * table (tls_policy_name) for MTA-STS patterns. */
+static void check_transport(Check *c, GHashTable *reported, char *route, TlsLevel level, const char *why,
+                            const char *key)
+{
+    char *colon = strchr(route, ':');
+    if (colon)
+        *colon = 0;
+    if (!g_hash_table_add(reported, g_strdup(route)))
+        return;
+    const Service *s = find_service(c, route);
+    if (!s) {
+        g_autofree char *fix = g_strdup_printf("the %s lines of postfix/master.cf", route);
+        problem(c, fix, "master.cf: no service %s, which the list's %s entries need (first: %s): their mail is "
+                        "deferred", route, why, key);
+        return;
+    }
+    gboolean overridden;
+    g_autofree char *maps = service_param(c, s, "smtp_tls_policy_maps", &overridden);
+    g_autofree char *ours = g_strconcat(":", c->config->tls_policy_name, NULL);
+    gboolean asks_us = g_str_has_prefix(maps, "socketmap:") && g_str_has_suffix(maps, ours) && !strchr(maps, ',')
+                       && !strchr(maps, ' ');
+    if (*maps && !asks_us) {
+        g_autofree char *fix = g_strdup_printf("-o smtp_tls_policy_maps=%s -o smtp_tls_per_site= (master.cf, service %s)",
+                                               level == LEVEL_SECURE ? "$tlspolicyd_tls_policy" : "", route);
+        problem(c, fix, "master.cf: service %s uses smtp_tls_policy_maps = %s, which can lower its TLS level",
+                route, maps);
+    } else if (level == LEVEL_SECURE && !asks_us) {
+        g_autofree char *fix = g_strdup_printf("-o smtp_tls_policy_maps=$tlspolicyd_tls_policy (master.cf, service %s)",
+                                               route);
+        problem(c, fix, "master.cf: service %s does not ask tlspolicyd's %s table: MTA-STS mx patterns are not "
+                        "applied, and a domain hosted under its provider's MX names is deferred", route,
+                c->config->tls_policy_name);
+    }
+}
+
 static void check_list(Check *c)
 {
     g_autofree char *path = g_strconcat(c->config->list, ".lmdb", NULL);
@@ -336,29 +374,26 @@ static void check_list(Check *c)
         if (entry_covers(e, DIRECTION_INBOUND)
             && (e->level == LEVEL_VERIFY || e->level == LEVEL_SECURE || e->client_cert_required))
             wants_certs = TRUE;
+        if (entry_covers(e, DIRECTION_OUTBOUND) && c->config->outbound_routing == ROUTING_FILTER
+            && e->level == LEVEL_DANE && g_hash_table_add(reported, g_strdup("filter-dane")))
+            problem(c, "outbound_routing = transport_maps (tlspolicyd.conf), or dane-only in the list",
+                    "tlspolicyd.conf: outbound_routing = filter routes the list's dane entries (first: %s) to "
+                    "Postfix's dane, which sends in plaintext when the destination publishes no TLSA records",
+                    rec->key);
         if (!entry_covers(e, DIRECTION_OUTBOUND) || c->config->outbound_routing == ROUTING_FILTER)
             continue;
         char route[CONFIG_ROUTE_MAX];
         config_route(c->config, e, route, sizeof route);
-        char *colon = strchr(route, ':');
-        if (colon)
-            *colon = 0;
-        if (!g_hash_table_add(reported, g_strdup(route)))
-            continue;
-        const Service *s = find_service(c, route);
-        if (!s) {
-            g_autofree char *fix = g_strdup_printf("the %s lines of postfix/master.cf", route);
-            problem(c, fix, "master.cf: no service %s, which the list's %s entries need (first: %s): their mail is "
-                            "deferred", route, entry_level_name(e->level), rec->key);
-            continue;
-        }
-        gboolean overridden;
-        g_autofree char *maps = service_param(c, s, "smtp_tls_policy_maps", &overridden);
-        if (*maps) {
-            g_autofree char *fix = g_strdup_printf("-o smtp_tls_policy_maps= -o smtp_tls_per_site= (master.cf, service %s)",
-                                                   route);
-            problem(c, fix, "master.cf: service %s uses smtp_tls_policy_maps = %s, which can lower its TLS level",
-                    route, maps);
+        check_transport(c, reported, route, e->level, entry_level_name(e->level), rec->key);
+        /* DANE and MTA-STS raise listed domains to these */
+        gboolean bounce = config_bounces(c->config, e);
+        config_level_route(c->config, LEVEL_DANE_ONLY, bounce, "", route, sizeof route);
+        check_transport(c, reported, route, LEVEL_DANE_ONLY, "DANE-publishing", rec->key);
+        config_level_route(c->config, LEVEL_SECURE, bounce, "", route, sizeof route);
+        check_transport(c, reported, route, LEVEL_SECURE, "MTA-STS-publishing", rec->key);
+        if (e->level == LEVEL_DANE) {
+            config_level_route(c->config, LEVEL_ENCRYPT, bounce, "", route, sizeof route);
+            check_transport(c, reported, route, LEVEL_ENCRYPT, "dane (without TLSA records)", rec->key);
         }
     }
     if (wants_certs && strcmp(param(c, "smtpd_tls_ask_ccert"), "yes") != 0)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "decide.h"
+#include "destination.h"
 #include "endpoint.h"
 #include "http.h"
 #include "ledger.h"
@@ -28,6 +29,7 @@
 
 #define INITIAL_BUFFER 2048
 #define LIST_RECHECK_US 1000  /* a renamed-in list is seen within 1 ms */
+#define DESTINATIONS_CACHED 100000  /* domains whose DANE/MTA-STS answers are kept */
 
 /* Whatever epoll watches (a connection, a listener, the signalfd) starts
  * with a Watch: the event goes to its handler. */
@@ -77,6 +79,8 @@ struct Server {
     StoreReader *list;
     char *list_error;      /* last list error logged, NULL when the list is fine */
     Metrics count;
+    Destinations *destinations;  /* DANE and MTA-STS lookups, cached */
+    Watch dns_watch;       /* libunbound's answers and finished MTA-STS fetches */
     Ledger *ledger;
     gint64 ledger_saved_at;  /* ms */
     gint64 started;        /* wall clock, g_get_real_time() */
@@ -298,10 +302,23 @@ typedef struct {
     RouteDecision d;
 } RouteAnswer;
 
+static const DestinationPolicy *lookup_destination(const char *domain, gboolean dane, gboolean sts, gpointer data)
+{
+    Server *s = data;
+    return destinations_get(s->destinations, domain, dane, sts);
+}
+
 static void decide_socketmap(Server *s, StoreReader *list, gpointer data)
 {
     RouteAnswer *a = data;
-    decide_route(a->request, list, s->config, &a->d);
+    decide_route(a->request, list, s->config, lookup_destination, s, &a->d);
+}
+
+static void destinations_ready(Server *s, Watch *w, guint32 events)
+{
+    (void)w;
+    (void)events;
+    destinations_process(s->destinations);
 }
 
 static void answer(Server *s, Connection *c, const PolicyRequest *req)
@@ -478,6 +495,27 @@ static void save_ledger(Server *s, gboolean now)
     }
 }
 
+/* GET /explain?address=ADDRESS: what the socketmap answers for it and
+ * why, source by source (tlspolicyd --explain).  Starts the lookups it
+ * needs, like a real query, but is neither counted nor logged. */
+static void explain_page(Server *s, const HttpRequest *req, GString *body)
+{
+    char escaped[3 * KEY_MAX] = "";
+    http_query_value(req->query, "address", escaped, sizeof escaped);
+    g_autofree char *address = g_uri_unescape_string(escaped, NULL);
+    if (!address || strchr(address, '\n')) {
+        g_string_append(body, "address: not a valid address\n");
+        return;
+    }
+    g_autofree char *request = g_strdup_printf("%s %s", s->config->socketmap_name, address);
+    RouteAnswer a = {.request = request};
+    with_list(s, decide_socketmap, &a);
+    g_string_append_printf(body, "address: %s\n", address);
+    g_string_append_printf(body, "sources: %s\n", *a.d.explain ? a.d.explain : "list only (DANE/MTA-STS not consulted)");
+    g_string_append_printf(body, "reason: %s\n", a.d.reason);
+    g_string_append_printf(body, "answer: %s\n", a.d.reply);
+}
+
 /* HTTP (metrics_listen): one request, one reply, then close. */
 static gboolean process_http(Server *s, Connection *c)
 {
@@ -498,6 +536,11 @@ static gboolean process_http(Server *s, Connection *c)
         MetricsGauges g = gauges(s);
         metrics_format(&s->count, &g, body);
         http_reply(c->out, 200, "text/plain; version=0.0.4; charset=utf-8", body->str, body->len, head);
+        return flush_output(s, c);
+    } else if (strcmp(req.path, "/explain") == 0) {
+        g_autoptr(GString) body = g_string_new(NULL);
+        explain_page(s, &req, body);
+        http_reply(c->out, 200, "text/plain; charset=utf-8", body->str, body->len, head);
         return flush_output(s, c);
     } else if (strcmp(req.path, "/entries") == 0 || strcmp(req.path, "/report") == 0
                || strcmp(req.path, "/suggest") == 0) {
@@ -755,6 +798,11 @@ static void warn_restart_keys(const Config *old, const Config *fresh)
         {"socket_owner", g_strcmp0(old->socket_owner, fresh->socket_owner) != 0},
         {"socket_group", g_strcmp0(old->socket_group, fresh->socket_group) != 0},
         {"allow_remote", old->allow_remote != fresh->allow_remote},
+        {"dns_resolver", g_strcmp0(old->dns_resolver, fresh->dns_resolver) != 0},
+        {"dns_trust_anchor", g_strcmp0(old->dns_trust_anchor, fresh->dns_trust_anchor) != 0},
+        {"dane_tlsa_port", old->dane_tlsa_port != fresh->dane_tlsa_port},
+        {"mta_sts_ca_file", g_strcmp0(old->mta_sts_ca_file, fresh->mta_sts_ca_file) != 0},
+        {"mta_sts_timeout", old->mta_sts_timeout != fresh->mta_sts_timeout},
     };
     g_autoptr(GString) changed = g_string_new(NULL);
     for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
@@ -809,6 +857,28 @@ static void handle_signals(Server *s, Watch *w, guint32 events)
     }
 }
 
+/* The DNS/MTA-STS side, from the configuration; a trust anchor that
+ * cannot be read is an error at start, never a quiet "nothing is secure". */
+static Destinations *destinations_open(const Config *c, GError **error)
+{
+    if (access(c->dns_trust_anchor, R_OK) != 0) {
+        g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_VALUE,
+                    "dns_trust_anchor %s: %s (Debian's dns-root-data has the root's; DANE needs one)",
+                    c->dns_trust_anchor, g_strerror(errno));
+        return NULL;
+    }
+    DestinationSettings settings = {
+        .resolver = c->dns_resolver,
+        .trust_anchor = c->dns_trust_anchor,
+        .tlsa_port = c->dane_tlsa_port,
+        .mta_sts_ca_file = c->mta_sts_ca_file,
+        .mta_sts_port = 443,
+        .fetch_timeout_ms = c->mta_sts_timeout * 1000,
+        .max_domains = DESTINATIONS_CACHED,
+    };
+    return destinations_new(&settings, error);
+}
+
 Server *server_new(Config *config, ConfigReloader reload, gpointer reload_data, GError **error)
 {
     Server *s = g_new0(Server, 1);
@@ -849,6 +919,14 @@ Server *server_new(Config *config, ConfigReloader reload, gpointer reload_data, 
         server_free(s);
         return NULL;
     }
+    if (!(s->destinations = destinations_open(config, error))) {
+        server_free(s);
+        return NULL;
+    }
+    s->dns_watch.handler = destinations_ready;
+    struct epoll_event dns_ev = {.events = EPOLLIN, .data.ptr = &s->dns_watch};
+    epoll_ctl(s->epfd, EPOLL_CTL_ADD, destinations_fd(s->destinations), &dns_ev);
+    epoll_ctl(s->epfd, EPOLL_CTL_ADD, destinations_wake_fd(s->destinations), &dns_ev);
     s->listener_watches = g_new0(ListenerWatch, s->listeners->len);
     for (guint i = 0; i < s->listeners->len; i++)
         s->listener_watches[i] = (ListenerWatch){.watch.handler = accept_connections,
@@ -916,6 +994,7 @@ void server_free(Server *s)
         endpoint_close_all(s->listeners);
     g_free(s->listener_watches);
     store_reader_free(s->list);
+    destinations_free(s->destinations);
     ledger_free(s->ledger);
     g_free(s->list_error);
     config_free(s->config);

@@ -301,15 +301,11 @@ ok "... and nothing deleted" cmp "$L.lmdb" "$TMP/before.lmdb"
 out=$(printf 'x\nexempt.example.com\0\n' | "$TLSMAP" -q - "$L" 2>&1); rc=$?
 is "$rc:$out" "2:tlsmap: stdin, line 2: NUL byte in a key; nothing done" "-q - with a NUL byte: refused"
 
-# --- dane: a warning (it falls back to plaintext), never for dane-only ----
+# --- dane: no warning any more (tlspolicyd never routes it to plaintext) ----
 D=$TMP/dane.list
-printf '# dane\nd1.example dane\nd2.example,d3.example dane direction=outbound\nd4.example dane-only\nd5.example dane direction=inbound\n' > "$D"
+printf '# dane\nd1.example dane\nd2.example,d3.example dane direction=outbound\nd4.example dane-only\n' > "$D"
 out=$("$TLSMAP" -c "$D" 2>&1); rc=$?
-is "$rc" 0 "-c of dane entries still succeeds"
-like "$out" "$D, line 2: warning: dane sends in plaintext when the destination publishes no DNSSEC-signed TLSA records \(use dane-only to require TLS\)" "-c warns for an outbound dane entry, with file and line"
-is "$(printf '%s\n' "$out" | grep -c warning)" 2 "one warning per dane line (not for dane-only, nor inbound-only)"
-out=$(printf 'late.example dane\n' | "$TLSMAP" -i "$D" 2>&1)
-like "$out" "stdin, line 1: warning: dane" "-i warns too"
+is "$rc:$(printf '%s\n' "$out" | grep -c warning)" "0:0" "-c of dane entries: no plaintext warning (the daemon routes dane to dane-only or encrypt)"
 
 # --- nexthop= ---------------------------------------------------------------
 N=$TMP/nexthop.list

@@ -383,9 +383,9 @@ static void test_odd_addresses(void)
     g_autofree char *route = g_strdup_printf("transport %s@bank.example", local);
     RouteDecision d;
     g_assert_true(store_reader_begin(list, NULL));
-    decide_route(route, list, config, &d);
+    decide_route(route, list, config, NULL, NULL, &d);
     g_assert_cmpstr(d.reply, ==, "OK tls-verify:");
-    decide_route("transport a@b\xff" "d.example", list, config, &d);
+    decide_route("transport a@b\xff" "d.example", list, config, NULL, NULL, &d);
     g_assert_cmpstr(d.reply, ==, "TEMP TLS policy cannot check this address");
     store_reader_end(list);
 }
@@ -530,7 +530,7 @@ static void test_routes(void)
         RouteDecision d;
         g_test_message("case %s", rows[i].name);
         g_assert_true(store_reader_begin(list, NULL));
-        decide_route(rows[i].request, list, config, &d);
+        decide_route(rows[i].request, list, config, NULL, NULL, &d);
         store_reader_end(list);
         if (strcmp(d.reply, rows[i].want) != 0)
             g_error("case %s: got \"%s\", want \"%s\"", rows[i].name, d.reply, rows[i].want);
@@ -538,7 +538,7 @@ static void test_routes(void)
             g_assert_cmpstr(d.key, ==, rows[i].want_key);
     }
     RouteDecision d;
-    decide_route("transport b@bank.example", NULL, config, &d);
+    decide_route("transport b@bank.example", NULL, config, NULL, NULL, &d);
     g_assert_cmpstr(d.reply, ==, "TEMP TLS policy list unavailable");
 
     /* relayhost: every listed route keeps the smarthost; nexthop= wins */
@@ -552,7 +552,7 @@ static void test_routes(void)
     };
     for (guint i = 0; i < G_N_ELEMENTS(relayed); i++) {
         g_assert_true(store_reader_begin(list, NULL));
-        decide_route(relayed[i].request, list, config, &d);
+        decide_route(relayed[i].request, list, config, NULL, NULL, &d);
         store_reader_end(list);
         g_assert_cmpstr(d.reply, ==, relayed[i].want);
     }

@@ -1,0 +1,158 @@
+/*
+ * dns.c - libunbound context and answer readers; see dns.h.
+ */
+#include "dns.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+G_DEFINE_QUARK(tlspolicyd-dns-error-quark, dns_error)
+
+static gboolean ub_ok(int err, const char *what, GError **error)
+{
+    if (err == 0)
+        return TRUE;
+    g_set_error(error, DNS_ERROR, err, "%s: %s", what, ub_strerror(err));
+    return FALSE;
+}
+
+struct ub_ctx *dns_context_new(const char *resolver, const char *trust_anchor, gboolean threaded, GError **error)
+{
+    struct ub_ctx *ctx = ub_ctx_create();
+    if (!ctx) {
+        g_set_error(error, DNS_ERROR, 0, "cannot create a DNS resolver context");
+        return NULL;
+    }
+    gboolean ok = ub_ok(ub_ctx_async(ctx, threaded), "threaded resolver", error);
+    if (ok && !*resolver)
+        ok = ub_ok(ub_ctx_resolvconf(ctx, NULL), "reading /etc/resolv.conf", error);
+    if (ok && *resolver) {
+        g_auto(GStrv) addrs = g_strsplit_set(resolver, " ,", -1);
+        for (char **a = addrs; ok && *a; a++) {
+            if (**a)
+                ok = ub_ok(ub_ctx_set_fwd(ctx, *a), *a, error);
+        }
+    }
+    if (ok && *trust_anchor) {
+        int err = ub_ctx_add_ta_file(ctx, trust_anchor);
+        if (err)
+            g_set_error(error, DNS_ERROR, err, "trust anchor %s: %s", trust_anchor, ub_strerror(err));
+        ok = err == 0;
+    }
+    if (!ok) {
+        ub_ctx_delete(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+DnsTrust dns_trust(int err, const struct ub_result *r)
+{
+    if (err || !r)
+        return DNS_FAILED;
+    if (r->bogus)
+        return DNS_BOGUS;
+    /* NOERROR and NXDOMAIN are answers; anything else (SERVFAIL, REFUSED) is not */
+    if (r->rcode != 0 && r->rcode != 3)
+        return DNS_FAILED;
+    return r->secure ? DNS_SECURE : DNS_INSECURE;
+}
+
+const char *dns_trust_name(DnsTrust trust)
+{
+    static const char *const names[] = {"secure", "insecure", "bogus", "failed"};
+    return names[trust];
+}
+
+/* A wire-format name at data[*at..len) as text; FALSE when malformed
+ * (answers carry no compression pointers in libunbound's rdata). */
+static gboolean wire_name(const unsigned char *data, int len, int at, GString *out)
+{
+    g_string_truncate(out, 0);
+    while (at < len) {
+        int label = data[at++];
+        if (label == 0)
+            return TRUE;
+        if (label > 63 || at + label > len)
+            return FALSE;
+        if (out->len)
+            g_string_append_c(out, '.');
+        for (int i = 0; i < label; i++)
+            g_string_append_c(out, g_ascii_tolower((char)data[at + i]));
+        at += label;
+    }
+    return FALSE;
+}
+
+typedef struct {
+    int pref;
+    char *host;
+} MxHost;
+
+static gint by_preference(gconstpointer a, gconstpointer b)
+{
+    return ((const MxHost *)a)->pref - ((const MxHost *)b)->pref;
+}
+
+char **dns_mx_hosts(const struct ub_result *r)
+{
+    GArray *mx = g_array_new(FALSE, FALSE, sizeof(MxHost));
+    g_autoptr(GString) name = g_string_new(NULL);
+    for (int i = 0; r->havedata && r->data[i]; i++) {
+        const unsigned char *d = (const unsigned char *)r->data[i];
+        if (r->len[i] < 3 || !wire_name(d, r->len[i], 2, name))
+            continue;
+        MxHost h = {.pref = d[0] << 8 | d[1], .host = g_strdup(name->len ? name->str : ".")};
+        g_array_append_val(mx, h);
+    }
+    g_array_sort(mx, by_preference);
+    char **hosts = g_new0(char *, mx->len + 1);
+    for (guint i = 0; i < mx->len; i++)
+        hosts[i] = g_array_index(mx, MxHost, i).host;
+    g_array_free(mx, TRUE);
+    return hosts;
+}
+
+guint dns_usable_tlsa(const struct ub_result *r)
+{
+    guint n = 0;
+    for (int i = 0; r->havedata && r->data[i]; i++) {
+        const unsigned char *d = (const unsigned char *)r->data[i];
+        if (r->len[i] < 4)
+            continue;
+        if ((d[0] == 2 || d[0] == 3) && d[1] <= 1 && d[2] <= 2)
+            n++;
+    }
+    return n;
+}
+
+char **dns_txt_strings(const struct ub_result *r)
+{
+    GPtrArray *out = g_ptr_array_new();
+    for (int i = 0; r->havedata && r->data[i]; i++) {
+        const unsigned char *d = (const unsigned char *)r->data[i];
+        GString *s = g_string_new(NULL);
+        for (int at = 0; at < r->len[i];) {
+            int n = d[at++];
+            if (at + n > r->len[i])
+                break;
+            g_string_append_len(s, (const char *)d + at, n);
+            at += n;
+        }
+        g_ptr_array_add(out, g_string_free(s, FALSE));
+    }
+    g_ptr_array_add(out, NULL);
+    return (char **)g_ptr_array_free(out, FALSE);
+}
+
+char **dns_addresses(const struct ub_result *r)
+{
+    GPtrArray *out = g_ptr_array_new();
+    for (int i = 0; r->havedata && r->data[i]; i++) {
+        char text[INET_ADDRSTRLEN];
+        if (r->len[i] == 4 && inet_ntop(AF_INET, r->data[i], text, sizeof text))
+            g_ptr_array_add(out, g_strdup(text));
+    }
+    g_ptr_array_add(out, NULL);
+    return (char **)g_ptr_array_free(out, FALSE);
+}

@@ -1,0 +1,57 @@
+/*
+ * dns.h - DNSSEC-validating lookups through libunbound: one context made
+ * from tlspolicyd's settings (a resolver to forward to, or the system's
+ * resolv.conf, and a trust anchor file), and the few answers this
+ * product reads (MX, TLSA, TXT, A) reduced to what DANE (RFC 7672) and
+ * MTA-STS (RFC 8461) need.  The daemon runs the context asynchronously
+ * (dns_fd() in its epoll loop); tlsprobe resolves synchronously.
+ */
+#ifndef TLSPOLICYD_DNS_H
+#define TLSPOLICYD_DNS_H
+
+#include <glib.h>
+#include <unbound.h>
+
+GQuark dns_error_quark(void);
+#define DNS_ERROR dns_error_quark()
+
+/* resolver: "" = the nameservers of /etc/resolv.conf, else addresses
+ * (space or comma separated, "ADDR" or "ADDR@PORT") to forward to.
+ * trust_anchor: a file of DS or DNSKEY records (Debian's
+ * /usr/share/dns/root.key for the real root); "" = no validation, so
+ * nothing is ever secure. */
+struct ub_ctx *dns_context_new(const char *resolver, const char *trust_anchor, gboolean threaded, GError **error);
+
+/* How far an answer can be trusted. */
+typedef enum {
+    DNS_SECURE,    /* DNSSEC validated (data or a proven absence) */
+    DNS_INSECURE,  /* no DNSSEC for this name: an answer, not a proof */
+    DNS_BOGUS,     /* validation failed: an attack or a broken zone */
+    DNS_FAILED,    /* no answer: SERVFAIL, timeout, refused */
+} DnsTrust;
+
+DnsTrust dns_trust(int err, const struct ub_result *result);
+const char *dns_trust_name(DnsTrust trust);
+
+/* The result's data as names (MX: exchange, lowest preference first;
+ * "." alone is a null MX), NUL-terminated strings without the trailing
+ * dot, in an array to g_strfreev(). */
+char **dns_mx_hosts(const struct ub_result *result);
+
+/* TLSA records usable for SMTP (RFC 7672 3.1: usages DANE-TA(2) and
+ * DANE-EE(3), selectors 0/1, matching types 0/1/2) in the result. */
+guint dns_usable_tlsa(const struct ub_result *result);
+
+/* TXT records joined per record (character-strings concatenated). */
+char **dns_txt_strings(const struct ub_result *result);
+
+/* A records as dotted quads. */
+char **dns_addresses(const struct ub_result *result);
+
+#define DNS_TYPE_A 1
+#define DNS_TYPE_MX 15
+#define DNS_TYPE_TXT 16
+#define DNS_TYPE_TLSA 52
+#define DNS_CLASS_IN 1
+
+#endif

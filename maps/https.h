@@ -1,0 +1,33 @@
+/*
+ * https.h - fetching an MTA-STS policy (RFC 8461 3.3): one HTTPS GET of
+ * https://mta-sts.DOMAIN/.well-known/mta-sts.txt, the server's
+ * certificate verified against the CA store and the name, no redirects,
+ * bounded in size (MTASTS_POLICY_MAX) and time.  Blocking: the daemon
+ * runs it on a worker thread, tlsprobe in line.
+ */
+#ifndef TLSPOLICYD_HTTPS_H
+#define TLSPOLICYD_HTTPS_H
+
+#include <glib.h>
+
+GQuark https_error_quark(void);
+#define HTTPS_ERROR https_error_quark()
+
+typedef struct {
+    const char *host;         /* "mta-sts.example.com": SNI and the name checked */
+    char **addresses;         /* IPv4 addresses of host, tried in order */
+    guint port;               /* 443 */
+    const char *ca_file;      /* "" = OpenSSL's default verify paths */
+    guint timeout_ms;         /* the whole fetch, connect to last byte */
+} HttpsFetch;
+
+/* The body of a 200 text/plain answer, at most MTASTS_POLICY_MAX bytes,
+ * or NULL with an error that says what went wrong. */
+GBytes *https_fetch_policy(const HttpsFetch *fetch, GError **error);
+
+/* The response parser https_fetch_policy() uses (an HTTP/1.0 answer, the
+ * whole of it): TRUE with the body's place, or FALSE with why. */
+gboolean https_parse_response(const char *data, size_t len, size_t *body_start, size_t *body_len,
+                              const char **why);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * mtasts.h - MTA-STS (RFC 8461) text formats: the "_mta-sts" TXT record
+ * and the policy file, and what the policy's mx patterns mean.  Pure
+ * functions, no I/O; the daemon (policyd/destination.c) and tlsprobe use
+ * the same parsers, and fuzz/fuzz_mtasts.c feeds them.
+ */
+#ifndef TLSPOLICYD_MTASTS_H
+#define TLSPOLICYD_MTASTS_H
+
+#include <glib.h>
+
+#define MTASTS_ID_MAX 32           /* RFC 8461 3.1: 1*32(ALPHA / DIGIT) */
+#define MTASTS_MAX_MX 16           /* mx lines kept; more make the policy invalid */
+#define MTASTS_PATTERN_MAX 254
+#define MTASTS_MAX_AGE_MAX 31557600 /* RFC 8461 3.2: at most a year */
+#define MTASTS_POLICY_MAX 65536    /* bytes fetched at most (RFC 8461 3.3 suggests 64 KiB) */
+
+typedef enum { MTASTS_MODE_NONE, MTASTS_MODE_TESTING, MTASTS_MODE_ENFORCE } MtastsMode;
+
+typedef struct {
+    MtastsMode mode;
+    guint max_age;
+    guint n_mx;
+    char mx[MTASTS_MAX_MX][MTASTS_PATTERN_MAX + 1];  /* lower case, no trailing dot */
+} MtastsPolicy;
+
+/* One TXT string (the record's character-strings joined): TRUE and the
+ * id when it is a valid "v=STSv1; id=...;" record; FALSE with why
+ * otherwise (not STSv1 at all, or a broken one). */
+gboolean mtasts_parse_txt(const char *txt, size_t len, char id[MTASTS_ID_MAX + 1], const char **why);
+
+/* The policy file body (CRLF or LF lines of "key: value"): TRUE and the
+ * policy, or FALSE with why (a static text) for an invalid one. */
+gboolean mtasts_parse_policy(const char *body, size_t len, MtastsPolicy *out, const char **why);
+
+/* Does host (an MX name, any case, a trailing dot allowed) match one
+ * pattern ("mail.example.com" or "*.example.com": one label)? */
+gboolean mtasts_mx_matches(const char *pattern, const char *host);
+
+/* Postfix's "match=" value for a secure TLS policy entry: the patterns
+ * joined by ':', "*.example.com" written ".example.com" (Postfix matches
+ * subdomains at any depth there, a little wider than RFC 8461's one
+ * label; the certificate must still be valid for a name under it). */
+void mtasts_postfix_match(const MtastsPolicy *policy, GString *out);
+
+const char *mtasts_mode_name(MtastsMode mode);
+
+#endif

@@ -1,0 +1,466 @@
+/*
+ * destination.c - DANE and MTA-STS lookups and their cache; see
+ * destination.h for the contract.
+ *
+ * One Dest per domain.  A DANE lookup is the MX query, then one TLSA
+ * query per MX host (at most DANE_MAX_HOSTS); an MTA-STS lookup is the
+ * TXT query, then (only when the id is new) the A query of
+ * mta-sts.DOMAIN and the HTTPS fetch on a worker.  A Dest with a lookup
+ * in flight is "busy" and never evicted, since libunbound's callbacks and
+ * the fetch results point at it.
+ */
+#include "destination.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "dns.h"
+#include "https.h"
+
+#define DANE_MAX_HOSTS 8
+#define TTL_MIN 60        /* seconds an answer is kept at least */
+#define TTL_MAX 3600      /* and at most, before it is looked up again */
+#define RETRY_AFTER 60    /* a failed lookup is tried again after this */
+#define FETCH_WORKERS 8
+
+typedef struct {
+    char *domain;
+    DestinationPolicy p;
+    /* DANE in flight */
+    gboolean dane_busy;
+    gint64 dane_expires;       /* monotonic seconds; 0 = never looked up */
+    guint hosts_left, hosts_failed, hosts_tlsa, hosts_total;
+    int dane_ttl;
+    char failed_host[128];
+    /* MTA-STS in flight */
+    gboolean sts_busy;
+    gint64 sts_expires;        /* monotonic seconds: when to look at the TXT record again */
+    char new_id[MTASTS_ID_MAX + 1];
+    int txt_ttl;
+} Dest;
+
+typedef struct {
+    Dest *dest;                /* only the main thread touches it */
+    HttpsFetch fetch;
+    char *host;
+    GBytes *body;
+    GError *error;
+} FetchJob;
+
+struct Destinations {
+    DestinationSettings settings;
+    char *resolver, *trust_anchor, *ca_file;
+    struct ub_ctx *ub;
+    GHashTable *by_domain;     /* domain -> Dest */
+    GQueue order;              /* Dest, oldest first: eviction */
+    GThreadPool *workers;
+    GAsyncQueue *done;         /* FetchJob */
+    int wake_fd;
+    DestinationCounts count;
+};
+
+const char *destination_source_name(SourceState state)
+{
+    static const char *const names[] = {"off", "pending", "failed", "none", "found"};
+    return names[state];
+}
+
+/* The Destinations whose ub_process() runs the callbacks (libunbound
+ * hands them only the Dest). */
+static Destinations *current;
+
+static gint64 now_s(void)
+{
+    return g_get_monotonic_time() / G_USEC_PER_SEC;
+}
+
+static int clamp_ttl(int ttl)
+{
+    return ttl < TTL_MIN ? TTL_MIN : ttl > TTL_MAX ? TTL_MAX : ttl;
+}
+
+static void run_fetch(gpointer data, gpointer user)
+{
+    FetchJob *job = data;
+    Destinations *d = user;
+    job->body = https_fetch_policy(&job->fetch, &job->error);
+    g_async_queue_push(d->done, job);
+    guint64 one = 1;
+    if (write(d->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+        g_warning("MTA-STS: cannot wake the event loop: %s", g_strerror(errno));
+}
+
+Destinations *destinations_new(const DestinationSettings *s, GError **error)
+{
+    struct ub_ctx *ub = dns_context_new(s->resolver, s->trust_anchor, TRUE, error);
+    if (!ub)
+        return NULL;
+    Destinations *d = g_new0(Destinations, 1);
+    d->settings = *s;
+    d->resolver = g_strdup(s->resolver);
+    d->trust_anchor = g_strdup(s->trust_anchor);
+    d->ca_file = g_strdup(s->mta_sts_ca_file);
+    d->settings.resolver = d->resolver;
+    d->settings.trust_anchor = d->trust_anchor;
+    d->settings.mta_sts_ca_file = d->ca_file;
+    d->ub = ub;
+    d->by_domain = g_hash_table_new(g_str_hash, g_str_equal);
+    g_queue_init(&d->order);
+    d->done = g_async_queue_new();
+    d->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    d->workers = g_thread_pool_new(run_fetch, d, FETCH_WORKERS, FALSE, NULL);
+    return d;
+}
+
+static void dest_free(gpointer data)
+{
+    Dest *dest = data;
+    g_free(dest->domain);
+    g_free(dest);
+}
+
+static void job_free(FetchJob *job)
+{
+    g_strfreev(job->fetch.addresses);
+    g_free(job->host);
+    if (job->body)
+        g_bytes_unref(job->body);
+    g_clear_error(&job->error);
+    g_free(job);
+}
+
+void destinations_free(Destinations *d)
+{
+    if (!d)
+        return;
+    g_thread_pool_free(d->workers, TRUE, TRUE);  /* fetches end within their timeout */
+    ub_ctx_delete(d->ub);                        /* pending callbacks are dropped */
+    FetchJob *job;
+    while ((job = g_async_queue_try_pop(d->done)))
+        job_free(job);
+    g_async_queue_unref(d->done);
+    close(d->wake_fd);
+    g_hash_table_destroy(d->by_domain);
+    g_queue_clear_full(&d->order, dest_free);
+    g_free(d->resolver);
+    g_free(d->trust_anchor);
+    g_free(d->ca_file);
+    g_free(d);
+}
+
+int destinations_fd(Destinations *d)
+{
+    return ub_fd(d->ub);
+}
+
+int destinations_wake_fd(Destinations *d)
+{
+    return d->wake_fd;
+}
+
+DestinationCounts destinations_counts(const Destinations *d)
+{
+    DestinationCounts c = d->count;
+    c.domains = g_hash_table_size(d->by_domain);
+    return c;
+}
+
+static gboolean resolve(Destinations *d, const char *name, int type, Dest *dest, ub_callback_type callback)
+{
+    int err = ub_resolve_async(d->ub, name, type, DNS_CLASS_IN, dest, callback, NULL);
+    if (err)
+        g_warning("DNS: cannot start a lookup of %s: %s", name, ub_strerror(err));
+    return err == 0;
+}
+
+/*
+ * DANE
+ */
+static void dane_done(Destinations *d, Dest *dest, SourceState state, int ttl)
+{
+    dest->p.dane = state;
+    dest->dane_busy = FALSE;
+    dest->dane_expires = now_s() + (state == SOURCE_FAILED ? RETRY_AFTER : clamp_ttl(ttl));
+    d->count.dane[state]++;
+}
+
+/* The verdict, once every MX host's TLSA answer is in. */
+static void dane_conclude(Destinations *d, Dest *dest)
+{
+    if (!dest->dane_busy || dest->hosts_left > 0 || dest->hosts_total == 0)
+        return;
+    DestinationPolicy *p = &dest->p;
+    p->mx_total = dest->hosts_total;
+    p->mx_tlsa = dest->hosts_tlsa;
+    if (dest->hosts_tlsa > 0) {
+        g_snprintf(p->dane_note, sizeof p->dane_note, "TLSA on %u of %u MX, DNSSEC secure%s%s", dest->hosts_tlsa,
+                   dest->hosts_total, dest->hosts_failed ? "; failed: " : "", dest->failed_host);
+        dane_done(d, dest, SOURCE_FOUND, dest->dane_ttl);
+    } else if (dest->hosts_failed > 0) {
+        g_snprintf(p->dane_note, sizeof p->dane_note, "TLSA lookup failed: %s", dest->failed_host);
+        dane_done(d, dest, SOURCE_FAILED, 0);
+    } else {
+        g_snprintf(p->dane_note, sizeof p->dane_note, "no TLSA records on %u MX (DNSSEC secure)", dest->hosts_total);
+        dane_done(d, dest, SOURCE_NONE, dest->dane_ttl);
+    }
+    dest->hosts_total = 0;
+}
+
+
+static void on_tlsa(void *data, int err, struct ub_result *r)
+{
+    Dest *dest = data;
+    DnsTrust trust = dns_trust(err, r);
+    if (trust == DNS_BOGUS || trust == DNS_FAILED) {
+        dest->hosts_failed++;
+        if (!dest->failed_host[0] && r)
+            g_snprintf(dest->failed_host, sizeof dest->failed_host, "%s %s", r->qname, dns_trust_name(trust));
+    } else if (trust == DNS_SECURE && r->havedata && dns_usable_tlsa(r) > 0) {
+        dest->hosts_tlsa++;
+    }
+    if (r && r->ttl < dest->dane_ttl)
+        dest->dane_ttl = r->ttl;
+    ub_resolve_free(r);
+    dest->hosts_left--;
+    dane_conclude(current, dest);
+}
+
+static void on_mx(void *data, int err, struct ub_result *r)
+{
+    Dest *dest = data;
+    Destinations *d = current;
+    DestinationPolicy *p = &dest->p;
+    DnsTrust trust = dns_trust(err, r);
+    int ttl = r ? r->ttl : 0;
+    if (trust == DNS_BOGUS || trust == DNS_FAILED) {
+        g_snprintf(p->dane_note, sizeof p->dane_note, "MX lookup %s%s%s", dns_trust_name(trust),
+                   r && r->why_bogus ? ": " : "", r && r->why_bogus ? r->why_bogus : "");
+        ub_resolve_free(r);
+        dane_done(d, dest, SOURCE_FAILED, 0);
+        return;
+    }
+    if (trust == DNS_INSECURE || r->nxdomain) {
+        g_strlcpy(p->dane_note, r->nxdomain ? "no such domain" : "MX records not DNSSEC-signed (insecure)",
+                  sizeof p->dane_note);
+        ub_resolve_free(r);
+        dane_done(d, dest, SOURCE_NONE, ttl);
+        return;
+    }
+    g_auto(GStrv) hosts = r->havedata ? dns_mx_hosts(r) : g_strdupv((char *[]){dest->domain, NULL});
+    ub_resolve_free(r);
+    if (!hosts[0] || strcmp(hosts[0], ".") == 0) {
+        g_strlcpy(p->dane_note, "null MX: the domain accepts no mail", sizeof p->dane_note);
+        dane_done(d, dest, SOURCE_NONE, ttl);
+        return;
+    }
+    dest->hosts_left = dest->hosts_failed = dest->hosts_tlsa = dest->hosts_total = 0;
+    dest->failed_host[0] = 0;
+    dest->dane_ttl = ttl;
+    for (guint i = 0; hosts[i] && i < DANE_MAX_HOSTS; i++) {
+        g_autofree char *owner = g_strdup_printf("_%u._tcp.%s", d->settings.tlsa_port, hosts[i]);
+        dest->hosts_total++;
+        dest->hosts_left++;
+        if (!resolve(d, owner, DNS_TYPE_TLSA, dest, on_tlsa)) {
+            dest->hosts_left--;
+            dest->hosts_failed++;
+        }
+    }
+    if (dest->hosts_left == 0)
+        dane_conclude(d, dest);
+}
+
+static void dane_start(Destinations *d, Dest *dest)
+{
+    dest->dane_busy = TRUE;
+    dest->hosts_total = 0;
+    if (!resolve(d, dest->domain, DNS_TYPE_MX, dest, on_mx)) {
+        g_strlcpy(dest->p.dane_note, "cannot start the MX lookup", sizeof dest->p.dane_note);
+        dane_done(d, dest, SOURCE_FAILED, 0);
+    }
+}
+
+/*
+ * MTA-STS
+ */
+static gboolean cached_policy_valid(const Dest *dest)
+{
+    return dest->p.policy.max_age > 0 && dest->p.sts_id[0] && g_get_real_time() / G_USEC_PER_SEC < dest->p.sts_expires;
+}
+
+/* The lookup ended without a new policy: keep a cached one (RFC 8461
+ * 5.1), else the state given. */
+static void sts_done(Destinations *d, Dest *dest, SourceState state, const char *note)
+{
+    dest->sts_busy = FALSE;
+    dest->sts_expires = now_s() + (state == SOURCE_FAILED ? RETRY_AFTER : clamp_ttl(dest->txt_ttl));
+    if (state != SOURCE_FOUND && cached_policy_valid(dest)) {
+        g_snprintf(dest->p.sts_note, sizeof dest->p.sts_note, "cached policy id %s kept (%s)", dest->p.sts_id, note);
+        state = SOURCE_FOUND;
+    } else if (state != SOURCE_FOUND) {
+        g_strlcpy(dest->p.sts_note, note, sizeof dest->p.sts_note);
+        memset(&dest->p.policy, 0, sizeof dest->p.policy);
+        dest->p.sts_id[0] = 0;
+    }
+    dest->p.sts = state;
+    d->count.sts[state]++;
+}
+
+static void on_sts_address(void *data, int err, struct ub_result *r)
+{
+    Dest *dest = data;
+    Destinations *d = current;
+    DnsTrust trust = dns_trust(err, r);
+    char **addresses = (trust == DNS_SECURE || trust == DNS_INSECURE) && r->havedata ? dns_addresses(r) : NULL;
+    ub_resolve_free(r);
+    if (!addresses || !addresses[0]) {
+        g_strfreev(addresses);
+        sts_done(d, dest, SOURCE_FAILED, "policy host mta-sts.DOMAIN has no IPv4 address");
+        return;
+    }
+    FetchJob *job = g_new0(FetchJob, 1);
+    job->dest = dest;
+    job->host = g_strdup_printf("mta-sts.%s", dest->domain);
+    job->fetch = (HttpsFetch){.host = job->host, .addresses = addresses, .port = d->settings.mta_sts_port,
+                              .ca_file = d->ca_file, .timeout_ms = d->settings.fetch_timeout_ms};
+    d->count.fetches++;
+    g_thread_pool_push(d->workers, job, NULL);
+}
+
+static void on_txt(void *data, int err, struct ub_result *r)
+{
+    Dest *dest = data;
+    Destinations *d = current;
+    DnsTrust trust = dns_trust(err, r);
+    dest->txt_ttl = r ? r->ttl : 0;
+    if (trust == DNS_BOGUS || trust == DNS_FAILED) {
+        ub_resolve_free(r);
+        sts_done(d, dest, SOURCE_FAILED, trust == DNS_BOGUS ? "TXT lookup bogus" : "TXT lookup failed");
+        return;
+    }
+    g_auto(GStrv) txt = r->havedata ? dns_txt_strings(r) : g_new0(char *, 1);
+    ub_resolve_free(r);
+    guint n_sts = 0;
+    const char *why = "no _mta-sts TXT record";
+    char id[MTASTS_ID_MAX + 1] = "";
+    for (char **t = txt; *t; t++) {
+        if (strncmp(*t, "v=STSv1", 7) != 0)
+            continue;
+        n_sts++;
+        if (!mtasts_parse_txt(*t, strlen(*t), id, &why))
+            id[0] = 0;
+    }
+    if (n_sts > 1) {
+        sts_done(d, dest, SOURCE_NONE, "more than one STSv1 TXT record (RFC 8461: no policy)");
+        return;
+    }
+    if (!id[0]) {
+        sts_done(d, dest, SOURCE_NONE, why);
+        return;
+    }
+    if (cached_policy_valid(dest) && strcmp(id, dest->p.sts_id) == 0) {
+        sts_done(d, dest, SOURCE_FOUND, "");
+        return;
+    }
+    g_strlcpy(dest->new_id, id, sizeof dest->new_id);
+    g_autofree char *host = g_strdup_printf("mta-sts.%s", dest->domain);
+    if (!resolve(d, host, DNS_TYPE_A, dest, on_sts_address))
+        sts_done(d, dest, SOURCE_FAILED, "cannot start the policy host lookup");
+}
+
+static void fetch_done(Destinations *d, FetchJob *job)
+{
+    Dest *dest = job->dest;
+    MtastsPolicy policy;
+    const char *why = NULL;
+    if (!job->body) {
+        d->count.fetch_failures++;
+        g_autofree char *note = g_strdup_printf("policy fetch: %s", job->error->message);
+        sts_done(d, dest, SOURCE_FAILED, note);
+        return;
+    }
+    gsize len;
+    const char *body = g_bytes_get_data(job->body, &len);
+    if (!mtasts_parse_policy(body, len, &policy, &why)) {
+        d->count.fetch_failures++;
+        g_autofree char *note = g_strdup_printf("invalid policy: %s", why);
+        sts_done(d, dest, SOURCE_FAILED, note);
+        return;
+    }
+    dest->p.policy = policy;
+    g_strlcpy(dest->p.sts_id, dest->new_id, sizeof dest->p.sts_id);
+    dest->p.sts_expires = g_get_real_time() / G_USEC_PER_SEC + policy.max_age;
+    g_snprintf(dest->p.sts_note, sizeof dest->p.sts_note, "id %s fetched", dest->new_id);
+    sts_done(d, dest, SOURCE_FOUND, "");
+}
+
+static void sts_start(Destinations *d, Dest *dest)
+{
+    dest->sts_busy = TRUE;
+    g_autofree char *name = g_strdup_printf("_mta-sts.%s", dest->domain);
+    if (!resolve(d, name, DNS_TYPE_TXT, dest, on_txt))
+        sts_done(d, dest, SOURCE_FAILED, "cannot start the TXT lookup");
+}
+
+/*
+ * The cache
+ */
+void destinations_process(Destinations *d)
+{
+    current = d;
+    ub_process(d->ub);
+    current = NULL;
+    guint64 n;
+    if (read(d->wake_fd, &n, sizeof n) < 0 && errno != EAGAIN)
+        g_warning("MTA-STS: reading the wake-up counter: %s", g_strerror(errno));
+    FetchJob *job;
+    while ((job = g_async_queue_try_pop(d->done))) {
+        fetch_done(d, job);
+        job_free(job);
+    }
+}
+
+static void evict_one(Destinations *d)
+{
+    for (GList *l = d->order.head; l; l = l->next) {
+        Dest *dest = l->data;
+        if (dest->dane_busy || dest->sts_busy)
+            continue;
+        g_hash_table_remove(d->by_domain, dest->domain);
+        g_queue_delete_link(&d->order, l);
+        dest_free(dest);
+        return;
+    }
+}
+
+static Dest *dest_for(Destinations *d, const char *domain)
+{
+    Dest *dest = g_hash_table_lookup(d->by_domain, domain);
+    if (dest)
+        return dest;
+    if (g_hash_table_size(d->by_domain) >= d->settings.max_domains)
+        evict_one(d);
+    dest = g_new0(Dest, 1);
+    dest->domain = g_strdup(domain);
+    g_hash_table_insert(d->by_domain, dest->domain, dest);
+    g_queue_push_tail(&d->order, dest);
+    return dest;
+}
+
+const DestinationPolicy *destinations_get(Destinations *d, const char *domain, gboolean dane, gboolean sts)
+{
+    Dest *dest = dest_for(d, domain);
+    gint64 now = now_s();
+    current = d;
+    if (dane && dest->p.dane == SOURCE_OFF)
+        dest->p.dane = SOURCE_PENDING;
+    if (dane && !dest->dane_busy && now >= dest->dane_expires)
+        dane_start(d, dest);
+    if (sts && dest->p.sts == SOURCE_OFF)
+        dest->p.sts = SOURCE_PENDING;
+    if (sts && !dest->sts_busy && now >= dest->sts_expires)
+        sts_start(d, dest);
+    current = NULL;
+    return &dest->p;
+}

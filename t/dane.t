@@ -1,0 +1,256 @@
+#!/bin/bash
+# dane.t - DANE and MTA-STS end to end, offline: a DNSSEC-signed zone
+# (lab.example, ldns-signzone) served by nsd, a validating unbound with the
+# zone's trust anchor, an HTTPS server with the MTA-STS policies (test CA),
+# recording SMTP sinks, tlspolicyd, and a private Postfix that finds the
+# sinks through MX records (smtp_dns_support_level = dnssec; the chrooted
+# smtp clients read $queue_directory/etc/resolv.conf, never the
+# machine's).  The shipped postfix/ snippets are used verbatim.
+#
+#   dane-none   listed dane, DNSSEC-signed, no TLSA, MX without STARTTLS:
+#               routed encrypt, deferred, never plaintext
+#   dane-ok     listed dane, TLSA 3 1 1 of the sink's key: dane-only,
+#               Postfix logs "Verified TLS connection" (DANE)
+#   hosted      listed secure, MX under the provider's name, MTA-STS enforce
+#               with mx *.provider.lab.example: delivered (match= patterns)
+#   sts-wrong   unlisted, mta_sts = enforce, policy names its MX, the MX's
+#               certificate names another host: deferred
+#   dane-bogus  listed dane, TLSA records that fail validation: TEMP from
+#               tlspolicyd (on_lookup_failure = temp), deferred
+#   plain       unlisted, nothing published: Postfix's default, delivered
+. "$(dirname "$0")/lib.sh"
+SRC=${SRCDIR:?set SRCDIR}
+: "${TLSPOLICYD:?set TLSPOLICYD}"
+if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP nsd/unbound on port 53 and a private Postfix need root"; exit 0; fi
+for tool in nsd unbound ldns-keygen ldns-signzone dig postfix swaks openssl perl python3; do
+    command -v $tool >/dev/null || { echo "Bail out! $tool missing (scripts/deps.sh test installs it)"; exit 1; }
+done
+. "$SRC/t/support/dnslab.sh"
+
+chmod 755 "$TMP"
+PF=$TMP/pf CONF=$TMP/pf/etc Q=$TMP/pf/queue DATA=$TMP/pf/data
+LIST=$TMP/tls.list SINKLOG=$TMP/sinks.log DLOG=$TMP/tlspolicyd.log MAILLOG=$TMP/pf/log/maillog
+PIDS=()
+cleanup() {
+    if [ -f "$Q/pid/master.pid" ]; then
+        local master; master=$(tr -d ' ' < "$Q/pid/master.pid")
+        postfix -c "$CONF" stop >/dev/null 2>&1
+        for _ in $(seq 50); do kill -0 "$master" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$master" 2>/dev/null
+    fi
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    dnslab_stop
+    wait 2>/dev/null
+    [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
+}
+trap cleanup EXIT
+wait_for() { local secs=$1; shift; for _ in $(seq $((secs * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
+log_has() { grep -q -- "$1" "$MAILLOG" 2>/dev/null; }
+Z=lab.example
+
+# --- certificates --------------------------------------------------------------------
+cd "$TMP" || exit 1
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=tlspolicyd dane test CA" \
+    -keyout ca.key -out ca.crt >/dev/null 2>&1
+make_cert() {  # name san...
+    local name=$1; shift
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=$1" -keyout "$name.key" -out "$name.csr" >/dev/null 2>&1
+    printf 'subjectAltName=%s\n' "$(printf 'DNS:%s,' "$@" | sed 's/,$//')" > "$name.ext"
+    openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+        -extfile "$name.ext" -out "$name.crt" >/dev/null 2>&1
+}
+make_cert daneok "mx.dane-ok.$Z"
+make_cert provider "mx.provider.$Z"
+make_cert wrongsts other.test
+make_cert https "mta-sts.hosted.$Z" "mta-sts.sts-wrong.$Z" "mta-sts.sts-testing.$Z"
+chmod 644 ./*.key ./*.crt
+tlsa=$(openssl x509 -in daneok.crt -noout -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256 | sed 's/.* //')
+
+# --- the signed zone, nsd, unbound ------------------------------------------------------
+cat > zone.body <<ZONE
+dane-none       IN MX 10 mx.dane-none
+mx.dane-none    IN A 127.0.0.12
+dane-ok         IN MX 10 mx.dane-ok
+mx.dane-ok      IN A 127.0.0.13
+_2526._tcp.mx.dane-ok IN TLSA 3 1 1 $tlsa
+dane-bogus      IN MX 10 mx.dane-bogus
+mx.dane-bogus   IN A 127.0.0.12
+_2526._tcp.mx.dane-bogus IN TLSA 3 1 1 $tlsa
+hosted          IN MX 10 mx.provider
+mx.provider     IN A 127.0.0.14
+_mta-sts.hosted IN TXT "v=STSv1; id=20261125T1;"
+mta-sts.hosted  IN A 127.0.0.30
+sts-wrong       IN MX 10 mx.sts-wrong
+mx.sts-wrong    IN A 127.0.0.15
+_mta-sts.sts-wrong IN TXT "v=STSv1; id=1"
+mta-sts.sts-wrong IN A 127.0.0.30
+plain           IN MX 10 mx.plain
+mx.plain        IN A 127.0.0.12
+ZONE
+mkdir -p lab && echo "_2526._tcp.mx.dane-bogus.$Z" > lab/bogus
+ok "DNSSEC lab: nsd serves the signed zone, unbound validates it" dnslab_start "$TMP/lab" "$TMP/zone.body"
+like "$(dig +dnssec @"$DNSLAB_RESOLVER" TLSA "_2526._tcp.mx.dane-ok.$Z")" "flags: qr rd ra ad" "... TLSA of dane-ok is secure (ad)"
+like "$(dig @"$DNSLAB_RESOLVER" TLSA "_2526._tcp.mx.dane-bogus.$Z")" "status: SERVFAIL" "... TLSA of dane-bogus is bogus (SERVFAIL)"
+
+# --- MTA-STS policies over HTTPS --------------------------------------------------------
+policy() {  # domain body
+    mkdir -p "www/mta-sts.$1/.well-known" && printf '%b' "$2" > "www/mta-sts.$1/.well-known/mta-sts.txt"
+}
+policy "hosted.$Z" "version: STSv1\r\nmode: enforce\r\nmx: *.provider.$Z\r\nmax_age: 86400\r\n"
+policy "sts-wrong.$Z" "version: STSv1\nmode: enforce\nmx: mx.sts-wrong.$Z\nmax_age: 86400\n"
+python3 "$SRC/t/tools/httpsd.py" --listen 127.0.0.30:443 --cert https.crt --key https.key --root www \
+    > httpsd.out 2> httpsd.log &
+PIDS+=($!)
+ok "HTTPS server for the policies is up" wait_for 10 grep -q ready httpsd.out
+
+# --- sinks ---------------------------------------------------------------------------------
+start_sink() {  # name address [options]
+    local name=$1 addr=$2; shift 2
+    perl "$SRC/t/tools/smtpsink.pl" --name "$name" --listen "$addr:2526" --log "$SINKLOG" \
+        --hostname "$name.$Z" "$@" > "sink-$name.out" 2>&1 &
+    PIDS+=($!)
+    wait_for 10 grep -q ready "sink-$name.out" || echo "# sink $name did not start"
+}
+start_sink plain 127.0.0.12
+start_sink daneok 127.0.0.13 --cert daneok.crt --key daneok.key
+start_sink provider 127.0.0.14 --cert provider.crt --key provider.key
+start_sink wrongsts 127.0.0.15 --cert wrongsts.crt --key wrongsts.key
+
+# --- the private Postfix, MX lookups through the lab --------------------------------------
+mkdir -p "$CONF" "$Q/etc" "$DATA" "$PF/log"
+chown root:root "$Q"; chmod 755 "$Q"
+chown postfix:postfix "$DATA"; chmod 700 "$DATA"
+printf 'nameserver %s\noptions trust-ad\n' "$DNSLAB_RESOLVER" > "$Q/etc/resolv.conf"
+printf '127.0.0.1 localhost\n' > "$Q/etc/hosts"
+cat > "$CONF/main.cf" <<MAIN
+compatibility_level = 3.6
+queue_directory = $Q
+data_directory = $DATA
+maillog_file = $MAILLOG
+maillog_file_prefixes = $TMP
+myhostname = mx.sender.test
+mydomain = sender.test
+mydestination =
+local_recipient_maps =
+alias_maps =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtp_dns_support_level = dnssec
+smtp_host_lookup = dns
+smtp_tcp_port = 2526
+smtp_connect_timeout = 5s
+smtp_tls_CAfile = $TMP/ca.crt
+smtp_tls_security_level = may
+smtp_tls_loglevel = 1
+delay_warning_time = 0
+MAIN
+cat "$SRC/postfix/main.cf" >> "$CONF/main.cf"
+cat > "$CONF/master.cf" <<MASTER
+pickup    unix  n - n 60 1 pickup
+cleanup   unix  n - n - 0 cleanup
+qmgr      unix  n - n 300 1 qmgr
+tlsmgr    unix  - - n 1000? 1 tlsmgr
+rewrite   unix  - - n - - trivial-rewrite
+bounce    unix  - - n - 0 bounce
+defer     unix  - - n - 0 bounce
+trace     unix  - - n - 0 bounce
+verify    unix  - - n - 1 verify
+flush     unix  n - n 1000? 0 flush
+proxymap  unix  - - n - - proxymap
+smtp      unix  - - y - - smtp
+relay     unix  - - y - - smtp
+showq     unix  n - n - - showq
+error     unix  - - n - - error
+retry     unix  - - n - - error
+discard   unix  - - n - - discard
+anvil     unix  - - n - 1 anvil
+scache    unix  - - n - 1 scache
+postlog   unix-dgram n - n - 1 postlogd
+MASTER
+cat "$SRC/postfix/master.cf" >> "$CONF/master.cf"
+cp "$SRC/postfix/tlspolicyd_bounce" "$CONF/tlspolicyd_bounce"
+out=$(postfix -c "$CONF" check 2>&1); is "$?" 0 "postfix check accepts the shipped snippets"
+[ -n "$out" ] && printf '%s\n' "$out" | sed 's/^/# /'
+postfix -c "$CONF" start >/dev/null 2>&1
+ok "private Postfix is running" wait_for 20 test -S "$Q/public/pickup"
+
+# --- tlspolicyd ------------------------------------------------------------------------------
+cat > "$LIST" <<TLSLIST
+dane-none.$Z   dane   direction=outbound
+dane-ok.$Z     dane   direction=outbound
+dane-bogus.$Z  dane   direction=outbound
+hosted.$Z      secure direction=outbound
+TLSLIST
+"$TLSMAP" "$LIST"
+cat > tlspolicyd.conf <<CONF
+[tlspolicyd]
+list = $LIST
+listen = unix:$Q/private/tlspolicy;
+socketmap_listen = unix:$Q/private/tlsmap;
+metrics_listen = inet:127.0.0.1:10051;
+dns_resolver = $DNSLAB_RESOLVER
+dns_trust_anchor = $TMP/lab/ta.ds
+dane_tlsa_port = 2526
+mta_sts = enforce
+mta_sts_ca_file = $TMP/ca.crt
+on_lookup_failure = temp
+CONF
+"$TLSPOLICYD" --config tlspolicyd.conf 2>>"$DLOG" &
+PIDS+=($!)
+ok "tlspolicyd is up" wait_for 10 test -S "$Q/private/tlsmap"
+
+explain() { "$TLSPOLICYD" --config tlspolicyd.conf --explain "$1" 2>&1; }
+out=$(explain "bob@dane-ok.$Z")
+like "$out" "DANE: TLSA on 1 of 1 MX, DNSSEC secure" "--explain dane-ok: the TLSA records"
+like "$out" "effective: tls-dane-only:" "... effective route tls-dane-only"
+out=$(explain "bob@dane-none.$Z")
+like "$out" "DANE: no TLSA records on 1 MX \(DNSSEC secure\)" "--explain dane-none: secure proof of no TLSA"
+like "$out" "answer: OK tls-encrypt:" "... listed dane without TLSA: encrypt, never Postfix's plaintext fallback"
+out=$(explain "bob@hosted.$Z")
+like "$out" "MTA-STS: enforce, mx \*\.provider\.$Z, max_age 86400" "--explain hosted: the MTA-STS policy"
+like "$out" "list: secure \(key hosted.$Z\)" "... the list's verdict"
+like "$out" "answer: OK tls-secure:" "... routed secure"
+out=$(explain "bob@sts-wrong.$Z")
+like "$out" "list: not listed.*MTA-STS: enforce, mx mx\.sts-wrong\.$Z" "--explain sts-wrong: unlisted, enforced policy"
+like "$out" "answer: OK tls-secure:" "... routed secure (mta_sts = enforce)"
+out=$(explain "bob@dane-bogus.$Z")
+like "$out" "DANE: TLSA lookup failed: _2526._tcp.mx.dane-bogus.$Z bogus" "--explain dane-bogus: validation failure named"
+like "$out" "answer: TEMP " "... TEMP (on_lookup_failure = temp)"
+out=$(explain "bob@plain.$Z")
+like "$out" "answer: NOTFOUND" "--explain plain: nothing published, unlisted: not routed"
+# the tls-secure transports' TLS policy table
+out=$(postmap -c "$CONF" -q "hosted.$Z" "socketmap:unix:$Q/private/tlsmap:tlspolicy" 2>&1)
+is "$out" "secure match=.provider.$Z servername=hostname" "tlspolicy table: the MTA-STS patterns as Postfix's match="
+out=$(postmap -c "$CONF" -q "plain.$Z" "socketmap:unix:$Q/private/tlsmap:tlspolicy" 2>&1); rc=$?
+is "$rc:$out" "1:" "tlspolicy table: nothing for a domain without a policy"
+
+send() {  # recipient
+    printf 'Subject: %s\n\nhello\n' "$1" | sendmail -C "$CONF" -f alice@sender.test "$1"
+}
+for d in dane-none dane-ok dane-bogus hosted sts-wrong plain; do send "bob@$d.$Z"; done
+
+ok "dane-ok: delivered" wait_for 40 log_has "to=<bob@dane-ok.$Z>.*status=sent"
+like "$(grep 'to=<bob@dane-ok' "$MAILLOG" | grep status=sent)" "postfix/tls-dane-only/smtp" "... through tls-dane-only"
+ok "... Postfix verified the sink by DANE" log_has "Verified TLS connection established to mx.dane-ok.$Z"
+ok "... the TLSA record matched (the sink's key)" grep -q "sink=daneok .*to=<bob@dane-ok.$Z>.*tls=TLS" "$SINKLOG"
+
+ok "hosted (secure, MX under the provider's name): delivered" wait_for 40 log_has "to=<bob@hosted.$Z>.*status=sent"
+like "$(grep "Verified TLS connection established to mx.provider.$Z" "$MAILLOG")" "Verified TLS" "... verified against the MTA-STS patterns"
+
+ok "sts-wrong (unlisted, enforced MTA-STS, wrong-name certificate): deferred" \
+    wait_for 40 log_has "to=<bob@sts-wrong.$Z>.*status=deferred (Server certificate not verified"
+ok "dane-none (listed dane, no TLSA, no STARTTLS): deferred, TLS required" \
+    wait_for 40 log_has "to=<bob@dane-none.$Z>.*status=deferred (TLS is required, but was not offered"
+ok "dane-bogus (DNS validation failure): deferred" \
+    wait_for 40 log_has "to=<bob@dane-bogus.$Z>.*status=deferred"
+like "$(grep "to=<bob@dane-bogus.$Z>" "$MAILLOG" | grep status=)" "TLS policy lookup failed|Temporary lookup failure|address resolver failure|transport" "... because tlspolicyd answered TEMP"
+ok "plain (unlisted, nothing published): delivered by Postfix's default" wait_for 40 log_has "to=<bob@plain.$Z>.*status=sent"
+is "$(grep -c -E "to=<bob@(dane-none|dane-bogus|sts-wrong)" "$SINKLOG")" 0 "no sink got a message it must not get"
+like "$(grep "route: .*bob@dane-ok.$Z" "$DLOG" | head -1)" "reason=\"DANE: TLSA records published\"" "the route is logged with its reason"
+
+# --- a DNS failure never yields plaintext: the resolver goes away ----------------------------
+dnslab_stop
+out=$(explain "carol@dane-none.$Z")
+like "$out" "answer: OK tls-encrypt:" "resolver down: the cached answer still holds (encrypt)"
+done_testing
