@@ -451,8 +451,7 @@ static TlsLevel effective_level(TlsLevel listed_level, const DestinationPolicy *
     return listed_level == LEVEL_DANE ? LEVEL_ENCRYPT : listed_level;
 }
 
-static const char *route_reason(TlsLevel list_level, TlsLevel level, const DestinationPolicy *p, gboolean pending,
-                                gboolean failed)
+static const char *route_reason(TlsLevel list_level, TlsLevel level, const DestinationPolicy *p)
 {
     if (p->dane == SOURCE_FOUND)
         return "DANE: TLSA records published";
@@ -462,11 +461,7 @@ static const char *route_reason(TlsLevel list_level, TlsLevel level, const Desti
         return "MTA-STS policy enforced";
     if (list_level == LEVEL_DANE)
         return "list level dane, no TLSA records: encrypt";
-    if (pending)
-        return "listed recipient; DANE/MTA-STS pending (on_lookup_pending=list)";
-    if (failed)
-        return "listed recipient; DANE/MTA-STS failed (on_lookup_failure=list)";
-    return "listed recipient";
+    return "listed recipient";  /* the sources' own words are in explain */
 }
 
 static void route_by_sources(const char *domain, const LookupMatch *m, gboolean listed, const Config *c,
@@ -505,7 +500,7 @@ static void route_by_sources(const char *domain, const LookupMatch *m, gboolean 
         config_level_route(c, level, listed ? config_bounces(c, &m->entry) : c->default_on_failure == ON_FAILURE_BOUNCE,
                            "", route, sizeof route);
     d->status = ROUTE_OK;
-    d->reason = route_reason(list_level, level, p, pending, failed);
+    d->reason = route_reason(list_level, level, p);
     g_snprintf(d->reply, sizeof d->reply, "OK %s", route);
     g_strlcat(d->explain, "; effective: ", sizeof d->explain);
     g_strlcat(d->explain, route, sizeof d->explain);

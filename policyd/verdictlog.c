@@ -80,6 +80,11 @@ const char *verdictlog_format_route(GString *line, const char *request, const Ro
     g_string_append(line, d->report ? "\" reply=\"would have been: " : "\" reply=\"");
     g_string_append(line, d->report ? d->would : d->reply);
     g_string_append_c(line, '"');
+    if (*d->explain) {
+        g_string_append(line, " sources=\"");
+        append_escaped(line, d->explain, sizeof d->explain);
+        g_string_append_c(line, '"');
+    }
     return what;
 }
 

@@ -483,7 +483,7 @@ static void test_socketmap(void)
         {"parent form", {"transport .other.example"}, {"OK tls-verify:"}},
         {"unlisted", {"transport a@b.example"}, {"NOTFOUND "}},
         {"pipelined", {"transport a@b.example", "transport someone@listed.example"}, {"NOTFOUND ", "OK tls-encrypt:"}},
-        {"wrong table", {"virtual a@b.test"}, {"PERM unknown table name; this service answers \"transport\""}},
+        {"wrong table", {"virtual a@b.test"}, {"PERM unknown table name; this service answers \"transport\" and \"tlspolicy\""}},
     };
     for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
         g_autoptr(GString) out = g_string_new(NULL), want = g_string_new(NULL);

@@ -520,7 +520,7 @@ static void test_routes(void)
         {"local subdomains", "transport b@x.corp.example", "NOTFOUND ", NULL},
         {"empty key", "transport ", "NOTFOUND ", NULL},
         {"no key", "transport", "NOTFOUND ", NULL},
-        {"wrong table", "virtual b@bank.example", "PERM unknown table name; this service answers \"transport\"", NULL},
+        {"wrong table", "virtual b@bank.example", "PERM unknown table name; this service answers \"transport\" and \"tlspolicy\"", NULL},
     };
     g_autoptr(Config) config = config_new_defaults();
     g_strfreev(config->local_domains);
