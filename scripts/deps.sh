@@ -3,15 +3,16 @@
 #
 #   scripts/deps.sh build    compiler and libraries
 #   scripts/deps.sh test     build + what the test suite drives (prove, a
-#                            private Postfix, swaks, openssl, the package tools)
+#                            private Postfix, swaks, openssl, the package
+#                            tools, nsd/unbound/ldnsutils for the DNSSEC lab)
 #   scripts/deps.sh package  build + the Debian package tools (make deb)
 #
-# As root, missing packages are installed with apt-get.  Postfix is only a
-# tool for the tests (they run a private instance): it is installed with
-# the debconf answer "No configuration", a policy-rc.d that forbids
-# starting services while apt runs, and its systemd unit is disabled
-# afterwards, so the system's own Postfix is never set up, started or
-# enabled by this script.  As another user, print the exact command and
+# As root, missing packages are installed with apt-get.  Postfix, nsd,
+# unbound and Prometheus are only tools for the tests (they run private
+# instances on loopback): Postfix is installed with the debconf answer "No
+# configuration", all under a policy-rc.d that forbids starting services
+# while apt runs, and their systemd units are disabled afterwards, so the
+# system's own are never set up, started or enabled by this script.  As another user, print the exact command and
 # fail.
 set -eu
 
@@ -19,7 +20,7 @@ set -eu
 # needs their -dev packages too; dns-root-data is the DNSSEC trust anchor.
 build_pkgs="build-essential pkg-config libglib2.0-dev liblmdb-dev libssl-dev libunbound-dev libevent-dev nettle-dev dns-root-data"
 package_pkgs="debhelper dpkg-dev fakeroot lintian"
-test_pkgs="$package_pkgs prometheus perl python3 strace openssl mandoc systemd postfix swaks libnet-ssleay-perl libio-socket-ssl-perl clang libclang-rt-14-dev"
+test_pkgs="$package_pkgs prometheus perl python3 strace openssl mandoc systemd postfix swaks libnet-ssleay-perl libio-socket-ssl-perl clang libclang-rt-14-dev nsd unbound ldnsutils bind9-dnsutils"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;
@@ -52,6 +53,8 @@ for p in $missing; do
     case $p in
     postfix) services="$services postfix.service" ;;
     prometheus) services="$services prometheus.service" ;;
+    nsd) services="$services nsd.service" ;;
+    unbound) services="$services unbound.service" ;;
     esac
 done
 if [ -n "$services" ]; then

@@ -48,7 +48,7 @@ unlike "$files" "/etc/tlspolicyd/(example|tls)\.list" "no list under /etc: the a
 
 is "$(dpkg-deb -f "$DEB" Package):$(dpkg-deb -f "$DEB" Version)" "tlspolicyd:$version" "package name and version from the tree"
 depends=$(dpkg-deb -f "$DEB" Depends)
-for d in postfix libglib2.0-0 liblmdb0 libssl3; do
+for d in postfix libglib2.0-0 liblmdb0 libssl3 libunbound8 dns-root-data; do
     like "$depends" "(^|, )$d( |,|$)" "depends on $d"
 done
 
