@@ -157,7 +157,7 @@ endif
 
 # The unit tests that need no daemon, no root and no Postfix (the package
 # build runs them).
-PURE_TESTS = config decide key lookup source tlsrules verdictlog
+PURE_TESTS = config decide key lookup mtasts source tlsrules verdictlog
 unit-check: $(PURE_TESTS:%=$(B)/t/%.t)
 	SRCDIR=$(CURDIR) prove --exec '' $^
 
@@ -175,7 +175,7 @@ F                  = build-fuzz
 FUZZ_CC            = clang
 FUZZ_SECONDS      ?= 600
 FUZZ_CHECK_SECONDS ?= 4
-FUZZERS            = request list decide netstring http
+FUZZERS            = request list decide netstring http mtasts
 FUZZ_LIB_OBJS      = $(MAPS_LIB:%=$(F)/maps/%.o) $(POLICYD_LIB:%=$(F)/policyd/%.o)
 FUZZ_CFLAGS        = -std=c11 -g -O1 -Wall -Wextra $(WERROR_FLAG) -Wno-missing-field-initializers \
                      -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all $(BASE_CPPFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP

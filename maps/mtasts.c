@@ -84,8 +84,10 @@ static gboolean valid_pattern(const char *p, size_t len)
     for (size_t i = 0; i < len; i++) {
         if (!g_ascii_isalnum(p[i]) && p[i] != '-' && p[i] != '.' && p[i] != '_')
             return FALSE;
+        if (p[i] == '.' && (i == 0 || i == len - 1 || p[i - 1] == '.'))
+            return FALSE;  /* an empty label (p is not NUL-terminated) */
     }
-    return p[0] != '.' && p[len - 1] != '.' && !strstr(p, "..");
+    return TRUE;
 }
 
 static gboolean field_is(const char *name, size_t len, const char *want)

@@ -558,6 +558,126 @@ static void test_routes(void)
     }
 }
 
+/* The fake DestinationLookup of test_route_sources: a fixed answer, and
+ * what it was asked. */
+typedef struct {
+    DestinationPolicy answer;
+    char domain[256];
+    gboolean asked, dane, sts;
+} FakeLookup;
+
+static const DestinationPolicy *fake_lookup(const char *domain, gboolean dane, gboolean sts, gpointer data)
+{
+    FakeLookup *f = data;
+    g_strlcpy(f->domain, domain, sizeof f->domain);
+    f->asked = TRUE;
+    f->dane = dane;
+    f->sts = sts;
+    f->answer.dane = dane ? f->answer.dane : SOURCE_OFF;
+    f->answer.sts = sts ? f->answer.sts : SOURCE_OFF;
+    return &f->answer;
+}
+
+/* The strictest of list, DANE and MTA-STS; pending and failed sources
+ * per on_lookup_pending/on_lookup_failure; never below the list. */
+static void test_route_sources(void)
+{
+    enum { ENF = MTASTS_MODE_ENFORCE, TST = MTASTS_MODE_TESTING };
+    static const struct {
+        const char *name, *config, *request;
+        SourceState dane, sts;
+        int mode;
+        const char *want;
+    } rows[] = {
+        {"listed encrypt, nothing published", "", "transport b@plain.example", SOURCE_NONE, SOURCE_NONE, 0, "OK tls-encrypt:"},
+        {"listed encrypt, TLSA", "", "transport b@plain.example", SOURCE_FOUND, SOURCE_NONE, 0, "OK tls-dane-only:"},
+        {"listed verify, TLSA and MTA-STS: DANE wins", "", "transport b@bank.example", SOURCE_FOUND, SOURCE_FOUND, ENF,
+         "OK tls-dane-only:"},
+        {"listed encrypt, MTA-STS enforce", "", "transport b@plain.example", SOURCE_NONE, SOURCE_FOUND, ENF, "OK tls-secure:"},
+        {"listed encrypt, MTA-STS testing", "", "transport b@plain.example", SOURCE_NONE, SOURCE_FOUND, TST, "OK tls-encrypt:"},
+        {"listed dane, no TLSA: encrypt", "", "transport b@odane.example", SOURCE_NONE, SOURCE_NONE, 0, "OK tls-encrypt:"},
+        {"listed dane, no TLSA, MTA-STS: secure", "", "transport b@odane.example", SOURCE_NONE, SOURCE_FOUND, ENF,
+         "OK tls-secure:"},
+        {"listed dane, TLSA", "", "transport b@odane.example", SOURCE_FOUND, SOURCE_NONE, 0, "OK tls-dane-only:"},
+        {"listed dane, pending (list): dane-only", "", "transport b@odane.example", SOURCE_PENDING, SOURCE_PENDING, 0,
+         "OK tls-dane-only:"},
+        {"listed dane, failed (list): dane-only", "", "transport b@odane.example", SOURCE_FAILED, SOURCE_NONE, 0,
+         "OK tls-dane-only:"},
+        {"listed dane-only, nothing published", "", "transport b@dane.example", SOURCE_NONE, SOURCE_NONE, 0,
+         "OK tls-dane-only:"},
+        {"listed verify, pending (list)", "", "transport b@bank.example", SOURCE_PENDING, SOURCE_PENDING, 0,
+         "OK tls-verify:"},
+        {"listed verify, pending (temp)", "on_lookup_pending = temp\n", "transport b@bank.example", SOURCE_PENDING,
+         SOURCE_NONE, 0, "TEMP TLS policy of the recipient domain is being looked up (DANE, MTA-STS)"},
+        {"listed verify, failed (list)", "", "transport b@bank.example", SOURCE_NONE, SOURCE_FAILED, 0, "OK tls-verify:"},
+        {"listed verify, failed (temp)", "on_lookup_failure = temp\n", "transport b@bank.example", SOURCE_NONE,
+         SOURCE_FAILED, 0, "TEMP TLS policy lookup failed for the recipient domain (DANE, MTA-STS)"},
+        {"bounce entry raised by TLSA keeps bouncing", "", "transport b@bounce.example", SOURCE_FOUND, SOURCE_NONE, 0,
+         "OK tls-dane-only-bounce:"},
+        {"custom transport kept at the list level", "", "transport b@custom.example", SOURCE_NONE, SOURCE_NONE, 0,
+         "OK relay-tls:"},
+        {"next hop: the list alone", "", "transport b@hop.example", SOURCE_FOUND, SOURCE_FOUND, ENF,
+         "OK tls-encrypt:[smart.example]:2525"},
+        {"exemption is not raised", "", "transport b@exempt.bank.example", SOURCE_FOUND, SOURCE_FOUND, ENF, "NOTFOUND "},
+        {"report mode is not raised", "", "transport b@watchout.example", SOURCE_FOUND, SOURCE_FOUND, ENF, "NOTFOUND "},
+        {"unlisted, off: not asked", "", "transport b@unlisted.example", SOURCE_FOUND, SOURCE_FOUND, ENF, "NOTFOUND "},
+        {"unlisted, dane auto, TLSA", "dane = auto\n", "transport b@unlisted.example", SOURCE_FOUND, SOURCE_NONE, 0,
+         "OK tls-dane-only:"},
+        {"unlisted, dane auto, no TLSA", "dane = auto\n", "transport b@unlisted.example", SOURCE_NONE, SOURCE_NONE, 0,
+         "NOTFOUND "},
+        {"unlisted, mta_sts enforce", "mta_sts = enforce\n", "transport b@unlisted.example", SOURCE_NONE, SOURCE_FOUND,
+         ENF, "OK tls-secure:"},
+        {"unlisted, mta_sts testing: logged only", "mta_sts = testing\n", "transport b@unlisted.example", SOURCE_NONE,
+         SOURCE_FOUND, ENF, "NOTFOUND "},
+        {"unlisted, mta_sts enforce, policy testing", "mta_sts = enforce\n", "transport b@unlisted.example",
+         SOURCE_NONE, SOURCE_FOUND, TST, "NOTFOUND "},
+        {"unlisted, pending (list)", "dane = auto\n", "transport b@unlisted.example", SOURCE_PENDING, SOURCE_OFF, 0,
+         "NOTFOUND "},
+        {"unlisted, failed (temp)", "dane = auto\non_lookup_failure = temp\n", "transport b@unlisted.example",
+         SOURCE_FAILED, SOURCE_OFF, 0, "TEMP TLS policy lookup failed for the recipient domain (DANE, MTA-STS)"},
+        {"unlisted, on_failure = bounce", "mta_sts = enforce\non_failure = bounce\n", "transport b@unlisted.example",
+         SOURCE_NONE, SOURCE_FOUND, ENF, "OK tls-secure-bounce:"},
+        {"tlspolicy table, enforced policy", "", "tlspolicy plain.example", SOURCE_NONE, SOURCE_FOUND, ENF,
+         "OK secure match=.mail.example.net:mx.plain.example servername=hostname"},
+        {"tlspolicy table, testing policy", "", "tlspolicy plain.example", SOURCE_NONE, SOURCE_FOUND, TST, "NOTFOUND "},
+        {"tlspolicy table, no policy", "", "tlspolicy plain.example", SOURCE_NONE, SOURCE_NONE, 0, "NOTFOUND "},
+        {"tlspolicy table, parent form", "", "tlspolicy .example", SOURCE_NONE, SOURCE_FOUND, ENF, "NOTFOUND "},
+        {"tlspolicy table, unlisted, mta_sts off", "", "tlspolicy unlisted.example", SOURCE_NONE, SOURCE_FOUND, ENF,
+         "NOTFOUND "},
+        {"tlspolicy table, pending", "", "tlspolicy plain.example", SOURCE_NONE, SOURCE_PENDING, 0,
+         "TEMP MTA-STS policy not known yet"},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
+        g_test_message("case %s", rows[i].name);
+        g_autoptr(Config) config = row_config(rows[i].config);
+        FakeLookup f = {.answer = {.dane = rows[i].dane, .sts = rows[i].sts}};
+        f.answer.policy.mode = rows[i].mode;
+        f.answer.policy.max_age = 86400;
+        f.answer.policy.n_mx = 2;
+        g_strlcpy(f.answer.policy.mx[0], "*.mail.example.net", sizeof f.answer.policy.mx[0]);
+        g_strlcpy(f.answer.policy.mx[1], "mx.plain.example", sizeof f.answer.policy.mx[1]);
+        RouteDecision d;
+        g_assert_true(store_reader_begin(list, NULL));
+        decide_route(rows[i].request, list, config, fake_lookup, &f, &d);
+        store_reader_end(list);
+        if (strcmp(d.reply, rows[i].want) != 0)
+            g_error("case %s: got \"%s\", want \"%s\" (%s)", rows[i].name, d.reply, rows[i].want, d.explain);
+    }
+    /* the lookup gets the domain in A-label form, and the explanation names every source */
+    g_autoptr(Config) config = row_config("dane = auto\n");
+    FakeLookup f = {.answer = {.dane = SOURCE_FOUND, .sts = SOURCE_NONE}};
+    g_strlcpy(f.answer.dane_note, "TLSA on 2 of 2 MX, DNSSEC secure", sizeof f.answer.dane_note);
+    g_strlcpy(f.answer.sts_note, "no _mta-sts TXT record", sizeof f.answer.sts_note);
+    RouteDecision d;
+    g_assert_true(store_reader_begin(list, NULL));
+    decide_route("transport b@B\xc3\xbc" "cher.Example", list, config, fake_lookup, &f, &d);
+    store_reader_end(list);
+    g_assert_cmpstr(f.domain, ==, "xn--bcher-kva.example");
+    g_assert_true(f.dane && !f.sts);
+    g_assert_cmpstr(d.explain, ==, "list: not listed; DANE: TLSA on 2 of 2 MX, DNSSEC secure; MTA-STS: not consulted; "
+                                   "effective: tls-dane-only:");
+}
+
 static void test_netstrings(void)
 {
     static const struct {
@@ -618,6 +738,7 @@ int main(int argc, char **argv)
     g_test_add_func("/decide/long_instance", test_long_instance);
     g_test_add_func("/decide/odd_addresses", test_odd_addresses);
     g_test_add_func("/decide/routes", test_routes);
+    g_test_add_func("/decide/route_sources", test_route_sources);
     g_test_add_func("/netstring/frame", test_netstrings);
     g_test_add_func("/request/next", test_request_next);
     int rc = g_test_run();
