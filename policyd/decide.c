@@ -474,6 +474,10 @@ static void route_by_sources(const char *domain, const LookupMatch *m, gboolean 
     explain_sources(d, m, listed, p);
     gboolean pending = p->dane == SOURCE_PENDING || p->sts == SOURCE_PENDING;
     gboolean failed = p->dane == SOURCE_FAILED || p->sts == SOURCE_FAILED;
+    if (pending)
+        d->fallback = c->on_lookup_pending == LOOKUP_TEMP ? FALLBACK_PENDING_TEMP : FALLBACK_PENDING_LIST;
+    else if (failed)
+        d->fallback = c->on_lookup_failure == LOOKUP_TEMP ? FALLBACK_FAILED_TEMP : FALLBACK_FAILED_LIST;
     if (pending && c->on_lookup_pending == LOOKUP_TEMP) {
         route_temp(d, "DANE/MTA-STS lookup pending (on_lookup_pending=temp)",
                    "TEMP TLS policy of the recipient domain is being looked up (DANE, MTA-STS)");
@@ -526,6 +530,10 @@ static void decide_tls_policy(const char *key, StoreReader *list, const Config *
     gboolean listed = list && lookup_find(list, domain, c->recipient_delimiter, DIRECTION_OUTBOUND, &m) == LOOKUP_FOUND;
     const DestinationPolicy *p = lookup(domain, FALSE, listed || c->mta_sts != MTA_STS_OFF, lookup_data);
     g_free(heap);
+    if (p->sts == SOURCE_PENDING || p->sts == SOURCE_FAILED)
+        d->fallback = p->sts == SOURCE_PENDING                 ? FALLBACK_PENDING_TEMP
+                      : c->on_lookup_failure == LOOKUP_TEMP     ? FALLBACK_FAILED_TEMP
+                                                                : FALLBACK_FAILED_LIST;
     if (p->sts == SOURCE_PENDING || (p->sts == SOURCE_FAILED && c->on_lookup_failure == LOOKUP_TEMP)) {
         route_temp(d, "MTA-STS lookup pending or failed", "TEMP MTA-STS policy not known yet");
         return;
@@ -550,6 +558,7 @@ void decide_route(const char *request, StoreReader *list, const Config *c, Desti
     char route[CONFIG_ROUTE_MAX];
     /* field by field, as in decide(): the arrays are strings */
     d->report = FALSE;
+    d->fallback = FALLBACK_NONE;
     d->key[0] = d->would[0] = d->explain[0] = 0;
     d->level = 0;
 

@@ -83,9 +83,18 @@ const char *decide_verdict_name(Verdict verdict);
  */
 typedef enum { ROUTE_OK, ROUTE_NOTFOUND, ROUTE_TEMP, ROUTE_PERM } RouteStatus;
 
+/* When a DANE/MTA-STS source was pending or failed: what was done. */
+typedef enum {
+    FALLBACK_NONE,
+    FALLBACK_PENDING_TEMP, FALLBACK_PENDING_LIST,
+    FALLBACK_FAILED_TEMP, FALLBACK_FAILED_LIST,
+    FALLBACK_COUNT
+} RouteFallback;
+
 typedef struct {
     RouteStatus status;
     gboolean report;         /* a report-mode entry: would have routed */
+    RouteFallback fallback;
     const char *reason;
     char key[KEY_MAX + 2];   /* matched list key, "" if none */
     TlsLevel level;

@@ -31,6 +31,7 @@ void metrics_count_decision(Metrics *m, const Decision *d, gint64 elapsed_us)
 void metrics_count_route(Metrics *m, const RouteDecision *d, gint64 elapsed_us)
 {
     m->routes[d->report ? METRICS_ROUTE_RESULTS - 1 : (int)d->status]++;
+    m->fallbacks[d->fallback]++;
     count_latency(m, 1, elapsed_us);
 }
 
@@ -87,6 +88,33 @@ void metrics_format(const Metrics *m, const MetricsGauges *g, GString *out)
     for (int r = 0; r < METRICS_ROUTE_RESULTS; r++)
         g_string_append_printf(out, "tlspolicyd_routes_total{result=\"%s\"} %" G_GUINT64_FORMAT "\n", routes[r],
                                m->routes[r]);
+    static const char *const causes[FALLBACK_COUNT][2] = {
+        {"", ""}, {"pending", "temp"}, {"pending", "list"}, {"failed", "temp"}, {"failed", "list"}};
+    family(out, "tlspolicyd_route_fallbacks_total", "counter",
+           "Socketmap answers given while a DANE/MTA-STS lookup was pending or had failed, by the choice applied "
+           "(on_lookup_pending, on_lookup_failure).");
+    for (int f = FALLBACK_PENDING_TEMP; f < FALLBACK_COUNT; f++)
+        g_string_append_printf(out, "tlspolicyd_route_fallbacks_total{cause=\"%s\",choice=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                               causes[f][0], causes[f][1], m->fallbacks[f]);
+    static const char *const outcomes[] = {"failed", "none", "found"};
+    family(out, "tlspolicyd_dane_lookups_total", "counter",
+           "Finished DANE lookups (MX, then TLSA per MX host) by outcome.");
+    for (int o = SOURCE_FAILED; o <= SOURCE_FOUND; o++)
+        g_string_append_printf(out, "tlspolicyd_dane_lookups_total{result=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                               outcomes[o - SOURCE_FAILED], g->destinations.dane[o]);
+    family(out, "tlspolicyd_mta_sts_lookups_total", "counter",
+           "Finished MTA-STS lookups (TXT, then the policy when its id is new) by outcome.");
+    for (int o = SOURCE_FAILED; o <= SOURCE_FOUND; o++)
+        g_string_append_printf(out, "tlspolicyd_mta_sts_lookups_total{result=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                               outcomes[o - SOURCE_FAILED], g->destinations.sts[o]);
+    family(out, "tlspolicyd_mta_sts_fetches_total", "counter", "MTA-STS policy fetches over HTTPS.");
+    g_string_append_printf(out, "tlspolicyd_mta_sts_fetches_total %" G_GUINT64_FORMAT "\n", g->destinations.fetches);
+    family(out, "tlspolicyd_mta_sts_fetch_failures_total", "counter",
+           "MTA-STS policy fetches that failed (connection, certificate, HTTP, size, time, an invalid policy).");
+    g_string_append_printf(out, "tlspolicyd_mta_sts_fetch_failures_total %" G_GUINT64_FORMAT "\n",
+                           g->destinations.fetch_failures);
+    family(out, "tlspolicyd_destinations_cached", "gauge", "Recipient domains whose DANE/MTA-STS answers are cached.");
+    g_string_append_printf(out, "tlspolicyd_destinations_cached %u\n", g->destinations.domains);
     family(out, "tlspolicyd_decision_duration_seconds", "histogram",
            "Time to decide one policy request or socketmap lookup, list lookup included.");
     for (int s = 0; s < 2; s++) {

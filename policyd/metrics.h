@@ -20,6 +20,7 @@ typedef struct {
     guint64 refusals[REFUSAL_COUNT];         /* enforced and report-mode */
     guint64 inbound_sessions[SESSION_COUNT];
     guint64 routes[METRICS_ROUTE_RESULTS];
+    guint64 fallbacks[FALLBACK_COUNT];       /* DANE/MTA-STS pending or failed */
     guint64 protocol_errors, connections, refused_connections, list_errors;
     guint64 latency[2][METRICS_LATENCY_BUCKETS + 1];  /* [socketmap?][bucket], +Inf last */
     double latency_sum[2];
@@ -32,6 +33,7 @@ typedef struct {
     double list_loaded;      /* Unix time, 0: no list */
     gboolean list_usable;
     double start_time;
+    DestinationCounts destinations;  /* DANE/MTA-STS lookups */
 } MetricsGauges;
 
 void metrics_count_decision(Metrics *m, const Decision *d, gint64 elapsed_us);

@@ -761,6 +761,7 @@ static MetricsGauges gauges(Server *s)
         .list_loaded = (double)store_reader_loaded_at(s->list) / 1e6,
         .list_usable = s->list_error == NULL && store_reader_inode(s->list) != 0,
         .start_time = (double)s->started / 1e6,
+        .destinations = destinations_counts(s->destinations),
     };
 }
 

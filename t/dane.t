@@ -181,6 +181,7 @@ dane-none.$Z   dane   direction=outbound
 dane-ok.$Z     dane   direction=outbound
 dane-bogus.$Z  dane   direction=outbound
 hosted.$Z      secure direction=outbound
+dane-late.$Z   dane   direction=outbound
 TLSLIST
 "$TLSMAP" "$LIST"
 cat > tlspolicyd.conf <<CONF
@@ -249,8 +250,17 @@ ok "plain (unlisted, nothing published): delivered by Postfix's default" wait_fo
 is "$(grep -c -E "to=<bob@(dane-none|dane-bogus|sts-wrong)" "$SINKLOG")" 0 "no sink got a message it must not get"
 like "$(grep "route: .*bob@dane-ok.$Z" "$DLOG" | head -1)" "reason=\"DANE: TLSA records published\"" "the route is logged with its reason"
 
+# --- counted ------------------------------------------------------------------------------
+metrics=$(python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:10051/metrics").read().decode())')
+like "$metrics" 'tlspolicyd_dane_lookups_total\{result="found"\} [1-9]' "metrics: DANE lookups that found TLSA records"
+like "$metrics" 'tlspolicyd_dane_lookups_total\{result="failed"\} [1-9]' "metrics: the bogus one counted as failed"
+like "$metrics" 'tlspolicyd_mta_sts_fetches_total 2' "metrics: two policies fetched (once each)"
+like "$metrics" 'tlspolicyd_route_fallbacks_total\{cause="failed",choice="temp"\} [1-9]' "metrics: TEMP answers for the failed lookup"
+
 # --- a DNS failure never yields plaintext: the resolver goes away ----------------------------
 dnslab_stop
 out=$(explain "carol@dane-none.$Z")
 like "$out" "answer: OK tls-encrypt:" "resolver down: the cached answer still holds (encrypt)"
+out=$(explain "carol@dane-late.$Z")
+like "$out" "answer: (TEMP |OK tls-dane-only:)" "resolver down, a dane domain never looked up: TEMP or dane-only, never a plaintext-capable route"
 done_testing
