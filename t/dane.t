@@ -22,7 +22,7 @@
 SRC=${SRCDIR:?set SRCDIR}
 : "${TLSPOLICYD:?set TLSPOLICYD}"
 if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP nsd/unbound on port 53 and a private Postfix need root"; exit 0; fi
-for tool in nsd unbound ldns-keygen ldns-signzone dig postfix swaks openssl perl python3; do
+for tool in nsd unbound ldns-keygen ldns-signzone dig postfix openssl perl python3 curl; do
     command -v $tool >/dev/null || { echo "Bail out! $tool missing (scripts/deps.sh test installs it)"; exit 1; }
 done
 . "$SRC/t/support/dnslab.sh"
@@ -189,7 +189,7 @@ cat > tlspolicyd.conf <<CONF
 list = $LIST
 listen = unix:$Q/private/tlspolicy;
 socketmap_listen = unix:$Q/private/tlsmap;
-metrics_listen = inet:127.0.0.1:10051;
+metrics_listen = unix:$TMP/metrics.sock;
 dns_resolver = $DNSLAB_RESOLVER
 dns_trust_anchor = $TMP/lab/ta.ds
 dane_tlsa_port = 2526
@@ -251,7 +251,7 @@ is "$(grep -c -E "to=<bob@(dane-none|dane-bogus|sts-wrong)" "$SINKLOG")" 0 "no s
 like "$(grep "route: .*bob@dane-ok.$Z" "$DLOG" | head -1)" "reason=\"DANE: TLSA records published\"" "the route is logged with its reason"
 
 # --- counted ------------------------------------------------------------------------------
-metrics=$(python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:10051/metrics").read().decode())')
+metrics=$(curl -s --unix-socket "$TMP/metrics.sock" http://tlspolicyd/metrics)
 like "$metrics" 'tlspolicyd_dane_lookups_total\{result="found"\} [1-9]' "metrics: DANE lookups that found TLSA records"
 like "$metrics" 'tlspolicyd_dane_lookups_total\{result="failed"\} [1-9]' "metrics: the bogus one counted as failed"
 like "$metrics" 'tlspolicyd_mta_sts_fetches_total 2' "metrics: two policies fetched (once each)"
