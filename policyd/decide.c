@@ -491,6 +491,13 @@ static void route_by_sources(const char *domain, const LookupMatch *m, gboolean 
     TlsLevel list_level = listed ? m->entry.level : LEVEL_NONE;
     TlsLevel level = effective_level(list_level, p, sts_enforced(p, listed, c));
     d->level = level;
+    /* RFC 8461 5: a testing policy (or mta_sts = testing) is reported,
+     * not enforced: say when enforcing it would have changed the route */
+    if (p->sts == SOURCE_FOUND && p->policy.mode != MTASTS_MODE_NONE && !sts_enforced(p, listed, c)
+        && effective_level(list_level, p, TRUE) != level) {
+        d->sts_testing = TRUE;
+        g_strlcat(d->explain, "; MTA-STS testing: enforced it would route secure", sizeof d->explain);
+    }
     if (level == LEVEL_NONE) {
         route_notfound(d, pending   ? "recipient not listed; DANE/MTA-STS pending (on_lookup_pending=list)"
                           : failed  ? "recipient not listed; DANE/MTA-STS failed (on_lookup_failure=list)"
@@ -557,7 +564,7 @@ void decide_route(const char *request, StoreReader *list, const Config *c, Desti
     LookupMatch m;
     char route[CONFIG_ROUTE_MAX];
     /* field by field, as in decide(): the arrays are strings */
-    d->report = FALSE;
+    d->report = d->sts_testing = FALSE;
     d->fallback = FALLBACK_NONE;
     d->key[0] = d->would[0] = d->explain[0] = 0;
     d->level = 0;

@@ -95,6 +95,7 @@ typedef struct {
     RouteStatus status;
     gboolean report;         /* a report-mode entry: would have routed */
     RouteFallback fallback;
+    gboolean sts_testing;    /* an MTA-STS policy not enforced (testing) would have raised the route */
     const char *reason;
     char key[KEY_MAX + 2];   /* matched list key, "" if none */
     TlsLevel level;

@@ -20,7 +20,7 @@ static void append_key_level_reason(GString *line, const char *key, TlsLevel lev
     g_string_append(line, " key=");
     g_string_append(line, key[0] ? key : "-");
     g_string_append(line, " level=");
-    g_string_append(line, key[0] ? entry_level_name(level) : "-");
+    g_string_append(line, key[0] || level != LEVEL_NONE ? entry_level_name(level) : "-");  /* the effective one */
     g_string_append(line, " reason=\"");
     g_string_append(line, reason);
 }
@@ -63,13 +63,14 @@ const char *verdictlog_format_policy(GString *line, const PolicyRequest *req, co
 
 gboolean verdictlog_route_changes_flow(const RouteDecision *d)
 {
-    return d->status != ROUTE_NOTFOUND || d->report;
+    return d->status != ROUTE_NOTFOUND || d->report || d->sts_testing;
 }
 
 const char *verdictlog_format_route(GString *line, const char *request, const RouteDecision *d)
 {
     const char *what = d->report                   ? "report"
                        : d->status == ROUTE_OK     ? "route"
+                       : d->sts_testing            ? "report"
                        : d->status == ROUTE_TEMP   ? "tempfail"
                                                    : "lookup";
     g_string_assign(line, what);

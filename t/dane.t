@@ -84,6 +84,9 @@ sts-wrong       IN MX 10 mx.sts-wrong
 mx.sts-wrong    IN A 127.0.0.15
 _mta-sts.sts-wrong IN TXT "v=STSv1; id=1"
 mta-sts.sts-wrong IN A 127.0.0.30
+sts-testing     IN MX 10 mx.sts-wrong
+_mta-sts.sts-testing IN TXT "v=STSv1; id=7"
+mta-sts.sts-testing IN A 127.0.0.30
 plain           IN MX 10 mx.plain
 mx.plain        IN A 127.0.0.12
 ZONE
@@ -98,6 +101,7 @@ policy() {  # domain body
 }
 policy "hosted.$Z" "version: STSv1\r\nmode: enforce\r\nmx: *.provider.$Z\r\nmax_age: 86400\r\n"
 policy "sts-wrong.$Z" "version: STSv1\nmode: enforce\nmx: mx.sts-wrong.$Z\nmax_age: 86400\n"
+policy "sts-testing.$Z" "version: STSv1\nmode: testing\nmx: mx.sts-wrong.$Z\nmax_age: 86400\n"
 python3 "$SRC/t/tools/httpsd.py" --listen 127.0.0.30:443 --cert https.crt --key https.key --root www \
     > httpsd.out 2> httpsd.log &
 PIDS+=($!)
@@ -218,6 +222,9 @@ like "$out" "answer: OK tls-secure:" "... routed secure (mta_sts = enforce)"
 out=$(explain "bob@dane-bogus.$Z")
 like "$out" "DANE: TLSA lookup failed: _2526._tcp.mx.dane-bogus.$Z bogus" "--explain dane-bogus: validation failure named"
 like "$out" "answer: TEMP " "... TEMP (on_lookup_failure = temp)"
+out=$(explain "bob@sts-testing.$Z")
+like "$out" "MTA-STS: testing, mx mx.sts-wrong.$Z.*MTA-STS testing: enforced it would route secure" "--explain sts-testing: a testing policy, reported"
+like "$out" "answer: NOTFOUND" "... and not enforced"
 out=$(explain "bob@plain.$Z")
 like "$out" "answer: NOTFOUND" "--explain plain: nothing published, unlisted: not routed"
 # the tls-secure transports' TLS policy table
@@ -229,7 +236,7 @@ is "$rc:$out" "1:" "tlspolicy table: nothing for a domain without a policy"
 send() {  # recipient
     printf 'Subject: %s\n\nhello\n' "$1" | sendmail -C "$CONF" -f alice@sender.test "$1"
 }
-for d in dane-none dane-ok dane-bogus hosted sts-wrong plain; do send "bob@$d.$Z"; done
+for d in dane-none dane-ok dane-bogus hosted sts-wrong sts-testing plain; do send "bob@$d.$Z"; done
 
 ok "dane-ok: delivered" wait_for 40 log_has "to=<bob@dane-ok.$Z>.*status=sent"
 like "$(grep 'to=<bob@dane-ok' "$MAILLOG" | grep status=sent)" "postfix/tls-dane-only/smtp" "... through tls-dane-only"
@@ -246,6 +253,9 @@ ok "dane-none (listed dane, no TLSA, no STARTTLS): deferred, TLS required" \
 ok "dane-bogus (DNS validation failure): deferred" \
     wait_for 40 log_has "to=<bob@dane-bogus.$Z>.*status=deferred"
 like "$(grep "to=<bob@dane-bogus.$Z>" "$MAILLOG" | grep status=)" "TLS policy lookup failed|Temporary lookup failure|address resolver failure|transport" "... because tlspolicyd answered TEMP"
+ok "sts-testing (testing policy, wrong-name certificate): delivered, not enforced" \
+    wait_for 40 log_has "to=<bob@sts-testing.$Z>.*status=sent"
+like "$(grep "bob@sts-testing.$Z" "$DLOG" | grep -v explain | head -1)" "report: socketmap query=.*sources=.*MTA-STS testing: enforced it would route secure" "... and the would-be route logged"
 ok "plain (unlisted, nothing published): delivered by Postfix's default" wait_for 40 log_has "to=<bob@plain.$Z>.*status=sent"
 is "$(grep -c -E "to=<bob@(dane-none|dane-bogus|sts-wrong)" "$SINKLOG")" 0 "no sink got a message it must not get"
 like "$(grep "route: .*bob@dane-ok.$Z" "$DLOG" | head -1)" "reason=\"DANE: TLSA records published\"" "the route is logged with its reason"
@@ -254,7 +264,7 @@ like "$(grep "route: .*bob@dane-ok.$Z" "$DLOG" | head -1)" "reason=\"DANE: TLSA 
 metrics=$(curl -s --unix-socket "$TMP/metrics.sock" http://tlspolicyd/metrics)
 like "$metrics" 'tlspolicyd_dane_lookups_total\{result="found"\} [1-9]' "metrics: DANE lookups that found TLSA records"
 like "$metrics" 'tlspolicyd_dane_lookups_total\{result="failed"\} [1-9]' "metrics: the bogus one counted as failed"
-like "$metrics" 'tlspolicyd_mta_sts_fetches_total 2' "metrics: two policies fetched (once each)"
+like "$(printf '%s\n' "$metrics" | grep '^tlspolicyd_mta_sts_fetches_total')" ' 3$' "metrics: three policies fetched (once each)"
 like "$metrics" 'tlspolicyd_route_fallbacks_total\{cause="failed",choice="temp"\} [1-9]' "metrics: TEMP answers for the failed lookup"
 
 # --- a DNS failure never yields plaintext: the resolver goes away ----------------------------

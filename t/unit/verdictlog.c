@@ -77,6 +77,19 @@ static void test_route_lines(void)
          TRUE,
          "report: socketmap query=\"transport x@trial.example\" key=trial.example level=encrypt reason=\"report mode\" "
          "reply=\"would have been: OK tls-encrypt:\""},
+        {"raised by DANE", "transport bob@d.example",
+         {.status = ROUTE_OK, .reason = "DANE: TLSA records published", .level = LEVEL_DANE_ONLY,
+          .reply = "OK tls-dane-only:", .explain = "list: not listed; DANE: TLSA on 1 of 1 MX; effective: tls-dane-only:"},
+         TRUE,
+         "route: socketmap query=\"transport bob@d.example\" key=- level=dane-only reason=\"DANE: TLSA records "
+         "published\" reply=\"OK tls-dane-only:\" sources=\"list: not listed; DANE: TLSA on 1 of 1 MX; effective: "
+         "tls-dane-only:\""},
+        {"MTA-STS testing", "transport bob@t.example",
+         {.status = ROUTE_NOTFOUND, .sts_testing = TRUE, .reason = "not listed", .reply = "NOTFOUND ",
+          .explain = "MTA-STS: testing; MTA-STS testing: enforced it would route secure"},
+         TRUE,
+         "report: socketmap query=\"transport bob@t.example\" key=- level=- reason=\"not listed\" reply=\"NOTFOUND \" "
+         "sources=\"MTA-STS: testing; MTA-STS testing: enforced it would route secure\""},
     };
     g_autoptr(GString) line = g_string_new(NULL);
     for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
