@@ -95,7 +95,7 @@ gboolean tls_level_satisfies(TlsLevel have, TlsLevel want)
 
 const char *tls_probe_level(TlsLevel level)
 {
-    if (level == LEVEL_VERIFY || level == LEVEL_SECURE)
+    if (level == LEVEL_VERIFY || level == LEVEL_SECURE || level == LEVEL_DANE || level == LEVEL_DANE_ONLY)
         return entry_level_name(level);
     return "encrypt";
 }

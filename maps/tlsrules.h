@@ -30,8 +30,8 @@ const char *tls_excluded_cipher(const char *cipher, const char *excluded, char *
  * records) satisfies nothing but itself. */
 gboolean tls_level_satisfies(TlsLevel have, TlsLevel want);
 
-/* The tlsprobe level that tests an entry's level: verify and secure as
- * themselves, everything else (dane levels included) at least encrypt. */
+/* The tlsprobe level that tests an entry's level: verify, secure, dane
+ * and dane-only as themselves, everything else at least encrypt. */
 const char *tls_probe_level(TlsLevel level);
 
 #endif

@@ -26,7 +26,7 @@
 
 const char *probe_level_name(ProbeLevel level)
 {
-    static const char *const names[] = {"encrypt", "verify", "secure"};
+    static const char *const names[] = {"encrypt", "verify", "secure", "dane", "dane-only", "mta-sts"};
     return names[level];
 }
 
@@ -185,6 +185,14 @@ static void certificate_facts(SSL *ssl, const ProbeTarget *t, ProbeResult *r)
     }
     GENERAL_NAMES_free(sans);
 
+    STACK_OF(X509) *sent = SSL_get_peer_cert_chain(ssl);
+    for (int i = 0; sent && i < sk_X509_num(sent); i++) {
+        unsigned char *der = NULL;
+        int len = i2d_X509(sk_X509_value(sent, i), &der);
+        if (len > 0)
+            g_ptr_array_add(r->chain, g_bytes_new(der, (gsize)len));
+        OPENSSL_free(der);
+    }
     long verify = SSL_get_verify_result(ssl);
     r->chain_ok = verify == X509_V_OK;
     if (!r->chain_ok)
@@ -272,6 +280,8 @@ static void judge(ProbeResult *r)
                                     : chain_why              ? chain_why
                                     : !r->matches_domain     ? "certificate does not name the domain"
                                                              : "trusted certificate names the domain");
+    for (int l = PROBE_DANE; l < PROBE_LEVELS; l++)
+        r->why[l] = g_strdup("not checked (DNS not consulted)");
 }
 
 static gboolean smtp_steps(Conn *c, const ProbeTarget *t, ProbeResult *r)
@@ -308,6 +318,7 @@ ProbeResult *probe_server(const ProbeTarget *t)
     Conn c = {.fd = -1, .timeout = t->timeout};
     r->host = g_strdup(t->host);
     r->names = g_ptr_array_new_with_free_func(g_free);
+    r->chain = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
     smtp_steps(&c, t, r);
     if (c.fd >= 0)
         close(c.fd);
@@ -323,6 +334,7 @@ void probe_result_free(ProbeResult *r)
     g_free(r->protocol), g_free(r->cipher), g_free(r->group);
     g_free(r->subject), g_free(r->issuer), g_free(r->not_after), g_free(r->chain_error);
     g_ptr_array_unref(r->names);
+    g_ptr_array_unref(r->chain);
     for (int i = 0; i < PROBE_LEVELS; i++)
         g_free(r->why[i]);
     g_free(r);

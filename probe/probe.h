@@ -10,7 +10,11 @@
 
 #include <glib.h>
 
-typedef enum { PROBE_ENCRYPT, PROBE_VERIFY, PROBE_SECURE, PROBE_LEVELS } ProbeLevel;
+/* The first three are judged from the session alone (probe_server); the
+ * rest need what the domain publishes (published.h), and say "not
+ * checked" until published_judge() fills them. */
+typedef enum { PROBE_ENCRYPT, PROBE_VERIFY, PROBE_SECURE, PROBE_DANE, PROBE_DANE_ONLY, PROBE_MTA_STS,
+               PROBE_LEVELS } ProbeLevel;
 
 typedef struct {
     const char *domain;     /* the mail domain (secure matches it) */
@@ -29,6 +33,7 @@ typedef struct {
     char *protocol, *cipher, *group;
     char *subject, *issuer, *not_after;
     GPtrArray *names;       /* DNS names in the certificate */
+    GPtrArray *chain;       /* GBytes: the certificates the server sent (DER), its own first */
     gboolean chain_ok;
     char *chain_error;
     gboolean matches_mx, matches_domain;

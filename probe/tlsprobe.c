@@ -15,14 +15,19 @@
 #include "mx.h"
 #include "escape.h"
 #include "probe.h"
+#include "published.h"
 #include "source.h"
 #include "tlsrules.h"
 
 static struct {
-    char *mx, *connect, *level, *cafile, *list, *port;
+    char *mx, *connect, *level, *cafile, *list, *port, *resolver, *trust_anchor;
     gboolean all, json;
     gint timeout;
 } opt = {.timeout = 10};
+
+/* DNS for DANE and MTA-STS: when tlsprobe finds the servers itself (no
+ * --mx, no --connect) or --resolver says where to ask. */
+static struct ub_ctx *dns;
 
 static const GOptionEntry options[] = {
     {"mx", 0, 0, G_OPTION_ARG_STRING, &opt.mx, "Probe HOST[:PORT] instead of looking up MX records", "HOST[:PORT]"},
@@ -34,6 +39,10 @@ static const GOptionEntry options[] = {
     {"CAfile", 0, 0, G_OPTION_ARG_FILENAME, &opt.cafile, "Trust these CA certificates instead of the system's", "FILE"},
     {"timeout", 0, 0, G_OPTION_ARG_INT, &opt.timeout, "Seconds per step (connect, each reply, handshake), 1-3600; default 10", "SECONDS"},
     {"list", 0, 0, G_OPTION_ARG_FILENAME, &opt.list, "Probe the domain of every outbound entry of a list source file", "FILE"},
+    {"resolver", 0, 0, G_OPTION_ARG_STRING, &opt.resolver,
+     "Ask ADDR[@PORT] for MX, addresses, TLSA and MTA-STS (default: /etc/resolv.conf's servers)", "ADDR"},
+    {"trust-anchor", 0, 0, G_OPTION_ARG_FILENAME, &opt.trust_anchor,
+     "DNSSEC trust anchor file (default /usr/share/dns/root.key)", "FILE"},
     {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
@@ -56,7 +65,7 @@ static void json_string(GString *out, const char *s)
     g_string_append_c(out, '"');
 }
 
-static void json_server(GString *out, const ProbeResult *r)
+static void json_server(GString *out, const ProbeResult *r, const char *dane)
 {
     g_string_append(out, "{\"mx\":");
     json_string(out, r->host);
@@ -83,9 +92,11 @@ static void json_server(GString *out, const ProbeResult *r)
             g_string_append_c(out, ',');
         json_string(out, r->names->pdata[i]);
     }
-    g_string_append_printf(out, "],\"chain_ok\":%s,\"matches_mx\":%s,\"matches_domain\":%s,\"dane\":\"not checked\",\"levels\":{",
+    g_string_append_printf(out, "],\"chain_ok\":%s,\"matches_mx\":%s,\"matches_domain\":%s,\"dane\":",
                            r->chain_ok ? "true" : "false", r->matches_mx ? "true" : "false",
                            r->matches_domain ? "true" : "false");
+    json_string(out, dane ? dane : "not checked");
+    g_string_append(out, ",\"levels\":{");
     for (int l = 0; l < PROBE_LEVELS; l++) {
         g_string_append_printf(out, "%s\"%s\":{\"ok\":%s,\"why\":", l ? "," : "", probe_level_name(l),
                                r->ok[l] ? "true" : "false");
@@ -102,7 +113,7 @@ static const char *shown(const char *s, char *buf, size_t size)
     return s ? text_escape(s, buf, size) : "-";
 }
 
-static void text_server(const ProbeResult *r, gboolean color)
+static void text_server(const ProbeResult *r, gboolean color, const char *dane)
 {
     const char *green = color ? "\033[32m" : "", *red = color ? "\033[31m" : "", *off = color ? "\033[0m" : "";
     char a[1024], b[1024];
@@ -123,7 +134,7 @@ static void text_server(const ProbeResult *r, gboolean color)
         printf("    %-18s %s\n", "issuer", shown(r->issuer, a, sizeof a));
         printf("    %-18s %s\n", "expires", shown(r->not_after, a, sizeof a));
         printf("    %-18s %s\n", "chain", r->chain_ok ? "trusted" : r->chain_error ? shown(r->chain_error, a, sizeof a) : "not trusted");
-        printf("    %-18s %s\n", "DANE TLSA", "not checked");
+        printf("    %-18s %s\n", "DANE TLSA", dane ? shown(dane, a, sizeof a) : "not checked");
     }
     if (r->error)
         printf("    %-18s %s\n", "stopped", shown(r->error, a, sizeof a));
@@ -162,6 +173,27 @@ static int probe_destination(const char *destination, GString *json)
         servers = g_array_new(FALSE, FALSE, sizeof(MxRecord));
         MxRecord r = {0, g_strdup(domain)};
         g_array_append_val(servers, r);
+    } else if (opt.resolver) {
+        g_autoptr(Published) p = published_lookup(dns, domain, opt.cafile, (guint)opt.timeout);
+        servers = g_array_new(FALSE, FALSE, sizeof(MxRecord));
+        for (guint i = 0; p->mx[i]; i++) {
+            MxRecord r = {(guint16)i, g_strdup(p->mx[i])};
+            g_array_append_val(servers, r);
+        }
+        if (p->mx_error || mx_order(servers, NULL) == MX_NULL) {
+            const char *why = p->mx_error ? p->mx_error : "null MX: the domain accepts no mail";
+            if (json) {
+                g_string_append(json, "{\"destination\":");
+                json_string(json, domain);
+                g_string_append(json, ",\"error\":");
+                json_string(json, why);
+                g_string_append(json, ",\"servers\":[]}");
+            } else {
+                printf("%s: %s\n", domain, why);
+            }
+            mx_records_free(servers);
+            return 2;
+        }
     } else {
         MxStatus st = mx_resolve(domain, &servers, &error);
         if (st == MX_NULL || st == MX_ERROR) {
@@ -181,12 +213,23 @@ static int probe_destination(const char *destination, GString *json)
         }
     }
 
+    g_autoptr(Published) published = dns ? published_lookup(dns, domain, opt.cafile, (guint)opt.timeout) : NULL;
+    g_autofree char *sts = published ? published_sts_summary(published) : NULL;
     if (json) {
         g_string_append(json, "{\"destination\":");
         json_string(json, domain);
+        g_string_append(json, ",\"mx_dnssec\":");
+        json_string(json, published ? dns_trust_name(published->mx_trust) : "not checked");
+        g_string_append(json, ",\"mta_sts\":");
+        json_string(json, sts ? sts : "not checked");
         g_string_append(json, ",\"servers\":[");
     } else {
+        char a[1024];
         printf("%s\n", domain);
+        if (published) {
+            printf("  %-20s %s\n", "MX records DNSSEC", dns_trust_name(published->mx_trust));
+            printf("  %-20s %s\n", "MTA-STS", shown(sts, a, sizeof a));
+        }
     }
     int tested = 0, level = opt.level ? level_index(opt.level) : -1, status = 2;
     for (guint i = 0; i < servers->len; i++) {
@@ -197,16 +240,25 @@ static int probe_destination(const char *destination, GString *json)
             caddr = colon ? g_strndup(opt.connect, (gsize)(colon - opt.connect)) : g_strdup(opt.connect);
             cport = colon ? g_strdup(colon + 1) : g_strdup(port);
         }
-        ProbeTarget t = {.domain = domain, .host = host, .address = caddr ? caddr : host,
+        g_autofree char *resolved = opt.resolver && !caddr ? published_address(dns, host) : NULL;
+        if (opt.resolver && !caddr && !resolved) {
+            if (!json)
+                printf("  server %s: no IPv4 address\n", host);
+            continue;
+        }
+        ProbeTarget t = {.domain = domain, .host = host, .address = caddr ? caddr : resolved ? resolved : host,
                          .port = cport ? cport : mx_port ? mx_port : port, .cafile = opt.cafile,
                          .timeout = (guint)opt.timeout};
         ProbeResult *r = probe_server(&t);
+        HostTlsa *tlsa = published && published->mx_trust == DNS_SECURE ? published_tlsa(dns, host, t.port) : NULL;
+        g_autofree char *dane = published ? published_judge(published, tlsa, r) : NULL;
+        host_tlsa_free(tlsa);
         if (json) {
             if (i)
                 g_string_append_c(json, ',');
-            json_server(json, r);
+            json_server(json, r, dane);
         } else {
-            text_server(r, isatty(STDOUT_FILENO));
+            text_server(r, isatty(STDOUT_FILENO), dane);
         }
         gboolean answered = r->connected && r->banner;
         if (answered && tested++ == 0)
@@ -276,8 +328,18 @@ int main(int argc, char **argv)
         return 2;
     }
     if (opt.level && level_index(opt.level) < 0) {
-        fprintf(stderr, "tlsprobe: --level takes encrypt, verify or secure\n");
+        fprintf(stderr, "tlsprobe: --level takes encrypt, verify, secure, dane, dane-only or mta-sts\n");
         return 2;
+    }
+    if ((!opt.mx && !opt.connect) || opt.resolver) {
+        const char *anchor = opt.trust_anchor ? opt.trust_anchor : "/usr/share/dns/root.key";
+        dns = dns_context_new(opt.resolver ? opt.resolver : "", access(anchor, R_OK) == 0 ? anchor : "", FALSE, &error);
+        if (!dns) {
+            fprintf(stderr, "tlsprobe: %s\n", error->message);
+            return 2;
+        }
+        if (access(anchor, R_OK) != 0)
+            fprintf(stderr, "tlsprobe: warning: trust anchor %s unreadable: DANE cannot be validated\n", anchor);
     }
     g_autoptr(GString) json = opt.json ? g_string_new(NULL) : NULL;
 

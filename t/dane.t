@@ -20,7 +20,7 @@
 #   plain       unlisted, nothing published: Postfix's default, delivered
 . "$(dirname "$0")/lib.sh"
 SRC=${SRCDIR:?set SRCDIR}
-: "${TLSPOLICYD:?set TLSPOLICYD}"
+: "${TLSPOLICYD:?set TLSPOLICYD}" "${TLSPROBE:?set TLSPROBE}"
 if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP nsd/unbound on port 53 and a private Postfix need root"; exit 0; fi
 for tool in nsd unbound ldns-keygen ldns-signzone dig postfix openssl perl python3 curl; do
     command -v $tool >/dev/null || { echo "Bail out! $tool missing (scripts/deps.sh test installs it)"; exit 1; }
@@ -266,6 +266,27 @@ like "$metrics" 'tlspolicyd_dane_lookups_total\{result="found"\} [1-9]' "metrics
 like "$metrics" 'tlspolicyd_dane_lookups_total\{result="failed"\} [1-9]' "metrics: the bogus one counted as failed"
 like "$(printf '%s\n' "$metrics" | grep '^tlspolicyd_mta_sts_fetches_total')" ' 3$' "metrics: three policies fetched (once each)"
 like "$metrics" 'tlspolicyd_route_fallbacks_total\{cause="failed",choice="temp"\} [1-9]' "metrics: TEMP answers for the failed lookup"
+
+# --- tlsprobe: the same facts, checked from outside -------------------------------------
+probe() {  # level domain
+    "$TLSPROBE" --resolver "$DNSLAB_RESOLVER" --trust-anchor "$TMP/lab/ta.ds" --port 2526 --CAfile "$TMP/ca.crt" \
+        --timeout 5 --level "$1" "$2" 2>&1
+}
+out=$(probe dane-only "dane-ok.$Z"); rc=$?
+is "$rc" 0 "tlsprobe --level dane-only dane-ok: passes"
+like "$out" "DANE TLSA +1 usable record, DNSSEC secure; TLSA 3 1 1 matches the certificate" "... the TLSA record matches the served certificate"
+out=$(probe dane "dane-none.$Z"); rc=$?
+is "$rc" 1 "tlsprobe --level dane dane-none: fails (no TLSA, and no STARTTLS for encrypt)"
+like "$out" "dane +FAIL \(no TLSA records: at least encrypt: STARTTLS not offered\)" "... and says why"
+out=$(probe dane-only "dane-bogus.$Z"); rc=$?
+is "$rc" 1 "tlsprobe --level dane-only dane-bogus: fails"
+like "$out" "TLSA lookup bogus" "... the validation failure named"
+out=$(probe mta-sts "hosted.$Z"); rc=$?
+is "$rc" 0 "tlsprobe --level mta-sts hosted: passes (MX under the provider's name, in the patterns)"
+like "$out" "MTA-STS +enforce, mx \*\.provider\.$Z, max_age 86400, id 20261125T1" "... the policy shown"
+out=$(probe mta-sts "sts-wrong.$Z"); rc=$?
+is "$rc" 1 "tlsprobe --level mta-sts sts-wrong: fails"
+like "$out" "mta-sts +FAIL \(policy enforce: certificate does not name the MX host\)" "... the certificate names another host"
 
 # --- a DNS failure never yields plaintext: the resolver goes away ----------------------------
 dnslab_stop

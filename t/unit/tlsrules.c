@@ -73,7 +73,7 @@ static void test_probe_level(void)
         const char *want;
     } rows[] = {
         {LEVEL_ENCRYPT, "encrypt"}, {LEVEL_VERIFY, "verify"},     {LEVEL_SECURE, "secure"},
-        {LEVEL_DANE, "encrypt"},    {LEVEL_DANE_ONLY, "encrypt"},
+        {LEVEL_DANE, "dane"},       {LEVEL_DANE_ONLY, "dane-only"},
     };
     for (guint i = 0; i < G_N_ELEMENTS(rows); i++)
         g_assert_cmpstr(tls_probe_level(rows[i].level), ==, rows[i].want);
