@@ -46,6 +46,26 @@ struct ub_ctx *dns_context_new(const char *resolver, const char *trust_anchor, g
     return ctx;
 }
 
+gboolean dns_name_is_hostname(const char *name)
+{
+    size_t len = strlen(name), label = 0;
+    if (len == 0 || len > 253)
+        return FALSE;
+    for (const char *p = name; *p; p++) {
+        if (*p == '.') {
+            if (label == 0)
+                return FALSE;
+            label = 0;
+            continue;
+        }
+        if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_')
+            return FALSE;
+        if (++label > 63)
+            return FALSE;
+    }
+    return label > 0;
+}
+
 DnsTrust dns_trust(int err, const struct ub_result *r)
 {
     if (err || !r)

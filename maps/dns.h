@@ -22,6 +22,11 @@ GQuark dns_error_quark(void);
  * nothing is ever secure. */
 struct ub_ctx *dns_context_new(const char *resolver, const char *trust_anchor, gboolean threaded, GError **error);
 
+/* Is name a host name DNS can be asked about (letters, digits, '-', '_'
+ * and dots; labels of 1-63 bytes; at most 253 bytes)?  Anything else
+ * (spaces, control bytes, empty labels) is never sent, nor logged. */
+gboolean dns_name_is_hostname(const char *name);
+
 /* How far an answer can be trusted. */
 typedef enum {
     DNS_SECURE,    /* DNSSEC validated (data or a proven absence) */

@@ -4,6 +4,8 @@
  */
 #include "decide.h"
 
+#include "dns.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -414,8 +416,10 @@ static void explain_sources(RouteDecision *d, const LookupMatch *m, gboolean lis
     g_string_append(e, "; MTA-STS: ");
     if (p->sts == SOURCE_FOUND) {
         g_string_append_printf(e, "%s, mx", mtasts_mode_name(p->policy.mode));
-        for (guint i = 0; i < p->policy.n_mx; i++)
+        for (guint i = 0; i < p->policy.n_mx && i < 4; i++)  /* the log line stays short */
             g_string_append_printf(e, " %s", p->policy.mx[i]);
+        if (p->policy.n_mx > 4)
+            g_string_append_printf(e, " and %u more", p->policy.n_mx - 4);
         g_string_append_printf(e, ", max_age %u, %s", p->policy.max_age, p->sts_note);
     } else if (p->sts == SOURCE_OFF || p->sts == SOURCE_PENDING) {
         g_string_append(e, p->sts == SOURCE_OFF ? "not consulted" : "lookup pending");
@@ -535,7 +539,12 @@ static void decide_tls_policy(const char *key, StoreReader *list, const Config *
     }
     LookupMatch m;
     gboolean listed = list && lookup_find(list, domain, c->recipient_delimiter, DIRECTION_OUTBOUND, &m) == LOOKUP_FOUND;
-    const DestinationPolicy *p = lookup(domain, FALSE, listed || c->mta_sts != MTA_STS_OFF, lookup_data);
+    if ((!listed && c->mta_sts == MTA_STS_OFF) || !dns_name_is_hostname(domain)) {
+        g_free(heap);
+        route_notfound(d, "MTA-STS not consulted for this next hop");
+        return;
+    }
+    const DestinationPolicy *p = lookup(domain, FALSE, TRUE, lookup_data);
     g_free(heap);
     if (p->sts == SOURCE_PENDING || p->sts == SOURCE_FAILED)
         d->fallback = p->sts == SOURCE_PENDING                 ? FALLBACK_PENDING_TEMP
@@ -628,7 +637,7 @@ void decide_route(const char *request, StoreReader *list, const Config *c, Desti
     const char *ascii = lookup && !*nexthop && domain[0] != '.' && !key_is_address_literal(domain)
                             ? key_fold_domain(domain, buf, sizeof buf, &heap)
                             : NULL;
-    if (ascii && (listed || c->dane == DANE_AUTO || c->mta_sts != MTA_STS_OFF)) {
+    if (ascii && dns_name_is_hostname(ascii) && (listed || c->dane == DANE_AUTO || c->mta_sts != MTA_STS_OFF)) {
         route_by_sources(ascii, &m, listed, c, lookup, lookup_data, d);
         g_free(heap);
         return;
@@ -638,8 +647,18 @@ void decide_route(const char *request, StoreReader *list, const Config *c, Desti
         route_notfound(d, "recipient not listed");
         return;
     }
-    config_route(c, &m.entry, route, sizeof route);
     d->status = ROUTE_OK;
     d->reason = "listed recipient";
+    if (m.entry.level == LEVEL_DANE && !m.entry.transport) {
+        /* TLSA records not looked up (a next hop, no lookups): never
+         * Postfix's dane, which would go plaintext without them, but
+         * dane-only, where Postfix looks them up and defers without */
+        config_level_route(c, LEVEL_DANE_ONLY, config_bounces(c, &m.entry), config_nexthop(c, &m.entry), route,
+                           sizeof route);
+        d->level = LEVEL_DANE_ONLY;
+        d->reason = "list level dane, TLSA records not looked up (next hop): dane-only";
+    } else {
+        config_route(c, &m.entry, route, sizeof route);
+    }
     g_snprintf(d->reply, sizeof d->reply, "OK %s", route);
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "dns.h"
+#include "escape.h"
 #include "https.h"
 
 #define DANE_MAX_HOSTS 8
@@ -170,8 +171,9 @@ DestinationCounts destinations_counts(const Destinations *d)
 static gboolean resolve(Destinations *d, const char *name, int type, Dest *dest, ub_callback_type callback)
 {
     int err = ub_resolve_async(d->ub, name, type, DNS_CLASS_IN, dest, callback, NULL);
+    char shown[512];
     if (err)
-        g_warning("DNS: cannot start a lookup of %s: %s", name, ub_strerror(err));
+        g_warning("DNS: cannot start a lookup of %s: %s", text_escape(name, shown, sizeof shown), ub_strerror(err));
     return err == 0;
 }
 
@@ -261,6 +263,12 @@ static void on_mx(void *data, int err, struct ub_result *r)
     for (guint i = 0; hosts[i] && i < DANE_MAX_HOSTS; i++) {
         g_autofree char *owner = g_strdup_printf("_%u._tcp.%s", d->settings.tlsa_port, hosts[i]);
         dest->hosts_total++;
+        if (!dns_name_is_hostname(hosts[i])) {
+            dest->hosts_failed++;
+            if (!dest->failed_host[0])
+                g_strlcpy(dest->failed_host, "an MX host name that is not a host name", sizeof dest->failed_host);
+            continue;
+        }
         dest->hosts_left++;
         if (!resolve(d, owner, DNS_TYPE_TLSA, dest, on_tlsa)) {
             dest->hosts_left--;

@@ -618,6 +618,8 @@ static void test_route_sources(void)
          "OK relay-tls:"},
         {"next hop: the list alone", "", "transport b@hop.example", SOURCE_FOUND, SOURCE_FOUND, ENF,
          "OK tls-encrypt:[smart.example]:2525"},
+        {"next hop, list dane: dane-only, never Postfix's dane", "relayhost = [relay.example]\n",
+         "transport b@odane.example", SOURCE_NONE, SOURCE_NONE, 0, "OK tls-dane-only:[relay.example]"},
         {"exemption is not raised", "", "transport b@exempt.bank.example", SOURCE_FOUND, SOURCE_FOUND, ENF, "NOTFOUND "},
         {"report mode is not raised", "", "transport b@watchout.example", SOURCE_FOUND, SOURCE_FOUND, ENF, "NOTFOUND "},
         {"unlisted, off: not asked", "", "transport b@unlisted.example", SOURCE_FOUND, SOURCE_FOUND, ENF, "NOTFOUND "},
