@@ -21,7 +21,8 @@
 #include "https.h"
 
 #define DANE_MAX_HOSTS 8
-#define TTL_MIN 60        /* seconds an answer is kept at least */
+#define TTL_MIN 5         /* seconds an answer is kept at least: a busy domain
+                           * costs its lookups once per 5 s at most */
 #define TTL_MAX 3600      /* and at most, before it is looked up again */
 #define RETRY_AFTER 60    /* a failed lookup is tried again after this */
 #define FETCH_WORKERS 8

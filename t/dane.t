@@ -62,7 +62,7 @@ make_cert() {  # name san...
 make_cert daneok "mx.dane-ok.$Z"
 make_cert provider "mx.provider.$Z"
 make_cert wrongsts other.test
-make_cert https "mta-sts.hosted.$Z" "mta-sts.sts-wrong.$Z" "mta-sts.sts-testing.$Z"
+make_cert https "mta-sts.hosted.$Z" "mta-sts.sts-wrong.$Z" "mta-sts.sts-testing.$Z" "mta-sts.sts-rotate.$Z"
 chmod 644 ./*.key ./*.crt
 tlsa=$(openssl x509 -in daneok.crt -noout -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256 | sed 's/.* //')
 
@@ -87,6 +87,9 @@ mta-sts.sts-wrong IN A 127.0.0.30
 sts-testing     IN MX 10 mx.sts-wrong
 _mta-sts.sts-testing IN TXT "v=STSv1; id=7"
 mta-sts.sts-testing IN A 127.0.0.30
+sts-rotate      IN MX 10 mx.plain
+_mta-sts.sts-rotate 5 IN TXT "v=STSv1; id=1"
+mta-sts.sts-rotate IN A 127.0.0.30
 plain           IN MX 10 mx.plain
 mx.plain        IN A 127.0.0.12
 ZONE
@@ -102,6 +105,7 @@ policy() {  # domain body
 policy "hosted.$Z" "version: STSv1\r\nmode: enforce\r\nmx: *.provider.$Z\r\nmax_age: 86400\r\n"
 policy "sts-wrong.$Z" "version: STSv1\nmode: enforce\nmx: mx.sts-wrong.$Z\nmax_age: 86400\n"
 policy "sts-testing.$Z" "version: STSv1\nmode: testing\nmx: mx.sts-wrong.$Z\nmax_age: 86400\n"
+policy "sts-rotate.$Z" "version: STSv1\nmode: testing\nmx: old.rotate.$Z\nmax_age: 86400\n"
 python3 "$SRC/t/tools/httpsd.py" --listen 127.0.0.30:443 --cert https.crt --key https.key --root www \
     > httpsd.out 2> httpsd.log &
 PIDS+=($!)
@@ -266,6 +270,21 @@ like "$metrics" 'tlspolicyd_dane_lookups_total\{result="found"\} [1-9]' "metrics
 like "$metrics" 'tlspolicyd_dane_lookups_total\{result="failed"\} [1-9]' "metrics: the bogus one counted as failed"
 like "$(printf '%s\n' "$metrics" | grep '^tlspolicyd_mta_sts_fetches_total')" ' 3$' "metrics: three policies fetched (once each)"
 like "$metrics" 'tlspolicyd_route_fallbacks_total\{cause="failed",choice="temp"\} [1-9]' "metrics: TEMP answers for the failed lookup"
+
+# --- MTA-STS refresh (RFC 8461 3.3): a new policy file alone is not fetched; a new id is ----
+metric() { curl -s --unix-socket "$TMP/metrics.sock" http://tlspolicyd/metrics | awk -v m="$1" '$1 == m {print $2}'; }
+like "$(explain "bob@sts-rotate.$Z")" "MTA-STS: testing, mx old.rotate.$Z, max_age 86400, id 1 fetched" "rotate: policy id 1 fetched"
+fetches=$(metric tlspolicyd_mta_sts_fetches_total)
+found=$(metric 'tlspolicyd_mta_sts_lookups_total{result="found"}')
+policy "sts-rotate.$Z" "version: STSv1\nmode: testing\nmx: new.rotate.$Z\nmax_age: 86400\n"
+txt_rechecked() { explain "bob@sts-rotate.$Z" >/dev/null; [ "$(metric 'tlspolicyd_mta_sts_lookups_total{result="found"}')" -gt "$found" ]; }
+ok "rotate: the TXT record is looked at again after its TTL (5 s)" wait_for 30 txt_rechecked
+like "$(explain "bob@sts-rotate.$Z")" "mx old.rotate.$Z, max_age 86400, (cached policy id 1 kept|id 1 fetched)" "... same id: the cached policy stays, the changed file is not fetched"
+is "$(metric tlspolicyd_mta_sts_fetches_total)" "$fetches" "... no fetch"
+sed -i "s/_mta-sts.sts-rotate 5 IN TXT \"v=STSv1; id=1\"/_mta-sts.sts-rotate 5 IN TXT \"v=STSv1; id=2\"/" zone.body
+ok "rotate: the zone re-signed with id=2" dnslab_resign "$TMP/lab" "$TMP/zone.body"
+new_policy() { explain "bob@sts-rotate.$Z" | grep -q "mx new.rotate.$Z, max_age 86400, id 2 fetched"; }
+ok "... the new id makes the daemon fetch the new policy" wait_for 30 new_policy
 
 # --- tlsprobe: the same facts, checked from outside -------------------------------------
 probe() {  # level domain

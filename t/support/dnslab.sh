@@ -9,6 +9,9 @@
 #       the zone's DS ($DIR/ta.ds).  Other zones are forwarded nowhere, so
 #       they fail (SERVFAIL).  Returns non-zero when either does not answer
 #       within 10 s.
+#   dnslab_resign DIR ZONEFILE_BODY_FILE
+#       the zone again from a new body, signed with the same keys (the
+#       trust anchor stays valid); nsd restarted on it
 #   dnslab_stop
 #
 # Records listed in $DIR/bogus (owner names) get their RDATA changed after
@@ -34,6 +37,7 @@ dnslab_start() {  # dir zone-body-file
         } > zone
         ksk=$(ldns-keygen -a ECDSAP256SHA256 -k "$DNSLAB_ZONE") || exit 1
         zsk=$(ldns-keygen -a ECDSAP256SHA256 "$DNSLAB_ZONE") || exit 1
+        echo "$ksk $zsk" > keys
         ldns-signzone -n zone "$ksk" "$zsk" || exit 1
         cp "$ksk.ds" ta.ds
         # break the records named in ./bogus (TLSA data: flip the last hex digit)
@@ -84,6 +88,7 @@ remote-control:
 UNB
     ) || return 1
     nsd -d -c "$dir/nsd.conf" > "$dir/nsd.out" 2>&1 &
+    DNSLAB_NSD=$!
     DNSLAB_PIDS+=($!)
     unbound -d -c "$dir/unbound.conf" > "$dir/unbound.out" 2>&1 &
     DNSLAB_PIDS+=($!)
@@ -91,6 +96,35 @@ UNB
     for i in $(seq 100); do
         dig +short +dnssec +time=1 +tries=1 @"$DNSLAB_RESOLVER" SOA "$DNSLAB_ZONE" 2>/dev/null | grep -q hostmaster \
             && dig +time=1 +tries=1 +dnssec @"$DNSLAB_RESOLVER" SOA "$DNSLAB_ZONE" | grep -q 'flags:.* ad' && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+dnslab_resign() {  # dir zone-body-file
+    local dir=$1 body=$2 serial
+    serial=$(( $(cat "$dir/serial" 2>/dev/null || echo 1) + 1 ))
+    echo "$serial" > "$dir/serial"
+    (
+        cd "$dir" || exit 1
+        {
+            echo "\$ORIGIN $DNSLAB_ZONE."
+            echo "\$TTL 300"
+            echo "@ IN SOA ns.$DNSLAB_ZONE. hostmaster.$DNSLAB_ZONE. $serial 3600 600 86400 300"
+            echo "@ IN NS ns.$DNSLAB_ZONE."
+            echo "ns IN A $DNSLAB_AUTH"
+            cat "$body"
+        } > zone
+        read -r ksk zsk < keys
+        ldns-signzone -n zone "$ksk" "$zsk"
+    ) || return 1
+    kill "$DNSLAB_NSD" 2>/dev/null; wait "$DNSLAB_NSD" 2>/dev/null
+    nsd -d -c "$dir/nsd.conf" >> "$dir/nsd.out" 2>&1 &
+    DNSLAB_NSD=$!
+    DNSLAB_PIDS+=($!)
+    local i
+    for i in $(seq 100); do
+        dig +short +time=1 +tries=1 @"$DNSLAB_AUTH" SOA "$DNSLAB_ZONE" 2>/dev/null | grep -q " $serial " && return 0
         sleep 0.1
     done
     return 1
