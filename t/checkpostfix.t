@@ -68,6 +68,22 @@ like "$out" "fix: relayhost = \[smart.example\]:587 \(tlspolicyd.conf\)" "... an
 check sitepolicy 'postconf -c DIR -e "smtp_tls_policy_maps = texthash:/etc/postfix/tls_policy"' \
     'postconf -c DIR -PX tls-encrypt/unix/smtp_tls_policy_maps'
 like "$out" "service tls-encrypt uses smtp_tls_policy_maps = texthash:/etc/postfix/tls_policy" "a global TLS policy map not overridden"
+
+check stsmaps 'postconf -c DIR -P "tls-secure/unix/smtp_tls_policy_maps="'
+is "$rc" 1 "tls-secure without tlspolicyd's tlspolicy table: exit 1"
+like "$out" "service tls-secure does not ask tlspolicyd's tlspolicy table: MTA-STS mx patterns are not applied" "... named (listed domains go secure under MTA-STS)"
+like "$out" "fix: -o smtp_tls_policy_maps=\\\$tlspolicyd_tls_policy \(master.cf, service tls-secure\)" "... with the fix"
+
+check nodaneonly 'postconf -c DIR -MX tls-dane-only/unix'
+like "$out" "no service tls-dane-only, which the list's DANE-publishing entries need" "no tls-dane-only service: DANE-publishing domains would be deferred"
+
+CONF=$TMP/filter.conf; printf 'dane.example dane direction=outbound\n' >> "$TMP/tls.list"; "$TLSMAP" "$TMP/tls.list" 2>/dev/null
+conf "$CONF" "outbound_routing = filter
+"
+check filterdane
+like "$out" "outbound_routing = filter routes the list's dane entries \(first: dane.example\) to Postfix's dane, which sends in plaintext" "FILTER routing with a dane entry: the plaintext fallback named"
+unset CONF
+sed -i '/^dane.example/d' "$TMP/tls.list"; "$TLSMAP" "$TMP/tls.list" 2>/dev/null
 unlike "$out" "service tls-verify uses" "... only where the override is missing"
 
 check ccert 'postconf -c DIR -e "smtpd_tls_ask_ccert = no"'
