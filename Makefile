@@ -127,6 +127,7 @@ run: all
 	@echo "Try it from another shell:"
 	@echo "  bash -c 'exec 3<>/dev/tcp/127.0.0.1/10040; printf \"request=smtpd_access_policy\nprotocol_state=RCPT\nsender=a@bank.example\n\n\" >&3; read -r r <&3; echo \$$r'"
 	@echo "  postmap -q bob@bank.example socketmap:unix:$(RUN_Q)/private/tlsmap:transport"
+	@echo "  $(B)/tlspolicyd --config $(RUN_DIR)/tlspolicyd.conf --explain bob@bank.example   # list, DANE, MTA-STS"
 	@echo
 	@$(B)/tlspolicyd -v --config $(RUN_DIR)/tlspolicyd.conf & pid=$$!; \
 	    trap 'kill $$pid 2>/dev/null' INT TERM; \
