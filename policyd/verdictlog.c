@@ -63,7 +63,9 @@ const char *verdictlog_format_policy(GString *line, const PolicyRequest *req, co
 
 gboolean verdictlog_route_changes_flow(const RouteDecision *d)
 {
-    return d->status != ROUTE_NOTFOUND || d->report || d->sts_testing;
+    /* a fallback for a pending or failed lookup is the admin's choice
+     * (on_lookup_pending, on_lookup_failure): always said */
+    return d->status != ROUTE_NOTFOUND || d->report || d->sts_testing || d->fallback != FALLBACK_NONE;
 }
 
 const char *verdictlog_format_route(GString *line, const char *request, const RouteDecision *d)

@@ -84,6 +84,12 @@ static void test_route_lines(void)
          "route: socketmap query=\"transport bob@d.example\" key=- level=dane-only reason=\"DANE: TLSA records "
          "published\" reply=\"OK tls-dane-only:\" sources=\"list: not listed; DANE: TLSA on 1 of 1 MX; effective: "
          "tls-dane-only:\""},
+        {"fallback for a failed lookup", "transport bob@f.example",
+         {.status = ROUTE_NOTFOUND, .fallback = FALLBACK_FAILED_LIST, .reason = "recipient not listed; DANE/MTA-STS "
+          "failed (on_lookup_failure=list)", .reply = "NOTFOUND ", .explain = "DANE: MX lookup failed"},
+         TRUE,
+         "lookup: socketmap query=\"transport bob@f.example\" key=- level=- reason=\"recipient not listed; DANE/MTA-STS "
+         "failed (on_lookup_failure=list)\" reply=\"NOTFOUND \" sources=\"DANE: MX lookup failed\""},
         {"MTA-STS testing", "transport bob@t.example",
          {.status = ROUTE_NOTFOUND, .sts_testing = TRUE, .reason = "not listed", .reply = "NOTFOUND ",
           .explain = "MTA-STS: testing; MTA-STS testing: enforced it would route secure"},
