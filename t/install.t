@@ -59,6 +59,7 @@ if command -v systemd-analyze >/dev/null; then
     out=$(systemd-analyze security --offline=yes "$U/tlspolicyd.service" 2>&1)
     score=$(printf '%s\n' "$out" | sed -n 's/.*Overall exposure level for tlspolicyd.service: \([0-9.]*\).*/\1/p')
     ok "security exposure $score is at most 2.0" awk -v s="$score" 'BEGIN { exit !(s != "" && s <= 2.0) }'
+    unlike "$(cat "$U/tlspolicyd.service")" "^IPAddressDeny" "the unit lets the daemon reach DNS resolvers and MTA-STS hosts"
 else
     echo "# systemd-analyze not installed"
     _result 1 "systemd-analyze available"
