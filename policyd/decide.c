@@ -629,12 +629,14 @@ void decide_route(const char *request, StoreReader *list, const Config *c, Desti
         }
     }
     /* DANE and MTA-STS speak of the recipient domain's MX hosts: a route
-     * through a next hop (relayhost, nexthop=) keeps the list's level for
-     * that hop, and "*" or ".domain" keys are not domains to look up. */
+     * through a next hop (relayhost, nexthop=) or an entry's own
+     * transport= (which may relay) keeps the list's level, and "*" or
+     * ".domain" keys are not domains to look up. */
     const char *nexthop = listed ? config_nexthop(c, &m.entry) : c->relayhost;
+    gboolean own_transport = listed && m.entry.transport;
     char buf[KEY_MAX + 1];
     char *heap = NULL;
-    const char *ascii = lookup && !*nexthop && domain[0] != '.' && !key_is_address_literal(domain)
+    const char *ascii = lookup && !*nexthop && !own_transport && domain[0] != '.' && !key_is_address_literal(domain)
                             ? key_fold_domain(domain, buf, sizeof buf, &heap)
                             : NULL;
     if (ascii && dns_name_is_hostname(ascii) && (listed || c->dane == DANE_AUTO || c->mta_sts != MTA_STS_OFF)) {

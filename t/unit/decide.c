@@ -616,6 +616,8 @@ static void test_route_sources(void)
          "OK tls-dane-only-bounce:"},
         {"custom transport kept at the list level", "", "transport b@custom.example", SOURCE_NONE, SOURCE_NONE, 0,
          "OK relay-tls:"},
+        {"custom transport (it may relay): DANE/MTA-STS not applied", "", "transport b@custom.example", SOURCE_FOUND,
+         SOURCE_FOUND, ENF, "OK relay-tls:"},
         {"next hop: the list alone", "", "transport b@hop.example", SOURCE_FOUND, SOURCE_FOUND, ENF,
          "OK tls-encrypt:[smart.example]:2525"},
         {"next hop, list dane: dane-only, never Postfix's dane", "relayhost = [relay.example]\n",
