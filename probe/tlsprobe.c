@@ -151,6 +151,20 @@ static int level_index(const char *name)
     return -1;
 }
 
+/* A destination with no server to probe: why, as text or JSON. */
+static void no_servers(GString *json, const char *domain, const char *why)
+{
+    if (!json) {
+        printf("%s: %s\n", domain, why);
+        return;
+    }
+    g_string_append(json, "{\"destination\":");
+    json_string(json, domain);
+    g_string_append(json, ",\"error\":");
+    json_string(json, why);
+    g_string_append(json, ",\"servers\":[]}");
+}
+
 /* Probe one destination; returns 0/1/2 as the exit status would be. */
 static int probe_destination(const char *destination, GString *json)
 {
@@ -160,6 +174,7 @@ static int probe_destination(const char *destination, GString *json)
     g_autofree char *mx_host = NULL, *mx_port = NULL;
     GError *error = NULL;
     const char *port = opt.port ? opt.port : "25";
+    g_autoptr(Published) published = dns ? published_lookup(dns, domain, opt.cafile, (guint)opt.timeout) : NULL;
 
     /* Where to connect: --mx / --connect skip DNS. */
     if (opt.mx) {
@@ -174,46 +189,26 @@ static int probe_destination(const char *destination, GString *json)
         MxRecord r = {0, g_strdup(domain)};
         g_array_append_val(servers, r);
     } else if (opt.resolver) {
-        g_autoptr(Published) p = published_lookup(dns, domain, opt.cafile, (guint)opt.timeout);
         servers = g_array_new(FALSE, FALSE, sizeof(MxRecord));
-        for (guint i = 0; p->mx[i]; i++) {
-            MxRecord r = {(guint16)i, g_strdup(p->mx[i])};
+        for (guint i = 0; published->mx[i]; i++) {
+            MxRecord r = {(guint16)i, g_strdup(published->mx[i])};  /* in preference order already */
             g_array_append_val(servers, r);
         }
-        if (p->mx_error || mx_order(servers, NULL) == MX_NULL) {
-            const char *why = p->mx_error ? p->mx_error : "null MX: the domain accepts no mail";
-            if (json) {
-                g_string_append(json, "{\"destination\":");
-                json_string(json, domain);
-                g_string_append(json, ",\"error\":");
-                json_string(json, why);
-                g_string_append(json, ",\"servers\":[]}");
-            } else {
-                printf("%s: %s\n", domain, why);
-            }
+        if (published->mx_error || mx_order(servers, NULL) == MX_NULL) {
+            no_servers(json, domain, published->mx_error ? published->mx_error : "null MX: the domain accepts no mail");
             mx_records_free(servers);
             return 2;
         }
     } else {
         MxStatus st = mx_resolve(domain, &servers, &error);
         if (st == MX_NULL || st == MX_ERROR) {
-            const char *why = st == MX_NULL ? "null MX: the domain accepts no mail" : error->message;
-            if (json) {
-                g_string_append(json, "{\"destination\":");
-                json_string(json, domain);
-                g_string_append(json, ",\"error\":");
-                json_string(json, why);
-                g_string_append(json, ",\"servers\":[]}");
-            } else {
-                printf("%s: %s\n", domain, why);
-            }
+            no_servers(json, domain, st == MX_NULL ? "null MX: the domain accepts no mail" : error->message);
             g_clear_error(&error);
             mx_records_free(servers);
             return 2;
         }
     }
 
-    g_autoptr(Published) published = dns ? published_lookup(dns, domain, opt.cafile, (guint)opt.timeout) : NULL;
     g_autofree char *sts = published ? published_sts_summary(published) : NULL;
     if (json) {
         g_string_append(json, "{\"destination\":");

@@ -27,25 +27,17 @@ for tool in nsd unbound ldns-keygen ldns-signzone dig postfix openssl perl pytho
 done
 . "$SRC/t/support/dnslab.sh"
 
-chmod 755 "$TMP"
-PF=$TMP/pf CONF=$TMP/pf/etc Q=$TMP/pf/queue DATA=$TMP/pf/data
-LIST=$TMP/tls.list SINKLOG=$TMP/sinks.log DLOG=$TMP/tlspolicyd.log MAILLOG=$TMP/pf/log/maillog
+. "$SRC/t/support/postfix.sh"
+LIST=$TMP/tls.list SINKLOG=$TMP/sinks.log DLOG=$TMP/tlspolicyd.log
 PIDS=()
 cleanup() {
-    if [ -f "$Q/pid/master.pid" ]; then
-        local master; master=$(tr -d ' ' < "$Q/pid/master.pid")
-        postfix -c "$CONF" stop >/dev/null 2>&1
-        for _ in $(seq 50); do kill -0 "$master" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$master" 2>/dev/null
-    fi
+    pf_stop
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
     dnslab_stop
     wait 2>/dev/null
     [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
-wait_for() { local secs=$1; shift; for _ in $(seq $((secs * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
-log_has() { grep -q -- "$1" "$MAILLOG" 2>/dev/null; }
 Z=lab.example
 
 # --- certificates --------------------------------------------------------------------
@@ -125,9 +117,7 @@ start_sink provider 127.0.0.14 --cert provider.crt --key provider.key
 start_sink wrongsts 127.0.0.15 --cert wrongsts.crt --key wrongsts.key
 
 # --- the private Postfix, MX lookups through the lab --------------------------------------
-mkdir -p "$CONF" "$Q/etc" "$DATA" "$PF/log"
-chown root:root "$Q"; chmod 755 "$Q"
-chown postfix:postfix "$DATA"; chmod 700 "$DATA"
+pf_dirs
 printf 'nameserver %s\noptions trust-ad\n' "$DNSLAB_RESOLVER" > "$Q/etc/resolv.conf"
 printf '127.0.0.1 localhost\n' > "$Q/etc/hosts"
 cat > "$CONF/main.cf" <<MAIN
@@ -153,31 +143,10 @@ smtp_tls_security_level = may
 smtp_tls_loglevel = 1
 delay_warning_time = 0
 MAIN
+echo "# --- postfix/main.cf, as shipped ---" >> "$CONF/main.cf"
 cat "$SRC/postfix/main.cf" >> "$CONF/main.cf"
-cat > "$CONF/master.cf" <<MASTER
-pickup    unix  n - n 60 1 pickup
-cleanup   unix  n - n - 0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-tlsmgr    unix  - - n 1000? 1 tlsmgr
-rewrite   unix  - - n - - trivial-rewrite
-bounce    unix  - - n - 0 bounce
-defer     unix  - - n - 0 bounce
-trace     unix  - - n - 0 bounce
-verify    unix  - - n - 1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n - - proxymap
-smtp      unix  - - y - - smtp
-relay     unix  - - y - - smtp
-showq     unix  n - n - - showq
-error     unix  - - n - - error
-retry     unix  - - n - - error
-discard   unix  - - n - - discard
-anvil     unix  - - n - 1 anvil
-scache    unix  - - n - 1 scache
-postlog   unix-dgram n - n - 1 postlogd
-MASTER
-cat "$SRC/postfix/master.cf" >> "$CONF/master.cf"
-cp "$SRC/postfix/tlspolicyd_bounce" "$CONF/tlspolicyd_bounce"
+pf_base_services > "$CONF/master.cf"
+pf_install_snippets
 out=$(postfix -c "$CONF" check 2>&1); is "$?" 0 "postfix check accepts the shipped snippets"
 [ -n "$out" ] && printf '%s\n' "$out" | sed 's/^/# /'
 postfix -c "$CONF" start >/dev/null 2>&1

@@ -19,29 +19,19 @@ for tool in postfix swaks openssl perl; do
     command -v $tool >/dev/null || { echo "Bail out! $tool missing (scripts/deps.sh test installs it)"; exit 1; }
 done
 
-chmod 755 "$TMP"                     # postfix must traverse it
-PF=$TMP/pf CONF=$TMP/pf/etc Q=$TMP/pf/queue DATA=$TMP/pf/data
+. "$SRC/t/support/postfix.sh"
 LIST=$TMP/tls.list SINKLOG=$TMP/sinks.log DLOG=$TMP/tlspolicyd.log
-MAILLOG=$TMP/pf/log/maillog
 PIDS=()
 
 cleanup() {
-    if [ -f "$Q/pid/master.pid" ]; then
-        local master; master=$(tr -d ' ' < "$Q/pid/master.pid")
-        postfix -c "$CONF" stop >/dev/null 2>&1
-        for _ in $(seq 50); do kill -0 "$master" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$master" 2>/dev/null
-    fi
+    pf_stop
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
     wait 2>/dev/null
     [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-# Poll (bounded) until CMD succeeds.
-wait_for() { local secs=$1; shift; for _ in $(seq $((secs * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
 sink_has() { grep -q -- "$1" "$SINKLOG" 2>/dev/null; }
-log_has() { grep -q -- "$1" "$MAILLOG" 2>/dev/null; }
 
 # --- certificates: a test CA, server certificates signed by it -----------------
 cd "$TMP" || exit 1
@@ -87,9 +77,7 @@ PIDS+=($!)
 wait_for 10 grep -q ready "$TMP/sink-filter.out" || echo "# content filter did not start"
 
 # --- the private Postfix instance -------------------------------------------------
-mkdir -p "$CONF" "$Q/etc" "$DATA" "$PF/log"
-chown root:root "$Q"; chmod 755 "$Q"
-chown postfix:postfix "$DATA"; chmod 700 "$DATA"
+pf_dirs
 # Chrooted smtp clients resolve next-hops from the queue's own hosts file.
 cat > "$Q/etc/hosts" <<HOSTS
 127.0.0.1 localhost
@@ -167,30 +155,9 @@ scan unix - - n - 4 smtp
   -o smtpd_recipient_restrictions=permit_mynetworks,reject
   -o smtpd_relay_restrictions=permit_mynetworks,reject
   -o smtpd_authorized_xforward_hosts=127.0.0.0/8
-pickup    unix  n - n 60 1 pickup
-cleanup   unix  n - n - 0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-tlsmgr    unix  - - n 1000? 1 tlsmgr
-rewrite   unix  - - n - - trivial-rewrite
-bounce    unix  - - n - 0 bounce
-defer     unix  - - n - 0 bounce
-trace     unix  - - n - 0 bounce
-verify    unix  - - n - 1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n - - proxymap
-smtp      unix  - - y - - smtp
-relay     unix  - - y - - smtp
-showq     unix  n - n - - showq
-error     unix  - - n - - error
-retry     unix  - - n - - error
-discard   unix  - - n - - discard
-anvil     unix  - - n - 1 anvil
-scache    unix  - - n - 1 scache
-postlog   unix-dgram n - n - 1 postlogd
 MASTER
-echo "# --- postfix/master.cf, as shipped ---" >> "$CONF/master.cf"
-cat "$SRC/postfix/master.cf" >> "$CONF/master.cf"
-cp "$SRC/postfix/tlspolicyd_bounce" "$CONF/tlspolicyd_bounce"
+pf_base_services >> "$CONF/master.cf"
+pf_install_snippets
 
 out=$(postfix -c "$CONF" check 2>&1); is "$?" 0 "postfix check accepts the shipped snippets"
 [ -n "$out" ] && printf '%s\n' "$out" | sed 's/^/# /'
