@@ -104,17 +104,10 @@ PIDS+=($!)
 ok "HTTPS server for the policies is up" wait_for 10 grep -q ready httpsd.out
 
 # --- sinks ---------------------------------------------------------------------------------
-start_sink() {  # name address [options]
-    local name=$1 addr=$2; shift 2
-    perl "$SRC/t/tools/smtpsink.pl" --name "$name" --listen "$addr:2526" --log "$SINKLOG" \
-        --hostname "$name.$Z" "$@" > "sink-$name.out" 2>&1 &
-    PIDS+=($!)
-    wait_for 10 grep -q ready "sink-$name.out" || echo "# sink $name did not start"
-}
-start_sink plain 127.0.0.12
-start_sink daneok 127.0.0.13 --cert daneok.crt --key daneok.key
-start_sink provider 127.0.0.14 --cert provider.crt --key provider.key
-start_sink wrongsts 127.0.0.15 --cert wrongsts.crt --key wrongsts.key
+start_sink plain 127.0.0.12 --hostname "plain.$Z"
+start_sink daneok 127.0.0.13 --cert daneok.crt --key daneok.key --hostname "daneok.$Z"
+start_sink provider 127.0.0.14 --cert provider.crt --key provider.key --hostname "provider.$Z"
+start_sink wrongsts 127.0.0.15 --cert wrongsts.crt --key wrongsts.key --hostname "wrongsts.$Z"
 
 # --- the private Postfix, MX lookups through the lab --------------------------------------
 pf_dirs
@@ -179,27 +172,25 @@ PIDS+=($!)
 ok "tlspolicyd is up" wait_for 10 test -S "$Q/private/tlsmap"
 
 explain() { "$TLSPOLICYD" --config tlspolicyd.conf --explain "$1" 2>&1; }
-out=$(explain "bob@dane-ok.$Z")
-like "$out" "DANE: TLSA on 1 of 1 MX, DNSSEC secure" "--explain dane-ok: the TLSA records"
-like "$out" "effective: tls-dane-only:" "... effective route tls-dane-only"
-out=$(explain "bob@dane-none.$Z")
-like "$out" "DANE: no TLSA records on 1 MX \(DNSSEC secure\)" "--explain dane-none: secure proof of no TLSA"
-like "$out" "answer: OK tls-encrypt:" "... listed dane without TLSA: encrypt, never Postfix's plaintext fallback"
-out=$(explain "bob@hosted.$Z")
-like "$out" "MTA-STS: enforce, mx \*\.provider\.$Z, max_age 86400" "--explain hosted: the MTA-STS policy"
-like "$out" "list: secure \(key hosted.$Z\)" "... the list's verdict"
-like "$out" "answer: OK tls-secure:" "... routed secure"
-out=$(explain "bob@sts-wrong.$Z")
-like "$out" "list: not listed.*MTA-STS: enforce, mx mx\.sts-wrong\.$Z" "--explain sts-wrong: unlisted, enforced policy"
-like "$out" "answer: OK tls-secure:" "... routed secure (mta_sts = enforce)"
-out=$(explain "bob@dane-bogus.$Z")
-like "$out" "DANE: TLSA lookup failed: _2526._tcp.mx.dane-bogus.$Z bogus" "--explain dane-bogus: validation failure named"
-like "$out" "answer: TEMP " "... TEMP (on_lookup_failure = temp)"
-out=$(explain "bob@sts-testing.$Z")
-like "$out" "MTA-STS: testing, mx mx.sts-wrong.$Z.*MTA-STS testing: enforced it would route secure" "--explain sts-testing: a testing policy, reported"
-like "$out" "answer: NOTFOUND" "... and not enforced"
-out=$(explain "bob@plain.$Z")
-like "$out" "answer: NOTFOUND" "--explain plain: nothing published, unlisted: not routed"
+# --explain, one row per domain: what the output must say, and why
+while IFS='|' read -r domain pattern name; do
+    like "$(explain "bob@$domain.$Z")" "$pattern" "--explain $domain: $name"
+done <<ROWS
+dane-ok|DANE: TLSA on 1 of 1 MX, DNSSEC secure|the TLSA records
+dane-ok|effective: tls-dane-only:|effective route tls-dane-only
+dane-none|DANE: no TLSA records on 1 MX \(DNSSEC secure\)|a secure proof of no TLSA
+dane-none|answer: OK tls-encrypt:|listed dane without TLSA: encrypt, never Postfix's plaintext fallback
+hosted|MTA-STS: enforce, mx \*\.provider\.$Z, max_age 86400|the MTA-STS policy
+hosted|list: secure \(key hosted.$Z\)|the list's verdict
+hosted|answer: OK tls-secure:|routed secure
+sts-wrong|list: not listed.*MTA-STS: enforce, mx mx\.sts-wrong\.$Z|unlisted, an enforced policy
+sts-wrong|answer: OK tls-secure:|routed secure (mta_sts = enforce)
+dane-bogus|DANE: TLSA lookup failed: _2526._tcp.mx.dane-bogus.$Z bogus|the validation failure named
+dane-bogus|answer: TEMP |TEMP (on_lookup_failure = temp)
+sts-testing|MTA-STS: testing, mx mx.sts-wrong.$Z.*MTA-STS testing: enforced it would route secure|a testing policy, reported
+sts-testing|answer: NOTFOUND|and not enforced
+plain|answer: NOTFOUND|nothing published, unlisted: not routed
+ROWS
 # the tls-secure transports' TLS policy table
 out=$(postmap -c "$CONF" -q "hosted.$Z" "socketmap:unix:$Q/private/tlsmap:tlspolicy" 2>&1)
 is "$out" "secure match=.provider.$Z servername=hostname" "tlspolicy table: the MTA-STS patterns as Postfix's match="

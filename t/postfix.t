@@ -58,13 +58,6 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=mx.vbank.test" \
 chmod 644 ./*.key ./*.crt
 
 # --- sinks on distinct loopback addresses, port 2526 ----------------------------
-start_sink() {  # name address [options]
-    local name=$1 addr=$2; shift 2
-    perl "$SRC/t/tools/smtpsink.pl" --name "$name" --listen "$addr:2526" --log "$SINKLOG" \
-        --hostname "sink-$name.test" "$@" > "$TMP/sink-$name.out" 2>&1 &
-    PIDS+=($!)
-    wait_for 10 grep -q ready "$TMP/sink-$name.out" || echo "# sink $name did not start"
-}
 start_sink plain 127.0.0.2
 start_sink good 127.0.0.3 --cert good.crt --key good.key
 start_sink wrong 127.0.0.4 --cert wrong.crt --key wrong.key

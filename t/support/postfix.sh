@@ -8,6 +8,11 @@
 #                             (pickup, cleanup, qmgr, the smtp clients...)
 #   pf_install_snippets       append postfix/master.cf, copy tlspolicyd_bounce
 #   pf_stop                   stop it (bounded wait, then kill)
+#   start_sink NAME ADDR [smtpsink options]
+#                             a recording SMTP sink (t/tools/smtpsink.pl) on
+#                             ADDR:2526 logging to $SINKLOG, hostname
+#                             sink-NAME.test unless --hostname says; its pid
+#                             joins PIDS
 #   wait_for SECS CMD...      poll (bounded) until CMD succeeds
 #   log_has PATTERN           the maillog has a line matching PATTERN
 PF=$TMP/pf CONF=$TMP/pf/etc Q=$TMP/pf/queue DATA=$TMP/pf/data
@@ -60,4 +65,12 @@ pf_stop() {
     postfix -c "$CONF" stop >/dev/null 2>&1
     for _ in $(seq 50); do kill -0 "$master" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$master" 2>/dev/null
+}
+
+start_sink() {  # name address [options]
+    local name=$1 addr=$2; shift 2
+    perl "$SRC/t/tools/smtpsink.pl" --name "$name" --listen "$addr:2526" --log "$SINKLOG" \
+        --hostname "sink-$name.test" "$@" > "$TMP/sink-$name.out" 2>&1 &
+    PIDS+=($!)
+    wait_for 10 grep -q ready "$TMP/sink-$name.out" || echo "# sink $name did not start"
 }
