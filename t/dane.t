@@ -113,29 +113,16 @@ start_sink wrongsts 127.0.0.15 --cert wrongsts.crt --key wrongsts.key --hostname
 pf_dirs
 printf 'nameserver %s\noptions trust-ad\n' "$DNSLAB_RESOLVER" > "$Q/etc/resolv.conf"
 printf '127.0.0.1 localhost\n' > "$Q/etc/hosts"
-cat > "$CONF/main.cf" <<MAIN
-compatibility_level = 3.6
-queue_directory = $Q
-data_directory = $DATA
-maillog_file = $MAILLOG
-maillog_file_prefixes = $TMP
+{ pf_base_main
+  cat <<MAIN
+# --- this test's own ---
 myhostname = mx.sender.test
 mydomain = sender.test
-mydestination =
-local_recipient_maps =
-alias_maps =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
 smtp_dns_support_level = dnssec
 smtp_host_lookup = dns
-smtp_tcp_port = 2526
-smtp_connect_timeout = 5s
-smtp_tls_CAfile = $TMP/ca.crt
-smtp_tls_security_level = may
 smtp_tls_loglevel = 1
-delay_warning_time = 0
 MAIN
+} > "$CONF/main.cf"
 echo "# --- postfix/main.cf, as shipped ---" >> "$CONF/main.cf"
 cat "$SRC/postfix/main.cf" >> "$CONF/main.cf"
 pf_base_services > "$CONF/master.cf"

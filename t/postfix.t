@@ -82,35 +82,21 @@ cat > "$Q/etc/hosts" <<HOSTS
 HOSTS
 echo "hosts: files" > "$Q/etc/nsswitch.conf"
 
-cat > "$CONF/main.cf" <<MAIN
-# --- test instance: private directories, loopback, no DNS ---
-compatibility_level = 3.6
-queue_directory = $Q
-data_directory = $DATA
-maillog_file = $MAILLOG
-maillog_file_prefixes = $TMP
+{ pf_base_main
+  cat <<MAIN
+# --- this test's own ---
 myhostname = mx.postfix.test
 mydomain = postfix.test
-mydestination =
 relay_domains = local.test
-local_recipient_maps =
-alias_maps =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
 smtp_dns_support_level = disabled
 smtp_host_lookup = native
-smtp_tcp_port = 2526
-smtp_connect_timeout = 5s
-smtp_tls_CAfile = $TMP/ca.crt
-smtp_tls_security_level = may
 smtpd_tls_cert_file = $TMP/mx.crt
 smtpd_tls_key_file = $TMP/mx.key
 smtpd_tls_security_level = may
 smtpd_tls_protocols = >=TLSv1
 tls_medium_cipherlist = DEFAULT:@SECLEVEL=0
-delay_warning_time = 0
 MAIN
+} > "$CONF/main.cf"
 echo "# --- postfix/main.cf, as shipped ---" >> "$CONF/main.cf"
 cat "$SRC/postfix/main.cf" >> "$CONF/main.cf"
 # the site's own CA: the one line it changes

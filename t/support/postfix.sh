@@ -4,6 +4,9 @@
 #
 #   PF CONF Q DATA MAILLOG    the instance's directories and log
 #   pf_dirs                   make them, owned as Postfix wants them
+#   pf_base_main              the main.cf lines every instance has: its
+#                             directories, loopback only, smtp to port 2526
+#                             trusting $TMP/ca.crt, no delay warnings
 #   pf_base_services          the master.cf lines every instance needs
 #                             (pickup, cleanup, qmgr, the smtp clients...)
 #   pf_install_snippets       append postfix/master.cf, copy tlspolicyd_bounce
@@ -26,6 +29,28 @@ pf_dirs() {
     mkdir -p "$CONF" "$Q/etc" "$DATA" "$PF/log"
     chown root:root "$Q"; chmod 755 "$Q"
     chown postfix:postfix "$DATA"; chmod 700 "$DATA"
+}
+
+pf_base_main() {
+    cat <<MAIN
+# --- test instance: private directories, loopback ---
+compatibility_level = 3.6
+queue_directory = $Q
+data_directory = $DATA
+maillog_file = $MAILLOG
+maillog_file_prefixes = $TMP
+mydestination =
+local_recipient_maps =
+alias_maps =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtp_tcp_port = 2526
+smtp_connect_timeout = 5s
+smtp_tls_CAfile = $TMP/ca.crt
+smtp_tls_security_level = may
+delay_warning_time = 0
+MAIN
 }
 
 pf_base_services() {
