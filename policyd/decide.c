@@ -287,6 +287,15 @@ static void start_transaction(TransactionState *txn, const char *instance, const
     txn->started = TRUE;
 }
 
+/* FILTER routes are decided without DANE lookups (the policy service
+ * answers at RCPT): a dane entry goes dane-only, where Postfix looks the
+ * TLSA records up itself and defers without them, never Postfix's dane,
+ * which would send in plaintext. */
+static TlsLevel filter_level(const Entry *entry)
+{
+    return entry->level == LEVEL_DANE && !entry->transport ? LEVEL_DANE_ONLY : entry->level;
+}
+
 static void decide_outbound(const PolicyRequest *req, StoreReader *list, const Config *c,
                             TransactionState *txn, Decision *d)
 {
@@ -311,7 +320,12 @@ static void decide_outbound(const PolicyRequest *req, StoreReader *list, const C
         g_strlcpy(d->key, match.key, sizeof d->key);
         d->level = match.entry.level;
         if (!entry_level_is_exemption(match.entry.level)) {
-            config_route(c, &match.entry, r.route, sizeof r.route);
+            r.level = filter_level(&match.entry);
+            if (r.level != match.entry.level)
+                config_level_route(c, r.level, config_bounces(c, &match.entry), config_nexthop(c, &match.entry),
+                                   r.route, sizeof r.route);
+            else
+                config_route(c, &match.entry, r.route, sizeof r.route);
             if (match.entry.mode == MODE_REPORT) {
                 d->verdict = VERDICT_FILTER;
                 g_snprintf(d->action, sizeof d->action, "FILTER %s", r.route);
@@ -319,7 +333,6 @@ static void decide_outbound(const PolicyRequest *req, StoreReader *list, const C
                 downgrade_to_report(d);
                 return;
             }
-            r.level = match.entry.level;
             r.bounce = config_bounces(c, &match.entry);
             r.custom = match.entry.transport != NULL;
             r.nexthop = config_nexthop(c, &match.entry);

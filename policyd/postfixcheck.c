@@ -376,9 +376,10 @@ static void check_list(Check *c)
             wants_certs = TRUE;
         if (entry_covers(e, DIRECTION_OUTBOUND) && c->config->outbound_routing == ROUTING_FILTER
             && e->level == LEVEL_DANE && g_hash_table_add(reported, g_strdup("filter-dane")))
-            problem(c, "outbound_routing = transport_maps (tlspolicyd.conf), or dane-only in the list",
-                    "tlspolicyd.conf: outbound_routing = filter routes the list's dane entries (first: %s) to "
-                    "Postfix's dane, which sends in plaintext when the destination publishes no TLSA records",
+            problem(c, "outbound_routing = transport_maps (tlspolicyd.conf)",
+                    "tlspolicyd.conf: outbound_routing = filter routes the list's dane entries (first: %s) "
+                    "dane-only (FILTER decisions look no TLSA records up): mail to such a domain without TLSA "
+                    "records is deferred, where transport_maps routing would send it encrypted",
                     rec->key);
         if (!entry_covers(e, DIRECTION_OUTBOUND) || c->config->outbound_routing == ROUTING_FILTER)
             continue;

@@ -81,7 +81,7 @@ CONF=$TMP/filter.conf; printf 'dane.example dane direction=outbound\n' >> "$TMP/
 conf "$CONF" "outbound_routing = filter
 "
 check filterdane
-like "$out" "outbound_routing = filter routes the list's dane entries \(first: dane.example\) to Postfix's dane, which sends in plaintext" "FILTER routing with a dane entry: the plaintext fallback named"
+like "$out" "outbound_routing = filter routes the list's dane entries \(first: dane.example\) dane-only .*deferred" "FILTER routing with a dane entry: dane-only, the deferrals named"
 unset CONF
 sed -i '/^dane.example/d' "$TMP/tls.list"; "$TLSMAP" "$TMP/tls.list" 2>/dev/null
 unlike "$out" "service tls-verify uses" "... only where the override is missing"
