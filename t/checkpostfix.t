@@ -77,7 +77,10 @@ like "$out" "fix: -o smtp_tls_policy_maps=\\\$tlspolicyd_tls_policy \(master.cf,
 check nodaneonly 'postconf -c DIR -MX tls-dane-only/unix'
 like "$out" "no service tls-dane-only, which the list's DANE-publishing entries need" "no tls-dane-only service: DANE-publishing domains would be deferred"
 
-CONF=$TMP/filter.conf; printf 'dane.example dane direction=outbound\n' >> "$TMP/tls.list"; "$TLSMAP" "$TMP/tls.list" 2>/dev/null
+printf 'dane.example dane direction=outbound\n' >> "$TMP/tls.list"; "$TLSMAP" "$TMP/tls.list" 2>/dev/null
+check danelisted
+like "$rc:$out" "^0:.*no problems found" "a dane entry with the shipped snippets: clean (it needs tls-dane-only and tls-encrypt, not tls-dane)"
+CONF=$TMP/filter.conf
 conf "$CONF" "outbound_routing = filter
 "
 check filterdane
