@@ -79,7 +79,8 @@ like "$out" "no service tls-dane-only, which the list's DANE-publishing entries 
 
 printf 'dane.example dane direction=outbound\n' >> "$TMP/tls.list"; "$TLSMAP" "$TMP/tls.list" 2>/dev/null
 check danelisted
-like "$rc:$out" "^0:.*no problems found" "a dane entry with the shipped snippets: clean (it needs tls-dane-only and tls-encrypt, not tls-dane)"
+is "$rc" 0 "a dane entry with the shipped snippets: exit 0 (it needs tls-dane-only and tls-encrypt, not tls-dane)"
+like "$out" "no problems found" "... no problems found"
 CONF=$TMP/filter.conf
 conf "$CONF" "outbound_routing = filter
 "
