@@ -19,6 +19,7 @@
 #include "decide.h"
 #include "destination.h"
 #include "endpoint.h"
+#include "escape.h"
 #include "http.h"
 #include "ledger.h"
 #include "logging.h"
@@ -510,10 +511,14 @@ static void explain_page(Server *s, const HttpRequest *req, GString *body)
     g_autofree char *request = g_strdup_printf("%s %s", s->config->socketmap_name, address);
     RouteAnswer a = {.request = request};
     with_list(s, decide_socketmap, &a);
-    g_string_append_printf(body, "address: %s\n", address);
-    g_string_append_printf(body, "sources: %s\n", *a.d.explain ? a.d.explain : "list only (DANE/MTA-STS not consulted)");
+    /* the address and what DNS said reach a terminal: escaped */
+    char shown[2 * sizeof a.d.explain];
+    g_string_append_printf(body, "address: %s\n", text_escape(address, shown, sizeof shown));
+    g_string_append_printf(body, "sources: %s\n",
+                           *a.d.explain ? text_escape(a.d.explain, shown, sizeof shown)
+                                        : "list only (DANE/MTA-STS not consulted)");
     g_string_append_printf(body, "reason: %s\n", a.d.reason);
-    g_string_append_printf(body, "answer: %s\n", a.d.reply);
+    g_string_append_printf(body, "answer: %s\n", text_escape(a.d.reply, shown, sizeof shown));
 }
 
 /* HTTP (metrics_listen): one request, one reply, then close. */

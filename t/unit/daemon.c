@@ -720,6 +720,13 @@ static void test_metrics_endpoint(void)
     g_autofree char *junk = g_strnfill(9000, 'x');
     g_autofree char *big = http_exchange(msock, junk);
     g_assert_true(g_str_has_prefix(big, "HTTP/1.1 431 "));
+    /* /explain (tlspolicyd --explain): the list's verdict and the sources;
+     * what it echoes is escaped (a control byte in the address) */
+    g_autofree char *explain = http_exchange(msock, "GET /explain?address=a%0Db%40listed.example HTTP/1.1\r\n\r\n");
+    if (!strstr(explain, "\r\n\r\naddress: a\\x0Db@listed.example\nsources: list: encrypt (key listed.example); DANE: ")
+        || !strstr(explain, "\nanswer: OK tls-")
+        || !strstr(explain, "; MTA-STS: "))
+        g_error("explain: %s", explain);
     /* the list it loaded was logged, with its size */
     g_assert_true(client_wait_for_log(d.log, "metrics.list.lmdb loaded: 2 entries (inode ", 1, 5000));
     own_daemon_stop(&d);
