@@ -211,7 +211,6 @@ static void dane_conclude(Destinations *d, Dest *dest)
     dest->hosts_total = 0;
 }
 
-
 static void on_tlsa(void *data, int err, struct ub_result *r)
 {
     Dest *dest = data;
