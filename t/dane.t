@@ -82,6 +82,9 @@ mta-sts.sts-testing IN A 127.0.0.30
 sts-rotate      IN MX 10 mx.plain
 _mta-sts.sts-rotate 5 IN TXT "v=STSv1; id=1"
 mta-sts.sts-rotate IN A 127.0.0.30
+sts-badcert     IN MX 10 mx.plain
+_mta-sts.sts-badcert IN TXT "v=STSv1; id=1"
+mta-sts.sts-badcert IN A 127.0.0.30
 plain           IN MX 10 mx.plain
 mx.plain        IN A 127.0.0.12
 ZONE
@@ -177,6 +180,8 @@ dane-bogus|answer: TEMP |TEMP (on_lookup_failure = temp)
 sts-testing|MTA-STS: testing, mx mx.sts-wrong.$Z.*MTA-STS testing: enforced it would route secure|a testing policy, reported
 sts-testing|answer: NOTFOUND|and not enforced
 plain|answer: NOTFOUND|nothing published, unlisted: not routed
+sts-badcert|MTA-STS: policy fetch: TLS handshake with mta-sts.sts-badcert.$Z: |a policy host whose certificate names others: the fetch fails
+sts-badcert|answer: TEMP |... TEMP (on_lookup_failure = temp), never a route without the policy
 ROWS
 # the tls-secure transports' TLS policy table
 out=$(postmap -c "$CONF" -q "hosted.$Z" "socketmap:unix:$Q/private/tlsmap:tlspolicy" 2>&1)
@@ -215,7 +220,9 @@ like "$(grep "route: .*bob@dane-ok.$Z" "$DLOG" | head -1)" "reason=\"DANE: TLSA 
 metrics=$(curl -s --unix-socket "$TMP/metrics.sock" http://tlspolicyd/metrics)
 like "$metrics" 'tlspolicyd_dane_lookups_total\{result="found"\} [1-9]' "metrics: DANE lookups that found TLSA records"
 like "$metrics" 'tlspolicyd_dane_lookups_total\{result="failed"\} [1-9]' "metrics: the bogus one counted as failed"
-like "$(printf '%s\n' "$metrics" | grep '^tlspolicyd_mta_sts_fetches_total')" ' 3$' "metrics: three policies fetched (once each)"
+is "$(printf '%s\n' "$metrics" | grep '^tlspolicyd_mta_sts_fetch' | tr '\n' ' ')" \
+    "tlspolicyd_mta_sts_fetches_total 4 tlspolicyd_mta_sts_fetch_failures_total 1 " \
+    "metrics: four policies fetched (once each), the bad certificate's failed"
 like "$metrics" 'tlspolicyd_route_fallbacks_total\{cause="failed",choice="temp"\} [1-9]' "metrics: TEMP answers for the failed lookup"
 
 # --- MTA-STS refresh (RFC 8461 3.3): a new policy file alone is not fetched; a new id is ----

@@ -1,6 +1,10 @@
 /* mtasts.c - unit tests of the MTA-STS parsers (maps/mtasts.c) and the
  * policy fetch's response parser (maps/https.c). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "https.h"
 #include "mtasts.h"
@@ -150,6 +154,31 @@ static void test_response(void)
     }
 }
 
+/* A policy host that accepts and never answers: the fetch ends at its
+ * deadline with "timed out", however the server stalls. */
+static void test_fetch_deadline(void)
+{
+    int listener = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    g_assert_cmpint(bind(listener, (struct sockaddr *)&sa, sizeof sa), ==, 0);
+    g_assert_cmpint(listen(listener, 4), ==, 0);
+    g_assert_cmpint(getsockname(listener, (struct sockaddr *)&sa, &len), ==, 0);
+    char *addresses[] = {"127.0.0.1", NULL};
+    HttpsFetch f = {.host = "mta-sts.stall.example", .addresses = addresses, .port = ntohs(sa.sin_port),
+                    .ca_file = "", .timeout_ms = 500};
+    GError *error = NULL;
+    gint64 start = g_get_monotonic_time();
+    GBytes *body = https_fetch_policy(&f, &error);
+    gint64 took_ms = (g_get_monotonic_time() - start) / 1000;
+    g_assert_null(body);
+    g_assert_nonnull(strstr(error->message, "timed out"));
+    g_assert_cmpint(took_ms, >=, 450);
+    g_assert_cmpint(took_ms, <, 3000);
+    g_error_free(error);
+    close(listener);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -158,5 +187,6 @@ int main(int argc, char **argv)
     g_test_add_func("/mtasts/mx_matches", test_mx_matches);
     g_test_add_func("/mtasts/postfix_match", test_postfix_match);
     g_test_add_func("/mtasts/response", test_response);
+    g_test_add_func("/mtasts/fetch_deadline", test_fetch_deadline);
     return g_test_run();
 }
