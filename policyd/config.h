@@ -69,6 +69,7 @@ typedef struct {
     guint dane_tlsa_port;       /* the port Postfix's smtp connects to */
     char *mta_sts_ca_file;      /* "" = the system's CAs */
     guint mta_sts_timeout;      /* seconds for one policy fetch */
+    char *mta_sts_state_file;   /* MTA-STS policies across restarts, "" none */
     char *tls_policy_name;      /* the socketmap table smtp_tls_policy_maps asks */
 
     RequestLimits limits;

@@ -61,6 +61,7 @@ struct Destinations {
     GAsyncQueue *done;         /* FetchJob */
     int wake_fd;
     DestinationCounts count;
+    gboolean changed;          /* a new policy since the last save */
 };
 
 const char *destination_source_name(SourceState state)
@@ -400,6 +401,7 @@ static void fetch_done(Destinations *d, FetchJob *job)
     g_strlcpy(dest->p.sts_id, dest->new_id, sizeof dest->p.sts_id);
     dest->p.sts_expires = g_get_real_time() / G_USEC_PER_SEC + policy.max_age;
     g_snprintf(dest->p.sts_note, sizeof dest->p.sts_note, "id %s fetched", dest->new_id);
+    d->changed = TRUE;
     sts_done(d, dest, SOURCE_FOUND, "");
 }
 
@@ -471,4 +473,94 @@ const DestinationPolicy *destinations_get(Destinations *d, const char *domain, g
         sts_start(d, dest);
     current = NULL;
     return &dest->p;
+}
+
+/*
+ * MTA-STS policies across restarts
+ */
+#define STATE_GROUP_PREFIX "mta-sts "
+
+/* The policy as a policy file: what mtasts_parse_policy() reads back. */
+static char *policy_text(const MtastsPolicy *p)
+{
+    GString *t = g_string_new("version: STSv1\n");
+    g_string_append_printf(t, "mode: %s\n", mtasts_mode_name(p->mode));
+    for (guint i = 0; i < p->n_mx; i++)
+        g_string_append_printf(t, "mx: %s\n", p->mx[i]);
+    g_string_append_printf(t, "max_age: %u\n", p->max_age);
+    return g_string_free(t, FALSE);
+}
+
+gboolean destinations_save(Destinations *d, const char *path, GError **error)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    for (GList *l = d->order.head; l; l = l->next) {
+        const Dest *dest = l->data;
+        if (!cached_policy_valid(dest))
+            continue;
+        g_autofree char *group = g_strconcat(STATE_GROUP_PREFIX, dest->domain, NULL);
+        g_autofree char *text = policy_text(&dest->p.policy);
+        g_key_file_set_string(kf, group, "id", dest->p.sts_id);
+        g_key_file_set_int64(kf, group, "expires", dest->p.sts_expires);
+        g_key_file_set_string(kf, group, "policy", text);
+    }
+    /* g_file_set_contents underneath: a temporary file, fsync, rename */
+    if (!g_key_file_save_to_file(kf, path, error))
+        return FALSE;
+    d->changed = FALSE;
+    return TRUE;
+}
+
+/* One saved policy back into the cache, if it is still valid and parses;
+ * a damaged group is skipped, never half-used. */
+static gboolean load_policy(Destinations *d, GKeyFile *kf, const char *group, gint64 now)
+{
+    const char *domain = group + strlen(STATE_GROUP_PREFIX);
+    g_autofree char *id = g_key_file_get_string(kf, group, "id", NULL);
+    g_autofree char *text = g_key_file_get_string(kf, group, "policy", NULL);
+    gint64 expires = g_key_file_get_int64(kf, group, "expires", NULL);
+    char txt[MTASTS_ID_MAX + 16], parsed_id[MTASTS_ID_MAX + 1];
+    MtastsPolicy policy;
+    const char *why;
+    if (!id || !text || expires <= now || !dns_name_is_hostname(domain))
+        return FALSE;
+    g_snprintf(txt, sizeof txt, "v=STSv1; id=%s", id);
+    if (!mtasts_parse_txt(txt, strlen(txt), parsed_id, &why) || strcmp(parsed_id, id) != 0
+        || !mtasts_parse_policy(text, strlen(text), &policy, &why) || policy.max_age == 0
+        || expires > now + (gint64)policy.max_age)
+        return FALSE;
+    Dest *dest = dest_for(d, domain);
+    dest->p.sts = SOURCE_FOUND;
+    dest->p.policy = policy;
+    g_strlcpy(dest->p.sts_id, id, sizeof dest->p.sts_id);
+    dest->p.sts_expires = expires;
+    g_snprintf(dest->p.sts_note, sizeof dest->p.sts_note, "id %s, kept across a restart", id);
+    return TRUE;
+}
+
+gboolean destinations_load(Destinations *d, const char *path, GError **error)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, error))
+        return FALSE;
+    gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+    gsize n;
+    g_auto(GStrv) groups = g_key_file_get_groups(kf, &n);
+    guint loaded = 0, skipped = 0;
+    for (gsize i = 0; i < n; i++) {
+        if (!g_str_has_prefix(groups[i], STATE_GROUP_PREFIX))
+            continue;
+        if (load_policy(d, kf, groups[i], now))
+            loaded++;
+        else
+            skipped++;
+    }
+    g_message("MTA-STS: %u cached policies loaded from %s (%u expired or damaged, skipped)", loaded, path, skipped);
+    d->changed = skipped > 0;  /* the next save leaves them out */
+    return TRUE;
+}
+
+gboolean destinations_changed(const Destinations *d)
+{
+    return d->changed;
 }

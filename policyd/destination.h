@@ -73,6 +73,16 @@ const DestinationPolicy *destinations_get(Destinations *d, const char *domain, g
 
 DestinationCounts destinations_counts(const Destinations *d);
 
+/* MTA-STS policies across restarts (RFC 8461 5.1: a cached policy stays
+ * in force until its max_age): every valid policy, with its id and fetch
+ * time, to a key file (atomically), and back.  A loaded policy is used at
+ * once; its TXT record is looked at on first use, as after any expiry.
+ * destinations_changed() says whether a fetch has brought a new policy
+ * since the last save. */
+gboolean destinations_save(Destinations *d, const char *path, GError **error);
+gboolean destinations_load(Destinations *d, const char *path, GError **error);
+gboolean destinations_changed(const Destinations *d);
+
 const char *destination_source_name(SourceState state);
 
 #endif

@@ -480,19 +480,26 @@ static void ledger_page(Server *s, const HttpRequest *req, GString *body)
     ledger_format_suggest(s->ledger, (guint)CLAMP(atoi(min), 1, 1000000000), l, body);
 }
 
-/* The ledger goes to the state file a minute after it changed, and at exit. */
+/* The ledger and the MTA-STS policies go to their state files a minute
+ * after they changed, and at exit. */
 #define LEDGER_SAVE_EVERY_MS 60000
 static void save_ledger(Server *s, gboolean now)
 {
-    if (!*s->config->state_file || !ledger_changed(s->ledger))
+    gboolean ledger = *s->config->state_file && ledger_changed(s->ledger);
+    gboolean policies = *s->config->mta_sts_state_file && destinations_changed(s->destinations);
+    if (!ledger && !policies)
         return;
     if (!now && now_ms(s) < s->ledger_saved_at + LEDGER_SAVE_EVERY_MS)
         return;
     s->ledger_saved_at = now_ms(s);
     GError *error = NULL;
-    if (!ledger_save(s->ledger, s->config->state_file, &error)) {
+    if (ledger && !ledger_save(s->ledger, s->config->state_file, &error)) {
         g_warning("compliance ledger not saved: %s", error->message);
-        g_error_free(error);
+        g_clear_error(&error);
+    }
+    if (policies && !destinations_save(s->destinations, s->config->mta_sts_state_file, &error)) {
+        g_warning("MTA-STS policies not saved: %s", error->message);
+        g_clear_error(&error);
     }
 }
 
@@ -809,6 +816,7 @@ static void warn_restart_keys(const Config *old, const Config *fresh)
         {"dane_tlsa_port", old->dane_tlsa_port != fresh->dane_tlsa_port},
         {"mta_sts_ca_file", g_strcmp0(old->mta_sts_ca_file, fresh->mta_sts_ca_file) != 0},
         {"mta_sts_timeout", old->mta_sts_timeout != fresh->mta_sts_timeout},
+        {"mta_sts_state_file", g_strcmp0(old->mta_sts_state_file, fresh->mta_sts_state_file) != 0},
     };
     g_autoptr(GString) changed = g_string_new(NULL);
     for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
@@ -928,6 +936,12 @@ Server *server_new(Config *config, ConfigReloader reload, gpointer reload_data, 
     if (!(s->destinations = destinations_open(config, error))) {
         server_free(s);
         return NULL;
+    }
+    GError *state_error = NULL;
+    if (*config->mta_sts_state_file && g_file_test(config->mta_sts_state_file, G_FILE_TEST_EXISTS)
+        && !destinations_load(s->destinations, config->mta_sts_state_file, &state_error)) {
+        g_warning("MTA-STS policies start empty: %s", state_error->message);
+        g_error_free(state_error);
     }
     s->dns_watch.handler = destinations_ready;
     struct epoll_event dns_ev = {.events = EPOLLIN, .data.ptr = &s->dns_watch};

@@ -103,6 +103,7 @@ policy "sts-testing.$Z" "version: STSv1\nmode: testing\nmx: mx.sts-wrong.$Z\nmax
 policy "sts-rotate.$Z" "version: STSv1\nmode: testing\nmx: old.rotate.$Z\nmax_age: 86400\n"
 python3 "$SRC/t/tools/httpsd.py" --listen 127.0.0.30:443 --cert https.crt --key https.key --root www \
     > httpsd.out 2> httpsd.log &
+HTTPSD=$!
 PIDS+=($!)
 ok "HTTPS server for the policies is up" wait_for 10 grep -q ready httpsd.out
 
@@ -156,8 +157,10 @@ dane_tlsa_port = 2526
 mta_sts = enforce
 mta_sts_ca_file = $TMP/ca.crt
 on_lookup_failure = temp
+mta_sts_state_file = $TMP/mta-sts.state
 CONF
 "$TLSPOLICYD" --config tlspolicyd.conf 2>>"$DLOG" &
+DAEMON=$!
 PIDS+=($!)
 ok "tlspolicyd is up" wait_for 10 test -S "$Q/private/tlsmap"
 
@@ -267,4 +270,16 @@ out=$(explain "carol@dane-none.$Z")
 like "$out" "answer: OK tls-encrypt:" "resolver down: the cached answer still holds (encrypt)"
 out=$(explain "carol@dane-late.$Z")
 like "$out" "answer: (TEMP |OK tls-dane-only:)" "resolver down, a dane domain never looked up: TEMP or dane-only, never a plaintext-capable route"
+
+# --- MTA-STS policies survive a restart (RFC 8461 5.1), with DNS and HTTPS gone ----------------
+kill "$DAEMON"; wait "$DAEMON" 2>/dev/null
+kill "$HTTPSD"; wait "$HTTPSD" 2>/dev/null
+like "$(grep -c '^\[mta-sts ' "$TMP/mta-sts.state")" "^4$" "at exit the four valid policies are saved (the bad certificate's never was)"
+"$TLSPOLICYD" --config tlspolicyd.conf 2>>"$DLOG" &
+DAEMON=$!
+PIDS+=($!)
+ok "restarted" wait_for 10 test -S "$Q/private/tlsmap"
+ok "... it loaded them" wait_for 10 grep -q "MTA-STS: 4 cached policies loaded from $TMP/mta-sts.state" "$DLOG"
+out=$(postmap -c "$CONF" -q "hosted.$Z" "socketmap:unix:$Q/private/tlsmap:tlspolicy" 2>&1)
+is "$out" "secure match=.provider.$Z servername=hostname" "... and enforce hosted's policy at once, with no resolver and no policy server"
 done_testing

@@ -560,6 +560,48 @@ static void own_daemon_stop(OwnDaemon *d)
     g_free(d->conf);
 }
 
+/* MTA-STS policies kept across restarts: a valid one is loaded and
+ * enforced at once (the tlspolicy table, no DNS needed); a damaged, a
+ * foreign-named and an expired one are skipped, not half-used; at exit the
+ * file is written again with the valid one only. */
+static void test_mta_sts_state(void)
+{
+    g_autofree char *state = g_build_filename(tmpdir, "mta-sts.state", NULL);
+    gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+    g_autofree char *text = g_strdup_printf(
+        "[mta-sts kept.example]\nid=20261125\nexpires=%" G_GINT64_FORMAT "\n"
+        "policy=version: STSv1\\nmode: enforce\\nmx: *.mail.kept.example\\nmx: mx.kept.example\\nmax_age: 86400\\n\n"
+        "[mta-sts damaged.example]\nid=1\nexpires=%" G_GINT64_FORMAT "\npolicy=version: STSv1\\nmode: strict\\n\n"
+        "[mta-sts bad name.example]\nid=1\nexpires=%" G_GINT64_FORMAT "\n"
+        "policy=version: STSv1\\nmode: enforce\\nmx: a.example\\nmax_age: 86400\\n\n"
+        "[mta-sts expired.example]\nid=1\nexpires=%" G_GINT64_FORMAT "\n"
+        "policy=version: STSv1\\nmode: enforce\\nmx: a.example\\nmax_age: 86400\\n",
+        now + 3600, now + 3600, now + 3600, now - 1);
+    g_assert_true(g_file_set_contents(state, text, -1, NULL));
+    g_autofree char *sm = g_build_filename(tmpdir, "mtasts-sm.sock", NULL);
+    g_autofree char *extra = g_strdup_printf("socketmap_listen = unix:%s\nmta_sts_state_file = %s\n"
+                                             "mta_sts = enforce\ndns_resolver = 127.0.0.1@9\n", sm, state);
+    OwnDaemon d = own_daemon("mtasts", list_path, extra);
+    g_assert_true(client_wait_for_log(d.log, "MTA-STS: 1 cached policies loaded from ", 1, 5000));
+    g_assert_true(client_wait_for_log(d.log, "(3 expired or damaged, skipped)", 1, 5000));
+    int fd = client_connect(sm);
+    g_autoptr(GString) q = g_string_new(NULL);
+    netstring_append(q, "tlspolicy kept.example");
+    netstring_append(q, "tlspolicy damaged.example");
+    client_send_all(fd, q->str, q->len);
+    g_autofree char *got = read_netstrings(fd, 2);
+    close(fd);
+    g_autoptr(GString) want = g_string_new(NULL);
+    netstring_append(want, "OK secure match=.mail.kept.example:mx.kept.example servername=hostname");
+    netstring_append(want, "TEMP MTA-STS policy not known yet");
+    g_assert_cmpstr(got, ==, want->str);
+    own_daemon_stop(&d);
+    g_autofree char *saved = NULL;
+    g_assert_true(g_file_get_contents(state, &saved, NULL, NULL));
+    g_assert_nonnull(strstr(saved, "[mta-sts kept.example]"));
+    g_assert_null(strstr(saved, "damaged.example"));
+}
+
 /* A client that sends without reading: once its buffers and the daemon's
  * are full the daemon stops reading (it waits to write), then answers
  * every request once the client reads. */
@@ -833,6 +875,7 @@ int main(int argc, char **argv)
     g_test_add_func("/daemon/max_connections", test_max_connections);
     g_test_add_func("/daemon/reload_with_another_list", test_reload_with_another_list);
     g_test_add_func("/daemon/metrics_endpoint", test_metrics_endpoint);
+    g_test_add_func("/daemon/mta_sts_state", test_mta_sts_state);
     g_test_add_func("/daemon/ledger", test_ledger);
     g_test_add_func("/daemon/sigterm", test_sigterm);
     int rc = g_test_run();
