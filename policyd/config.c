@@ -474,12 +474,18 @@ const char *config_nexthop(const Config *c, const Entry *entry)
     return entry->nexthop ? entry->nexthop : c->relayhost;
 }
 
+TlsLevel config_route_level(const Entry *entry)
+{
+    return entry->level == LEVEL_DANE && !entry->transport ? LEVEL_DANE_ONLY : entry->level;
+}
+
 void config_route(const Config *c, const Entry *entry, char *out, size_t size)
 {
     if (entry->transport)
         g_snprintf(out, size, "%s:%s", entry->transport, config_nexthop(c, entry));
     else
-        config_level_route(c, entry->level, config_bounces(c, entry), config_nexthop(c, entry), out, size);
+        config_level_route(c, config_route_level(entry), config_bounces(c, entry), config_nexthop(c, entry), out,
+                           size);
 }
 
 void config_global_floor_notice(const Config *c, char *out, size_t size)

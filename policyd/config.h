@@ -101,6 +101,12 @@ char *config_format(const Config *config);
  * route fits CONFIG_ROUTE_MAX bytes. */
 #define CONFIG_ROUTE_MAX (ENTRY_MAX_TRANSPORT + 1 + ENTRY_MAX_NEXTHOP + 1)
 void config_route(const Config *config, const Entry *entry, char *out, size_t size);
+/* The level config_route() routes an entry at: its own, except that
+ * "dane" goes dane-only - Postfix's dane sends in plaintext when a domain
+ * has no TLSA records, dane-only makes Postfix look them up and defer
+ * without them.  (The socketmap routes dane entries to their MX hosts at
+ * encrypt instead once DNS shows there are none: decide.c.) */
+TlsLevel config_route_level(const Entry *entry);
 void config_level_route(const Config *config, TlsLevel level, gboolean bounce, const char *nexthop,
                         char *out, size_t size);
 gboolean config_bounces(const Config *config, const Entry *entry);

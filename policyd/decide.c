@@ -287,15 +287,6 @@ static void start_transaction(TransactionState *txn, const char *instance, const
     txn->started = TRUE;
 }
 
-/* FILTER routes are decided without DANE lookups (the policy service
- * answers at RCPT): a dane entry goes dane-only, where Postfix looks the
- * TLSA records up itself and defers without them, never Postfix's dane,
- * which would send in plaintext. */
-static TlsLevel filter_level(const Entry *entry)
-{
-    return entry->level == LEVEL_DANE && !entry->transport ? LEVEL_DANE_ONLY : entry->level;
-}
-
 static void decide_outbound(const PolicyRequest *req, StoreReader *list, const Config *c,
                             TransactionState *txn, Decision *d)
 {
@@ -320,12 +311,9 @@ static void decide_outbound(const PolicyRequest *req, StoreReader *list, const C
         g_strlcpy(d->key, match.key, sizeof d->key);
         d->level = match.entry.level;
         if (!entry_level_is_exemption(match.entry.level)) {
-            r.level = filter_level(&match.entry);
-            if (r.level != match.entry.level)
-                config_level_route(c, r.level, config_bounces(c, &match.entry), config_nexthop(c, &match.entry),
-                                   r.route, sizeof r.route);
-            else
-                config_route(c, &match.entry, r.route, sizeof r.route);
+            /* no DANE lookups at RCPT: a dane entry goes dane-only */
+            r.level = config_route_level(&match.entry);
+            config_route(c, &match.entry, r.route, sizeof r.route);
             if (match.entry.mode == MODE_REPORT) {
                 d->verdict = VERDICT_FILTER;
                 g_snprintf(d->action, sizeof d->action, "FILTER %s", r.route);
@@ -662,18 +650,12 @@ void decide_route(const char *request, StoreReader *list, const Config *c, Desti
         route_notfound(d, "recipient not listed");
         return;
     }
+    /* TLSA records not looked up (a next hop, no lookups): a dane entry
+     * goes dane-only (config_route_level) */
     d->status = ROUTE_OK;
-    d->reason = "listed recipient";
-    if (m.entry.level == LEVEL_DANE && !m.entry.transport) {
-        /* TLSA records not looked up (a next hop, no lookups): never
-         * Postfix's dane, which would go plaintext without them, but
-         * dane-only, where Postfix looks them up and defers without */
-        config_level_route(c, LEVEL_DANE_ONLY, config_bounces(c, &m.entry), config_nexthop(c, &m.entry), route,
-                           sizeof route);
-        d->level = LEVEL_DANE_ONLY;
-        d->reason = "list level dane, TLSA records not looked up (next hop): dane-only";
-    } else {
-        config_route(c, &m.entry, route, sizeof route);
-    }
+    d->level = config_route_level(&m.entry);
+    d->reason = d->level == m.entry.level ? "listed recipient"
+                                          : "list level dane, TLSA records not looked up (next hop): dane-only";
+    config_route(c, &m.entry, route, sizeof route);
     g_snprintf(d->reply, sizeof d->reply, "OK %s", route);
 }

@@ -384,10 +384,8 @@ static void check_list(Check *c)
         if (!entry_covers(e, DIRECTION_OUTBOUND) || c->config->outbound_routing == ROUTING_FILTER)
             continue;
         char route[CONFIG_ROUTE_MAX];
-        if (e->level != LEVEL_DANE || e->transport) {  /* dane: dane-only or encrypt, below */
-            config_route(c->config, e, route, sizeof route);
-            check_transport(c, reported, route, e->level, entry_level_name(e->level), rec->key);
-        }
+        config_route(c->config, e, route, sizeof route);
+        check_transport(c, reported, route, config_route_level(e), entry_level_name(e->level), rec->key);
         /* DANE and MTA-STS raise listed domains to these */
         gboolean bounce = config_bounces(c->config, e);
         config_level_route(c->config, LEVEL_DANE_ONLY, bounce, "", route, sizeof route);
