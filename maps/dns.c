@@ -133,16 +133,16 @@ char **dns_mx_hosts(const struct ub_result *r)
     return hosts;
 }
 
+gboolean dns_tlsa_usable(const unsigned char *d, int len)
+{
+    return len >= 4 && (d[0] == 2 || d[0] == 3) && d[1] <= 1 && d[2] <= 2;
+}
+
 guint dns_usable_tlsa(const struct ub_result *r)
 {
     guint n = 0;
-    for (int i = 0; r->havedata && r->data[i]; i++) {
-        const unsigned char *d = (const unsigned char *)r->data[i];
-        if (r->len[i] < 4)
-            continue;
-        if ((d[0] == 2 || d[0] == 3) && d[1] <= 1 && d[2] <= 2)
-            n++;
-    }
+    for (int i = 0; r->havedata && r->data[i]; i++)
+        n += dns_tlsa_usable((const unsigned char *)r->data[i], r->len[i]);
     return n;
 }
 

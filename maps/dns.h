@@ -43,8 +43,11 @@ const char *dns_trust_name(DnsTrust trust);
  * dot, in an array to g_strfreev(). */
 char **dns_mx_hosts(const struct ub_result *result);
 
-/* TLSA records usable for SMTP (RFC 7672 3.1: usages DANE-TA(2) and
- * DANE-EE(3), selectors 0/1, matching types 0/1/2) in the result. */
+/* Is one TLSA record (RDATA) usable for SMTP (RFC 7672 3.1: usages
+ * DANE-TA(2) and DANE-EE(3), selectors 0/1, matching types 0/1/2)? */
+gboolean dns_tlsa_usable(const unsigned char *rdata, int len);
+
+/* How many records of the result are. */
 guint dns_usable_tlsa(const struct ub_result *result);
 
 /* TXT records joined per record (character-strings concatenated). */

@@ -73,6 +73,25 @@ gboolean mtasts_parse_txt(const char *txt, size_t len, char id[MTASTS_ID_MAX + 1
     return TRUE;
 }
 
+gboolean mtasts_select_txt(char *const *records, char id[MTASTS_ID_MAX + 1], const char **why)
+{
+    guint n = 0;
+    id[0] = 0;
+    *why = "no _mta-sts TXT record";
+    for (char *const *t = records; t && *t; t++) {
+        if (strncmp(*t, "v=STSv1", 7) != 0)
+            continue;
+        if (++n > 1) {
+            *why = "more than one STSv1 TXT record (RFC 8461: no policy)";
+            id[0] = 0;
+            return FALSE;
+        }
+        if (!mtasts_parse_txt(*t, strlen(*t), id, why))
+            id[0] = 0;
+    }
+    return id[0] != 0;
+}
+
 static gboolean valid_pattern(const char *p, size_t len)
 {
     if (len >= 2 && p[0] == '*' && p[1] == '.') {

@@ -14,6 +14,7 @@
 #define MTASTS_PATTERN_MAX 254
 #define MTASTS_MAX_AGE_MAX 31557600 /* RFC 8461 3.2: at most a year */
 #define MTASTS_POLICY_MAX 65536    /* bytes fetched at most (RFC 8461 3.3 suggests 64 KiB) */
+#define MTASTS_HTTPS_PORT 443      /* https://mta-sts.DOMAIN/.well-known/mta-sts.txt */
 
 typedef enum { MTASTS_MODE_NONE, MTASTS_MODE_TESTING, MTASTS_MODE_ENFORCE } MtastsMode;
 
@@ -28,6 +29,11 @@ typedef struct {
  * id when it is a valid "v=STSv1; id=...;" record; FALSE with why
  * otherwise (not STSv1 at all, or a broken one). */
 gboolean mtasts_parse_txt(const char *txt, size_t len, char id[MTASTS_ID_MAX + 1], const char **why);
+
+/* The TXT records of _mta-sts.DOMAIN (NULL-terminated): TRUE and the id
+ * when exactly one is an STSv1 record and it is valid; FALSE with why
+ * otherwise (none, or more than one: RFC 8461 3.1 says no policy). */
+gboolean mtasts_select_txt(char *const *records, char id[MTASTS_ID_MAX + 1], const char **why);
 
 /* The policy file body (CRLF or LF lines of "key: value"): TRUE and the
  * policy, or FALSE with why (a static text) for an invalid one. */

@@ -348,23 +348,11 @@ static void on_txt(void *data, int err, struct ub_result *r)
         sts_done(d, dest, SOURCE_FAILED, trust == DNS_BOGUS ? "TXT lookup bogus" : "TXT lookup failed");
         return;
     }
-    g_auto(GStrv) txt = r->havedata ? dns_txt_strings(r) : g_new0(char *, 1);
+    g_auto(GStrv) txt = r->havedata ? dns_txt_strings(r) : NULL;
     ub_resolve_free(r);
-    guint n_sts = 0;
-    const char *why = "no _mta-sts TXT record";
-    char id[MTASTS_ID_MAX + 1] = "";
-    for (char **t = txt; *t; t++) {
-        if (strncmp(*t, "v=STSv1", 7) != 0)
-            continue;
-        n_sts++;
-        if (!mtasts_parse_txt(*t, strlen(*t), id, &why))
-            id[0] = 0;
-    }
-    if (n_sts > 1) {
-        sts_done(d, dest, SOURCE_NONE, "more than one STSv1 TXT record (RFC 8461: no policy)");
-        return;
-    }
-    if (!id[0]) {
+    const char *why;
+    char id[MTASTS_ID_MAX + 1];
+    if (!mtasts_select_txt(txt, id, &why)) {
         sts_done(d, dest, SOURCE_NONE, why);
         return;
     }

@@ -58,25 +58,17 @@ static void lookup_sts(struct ub_ctx *ctx, Published *p, const char *ca_file, gu
         p->sts_note = g_strdup_printf("TXT lookup %s", dns_trust_name(trust));
         return;
     }
-    char id[MTASTS_ID_MAX + 1] = "";
-    const char *why = "no _mta-sts TXT record";
-    guint n = 0;
-    for (char **t = txt; t && *t; t++) {
-        if (strncmp(*t, "v=STSv1", 7) != 0)
-            continue;
-        n++;
-        if (!mtasts_parse_txt(*t, strlen(*t), id, &why))
-            id[0] = 0;
-    }
-    if (n > 1 || !id[0]) {
+    char id[MTASTS_ID_MAX + 1];
+    const char *why;
+    if (!mtasts_select_txt(txt, id, &why)) {
         p->sts = STS_ABSENT;
-        p->sts_note = g_strdup(n > 1 ? "more than one STSv1 TXT record (no policy)" : why);
+        p->sts_note = g_strdup(why);
         return;
     }
     g_autofree char *host = g_strdup_printf("mta-sts.%s", p->domain);
     g_autofree char *address = published_address(ctx, host);
     char *addresses[] = {address, NULL};
-    HttpsFetch fetch = {.host = host, .addresses = addresses, .port = 443, .ca_file = ca_file ? ca_file : "",
+    HttpsFetch fetch = {.host = host, .addresses = addresses, .port = MTASTS_HTTPS_PORT, .ca_file = ca_file ? ca_file : "",
                         .timeout_ms = timeout * 1000};
     GError *error = NULL;
     GBytes *body = address ? https_fetch_policy(&fetch, &error) : NULL;
@@ -129,7 +121,7 @@ HostTlsa *published_tlsa(struct ub_ctx *ctx, const char *host, const char *port)
     t->trust = dns_trust(err, r);
     for (int i = 0; t->trust == DNS_SECURE && r->havedata && r->data[i]; i++) {
         const unsigned char *d = (const unsigned char *)r->data[i];
-        if (r->len[i] >= 4 && (d[0] == 2 || d[0] == 3) && d[1] <= 1 && d[2] <= 2)
+        if (dns_tlsa_usable(d, r->len[i]))
             g_ptr_array_add(t->records, g_bytes_new(d, (gsize)r->len[i]));
     }
     ub_resolve_free(r);

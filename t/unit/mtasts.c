@@ -41,6 +41,36 @@ static void test_txt(void)
     }
 }
 
+static void test_select_txt(void)
+{
+    static const struct {
+        const char *name;
+        const char *records[4];
+        const char *want_id;  /* NULL: no policy */
+    } rows[] = {
+        {"one, among others", {"google-site-verification=x", "v=STSv1; id=abc", "v=spf1 -all"}, "abc"},
+        {"none", {"v=spf1 -all"}, NULL},
+        {"no records", {NULL}, NULL},
+        {"two STSv1 records: no policy", {"v=STSv1; id=a", "v=STSv1; id=b"}, NULL},
+        {"one, broken", {"v=STSv1; id=a-b"}, NULL},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
+        char id[MTASTS_ID_MAX + 1];
+        const char *why = NULL;
+        g_test_message("row %s", rows[i].name);
+        gboolean ok = mtasts_select_txt((char *const *)rows[i].records, id, &why);
+        g_assert_cmpint(ok, ==, rows[i].want_id != NULL);
+        if (ok)
+            g_assert_cmpstr(id, ==, rows[i].want_id);
+        else
+            g_assert_nonnull(why);
+    }
+    const char *why;
+    char id[MTASTS_ID_MAX + 1];
+    g_assert_false(mtasts_select_txt(NULL, id, &why));
+    g_assert_cmpstr(why, ==, "no _mta-sts TXT record");
+}
+
 static void test_policy(void)
 {
     static const struct {
@@ -183,6 +213,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/mtasts/txt", test_txt);
+    g_test_add_func("/mtasts/select_txt", test_select_txt);
     g_test_add_func("/mtasts/policy", test_policy);
     g_test_add_func("/mtasts/mx_matches", test_mx_matches);
     g_test_add_func("/mtasts/postfix_match", test_postfix_match);
