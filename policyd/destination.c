@@ -27,7 +27,9 @@
 #define RETRY_AFTER 60    /* a failed lookup is tried again after this */
 #define FETCH_WORKERS 8
 
-typedef struct {
+typedef struct Dest Dest;
+struct Dest {
+    Destinations *owner;       /* libunbound's callbacks get only the Dest */
     char *domain;
     DestinationPolicy p;
     /* DANE in flight */
@@ -41,7 +43,7 @@ typedef struct {
     gint64 sts_expires;        /* monotonic seconds: when to look at the TXT record again */
     char new_id[MTASTS_ID_MAX + 1];
     int txt_ttl;
-} Dest;
+};
 
 typedef struct {
     Dest *dest;                /* only the main thread touches it */
@@ -52,8 +54,8 @@ typedef struct {
 } FetchJob;
 
 struct Destinations {
-    DestinationSettings settings;
-    char *resolver, *trust_anchor, *ca_file;
+    DestinationSettings settings;  /* its strings not kept: */
+    char *ca_file;                 /* the one read after start */
     struct ub_ctx *ub;
     GHashTable *by_domain;     /* domain -> Dest */
     GQueue order;              /* Dest, oldest first: eviction */
@@ -69,10 +71,6 @@ const char *destination_source_name(SourceState state)
     static const char *const names[] = {"off", "pending", "failed", "none", "found"};
     return names[state];
 }
-
-/* The Destinations whose ub_process() runs the callbacks (libunbound
- * hands them only the Dest). */
-static Destinations *current;
 
 static gint64 now_s(void)
 {
@@ -102,12 +100,8 @@ Destinations *destinations_new(const DestinationSettings *s, GError **error)
         return NULL;
     Destinations *d = g_new0(Destinations, 1);
     d->settings = *s;
-    d->resolver = g_strdup(s->resolver);
-    d->trust_anchor = g_strdup(s->trust_anchor);
     d->ca_file = g_strdup(s->mta_sts_ca_file);
-    d->settings.resolver = d->resolver;
-    d->settings.trust_anchor = d->trust_anchor;
-    d->settings.mta_sts_ca_file = d->ca_file;
+    d->settings.resolver = d->settings.trust_anchor = d->settings.mta_sts_ca_file = NULL;
     d->ub = ub;
     d->by_domain = g_hash_table_new(g_str_hash, g_str_equal);
     g_queue_init(&d->order);
@@ -147,8 +141,6 @@ void destinations_free(Destinations *d)
     close(d->wake_fd);
     g_hash_table_destroy(d->by_domain);
     g_queue_clear_full(&d->order, dest_free);
-    g_free(d->resolver);
-    g_free(d->trust_anchor);
     g_free(d->ca_file);
     g_free(d);
 }
@@ -227,13 +219,13 @@ static void on_tlsa(void *data, int err, struct ub_result *r)
         dest->dane_ttl = r->ttl;
     ub_resolve_free(r);
     dest->hosts_left--;
-    dane_conclude(current, dest);
+    dane_conclude(dest->owner, dest);
 }
 
 static void on_mx(void *data, int err, struct ub_result *r)
 {
     Dest *dest = data;
-    Destinations *d = current;
+    Destinations *d = dest->owner;
     DestinationPolicy *p = &dest->p;
     DnsTrust trust = dns_trust(err, r);
     int ttl = r ? r->ttl : 0;
@@ -319,7 +311,7 @@ static void sts_done(Destinations *d, Dest *dest, SourceState state, const char 
 static void on_sts_address(void *data, int err, struct ub_result *r)
 {
     Dest *dest = data;
-    Destinations *d = current;
+    Destinations *d = dest->owner;
     DnsTrust trust = dns_trust(err, r);
     char **addresses = (trust == DNS_SECURE || trust == DNS_INSECURE) && r->havedata ? dns_addresses(r) : NULL;
     ub_resolve_free(r);
@@ -331,7 +323,7 @@ static void on_sts_address(void *data, int err, struct ub_result *r)
     FetchJob *job = g_new0(FetchJob, 1);
     job->dest = dest;
     job->host = g_strdup_printf("mta-sts.%s", dest->domain);
-    job->fetch = (HttpsFetch){.host = job->host, .addresses = addresses, .port = d->settings.mta_sts_port,
+    job->fetch = (HttpsFetch){.host = job->host, .addresses = addresses, .port = MTASTS_HTTPS_PORT,
                               .ca_file = d->ca_file, .timeout_ms = d->settings.fetch_timeout_ms};
     d->count.fetches++;
     g_thread_pool_push(d->workers, job, NULL);
@@ -340,7 +332,7 @@ static void on_sts_address(void *data, int err, struct ub_result *r)
 static void on_txt(void *data, int err, struct ub_result *r)
 {
     Dest *dest = data;
-    Destinations *d = current;
+    Destinations *d = dest->owner;
     DnsTrust trust = dns_trust(err, r);
     dest->txt_ttl = r ? r->ttl : 0;
     if (trust == DNS_BOGUS || trust == DNS_FAILED) {
@@ -406,9 +398,7 @@ static void sts_start(Destinations *d, Dest *dest)
  */
 void destinations_process(Destinations *d)
 {
-    current = d;
     ub_process(d->ub);
-    current = NULL;
     guint64 n;
     if (read(d->wake_fd, &n, sizeof n) < 0 && errno != EAGAIN)
         g_warning("MTA-STS: reading the wake-up counter: %s", g_strerror(errno));
@@ -440,6 +430,7 @@ static Dest *dest_for(Destinations *d, const char *domain)
     if (g_hash_table_size(d->by_domain) >= d->settings.max_domains)
         evict_one(d);
     dest = g_new0(Dest, 1);
+    dest->owner = d;
     dest->domain = g_strdup(domain);
     g_hash_table_insert(d->by_domain, dest->domain, dest);
     g_queue_push_tail(&d->order, dest);
@@ -450,7 +441,6 @@ const DestinationPolicy *destinations_get(Destinations *d, const char *domain, g
 {
     Dest *dest = dest_for(d, domain);
     gint64 now = now_s();
-    current = d;
     if (dane && dest->p.dane == SOURCE_OFF)
         dest->p.dane = SOURCE_PENDING;
     if (dane && !dest->dane_busy && now >= dest->dane_expires)
@@ -459,7 +449,6 @@ const DestinationPolicy *destinations_get(Destinations *d, const char *domain, g
         dest->p.sts = SOURCE_PENDING;
     if (sts && !dest->sts_busy && now >= dest->sts_expires)
         sts_start(d, dest);
-    current = NULL;
     return &dest->p;
 }
 

@@ -40,12 +40,12 @@ typedef struct {
     char sts_note[160];
 } DestinationPolicy;
 
+/* Read by destinations_new(); the strings need not outlive it. */
 typedef struct {
     const char *resolver;     /* dns.h: "" = /etc/resolv.conf */
     const char *trust_anchor;
     guint tlsa_port;          /* the port Postfix connects to: TLSA at _PORT._tcp.MX */
     const char *mta_sts_ca_file;  /* "" = the system's CAs */
-    guint mta_sts_port;       /* 443 */
     guint fetch_timeout_ms;
     guint max_domains;        /* cache size */
 } DestinationSettings;

@@ -886,7 +886,6 @@ static Destinations *destinations_open(const Config *c, GError **error)
         .trust_anchor = c->dns_trust_anchor,
         .tlsa_port = c->dane_tlsa_port,
         .mta_sts_ca_file = c->mta_sts_ca_file,
-        .mta_sts_port = 443,
         .fetch_timeout_ms = c->mta_sts_timeout * 1000,
         .max_domains = DESTINATIONS_CACHED,
     };
