@@ -6,6 +6,7 @@
 
 #include "dns.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -400,35 +401,41 @@ static void route_temp(RouteDecision *d, const char *reason, const char *reply)
     g_strlcpy(d->reply, reply, sizeof d->reply);
 }
 
+/* Append to the explanation (cut at its size, like any log value). */
+static void explain_add(RouteDecision *d, const char *format, ...) G_GNUC_PRINTF(2, 3);
+static void explain_add(RouteDecision *d, const char *format, ...)
+{
+    size_t used = strlen(d->explain);
+    va_list args;
+    va_start(args, format);
+    g_vsnprintf(d->explain + used, sizeof d->explain - used, format, args);
+    va_end(args);
+}
+
+static const char *source_text(SourceState state, const char *note)
+{
+    return state == SOURCE_OFF ? "not consulted" : state == SOURCE_PENDING ? "lookup pending" : note;
+}
+
 /* "list: verify (key .example.com); DANE: ...; MTA-STS: ...": what each
  * source says, for the log line and --explain. */
 static void explain_sources(RouteDecision *d, const LookupMatch *m, gboolean listed, const DestinationPolicy *p)
 {
-    GString *e = g_string_new(NULL);
     if (listed)
-        g_string_append_printf(e, "list: %s (key %s)", entry_level_name(m->entry.level), m->key);
+        explain_add(d, "list: %s (key %s)", entry_level_name(m->entry.level), m->key);
     else
-        g_string_append(e, "list: not listed");
-    g_string_append(e, "; DANE: ");
-    if (p->dane == SOURCE_OFF || p->dane == SOURCE_PENDING)
-        g_string_append(e, p->dane == SOURCE_OFF ? "not consulted" : "lookup pending");
-    else
-        g_string_append(e, p->dane_note);
-    g_string_append(e, "; MTA-STS: ");
-    if (p->sts == SOURCE_FOUND) {
-        g_string_append_printf(e, "%s, mx", mtasts_mode_name(p->policy.mode));
-        for (guint i = 0; i < p->policy.n_mx && i < 4; i++)  /* the log line stays short */
-            g_string_append_printf(e, " %s", p->policy.mx[i]);
-        if (p->policy.n_mx > 4)
-            g_string_append_printf(e, " and %u more", p->policy.n_mx - 4);
-        g_string_append_printf(e, ", max_age %u, %s", p->policy.max_age, p->sts_note);
-    } else if (p->sts == SOURCE_OFF || p->sts == SOURCE_PENDING) {
-        g_string_append(e, p->sts == SOURCE_OFF ? "not consulted" : "lookup pending");
-    } else {
-        g_string_append(e, p->sts_note);
+        explain_add(d, "list: not listed");
+    explain_add(d, "; DANE: %s; MTA-STS: ", source_text(p->dane, p->dane_note));
+    if (p->sts != SOURCE_FOUND) {
+        explain_add(d, "%s", source_text(p->sts, p->sts_note));
+        return;
     }
-    g_strlcpy(d->explain, e->str, sizeof d->explain);
-    g_string_free(e, TRUE);
+    explain_add(d, "%s, mx", mtasts_mode_name(p->policy.mode));
+    for (guint i = 0; i < p->policy.n_mx && i < 4; i++)  /* the log line stays short */
+        explain_add(d, " %s", p->policy.mx[i]);
+    if (p->policy.n_mx > 4)
+        explain_add(d, " and %u more", p->policy.n_mx - 4);
+    explain_add(d, ", max_age %u, %s", p->policy.max_age, p->sts_note);
 }
 
 /* Does the domain's MTA-STS policy bind this recipient?  Listed domains
@@ -501,13 +508,13 @@ static void route_by_sources(const char *domain, const LookupMatch *m, gboolean 
     if (p->sts == SOURCE_FOUND && p->policy.mode != MTASTS_MODE_NONE && !sts_enforced(p, listed, c)
         && effective_level(list_level, p, TRUE) != level) {
         d->sts_testing = TRUE;
-        g_strlcat(d->explain, "; MTA-STS testing: enforced it would route secure", sizeof d->explain);
+        explain_add(d, "; MTA-STS testing: enforced it would route secure");
     }
     if (level == LEVEL_NONE) {
         route_notfound(d, pending   ? "recipient not listed; DANE/MTA-STS pending (on_lookup_pending=list)"
                           : failed  ? "recipient not listed; DANE/MTA-STS failed (on_lookup_failure=list)"
                                     : "recipient not listed; no DANE or enforced MTA-STS");
-        g_strlcat(d->explain, "; effective: not routed", sizeof d->explain);
+        explain_add(d, "; effective: not routed");
         return;
     }
     if (listed && level == m->entry.level)
@@ -518,8 +525,7 @@ static void route_by_sources(const char *domain, const LookupMatch *m, gboolean 
     d->status = ROUTE_OK;
     d->reason = route_reason(list_level, level, p);
     g_snprintf(d->reply, sizeof d->reply, "OK %s", route);
-    g_strlcat(d->explain, "; effective: ", sizeof d->explain);
-    g_strlcat(d->explain, route, sizeof d->explain);
+    explain_add(d, "; effective: %s", route);
 }
 
 /* The smtp_tls_policy_maps table (tls_policy_name) the tls-secure
