@@ -83,7 +83,7 @@ struct Server {
     Destinations *destinations;  /* DANE and MTA-STS lookups, cached */
     Watch dns_watch;       /* libunbound's answers and finished MTA-STS fetches */
     Ledger *ledger;
-    gint64 ledger_saved_at;  /* ms */
+    gint64 state_saved_at;  /* ms */
     gint64 started;        /* wall clock, g_get_real_time() */
     ino_t list_inode;      /* the list file last logged as loaded */
     gint64 status_at;      /* when to update systemd's STATUS= next (ms) */
@@ -482,16 +482,16 @@ static void ledger_page(Server *s, const HttpRequest *req, GString *body)
 
 /* The ledger and the MTA-STS policies go to their state files a minute
  * after they changed, and at exit. */
-#define LEDGER_SAVE_EVERY_MS 60000
-static void save_ledger(Server *s, gboolean now)
+#define STATE_SAVE_EVERY_MS 60000
+static void save_state(Server *s, gboolean now)
 {
     gboolean ledger = *s->config->state_file && ledger_changed(s->ledger);
     gboolean policies = *s->config->mta_sts_state_file && destinations_changed(s->destinations);
     if (!ledger && !policies)
         return;
-    if (!now && now_ms(s) < s->ledger_saved_at + LEDGER_SAVE_EVERY_MS)
+    if (!now && now_ms(s) < s->state_saved_at + STATE_SAVE_EVERY_MS)
         return;
-    s->ledger_saved_at = now_ms(s);
+    s->state_saved_at = now_ms(s);
     GError *error = NULL;
     if (ledger && !ledger_save(s->ledger, s->config->state_file, &error)) {
         g_warning("compliance ledger not saved: %s", error->message);
@@ -907,7 +907,7 @@ Server *server_new(Config *config, ConfigReloader reload, gpointer reload_data, 
         g_warning("compliance ledger starts empty: %s", ledger_error->message);
         g_error_free(ledger_error);
     }
-    s->ledger_saved_at = g_get_monotonic_time() / 1000;
+    s->state_saved_at = g_get_monotonic_time() / 1000;
     clock_tick(s);
     g_autofree char *path = g_strconcat(config->list, ".lmdb", NULL);
     s->list = store_reader_new(path);
@@ -983,7 +983,7 @@ int server_run(Server *s)
         }
         expire_connections(s);
         update_status(s);
-        save_ledger(s, FALSE);
+        save_state(s, FALSE);
         logging_flush();  /* the batch's log lines, before waiting again */
     }
 
@@ -998,7 +998,7 @@ int server_run(Server *s)
     }
     write_out_replies(s, g_get_monotonic_time() / 1000 + STOP_WRITE_MS);
     log_counters(s);
-    save_ledger(s, TRUE);
+    save_state(s, TRUE);
     logging_flush();
     return 0;
 }
