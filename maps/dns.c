@@ -104,32 +104,42 @@ static gboolean wire_name(const unsigned char *data, int len, int at, GString *o
     return FALSE;
 }
 
-typedef struct {
-    int pref;
-    char *host;
-} MxHost;
-
-static gint by_preference(gconstpointer a, gconstpointer b)
+GArray *dns_mx_records(const struct ub_result *r)
 {
-    return ((const MxHost *)a)->pref - ((const MxHost *)b)->pref;
-}
-
-char **dns_mx_hosts(const struct ub_result *r)
-{
-    GArray *mx = g_array_new(FALSE, FALSE, sizeof(MxHost));
+    GArray *mx = g_array_new(FALSE, FALSE, sizeof(DnsMx));
     g_autoptr(GString) name = g_string_new(NULL);
     for (int i = 0; r->havedata && r->data[i]; i++) {
         const unsigned char *d = (const unsigned char *)r->data[i];
         if (r->len[i] < 3 || !wire_name(d, r->len[i], 2, name))
             continue;
-        MxHost h = {.pref = d[0] << 8 | d[1], .host = g_strdup(name->len ? name->str : ".")};
-        g_array_append_val(mx, h);
+        DnsMx m = {.preference = (guint16)(d[0] << 8 | d[1]), .host = g_strdup(name->len ? name->str : ".")};
+        g_array_append_val(mx, m);
     }
+    return mx;
+}
+
+void dns_mx_free(GArray *records)
+{
+    if (!records)
+        return;
+    for (guint i = 0; i < records->len; i++)
+        g_free(g_array_index(records, DnsMx, i).host);
+    g_array_unref(records);
+}
+
+static gint by_preference(gconstpointer a, gconstpointer b)
+{
+    return (gint)((const DnsMx *)a)->preference - (gint)((const DnsMx *)b)->preference;
+}
+
+char **dns_mx_hosts(const struct ub_result *r)
+{
+    GArray *mx = dns_mx_records(r);
     g_array_sort(mx, by_preference);
     char **hosts = g_new0(char *, mx->len + 1);
     for (guint i = 0; i < mx->len; i++)
-        hosts[i] = g_array_index(mx, MxHost, i).host;
-    g_array_free(mx, TRUE);
+        hosts[i] = g_array_index(mx, DnsMx, i).host;  /* moved */
+    g_array_unref(mx);
     return hosts;
 }
 

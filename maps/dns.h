@@ -38,9 +38,19 @@ typedef enum {
 DnsTrust dns_trust(int err, const struct ub_result *result);
 const char *dns_trust_name(DnsTrust trust);
 
-/* The result's data as names (MX: exchange, lowest preference first;
- * "." alone is a null MX), NUL-terminated strings without the trailing
- * dot, in an array to g_strfreev(). */
+/* An MX record: its preference and exchange (lower case, no trailing
+ * dot; "." for the root, a null MX). */
+typedef struct {
+    guint16 preference;
+    char *host;
+} DnsMx;
+
+/* The result's MX records as they came, in a GArray of DnsMx whose hosts
+ * dns_mx_free() frees with it. */
+GArray *dns_mx_records(const struct ub_result *result);
+void dns_mx_free(GArray *records);
+
+/* The exchanges, lowest preference first, in an array to g_strfreev(). */
 char **dns_mx_hosts(const struct ub_result *result);
 
 /* Is one TLSA record (RDATA) usable for SMTP (RFC 7672 3.1: usages

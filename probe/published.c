@@ -35,12 +35,16 @@ static void lookup_mx(struct ub_ctx *ctx, Published *p)
     p->mx_trust = dns_trust(err, r);
     if (p->mx_trust == DNS_BOGUS || p->mx_trust == DNS_FAILED) {
         p->mx_error = g_strdup_printf("MX lookup %s", dns_trust_name(p->mx_trust));
-        p->mx = g_new0(char *, 1);
+        p->mx = g_array_new(FALSE, FALSE, sizeof(DnsMx));
     } else if (r->nxdomain) {
         p->mx_error = g_strdup("no such domain");
-        p->mx = g_new0(char *, 1);
-    } else {
-        p->mx = r->havedata ? dns_mx_hosts(r) : g_strdupv((char *[]){p->domain, NULL});
+        p->mx = g_array_new(FALSE, FALSE, sizeof(DnsMx));
+    } else if (r->havedata) {
+        p->mx = dns_mx_records(r);
+    } else {  /* no MX: the domain's own address (RFC 5321 5.1) */
+        p->mx = g_array_new(FALSE, FALSE, sizeof(DnsMx));
+        DnsMx self = {0, g_strdup(p->domain)};
+        g_array_append_val(p->mx, self);
     }
     ub_resolve_free(r);
 }
@@ -105,7 +109,7 @@ void published_free(Published *p)
     if (!p)
         return;
     g_free(p->domain);
-    g_strfreev(p->mx);
+    dns_mx_free(p->mx);
     g_free(p->mx_error);
     g_free(p->sts_note);
     g_free(p);

@@ -19,7 +19,7 @@ typedef enum { STS_ABSENT, STS_FOUND, STS_FAILED } StsState;
 typedef struct {
     char *domain;
     DnsTrust mx_trust;
-    char **mx;               /* MX hosts by preference; the domain when it has none */
+    GArray *mx;              /* DnsMx as published; the domain itself when it has none */
     char *mx_error;          /* the MX lookup failed: why */
     StsState sts;
     MtastsPolicy policy;

@@ -172,7 +172,6 @@ static int probe_destination(const char *destination, GString *json)
     g_autofree char *domain = g_ascii_strdown(at ? at + 1 : destination, -1);
     GArray *servers = NULL;
     g_autofree char *mx_host = NULL, *mx_port = NULL;
-    GError *error = NULL;
     const char *port = opt.port ? opt.port : "25";
     g_autoptr(Published) published = dns ? published_lookup(dns, domain, opt.cafile, (guint)opt.timeout) : NULL;
 
@@ -188,22 +187,15 @@ static int probe_destination(const char *destination, GString *json)
         servers = g_array_new(FALSE, FALSE, sizeof(MxRecord));
         MxRecord r = {0, g_strdup(domain)};
         g_array_append_val(servers, r);
-    } else if (opt.resolver) {
+    } else {  /* DNS: published holds the MX records (dns is set without --mx and --connect) */
         servers = g_array_new(FALSE, FALSE, sizeof(MxRecord));
-        for (guint i = 0; published->mx[i]; i++) {
-            MxRecord r = {(guint16)i, g_strdup(published->mx[i])};  /* in preference order already */
+        for (guint i = 0; i < published->mx->len; i++) {
+            MxRecord r = g_array_index(published->mx, MxRecord, i);
+            r.host = g_strdup(r.host);
             g_array_append_val(servers, r);
         }
         if (published->mx_error || mx_order(servers, NULL) == MX_NULL) {
             no_servers(json, domain, published->mx_error ? published->mx_error : "null MX: the domain accepts no mail");
-            mx_records_free(servers);
-            return 2;
-        }
-    } else {
-        MxStatus st = mx_resolve(domain, &servers, &error);
-        if (st == MX_NULL || st == MX_ERROR) {
-            no_servers(json, domain, st == MX_NULL ? "null MX: the domain accepts no mail" : error->message);
-            g_clear_error(&error);
             mx_records_free(servers);
             return 2;
         }

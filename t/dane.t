@@ -85,6 +85,12 @@ mta-sts.sts-rotate IN A 127.0.0.30
 sts-badcert     IN MX 10 mx.plain
 _mta-sts.sts-badcert IN TXT "v=STSv1; id=1"
 mta-sts.sts-badcert IN A 127.0.0.30
+two             IN MX 20 backup.two
+two             IN MX 10 mx.two
+backup.two      IN A 127.0.0.12
+mx.two          IN A 127.0.0.13
+nomx            IN A 127.0.0.13
+nullmx          IN MX 0 .
 plain           IN MX 10 mx.plain
 mx.plain        IN A 127.0.0.12
 ZONE
@@ -263,6 +269,17 @@ like "$out" "MTA-STS +enforce, mx \*\.provider\.$Z, max_age 86400, id 20261125T1
 out=$(probe mta-sts "sts-wrong.$Z"); rc=$?
 is "$rc" 1 "tlsprobe --level mta-sts sts-wrong: fails"
 like "$out" "mta-sts +FAIL \(policy enforce: certificate does not name the MX host\)" "... the certificate names another host"
+
+# where tlsprobe connects: MX by preference, the domain itself without MX, nothing for a null MX
+out=$(probe encrypt "two.$Z"); rc=$?
+like "$out" "server mx.two.$Z \(127.0.0.13:2526\)" "tlsprobe: the lowest preference first (mx.two, not backup.two)"
+unlike "$out" "server backup.two" "... and it answered, so no other"
+out=$(probe encrypt "nomx.$Z")
+like "$out" "server nomx.$Z \(127.0.0.13:2526\)" "tlsprobe: no MX records, the domain's own address"
+out=$(probe encrypt "nullmx.$Z"); rc=$?
+is "$rc:$out" "2:nullmx.$Z: null MX: the domain accepts no mail" "tlsprobe: a null MX, nothing to test (exit 2)"
+out=$(probe encrypt "nosuch.$Z"); rc=$?
+is "$rc:$out" "2:nosuch.$Z: no such domain" "tlsprobe: a domain that does not exist (exit 2)"
 
 # --- a DNS failure never yields plaintext: the resolver goes away ----------------------------
 dnslab_stop

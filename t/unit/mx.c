@@ -3,8 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <gio/gio.h>
-
 #include "mx.h"
 
 static gint32 always_lowest(gint32 lo, gint32 hi)
@@ -83,84 +81,10 @@ static void test_shuffle_covers_all_orders(void)
     g_assert_cmpuint(g_hash_table_size(seen), ==, 6);  /* all 3! orders of the tie */
 }
 
-/*
- * A fake resolver: mx_resolve() goes through GLib's default resolver, so a
- * GResolver subclass with canned answers tests the lookup and fallback.
- */
-typedef struct {
-    GResolver parent;
-} FakeResolver;
-typedef struct {
-    GResolverClass parent;
-} FakeResolverClass;
-G_DEFINE_TYPE(FakeResolver, fake_resolver, G_TYPE_RESOLVER)
-
-static GList *fake_lookup_records(GResolver *r, const gchar *name, GResolverRecordType type, GCancellable *c,
-                                  GError **error)
-{
-    (void)r, (void)c;
-    g_assert_cmpint(type, ==, G_RESOLVER_RECORD_MX);
-    GList *list = NULL;
-    if (strcmp(name, "two.test") == 0) {
-        list = g_list_append(list, g_variant_ref_sink(g_variant_new("(qs)", 20, "backup.two.test.")));
-        list = g_list_append(list, g_variant_ref_sink(g_variant_new("(qs)", 10, "mx.two.test.")));
-    } else if (strcmp(name, "nullmx.test") == 0) {
-        list = g_list_append(list, g_variant_ref_sink(g_variant_new("(qs)", 0, ".")));
-    } else if (strcmp(name, "broken.test") == 0) {
-        g_set_error(error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_TEMPORARY_FAILURE, "SERVFAIL");
-    } else {
-        g_set_error(error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND, "no MX");
-    }
-    return list;
-}
-
-static void fake_resolver_class_init(FakeResolverClass *klass)
-{
-    G_RESOLVER_CLASS(klass)->lookup_records = fake_lookup_records;
-}
-
-static void fake_resolver_init(FakeResolver *self)
-{
-    (void)self;
-}
-
-static void test_resolve(void)
-{
-    static const struct {
-        const char *domain;
-        MxStatus status;
-        const char *want;
-    } rows[] = {
-        {"two.test", MX_FOUND, "mx.two.test backup.two.test"},
-        {"nomx.test", MX_NONE_FALLBACK_A, "nomx.test"},
-        {"nullmx.test", MX_NULL, NULL},
-        {"broken.test", MX_ERROR, NULL},
-    };
-    GResolver *fake = g_object_new(fake_resolver_get_type(), NULL);
-    g_resolver_set_default(fake);
-    for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
-        GArray *records = NULL;
-        GError *error = NULL;
-        g_test_message("case %s", rows[i].domain);
-        MxStatus st = mx_resolve(rows[i].domain, &records, &error);
-        g_assert_cmpint(st, ==, rows[i].status);
-        if (rows[i].want) {
-            g_autofree char *h = hosts(records);
-            g_assert_cmpstr(h, ==, rows[i].want);
-        }
-        if (st == MX_ERROR)
-            g_assert_error(error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_TEMPORARY_FAILURE);
-        g_clear_error(&error);
-        mx_records_free(records);
-    }
-    g_object_unref(fake);
-}
-
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/mx/order", test_order);
-    g_test_add_func("/mx/resolve", test_resolve);
     g_test_add_func("/mx/shuffle", test_shuffle_covers_all_orders);
     return g_test_run();
 }
