@@ -22,6 +22,7 @@ typedef struct {
     GPtrArray *services;     /* Service (postconf -M) */
     GString *out;
     guint problems;
+    int version;             /* mail_version as major * 100 + minor: 307, 310 */
 } Check;
 
 static void service_free(Service *s)
@@ -316,6 +317,22 @@ static void check_outbound(Check *c)
 
 /* What the list needs: its tls-* transports, client certificates. */
 
+/* Postfix 3.10 (RFC 8689) sends a message with "TLS-Required: no" at
+ * level may, whatever the transport's level, unless tls_required_enable =
+ * no for that transport.  Earlier versions have no such header rule. */
+static void check_tls_required(Check *c, const Service *s, const char *route)
+{
+    if (c->version < 310)
+        return;
+    g_autofree char *value = service_param(c, s, "tls_required_enable", NULL);
+    if (strcmp(value, "no") == 0)
+        return;
+    g_autofree char *fix = g_strdup_printf("-o tls_required_enable=no (master.cf, service %s)", route);
+    problem(c, fix, "master.cf: service %s has tls_required_enable = %s: on Postfix %s a message with "
+                    "\"TLS-Required: no\" goes out at level may, not at its listed level", route,
+            *value ? value : "yes", param(c, "mail_version"));
+}
+
 /* A tls-* service the routes need: present, and not open to a TLS policy
  * table that could lower its level; the secure ones ask tlspolicyd's own
  * table (tls_policy_name) for MTA-STS patterns. */
@@ -351,6 +368,7 @@ static void check_transport(Check *c, GHashTable *reported, char *route, TlsLeve
                         "applied, and a domain hosted under its provider's MX names is deferred", route,
                 c->config->tls_policy_name);
     }
+    check_tls_required(c, s, route);
 }
 
 static void check_list(Check *c)
@@ -419,19 +437,6 @@ static void check_sockets(Check *c)
                     "tlspolicyd is not answering on %s", *a);
 }
 
-/* Postfix 3.10 honours a sender's "TLS-Required: no" (RFC 8689) unless
- * tls_required_enable = no. */
-static void check_tls_required(Check *c)
-{
-    int major = 0, minor = 0;
-    if (sscanf(param(c, "mail_version"), "%d.%d", &major, &minor) != 2 || major * 100 + minor < 310)
-        return;
-    if (strcmp(param(c, "tls_required_enable"), "no") != 0)
-        problem(c, "tls_required_enable = no (main.cf)",
-                "main.cf: tls_required_enable = %s: a message with \"TLS-Required: no\" skips its transport's TLS level",
-                *param(c, "tls_required_enable") ? param(c, "tls_required_enable") : "yes");
-}
-
 int postfix_check(const Config *config, const char *dir, GString *out)
 {
     static const char *const all[] = {"-x", NULL}, *const master[] = {"-M", NULL}, *const overrides[] = {"-P", NULL};
@@ -450,12 +455,14 @@ int postfix_check(const Config *config, const char *dir, GString *out)
     parse_assignments(main_text, c.params);
     parse_assignments(override_text, c.overrides);
     parse_services(master_text, c.services);
+    int major = 0, minor = 0;
+    if (sscanf(param(&c, "mail_version"), "%d.%d", &major, &minor) == 2)
+        c.version = major * 100 + minor;
     g_string_append_printf(out, "checking Postfix %s (%s) against tlspolicyd's configuration and list %s\n",
                             param(&c, "mail_version"), dir ? dir : "default configuration", config->list);
     check_inbound(&c);
     check_outbound(&c);
     check_list(&c);
-    check_tls_required(&c);
     check_sockets(&c);
     if (c.problems)
         g_string_append_printf(out, "%u problem%s found\n", c.problems, c.problems == 1 ? "" : "s");
