@@ -6,6 +6,7 @@
 #   make check      build and run the test suite under prove
 #   make check SANITIZE=1   only the ASan+UBSan run (separate build directory)
 #   make check QUICK=1      only the normal run
+#   make check-postfix-3.10 the Postfix tests on Postfix 3.10 (bookworm-backports)
 #   make install    PREFIX, DESTDIR, SYSCONFDIR
 #   make deb        the Debian package, into build/deb/
 #
@@ -68,7 +69,7 @@ $(B)/config.mk: scripts/deps.sh scripts/config.sh Makefile
 	@scripts/deps.sh build
 	@scripts/config.sh $@ $(PKGS)
 
-.PHONY: all programs deps test-deps run check unit-check clean install uninstall fuzz fuzz-check deb
+.PHONY: all programs deps test-deps run check check-postfix-3.10 unit-check clean install uninstall fuzz fuzz-check deb
 # keep intermediate objects (no "rm ..." after the test summary)
 .SECONDARY:
 all: deps $(PROGRAMS) $(UNIT_TESTS)
@@ -140,21 +141,36 @@ run: all
 	    fi; \
 	    wait $$pid
 
-# make check: the suite on the normal build, then again under ASan+UBSan
-# (SANITIZE=1 runs only the latter; QUICK=1 only the former).  Tests run
-# in parallel (each has its own paths and ports; most of their time is
-# waiting for Postfix, timeouts and peers), the longest first.  The
-# fuzzers' timed runs are in the first pass only: they are ASan+UBSan
-# builds already.
+# make check: the suite on the normal build, then the tests that run
+# Postfix again on Postfix 3.10 (make check-postfix-3.10), then the whole
+# suite under ASan+UBSan (SANITIZE=1 runs only the latter; QUICK=1 only
+# the first).  Tests run in parallel (each has its own paths and ports;
+# most of their time is waiting for Postfix, timeouts and peers), the
+# longest first.  The fuzzers' timed runs are in the first pass only: they
+# are ASan+UBSan builds already.
 PROVE_JOBS ?= 6
 SLOW_FIRST  = t/postfix.t $(B)/t/robust.t t/fuzz.t
+TEST_ENV    = SRCDIR=$(CURDIR) FUZZDIR=$(CURDIR)/$(F) FUZZ_CHECK_SECONDS=$(FUZZ_CHECK_SECONDS) TLSMAP=$(CURDIR)/$(B)/tlsmap \
+              TLSPOLICYD=$(CURDIR)/$(B)/tlspolicyd TLSPROBE=$(CURDIR)/$(B)/tlsprobe BUILD=$(CURDIR)/$(B) SANITIZE=$(SANITIZE)
 check: test-deps all fuzz-check
-	SRCDIR=$(CURDIR) FUZZDIR=$(CURDIR)/$(F) FUZZ_CHECK_SECONDS=$(FUZZ_CHECK_SECONDS) TLSMAP=$(CURDIR)/$(B)/tlsmap TLSPOLICYD=$(CURDIR)/$(B)/tlspolicyd TLSPROBE=$(CURDIR)/$(B)/tlsprobe BUILD=$(CURDIR)/$(B) SANITIZE=$(SANITIZE) \
-	    prove -j$(PROVE_JOBS) --exec '' $(SLOW_FIRST) $(filter-out $(SLOW_FIRST),$(UNIT_TESTS) $(wildcard t/*.t))
+	$(TEST_ENV) prove -j$(PROVE_JOBS) --exec '' $(SLOW_FIRST) $(filter-out $(SLOW_FIRST),$(UNIT_TESTS) $(wildcard t/*.t))
 ifeq ($(SANITIZE)$(QUICK),)
+	@$(MAKE) --no-print-directory check-postfix-3.10
 	@echo "=== the same suite under ASan+UBSan (make check SANITIZE=1) ==="
 	$(MAKE) --no-print-directory check SANITIZE=1 FUZZ_CHECK_SECONDS=0
 endif
+
+# The second supported Postfix: every test that runs postconf or a private
+# Postfix, against Debian's Postfix 3.10 from bookworm-backports, fetched
+# and unpacked beside the system's (scripts/postfix-backports.sh; the
+# machine's Postfix and apt sources are left as they are).  They share
+# ports with each other's first-pass runs, hence after that pass.
+PF310        = $(CURDIR)/build/postfix-3.10
+POSTFIX_TESTS = t/postfix.t t/dane.t t/checkpostfix.t
+check-postfix-3.10: test-deps all
+	@echo "=== the Postfix tests on Postfix 3.10 (make check-postfix-3.10) ==="
+	@scripts/postfix-backports.sh $(PF310) >/dev/null
+	$(TEST_ENV) POSTFIX_ROOT=$(PF310)/root prove -j3 --exec '' $(POSTFIX_TESTS)
 
 # The unit tests that need no daemon, no root and no Postfix (the package
 # build runs them).

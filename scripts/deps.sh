@@ -4,7 +4,8 @@
 #   scripts/deps.sh build    compiler and libraries
 #   scripts/deps.sh test     build + what the test suite drives (prove, a
 #                            private Postfix, swaks, openssl, the package
-#                            tools, nsd/unbound/ldnsutils for the DNSSEC lab)
+#                            tools, nsd/unbound/ldnsutils for the DNSSEC lab,
+#                            patchelf for the unpacked Postfix 3.10)
 #   scripts/deps.sh package  build + the Debian package tools (make deb)
 #
 # As root, missing packages are installed with apt-get.  Postfix, nsd,
@@ -20,7 +21,7 @@ set -eu
 # needs their -dev packages too; dns-root-data is the DNSSEC trust anchor.
 build_pkgs="build-essential pkg-config libglib2.0-dev liblmdb-dev libssl-dev libunbound-dev libevent-dev nettle-dev dns-root-data"
 package_pkgs="debhelper dpkg-dev fakeroot lintian"
-test_pkgs="$package_pkgs prometheus perl python3 strace openssl mandoc systemd postfix swaks libnet-ssleay-perl libio-socket-ssl-perl clang libclang-rt-14-dev nsd unbound ldnsutils bind9-dnsutils curl"
+test_pkgs="$package_pkgs prometheus perl python3 strace openssl mandoc systemd postfix swaks libnet-ssleay-perl libio-socket-ssl-perl clang libclang-rt-14-dev nsd unbound ldnsutils bind9-dnsutils curl patchelf"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;

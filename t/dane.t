@@ -138,7 +138,7 @@ cat "$SRC/postfix/main.cf" >> "$CONF/main.cf"
 pf_base_services > "$CONF/master.cf"
 pf_install_snippets
 out=$(postfix -c "$CONF" check 2>&1); is "$?" 0 "postfix check accepts the shipped snippets"
-[ -n "$out" ] && printf '%s\n' "$out" | sed 's/^/# /'
+[ -n "$out" ] && printf '%s\n' "$out" | sort | uniq -c | sed 's/^ */# /'
 postfix -c "$CONF" start >/dev/null 2>&1
 ok "private Postfix is running" wait_for 20 test -S "$Q/public/pickup"
 
@@ -198,10 +198,14 @@ is "$out" "secure match=.provider.$Z servername=hostname" "tlspolicy table: the 
 out=$(postmap -c "$CONF" -q "plain.$Z" "socketmap:unix:$Q/private/tlsmap:tlspolicy" 2>&1); rc=$?
 is "$rc:$out" "1:" "tlspolicy table: nothing for a domain without a policy"
 
-send() {  # recipient
-    printf 'Subject: %s\n\nhello\n' "$1" | sendmail -C "$CONF" -f alice@sender.test "$1"
+send() {  # recipient [extra header line]
+    printf 'Subject: %s\n%s\nhello\n' "$1" "${2:+$2
+}" | sendmail -C "$CONF" -f alice@sender.test "$1"
 }
 for d in dane-none dane-ok dane-bogus hosted sts-wrong sts-testing plain; do send "bob@$d.$Z"; done
+# a sender's "TLS-Required: no" (RFC 8689, honoured by Postfix 3.10) does not
+# lower a route tlspolicyd gives: listed dane, and enforced MTA-STS
+for d in dane-none sts-wrong; do send "carla@$d.$Z" "TLS-Required: no"; done
 
 ok "dane-ok: delivered" wait_for 40 log_has "to=<bob@dane-ok.$Z>.*status=sent"
 like "$(grep 'to=<bob@dane-ok' "$MAILLOG" | grep status=sent)" "postfix/tls-dane-only/smtp" "... through tls-dane-only"
@@ -222,7 +226,11 @@ ok "sts-testing (testing policy, wrong-name certificate): delivered, not enforce
     wait_for 40 log_has "to=<bob@sts-testing.$Z>.*status=sent"
 like "$(grep "bob@sts-testing.$Z" "$DLOG" | grep -v explain | head -1)" "report: socketmap query=.*sources=.*MTA-STS testing: enforced it would route secure" "... and the would-be route logged"
 ok "plain (unlisted, nothing published): delivered by Postfix's default" wait_for 40 log_has "to=<bob@plain.$Z>.*status=sent"
-is "$(grep -c -E "to=<bob@(dane-none|dane-bogus|sts-wrong)" "$SINKLOG")" 0 "no sink got a message it must not get"
+ok "dane-none with TLS-Required: no: deferred, TLS required" \
+    wait_for 40 log_has "to=<carla@dane-none.$Z>.*status=deferred (TLS is required, but was not offered"
+ok "sts-wrong with TLS-Required: no: deferred, certificate not verified" \
+    wait_for 40 log_has "to=<carla@sts-wrong.$Z>.*status=deferred (Server certificate not verified"
+is "$(grep -c -E "to=<(bob|carla)@(dane-none|dane-bogus|sts-wrong)" "$SINKLOG")" 0 "no sink got a message it must not get"
 like "$(grep "route: .*bob@dane-ok.$Z" "$DLOG" | head -1)" "reason=\"DANE: TLSA records published\"" "the route is logged with its reason"
 
 # --- counted ------------------------------------------------------------------------------

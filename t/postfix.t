@@ -74,9 +74,9 @@ pf_dirs
 # Chrooted smtp clients resolve next-hops from the queue's own hosts file.
 cat > "$Q/etc/hosts" <<HOSTS
 127.0.0.1 localhost
-127.0.0.2 plain.test unlisted.test local.test plaindefer.test plainbounce.test late.test enc.test
+127.0.0.2 plain.test unlisted.test local.test plaindefer.test plainbounce.test late.test enc.test daneh.test hdrenc.test sitereq.test
 127.0.0.3 good.test
-127.0.0.4 wrongname.test
+127.0.0.4 wrongname.test hdrver.test
 127.0.0.5 legacy.test legacybounce.test
 127.0.0.6 relay.test
 HOSTS
@@ -139,7 +139,7 @@ pf_base_services >> "$CONF/master.cf"
 pf_install_snippets
 
 out=$(postfix -c "$CONF" check 2>&1); is "$?" 0 "postfix check accepts the shipped snippets"
-[ -n "$out" ] && printf '%s\n' "$out" | sed 's/^/# /'
+[ -n "$out" ] && printf '%s\n' "$out" | sort | uniq -c | sed 's/^ */# /'
 postfix -c "$CONF" start >/dev/null 2>&1
 ok "private Postfix is listening" wait_for 20 bash -c 'exec 3<>/dev/tcp/127.0.0.1/2525'
 
@@ -161,6 +161,9 @@ plainbounce.test        encrypt direction=outbound on_failure=bounce
 wrongname.test          verify  direction=outbound
 legacy.test             encrypt direction=outbound
 legacybounce.test       encrypt direction=outbound on_failure=bounce
+daneh.test              dane    direction=outbound
+hdrenc.test             encrypt direction=outbound
+hdrver.test             verify  direction=outbound
 TLSLIST
 "$TLSMAP" "$LIST"
 # the installed tlspolicyd.conf's shape: both sockets the snippets name
@@ -311,13 +314,16 @@ outcome() {  # address
     local st sk; st=$(status_of "$1"); sk=$(sink_of "$1")
     printf '%s%s' "${st:-nothing logged}" "${sk:+ -> $sk}"
 }
-send_path() {  # path subject recipients(comma-separated)
+send_path() {  # path subject recipients(comma-separated) [extra header line]
+    local extra=()
+    [ -n "${4:-}" ] && extra=(--add-header "$4")
     case $1 in
     submission) swaks --server 127.0.0.1:2587 --tls --helo client.test --from "$SENDER" --to "$3" \
-                    --header "Subject: $2" --timeout 20 >/dev/null 2>&1 ;;
+                    --header "Subject: $2" "${extra[@]}" --timeout 20 >/dev/null 2>&1 ;;
     port25)     swaks --server 127.0.0.1:2525 --helo client.test --from "$SENDER" --to "$3" \
-                    --header "Subject: $2" --timeout 20 >/dev/null 2>&1 ;;
-    sendmail)   printf 'Subject: %s\n\nhello\n' "$2" | sendmail -C "$CONF" -f "$SENDER" $(echo "$3" | tr , ' ') ;;
+                    --header "Subject: $2" "${extra[@]}" --timeout 20 >/dev/null 2>&1 ;;
+    sendmail)   printf 'Subject: %s\n%s\nhello\n' "$2" "${4:+$4
+}" | sendmail -C "$CONF" -f "$SENDER" $(echo "$3" | tr , ' ') ;;
     esac
 }
 apply_shape() {  # shape
@@ -377,6 +383,38 @@ for shape in ${SHAPES:-plain filter relayhost policymap}; do
     done
 done
 unlike "$(grep -v '^sink=filter ' "$SINKLOG")" "to=[^ ]*<enc-[^>]*>.* tls=none " "no listed encrypt recipient ever reached a sink in plaintext"
+apply_shape plain
+
+# --- outbound: a sender's "TLS-Required: no" (RFC 8689) -----------------------------
+# Postfix 3.10 sends such a message at level may unless the transport says
+# tls_required_enable=no, as the shipped tls-* do: listed recipients keep
+# their level on every version and every path.  Unlisted mail keeps
+# Postfix's own behaviour: sitereq.test, encrypt in the site's own
+# smtp_tls_policy_maps, goes out in plaintext with the header on 3.10 (the
+# sender's choice, as Postfix documents) and is deferred without it, and
+# on 3.7 always.
+printf 'sitereq.test encrypt\n' > "$CONF/site_tls_policy"
+postconf -c "$CONF" -e "smtp_tls_policy_maps = texthash:$CONF/site_tls_policy"
+ok "site policy map for sitereq.test" reload_postfix
+NO_TLS="TLS-Required: no"
+deferred_unsent() {  # address -> "deferred" when Postfix deferred it and no sink has it
+    wait_for 30 has_status "$1"
+    local line; line=$(grep -- "to=<$1>" "$MAILLOG" | grep "status=" | tail -1)
+    case $line in *"status=deferred"*) [ -z "$(sink_of "$1")" ] && echo deferred || echo "deferred, but in a sink" ;;
+                  *) echo "${line:-nothing logged}" ;; esac
+}
+for path in submission port25 sendmail; do
+    send_path $path "hdr-$path" "enc-hdr-$path@hdrenc.test,ver-hdr-$path@hdrver.test,dane-hdr-$path@daneh.test,site-hdr-$path@sitereq.test" "$NO_TLS"
+    send_path $path "nohdr-$path" "site-nohdr-$path@sitereq.test"
+done
+if pf_version_at_least 3.10; then want_site_hdr="smtp sent -> plain none"; else want_site_hdr="deferred: TLS required"; fi
+for path in submission port25 sendmail; do
+    is "$(deferred_unsent "enc-hdr-$path@hdrenc.test")" deferred "$path, $NO_TLS: listed encrypt, no STARTTLS: deferred, in no sink"
+    is "$(deferred_unsent "ver-hdr-$path@hdrver.test")" deferred "$path, $NO_TLS: listed verify, wrong-name certificate: deferred, in no sink"
+    is "$(deferred_unsent "dane-hdr-$path@daneh.test")" deferred "$path, $NO_TLS: listed dane, no STARTTLS: deferred, in no sink"
+    is "$(outcome "site-hdr-$path@sitereq.test")" "$want_site_hdr" "$path, $NO_TLS: unlisted, site policy encrypt: as Postfix $PF_VERSION does"
+    is "$(outcome "site-nohdr-$path@sitereq.test")" "deferred: TLS required" "$path, no header: unlisted, site policy encrypt: deferred"
+done
 apply_shape plain
 
 # --- outbound: failures, bounces, and what the socketmap answers ------------------

@@ -18,6 +18,10 @@
 #                             joins PIDS
 #   wait_for SECS CMD...      poll (bounded) until CMD succeeds
 #   log_has PATTERN           the maillog has a line matching PATTERN
+#
+# Which Postfix runs: t/support/postfixbin.sh (the system's, or
+# POSTFIX_ROOT's).
+. "$SRC/t/support/postfixbin.sh"
 PF=$TMP/pf CONF=$TMP/pf/etc Q=$TMP/pf/queue DATA=$TMP/pf/data
 MAILLOG=$TMP/pf/log/maillog
 
@@ -32,6 +36,7 @@ pf_dirs() {
 }
 
 pf_base_main() {
+    pf_program_main
     cat <<MAIN
 # --- test instance: private directories, loopback ---
 compatibility_level = 3.6
