@@ -80,10 +80,14 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
     (trap - EXIT; exec setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 \
         "${SRCDIR:?}/t/tools/tmpswap.py" "$W" .race.list. "$TMP/rootonly/planted") > "$TMP/swap.out" 2>&1 &
     SWAPPER=$!
-    for _ in $(seq 100); do grep -q ready "$TMP/swap.out" && break; sleep 0.05; done
+    for _ in $(seq 200); do grep -q ready "$TMP/swap.out" && break; sleep 0.05; done
+    like "$(cat "$TMP/swap.out")" "^ready" "symlink race: the hostile maintainer is watching the directory"
     for round in 1 2 3 4 5; do "$TLSMAP" "$W/race.list" >/dev/null 2>&1; done
     kill $SWAPPER; wait $SWAPPER 2>/dev/null
-    like "$(cat "$TMP/swap.out")" "swapped .race.list." "symlink race: the hostile maintainer did swap the temporary name"
+    # Whether the swapper wins the race in a round depends on the machine's
+    # load, so it is reported, not asserted: what the product guarantees is
+    # below (nothing written through a link; one O_EXCL open of the name).
+    echo "# symlink race: $(grep -c '^swapped' "$TMP/swap.out") swap(s) in 5 rounds"
     is "$(ls -A "$TMP/rootonly")" "" "symlink race: root never wrote through the link"
     ok "symlink race: the compiled list is a regular file or absent" \
         sh -c "[ ! -e '$W/race.list.lmdb' ] || { [ -f '$W/race.list.lmdb' ] && [ ! -L '$W/race.list.lmdb' ]; }"

@@ -671,8 +671,12 @@ static void test_max_connections(void)
         g_autofree char *reply = client_read_replies(fds[i], 1);
         g_assert_cmpstr(reply, ==, REJECT);
     }
+    /* The daemon may close the refused connection before or after the
+     * request arrives: the write may fail with EPIPE (no signal), the
+     * guarantee is only that no answer comes. */
     int extra = client_connect(d.sock);
-    client_send_all(extra, request, strlen(request));
+    ssize_t sent = send(extra, request, strlen(request), MSG_NOSIGNAL);
+    g_assert_true(sent > 0 || errno == EPIPE || errno == ECONNRESET);
     g_assert_true(client_closed_silently(extra));
     close(extra);
     g_assert_true(client_wait_for_log(d.log, "max_connections (3) reached; refusing connections", 1, 5000));
@@ -844,6 +848,9 @@ static void test_sigterm(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    /* a write to a connection the daemon closed fails its assertion with
+     * EPIPE instead of killing the whole test program */
+    signal(SIGPIPE, SIG_IGN);
     client_require_binaries();
     tmpdir = g_dir_make_tmp("tlspolicyd-test-XXXXXX", NULL);
     sock_path = g_build_filename(tmpdir, "policy.sock", NULL);
