@@ -57,11 +57,11 @@ static void check_policy(const char *buf, size_t size)
     g_string_free(match, TRUE);
 }
 
-static void check_response(const char *buf, size_t size)
+static void check_response(const char *buf, size_t size, gboolean closed_cleanly)
 {
     size_t start, len;
     const char *why = NULL;
-    if (!https_parse_response(buf, size, &start, &len, &why)) {
+    if (!https_parse_response(buf, size, closed_cleanly, &start, &len, &why)) {
         if (!why)
             __builtin_trap();
         return;
@@ -77,10 +77,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = size - 1;
     char *buf = g_malloc(n ? n : 1);
     memcpy(buf, data + 1, n);
-    switch (data[0] % 3) {
+    switch (data[0] % 4) {
     case 0: check_txt(buf, n); break;
     case 1: check_policy(buf, n); break;
-    default: check_response(buf, n); break;
+    case 2: check_response(buf, n, TRUE); break;
+    default: check_response(buf, n, FALSE); break;
     }
     g_free(buf);
     return 0;

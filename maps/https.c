@@ -129,9 +129,10 @@ static SSL_CTX *client_context(const char *ca_file, GError **error)
     return ctx;
 }
 
-/* One request on a connected socket; the whole answer into response. */
+/* One request on a connected socket; the whole answer into response,
+ * and whether the server ended it with close_notify. */
 static gboolean exchange(SSL_CTX *ctx, int fd, const HttpsFetch *f, gint64 deadline, GByteArray *response,
-                         GError **error)
+                         gboolean *closed_cleanly, GError **error)
 {
     SSL *ssl = SSL_new(ctx);
     gboolean ok = FALSE;
@@ -157,7 +158,10 @@ static gboolean exchange(SSL_CTX *ctx, int fd, const HttpsFetch *f, gint64 deadl
     for (;;) {
         unsigned char buf[8192];
         n = ssl_io(ssl, fd, deadline, do_read, buf, sizeof buf);
-        if (n == 0 || (n == -1 && response->len > 0))  /* EOF, also without close_notify */
+        /* EOF: close_notify, or a bare TCP FIN that https_parse_response()
+         * accepts only where a Content-Length says the body is whole */
+        *closed_cleanly = n == 0;
+        if (n == 0 || (n == -1 && response->len > 0))
             break;
         if (n < 0) {
             g_set_error(error, HTTPS_ERROR, 0, "reading from %s: %s", f->host, n == -2 ? "timed out" : ssl_reason());
@@ -186,13 +190,14 @@ GBytes *https_fetch_policy(const HttpsFetch *f, GError **error)
     if (!ctx)
         return NULL;
     g_autoptr(GByteArray) response = g_byte_array_new();
-    gboolean got = FALSE;
+    gboolean got = FALSE, closed_cleanly = FALSE;
     for (char **a = f->addresses; *a && !got; a++) {
         g_clear_error(error);
         int fd = connect_one(*a, f->port, deadline, error);
         if (fd < 0)
             continue;
-        got = exchange(ctx, fd, f, deadline, response, error);
+        g_byte_array_set_size(response, 0);
+        got = exchange(ctx, fd, f, deadline, response, &closed_cleanly, error);
         close(fd);
     }
     SSL_CTX_free(ctx);
@@ -200,7 +205,7 @@ GBytes *https_fetch_policy(const HttpsFetch *f, GError **error)
         return NULL;
     size_t start, len;
     const char *why;
-    if (!https_parse_response((const char *)response->data, response->len, &start, &len, &why)) {
+    if (!https_parse_response((const char *)response->data, response->len, closed_cleanly, &start, &len, &why)) {
         g_set_error(error, HTTPS_ERROR, 0, "https://%s/.well-known/mta-sts.txt: %s", f->host, why);
         return NULL;
     }
@@ -218,7 +223,8 @@ static gboolean header_is(const char *line, size_t len, const char *name, const 
     return TRUE;
 }
 
-gboolean https_parse_response(const char *data, size_t len, size_t *body_start, size_t *body_len, const char **why)
+gboolean https_parse_response(const char *data, size_t len, gboolean closed_cleanly, size_t *body_start,
+                              size_t *body_len, const char **why)
 {
     const char *end = data + len;
     const char *eol = memchr(data, '\n', len);
@@ -265,6 +271,10 @@ gboolean https_parse_response(const char *data, size_t len, size_t *body_start, 
         *body_len = (size_t)length;
     if (length >= 0 && (guint64)length > *body_len) {
         *why = "the body is shorter than its Content-Length";
+        return FALSE;
+    }
+    if (length < 0 && !closed_cleanly) {
+        *why = "the answer has no Content-Length and ended without TLS close_notify (it may be cut short)";
         return FALSE;
     }
     if (*body_len > MTASTS_POLICY_MAX) {

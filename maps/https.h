@@ -26,8 +26,11 @@ typedef struct {
 GBytes *https_fetch_policy(const HttpsFetch *fetch, GError **error);
 
 /* The response parser https_fetch_policy() uses (an HTTP/1.0 answer, the
- * whole of it): TRUE with the body's place, or FALSE with why. */
-gboolean https_parse_response(const char *data, size_t len, size_t *body_start, size_t *body_len,
-                              const char **why);
+ * whole of it): TRUE with the body's place, or FALSE with why.
+ * closed_cleanly: the server ended the TLS stream with close_notify.
+ * Without it and without a Content-Length, the end of the body may be an
+ * attacker's TCP FIN: such an answer is refused, never read as whole. */
+gboolean https_parse_response(const char *data, size_t len, gboolean closed_cleanly, size_t *body_start,
+                              size_t *body_len, const char **why);
 
 #endif

@@ -54,7 +54,7 @@ make_cert() {  # name san...
 make_cert daneok "mx.dane-ok.$Z"
 make_cert provider "mx.provider.$Z"
 make_cert wrongsts other.test
-make_cert https "mta-sts.hosted.$Z" "mta-sts.sts-wrong.$Z" "mta-sts.sts-testing.$Z" "mta-sts.sts-rotate.$Z"
+make_cert https "mta-sts.hosted.$Z" "mta-sts.sts-wrong.$Z" "mta-sts.sts-testing.$Z" "mta-sts.sts-rotate.$Z" "mta-sts.sts-cut.$Z"
 chmod 644 ./*.key ./*.crt
 tlsa=$(openssl x509 -in daneok.crt -noout -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256 | sed 's/.* //')
 
@@ -85,6 +85,9 @@ mta-sts.sts-rotate IN A 127.0.0.30
 sts-badcert     IN MX 10 mx.plain
 _mta-sts.sts-badcert IN TXT "v=STSv1; id=1"
 mta-sts.sts-badcert IN A 127.0.0.30
+sts-cut         IN MX 10 mx.plain
+_mta-sts.sts-cut IN TXT "v=STSv1; id=1"
+mta-sts.sts-cut IN A 127.0.0.30
 two             IN MX 20 backup.two
 two             IN MX 10 mx.two
 backup.two      IN A 127.0.0.12
@@ -106,6 +109,10 @@ policy() {  # domain body
 policy "hosted.$Z" "version: STSv1\r\nmode: enforce\r\nmx: *.provider.$Z\r\nmax_age: 86400\r\n"
 policy "sts-wrong.$Z" "version: STSv1\nmode: enforce\nmx: mx.sts-wrong.$Z\nmax_age: 86400\n"
 policy "sts-testing.$Z" "version: STSv1\nmode: testing\nmx: mx.sts-wrong.$Z\nmax_age: 86400\n"
+# served without Content-Length and ended by a bare TCP FIN (no TLS
+# close_notify), as an on-path attacker who cuts the body would leave it
+policy "sts-cut.$Z" "version: STSv1\nmode: enforce\nmx: mx.plain.$Z\nmax_age: 86400\n"
+touch "www/mta-sts.sts-cut.$Z/.well-known/.cut"
 policy "sts-rotate.$Z" "version: STSv1\nmode: testing\nmx: old.rotate.$Z\nmax_age: 86400\n"
 python3 "$SRC/t/tools/httpsd.py" --listen 127.0.0.30:443 --cert https.crt --key https.key --root www \
     > httpsd.out 2> httpsd.log &
@@ -191,6 +198,8 @@ sts-testing|answer: NOTFOUND|and not enforced
 plain|answer: NOTFOUND|nothing published, unlisted: not routed
 sts-badcert|MTA-STS: policy fetch: TLS handshake with mta-sts.sts-badcert.$Z: |a policy host whose certificate names others: the fetch fails
 sts-badcert|answer: TEMP |... TEMP (on_lookup_failure = temp), never a route without the policy
+sts-cut|MTA-STS: policy fetch: .*no Content-Length and ended without TLS close_notify|a body ended by a bare FIN, no length: refused, never read as the whole policy
+sts-cut|answer: TEMP |... TEMP, not a route with a name check cut short
 ROWS
 # the tls-secure transports' TLS policy table
 out=$(postmap -c "$CONF" -q "hosted.$Z" "socketmap:unix:$Q/private/tlsmap:tlspolicy" 2>&1)
@@ -238,8 +247,8 @@ metrics=$(curl -s --unix-socket "$TMP/metrics.sock" http://tlspolicyd/metrics)
 like "$metrics" 'tlspolicyd_dane_lookups_total\{result="found"\} [1-9]' "metrics: DANE lookups that found TLSA records"
 like "$metrics" 'tlspolicyd_dane_lookups_total\{result="failed"\} [1-9]' "metrics: the bogus one counted as failed"
 is "$(printf '%s\n' "$metrics" | grep '^tlspolicyd_mta_sts_fetch' | tr '\n' ' ')" \
-    "tlspolicyd_mta_sts_fetches_total 4 tlspolicyd_mta_sts_fetch_failures_total 1 " \
-    "metrics: four policies fetched (once each), the bad certificate's failed"
+    "tlspolicyd_mta_sts_fetches_total 5 tlspolicyd_mta_sts_fetch_failures_total 2 " \
+    "metrics: five policies fetched (once each), the bad certificate's and the cut one failed"
 like "$metrics" 'tlspolicyd_route_fallbacks_total\{cause="failed",choice="temp"\} [1-9]' "metrics: TEMP answers for the failed lookup"
 
 # --- MTA-STS refresh (RFC 8461 3.3): a new policy file alone is not fetched; a new id is ----

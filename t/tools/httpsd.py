@@ -4,11 +4,15 @@
     httpsd.py --listen 127.0.0.30:443 --cert CRT --key KEY --root DIR
 
 Serves DIR/<Host header>/<path> as text/plain (404 when missing), one
-certificate for every name (give it a SAN per mta-sts.DOMAIN).  Prints
-"ready" once it listens; runs until killed."""
+certificate for every name (give it a SAN per mta-sts.DOMAIN).  Where a
+file ".cut" sits beside the file, the answer has no Content-Length and
+the connection ends with a bare TCP FIN, no TLS close_notify (a body an
+on-path attacker cut short looks like that).  Prints "ready" once it
+listens; runs until killed."""
 import argparse
 import http.server
 import os
+import socket
 import ssl
 import sys
 
@@ -22,11 +26,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         with open(path, "rb") as f:
             body = f.read()
+        cut = os.path.exists(os.path.join(os.path.dirname(path), ".cut"))
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
+        if not cut:
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+        if cut:
+            self.wfile.flush()
+            # close the TCP connection under TLS: FIN without close_notify
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
 
     def log_message(self, fmt, *args):
         sys.stderr.write("httpsd: %s %s\n" % (self.address_string(), fmt % args))

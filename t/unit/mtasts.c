@@ -156,6 +156,7 @@ static void test_response(void)
 {
     static const struct {
         const char *name, *response, *body; /* NULL: refused */
+        gboolean unclean;                   /* ended by a bare TCP FIN, no close_notify */
     } rows[] = {
         {"200 text/plain", "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nversion: STSv1\r\n", "version: STSv1\r\n"},
         {"charset allowed", "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\n\r\nabcdef", "abc"},
@@ -168,12 +169,17 @@ static void test_response(void)
         {"chunked", "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc", NULL},
         {"headers never end", "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n", NULL},
         {"not HTTP", "SSH-2.0-OpenSSH\r\n", NULL},
+        /* issue 30: "mx: mail.example.co.uk" cut to "mail.example.co" by an on-path FIN */
+        {"no length, no close_notify", "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nmx: mail.example.co", NULL, TRUE},
+        {"length, no close_notify", "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nabc", "abc", TRUE},
+        {"short length, no close_notify", "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 9\r\n\r\nabc", NULL, TRUE},
     };
     for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
         size_t start, len;
         const char *why = NULL;
         g_test_message("row %s", rows[i].name);
-        gboolean ok = https_parse_response(rows[i].response, strlen(rows[i].response), &start, &len, &why);
+        gboolean ok = https_parse_response(rows[i].response, strlen(rows[i].response), !rows[i].unclean, &start, &len,
+                                           &why);
         g_assert_cmpint(ok, ==, rows[i].body != NULL);
         if (ok) {
             g_assert_cmpuint(len, ==, strlen(rows[i].body));
