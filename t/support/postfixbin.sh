@@ -10,6 +10,8 @@
 #                       Postfix's daemons, commands and meta files (none
 #                       for the system's)
 #   PF_VERSION          its mail_version, named in each test's output
+#   pf_version_at_least MAJOR.MINOR
+#                       PF_VERSION is that version or later
 if [ -n "${POSTFIX_ROOT:-}" ]; then
     export PATH="$POSTFIX_ROOT/usr/sbin:$PATH"
 fi
