@@ -193,9 +193,9 @@ static void test_hostile_values(void)
     g_assert_true(g_utf8_validate(log, -1, NULL));
 }
 
-/* 5. EOF or reset in the middle of a request, 10,000 times (twice: the
- * first round sets the allocator's high-water mark, the second must not
- * add to it). */
+/* 5. EOF or reset in the middle of a request, 10,000 times a round, three
+ * rounds (the first sets the allocator's high-water mark, the later ones
+ * must not keep adding to it). */
 static void half_requests(int times, guint fds_idle)
 {
     for (int i = 0; i < times; i++) {
@@ -225,14 +225,19 @@ static void test_half_requests(void)
      * listener, the list, epoll, signalfd, stdio) */
     wait_no_connections();
     guint fds_before = fd_count(daemon_pid);
-    half_requests(10000, fds_before);
-    long rss_first = proc_value(daemon_pid, "status", "RssAnon:");
-    half_requests(10000, fds_before);
-    long rss_second = proc_value(daemon_pid, "status", "RssAnon:");
+    long rss[3];
+    for (int round = 0; round < 3; round++) {
+        half_requests(10000, fds_before);
+        rss[round] = proc_value(daemon_pid, "status", "RssAnon:");
+    }
     g_assert_cmpuint(fd_count(daemon_pid), ==, fds_before);
-    g_test_message("RssAnon after 10,000: %ld kB, after 20,000: %ld kB", rss_first, rss_second);
+    g_test_message("RssAnon after 10,000: %ld kB, 20,000: %ld kB, 30,000: %ld kB", rss[0], rss[1], rss[2]);
+    /* A leak grows every round; the allocator's high-water mark can still
+     * move once on a loaded machine (1,168 kB seen in one round under
+     * stress-ng): the smaller of the two later growths must stay small. */
+    long growth = MIN(rss[1] - rss[0], rss[2] - rss[1]);
     if (!under_sanitizer())  /* ASan's quarantine keeps freed memory; LSan checks leaks at exit */
-        g_assert_cmpint(rss_second - rss_first, <, 1024);
+        g_assert_cmpint(growth, <, 1024);
 }
 
 /* 6. 500 slow connections: closed at the read deadline, a normal client
