@@ -2,6 +2,10 @@
 #
 #   plan_tests / ok NAME CMD... / is GOT WANT NAME / like TEXT PATTERN NAME
 #   done_testing    prints the plan at the end, exits non-zero on failure
+#   wait_for SECS CMD...
+#                   runs CMD every 0.1 s until it succeeds (0) or SECS
+#                   seconds of wall time have passed (1): a deadline, not a
+#                   number of tries, however slow CMD is
 set -u
 TESTS_RUN=0
 TESTS_FAILED=0
@@ -28,4 +32,12 @@ does not match: '$2'"; }
 unlike() { ! printf '%s' "$1" | grep -qE -- "$2"; _result $? "$3" "text: '$1'
 matches: '$2'"; }
 skip() { TESTS_RUN=$((TESTS_RUN + 1)); echo "ok $TESTS_RUN # skip $1"; }
+wait_for() {
+    local end=$((SECONDS + $1)); shift
+    while :; do
+        "$@" >/dev/null 2>&1 && return 0
+        [ "$SECONDS" -ge "$end" ] && return 1
+        sleep 0.1
+    done
+}
 done_testing() { echo "1..$TESTS_RUN"; [ "$TESTS_FAILED" -eq 0 ]; }

@@ -172,6 +172,7 @@ write_daemon_conf() {  # [extra option lines]
       echo "list = $LIST"
       echo "listen = unix:$Q/private/tlspolicy;inet:127.0.0.1:10041;"
       echo "socketmap_listen = unix:$Q/private/tlsmap;"
+      echo "dns_resolver = 127.0.0.1@9"  # never the machine's: listed domains' DANE/MTA-STS lookups fail at once
       [ -n "${DAEMON_VERBOSE:-}" ] && echo "verbose = true"
       [ $# -gt 0 ] && printf '%s\n' "$@"; } > "$TMP/tlspolicyd.conf"
 }

@@ -16,7 +16,6 @@
 #                             ADDR:2526 logging to $SINKLOG, hostname
 #                             sink-NAME.test unless --hostname says; its pid
 #                             joins PIDS
-#   wait_for SECS CMD...      poll (bounded) until CMD succeeds
 #   log_has PATTERN           the maillog has a line matching PATTERN
 #
 # Which Postfix runs: t/support/postfixbin.sh (the system's, or
@@ -25,7 +24,6 @@
 PF=$TMP/pf CONF=$TMP/pf/etc Q=$TMP/pf/queue DATA=$TMP/pf/data
 MAILLOG=$TMP/pf/log/maillog
 
-wait_for() { local secs=$1; shift; for _ in $(seq $((secs * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
 log_has() { grep -q -- "$1" "$MAILLOG" 2>/dev/null; }
 
 pf_dirs() {
