@@ -20,15 +20,21 @@
 /* A DestinationLookup with a fixed answer (what DANE/MTA-STS say). */
 typedef struct {
     DestinationPolicy answer;
+    MtastsPolicy policy;
+    gboolean dane_asked;
 } FuzzLookup;
 
-static const DestinationPolicy *fuzz_lookup(const char *domain, gboolean dane, gboolean sts, gpointer data)
+static const DestinationPolicy *fuzz_lookup(const char *domain, gboolean dane, gboolean sts, gboolean listed,
+                                                   gpointer data)
 {
     FuzzLookup *f = data;
     if (!dns_name_is_hostname(domain))
         __builtin_trap();  /* never asked about a name DNS cannot take */
+    (void)listed;
+    f->dane_asked = dane;
     f->answer.dane = dane ? f->answer.dane : SOURCE_OFF;
     f->answer.sts = sts ? f->answer.sts : SOURCE_OFF;
+    f->answer.policy = f->answer.sts == SOURCE_FOUND ? &f->policy : NULL;
     return &f->answer;
 }
 
@@ -149,9 +155,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * route weaker than the list's, nor one that may go plaintext */
     guint8 last = data[size - 1];
     FuzzLookup fl = {.answer = {.dane = (SourceState)(1 + last % 4), .sts = (SourceState)(1 + (last >> 2) % 4)}};
-    fl.answer.policy = (MtastsPolicy){.mode = (last & 16) ? MTASTS_MODE_ENFORCE : MTASTS_MODE_TESTING, .max_age = 1,
+    fl.policy = (MtastsPolicy){.mode = (last & 16) ? MTASTS_MODE_ENFORCE : MTASTS_MODE_TESTING, .max_age = 1,
                                       .n_mx = 1};
-    g_strlcpy(fl.answer.policy.mx[0], "*.mx.example", sizeof fl.answer.policy.mx[0]);
+    g_strlcpy(fl.policy.mx[0], "*.mx.example", sizeof fl.policy.mx[0]);
+    fl.answer.dane_bogus = (data[0] & 4) != 0;
     config->dane = last & 32 ? DANE_AUTO : DANE_OFF;
     config->mta_sts = (MtaStsMode)((last >> 6) % 3);
     config->on_lookup_pending = data[0] & 1 ? LOOKUP_TEMP : LOOKUP_LIST;
@@ -172,6 +179,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __builtin_trap();
     if (rs.status == ROUTE_OK && (rs.level == LEVEL_DANE || entry_level_is_exemption(rs.level)))
         __builtin_trap();  /* Postfix's dane, or none: plaintext possible */
+    if (fl.dane_asked && fl.answer.dane == SOURCE_FAILED && fl.answer.dane_bogus && rs.status != ROUTE_TEMP)
+        __builtin_trap();  /* bogus DNSSEC is never "no DANE" */
     if (ok)
         store_reader_end(list);
     g_free(copy);

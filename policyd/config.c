@@ -89,6 +89,8 @@ static const Option options[] = {
     {"dane_tlsa_port", T_UINT, O(dane_tlsa_port), NULL, 1, 65535},
     {"mta_sts_ca_file", T_STRING, O(mta_sts_ca_file)},
     {"mta_sts_timeout", T_UINT, O(mta_sts_timeout), NULL, 1, 60},
+    {"destination_cache_size", T_UINT, O(destination_cache_size), NULL, 100, 10000000},
+    {"destination_max_lookups", T_UINT, O(destination_max_lookups), NULL, 1, 100000},
     {"mta_sts_state_file", T_STRING, O(mta_sts_state_file)},
     {"tls_policy_name", T_STRING, O(tls_policy_name)},
     {"max_line", T_SIZE, O(limits.max_line), NULL, 256, 1 << 20},
@@ -144,6 +146,8 @@ Config *config_new_defaults(void)
     c->dane_tlsa_port = 25;
     c->mta_sts_ca_file = g_strdup("");
     c->mta_sts_timeout = 10;
+    c->destination_cache_size = 100000;
+    c->destination_max_lookups = 256;
     c->mta_sts_state_file = g_strdup("");
     c->tls_policy_name = g_strdup("tlspolicy");
     c->limits = (RequestLimits){.max_line = 4096, .max_request = 65536, .max_attributes = 100};

@@ -69,6 +69,8 @@ typedef struct {
     guint dane_tlsa_port;       /* the port Postfix's smtp connects to */
     char *mta_sts_ca_file;      /* "" = the system's CAs */
     guint mta_sts_timeout;      /* seconds for one policy fetch */
+    guint destination_cache_size;   /* domains whose DANE/MTA-STS answers are cached */
+    guint destination_max_lookups;  /* unlisted domains with lookups in flight */
     char *mta_sts_state_file;   /* MTA-STS policies across restarts, "" none */
     char *tls_policy_name;      /* the socketmap table smtp_tls_policy_maps asks */
 

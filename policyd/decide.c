@@ -430,19 +430,19 @@ static void explain_sources(RouteDecision *d, const LookupMatch *m, gboolean lis
         explain_add(d, "%s", source_text(p->sts, p->sts_note));
         return;
     }
-    explain_add(d, "%s, mx", mtasts_mode_name(p->policy.mode));
-    for (guint i = 0; i < p->policy.n_mx && i < 4; i++)  /* the log line stays short */
-        explain_add(d, " %s", p->policy.mx[i]);
-    if (p->policy.n_mx > 4)
-        explain_add(d, " and %u more", p->policy.n_mx - 4);
-    explain_add(d, ", max_age %u, %s", p->policy.max_age, p->sts_note);
+    explain_add(d, "%s, mx", mtasts_mode_name(p->policy->mode));
+    for (guint i = 0; i < p->policy->n_mx && i < 4; i++)  /* the log line stays short */
+        explain_add(d, " %s", p->policy->mx[i]);
+    if (p->policy->n_mx > 4)
+        explain_add(d, " and %u more", p->policy->n_mx - 4);
+    explain_add(d, ", max_age %u, %s", p->policy->max_age, p->sts_note);
 }
 
 /* Does the domain's MTA-STS policy bind this recipient?  Listed domains
  * always, unlisted ones with mta_sts = enforce; testing is only logged. */
 static gboolean sts_enforced(const DestinationPolicy *p, gboolean listed, const Config *c)
 {
-    return p->sts == SOURCE_FOUND && p->policy.mode == MTASTS_MODE_ENFORCE && (listed || c->mta_sts == MTA_STS_ENFORCE);
+    return p->sts == SOURCE_FOUND && p->policy->mode == MTASTS_MODE_ENFORCE && (listed || c->mta_sts == MTA_STS_ENFORCE);
 }
 
 /* The effective level: the strictest of the list's, DANE's and
@@ -481,7 +481,7 @@ static void route_by_sources(const char *domain, const LookupMatch *m, gboolean 
 {
     gboolean want_dane = listed || c->dane == DANE_AUTO;
     gboolean want_sts = listed || c->mta_sts != MTA_STS_OFF;
-    const DestinationPolicy *p = lookup(domain, want_dane, want_sts, lookup_data);
+    const DestinationPolicy *p = lookup(domain, want_dane, want_sts, listed, lookup_data);
     char route[CONFIG_ROUTE_MAX];
     explain_sources(d, m, listed, p);
     gboolean pending = p->dane == SOURCE_PENDING || p->sts == SOURCE_PENDING;
@@ -500,12 +500,20 @@ static void route_by_sources(const char *domain, const LookupMatch *m, gboolean 
                    "TEMP TLS policy lookup failed for the recipient domain (DANE, MTA-STS)");
         return;
     }
+    /* RFC 7672 2.2: records that fail validation are an attack or a
+     * broken zone, never "no DANE"; Postfix would defer them too */
+    if (p->dane == SOURCE_FAILED && p->dane_bogus) {
+        d->fallback = FALLBACK_FAILED_TEMP;
+        route_temp(d, "DANE: DNSSEC validation failed (bogus)",
+                   "TEMP DNSSEC validation failed for the recipient domain's MX or TLSA records");
+        return;
+    }
     TlsLevel list_level = listed ? m->entry.level : LEVEL_NONE;
     TlsLevel level = effective_level(list_level, p, sts_enforced(p, listed, c));
     d->level = level;
     /* RFC 8461 5: a testing policy (or mta_sts = testing) is reported,
      * not enforced: say when enforcing it would have changed the route */
-    if (p->sts == SOURCE_FOUND && p->policy.mode != MTASTS_MODE_NONE && !sts_enforced(p, listed, c)
+    if (p->sts == SOURCE_FOUND && p->policy->mode != MTASTS_MODE_NONE && !sts_enforced(p, listed, c)
         && effective_level(list_level, p, TRUE) != level) {
         d->sts_testing = TRUE;
         explain_add(d, "; MTA-STS testing: enforced it would route secure");
@@ -551,7 +559,7 @@ static void decide_tls_policy(const char *key, StoreReader *list, const Config *
         route_notfound(d, "MTA-STS not consulted for this next hop");
         return;
     }
-    const DestinationPolicy *p = lookup(domain, FALSE, TRUE, lookup_data);
+    const DestinationPolicy *p = lookup(domain, FALSE, TRUE, listed, lookup_data);
     g_free(heap);
     if (p->sts == SOURCE_PENDING || p->sts == SOURCE_FAILED)
         d->fallback = p->sts == SOURCE_PENDING                 ? FALLBACK_PENDING_TEMP
@@ -566,7 +574,7 @@ static void decide_tls_policy(const char *key, StoreReader *list, const Config *
         return;
     }
     GString *match = g_string_new(NULL);
-    mtasts_postfix_match(&p->policy, match);
+    mtasts_postfix_match(p->policy, match);
     d->status = ROUTE_OK;
     d->level = LEVEL_SECURE;
     d->reason = "MTA-STS mx patterns";

@@ -108,7 +108,8 @@ typedef struct {
 
 /* What a recipient domain publishes (destination.h), for the domain in
  * A-label form; it starts lookups for the sources asked for. */
-typedef const DestinationPolicy *(*DestinationLookup)(const char *domain, gboolean dane, gboolean sts, gpointer data);
+typedef const DestinationPolicy *(*DestinationLookup)(const char *domain, gboolean dane, gboolean sts, gboolean listed,
+                                                      gpointer data);
 
 /*
  * request: "NAME KEY" (NUL-terminated); list NULL when unavailable;

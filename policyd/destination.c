@@ -6,8 +6,10 @@
  * query per MX host (at most DANE_MAX_HOSTS); an MTA-STS lookup is the
  * TXT query, then (only when the id is new) the A query of
  * mta-sts.DOMAIN and the HTTPS fetch on a worker.  A Dest with a lookup
- * in flight is "busy" and never evicted, since libunbound's callbacks and
- * the fetch results point at it.
+ * in flight is "busy": libunbound's callbacks and the fetch results
+ * point at it, so it is on no eviction list and cannot be evicted; it
+ * still counts against max_domains.  An idle Dest is on one of three
+ * least-recently-used lists (its Pool), by what losing it would cost.
  */
 #include "destination.h"
 
@@ -25,17 +27,35 @@
                            * costs its lookups once per 5 s at most */
 #define TTL_MAX 3600      /* and at most, before it is looked up again */
 #define RETRY_AFTER 60    /* a failed lookup is tried again after this */
-#define FETCH_WORKERS 8
+#define FETCH_SLOTS_UNLISTED 64  /* fetches of unlisted domains at once: 40
+                                  * silent policy hosts cost 40 slots for one
+                                  * mta_sts_timeout, and the 41st domain still
+                                  * gets its fetch at once (t/hostile.t) */
+#define FETCH_SLOTS_LISTED 8     /* more workers that only listed domains use */
+#define FETCH_RETRY 5     /* no free fetch slot: the lookup is tried again after this */
+
+/* The eviction lists, first evicted first. */
+typedef enum {
+    POOL_PLAIN,    /* unlisted, nothing binding: an answer to look up again */
+    POOL_BINDING,  /* unlisted, a valid MTA-STS policy or validated TLSA */
+    POOL_LISTED,   /* asked about as a listed domain */
+    POOL_COUNT,
+    POOL_BUSY = POOL_COUNT,  /* lookups in flight: on no list */
+} Pool;
 
 typedef struct Dest Dest;
 struct Dest {
     Destinations *owner;       /* libunbound's callbacks get only the Dest */
+    GList link;                /* in owner->idle[pool]; link.data is this Dest */
+    Pool pool;
+    gboolean listed;           /* sticky: once listed, never evicted for an unlisted domain */
     char *domain;
-    DestinationPolicy p;
+    DestinationPolicy p;       /* p.policy points at policy */
+    MtastsPolicy *policy;      /* only with a valid policy: most domains have none */
     /* DANE in flight */
     gboolean dane_busy;
     gint64 dane_expires;       /* monotonic seconds; 0 = never looked up */
-    guint hosts_left, hosts_failed, hosts_tlsa, hosts_total;
+    guint hosts_left, hosts_failed, hosts_bogus, hosts_tlsa, hosts_total;
     int dane_ttl;
     char failed_host[128];
     /* MTA-STS in flight */
@@ -47,6 +67,7 @@ struct Dest {
 
 typedef struct {
     Dest *dest;                /* only the main thread touches it */
+    gboolean listed;           /* which slots it holds */
     HttpsFetch fetch;
     char *host;
     GBytes *body;
@@ -57,20 +78,18 @@ struct Destinations {
     DestinationSettings settings;  /* its strings not kept: */
     char *ca_file;                 /* the one read after start */
     struct ub_ctx *ub;
-    GHashTable *by_domain;     /* domain -> Dest */
-    GQueue order;              /* Dest, oldest first: eviction */
+    GHashTable *by_domain;     /* domain -> Dest, busy ones included */
+    GQueue idle[POOL_COUNT];   /* idle Dests, least recently used first */
+    guint busy;                /* Dests with lookups in flight */
+    guint busy_unlisted;       /* of which not listed (max_lookups each) */
+    guint fetching[2];         /* fetches running, [listed] */
     GThreadPool *workers;
     GAsyncQueue *done;         /* FetchJob */
     int wake_fd;
     DestinationCounts count;
     gboolean changed;          /* a new policy since the last save */
+    DestinationPolicy deferred;  /* the answer for a domain not looked up (max_lookups) */
 };
-
-const char *destination_source_name(SourceState state)
-{
-    static const char *const names[] = {"off", "pending", "failed", "none", "found"};
-    return names[state];
-}
 
 static gint64 now_s(void)
 {
@@ -102,18 +121,23 @@ Destinations *destinations_new(const DestinationSettings *s, GError **error)
     d->settings = *s;
     d->ca_file = g_strdup(s->mta_sts_ca_file);
     d->settings.resolver = d->settings.trust_anchor = d->settings.mta_sts_ca_file = NULL;
+    if (d->settings.max_lookups > d->settings.max_domains)
+        d->settings.max_lookups = d->settings.max_domains;
     d->ub = ub;
     d->by_domain = g_hash_table_new(g_str_hash, g_str_equal);
-    g_queue_init(&d->order);
+    for (int pool = 0; pool < POOL_COUNT; pool++)
+        g_queue_init(&d->idle[pool]);
     d->done = g_async_queue_new();
     d->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    d->workers = g_thread_pool_new(run_fetch, d, FETCH_WORKERS, FALSE, NULL);
+    /* never more jobs pushed than threads (fetch_start): no queue forms */
+    d->workers = g_thread_pool_new(run_fetch, d, FETCH_SLOTS_UNLISTED + FETCH_SLOTS_LISTED, FALSE, NULL);
     return d;
 }
 
 static void dest_free(gpointer data)
 {
     Dest *dest = data;
+    g_free(dest->policy);
     g_free(dest->domain);
     g_free(dest);
 }
@@ -139,8 +163,13 @@ void destinations_free(Destinations *d)
         job_free(job);
     g_async_queue_unref(d->done);
     close(d->wake_fd);
+    /* every Dest, busy or idle, is in the table */
+    GHashTableIter it;
+    gpointer dest;
+    g_hash_table_iter_init(&it, d->by_domain);
+    while (g_hash_table_iter_next(&it, NULL, &dest))
+        dest_free(dest);
     g_hash_table_destroy(d->by_domain);
-    g_queue_clear_full(&d->order, dest_free);
     g_free(d->ca_file);
     g_free(d);
 }
@@ -159,7 +188,70 @@ DestinationCounts destinations_counts(const Destinations *d)
 {
     DestinationCounts c = d->count;
     c.domains = g_hash_table_size(d->by_domain);
+    c.in_flight = d->busy;
     return c;
+}
+
+/*
+ * The eviction lists
+ */
+static gboolean cached_policy_valid(const Dest *dest)
+{
+    return dest->policy && dest->p.sts_id[0] && g_get_real_time() / G_USEC_PER_SEC < dest->p.sts_expires;
+}
+
+static Pool pool_for(const Dest *dest)
+{
+    if (dest->dane_busy || dest->sts_busy)
+        return POOL_BUSY;
+    if (dest->listed)
+        return POOL_LISTED;
+    return dest->p.dane == SOURCE_FOUND || cached_policy_valid(dest) ? POOL_BINDING : POOL_PLAIN;
+}
+
+static void pool_leave(Destinations *d, Dest *dest)
+{
+    if (dest->pool == POOL_BUSY) {
+        d->busy--;
+        d->busy_unlisted -= !dest->listed;
+    } else {
+        g_queue_unlink(&d->idle[dest->pool], &dest->link);
+    }
+}
+
+/* Onto the tail of the list it belongs on now (most recently used), or
+ * counted as busy; called after every use and every change of state. */
+static void dest_place(Destinations *d, Dest *dest)
+{
+    pool_leave(d, dest);
+    dest->pool = pool_for(dest);
+    if (dest->pool == POOL_BUSY) {
+        d->busy++;
+        d->busy_unlisted += !dest->listed;
+    } else {
+        g_queue_push_tail_link(&d->idle[dest->pool], &dest->link);
+    }
+}
+
+/* The least recently used idle Dest of the cheapest list goes; a listed
+ * domain's entry only for another listed domain.  FALSE: nothing may go
+ * (everything busy, or listed). */
+static gboolean evict_one(Destinations *d, gboolean for_listed)
+{
+    for (Pool pool = POOL_PLAIN; pool < POOL_COUNT; pool++) {
+        if (pool == POOL_LISTED && !for_listed)
+            break;
+        GList *oldest = g_queue_peek_head_link(&d->idle[pool]);
+        if (!oldest)
+            continue;
+        Dest *dest = oldest->data;
+        g_queue_unlink(&d->idle[pool], oldest);
+        g_hash_table_remove(d->by_domain, dest->domain);
+        dest_free(dest);
+        d->count.evicted++;
+        return TRUE;
+    }
+    return FALSE;
 }
 
 static gboolean resolve(Destinations *d, const char *name, int type, Dest *dest, ub_callback_type callback)
@@ -177,9 +269,32 @@ static gboolean resolve(Destinations *d, const char *name, int type, Dest *dest,
 static void dane_done(Destinations *d, Dest *dest, SourceState state, int ttl)
 {
     dest->p.dane = state;
+    dest->p.dane_bogus = FALSE;
     dest->dane_busy = FALSE;
-    dest->dane_expires = now_s() + (state == SOURCE_FAILED ? RETRY_AFTER : clamp_ttl(ttl));
+    dest->dane_expires = now_s() + clamp_ttl(ttl);
     d->count.dane[state]++;
+    dest_place(d, dest);
+}
+
+/* No trustworthy answer (SERVFAIL, timeout, bogus): never "no DANE"
+ * (RFC 7672 2.2).  TLSA records validated before stay in force, so the
+ * route stays dane-only and Postfix, looking them up itself, defers
+ * until the DNS answers again. */
+static void dane_failed(Destinations *d, Dest *dest, gboolean bogus, const char *what)
+{
+    DestinationPolicy *p = &dest->p;
+    if (p->dane == SOURCE_FOUND)
+        g_snprintf(p->dane_note, sizeof p->dane_note, "TLSA on %u of %u MX, DNSSEC secure, as last validated (%s)",
+                   p->mx_tlsa, p->mx_total, what);
+    else
+        g_strlcpy(p->dane_note, what, sizeof p->dane_note);
+    SourceState state = p->dane == SOURCE_FOUND ? SOURCE_FOUND : SOURCE_FAILED;
+    dest->dane_busy = FALSE;
+    dest->dane_expires = now_s() + RETRY_AFTER;
+    d->count.dane[SOURCE_FAILED]++;
+    p->dane = state;
+    p->dane_bogus = bogus;
+    dest_place(d, dest);
 }
 
 /* The verdict, once every MX host's TLSA answer is in. */
@@ -188,20 +303,23 @@ static void dane_conclude(Destinations *d, Dest *dest)
     if (!dest->dane_busy || dest->hosts_left > 0 || dest->hosts_total == 0)
         return;
     DestinationPolicy *p = &dest->p;
-    p->mx_total = dest->hosts_total;
-    p->mx_tlsa = dest->hosts_tlsa;
+    guint total = dest->hosts_total;
+    dest->hosts_total = 0;
     if (dest->hosts_tlsa > 0) {
+        p->mx_total = total;
+        p->mx_tlsa = dest->hosts_tlsa;
         g_snprintf(p->dane_note, sizeof p->dane_note, "TLSA on %u of %u MX, DNSSEC secure%s%s", dest->hosts_tlsa,
-                   dest->hosts_total, dest->hosts_failed ? "; failed: " : "", dest->failed_host);
+                   total, dest->hosts_failed ? "; failed: " : "", dest->failed_host);
         dane_done(d, dest, SOURCE_FOUND, dest->dane_ttl);
     } else if (dest->hosts_failed > 0) {
-        g_snprintf(p->dane_note, sizeof p->dane_note, "TLSA lookup failed: %s", dest->failed_host);
-        dane_done(d, dest, SOURCE_FAILED, 0);
+        g_autofree char *what = g_strdup_printf("TLSA lookup failed: %s", dest->failed_host);
+        dane_failed(d, dest, dest->hosts_bogus > 0, what);
     } else {
-        g_snprintf(p->dane_note, sizeof p->dane_note, "no TLSA records on %u MX (DNSSEC secure)", dest->hosts_total);
+        p->mx_total = total;
+        p->mx_tlsa = 0;
+        g_snprintf(p->dane_note, sizeof p->dane_note, "no TLSA records on %u MX (DNSSEC secure)", total);
         dane_done(d, dest, SOURCE_NONE, dest->dane_ttl);
     }
-    dest->hosts_total = 0;
 }
 
 static void on_tlsa(void *data, int err, struct ub_result *r)
@@ -210,6 +328,7 @@ static void on_tlsa(void *data, int err, struct ub_result *r)
     DnsTrust trust = dns_trust(err, r);
     if (trust == DNS_BOGUS || trust == DNS_FAILED) {
         dest->hosts_failed++;
+        dest->hosts_bogus += trust == DNS_BOGUS;
         if (!dest->failed_host[0] && r)
             g_snprintf(dest->failed_host, sizeof dest->failed_host, "%s %s", r->qname, dns_trust_name(trust));
     } else if (trust == DNS_SECURE && r->havedata && dns_usable_tlsa(r) > 0) {
@@ -230,10 +349,10 @@ static void on_mx(void *data, int err, struct ub_result *r)
     DnsTrust trust = dns_trust(err, r);
     int ttl = r ? r->ttl : 0;
     if (trust == DNS_BOGUS || trust == DNS_FAILED) {
-        g_snprintf(p->dane_note, sizeof p->dane_note, "MX lookup %s%s%s", dns_trust_name(trust),
-                   r && r->why_bogus ? ": " : "", r && r->why_bogus ? r->why_bogus : "");
+        g_autofree char *what = g_strdup_printf("MX lookup %s%s%s", dns_trust_name(trust),
+                                                r && r->why_bogus ? ": " : "", r && r->why_bogus ? r->why_bogus : "");
         ub_resolve_free(r);
-        dane_done(d, dest, SOURCE_FAILED, 0);
+        dane_failed(d, dest, trust == DNS_BOGUS, what);
         return;
     }
     if (trust == DNS_INSECURE || r->nxdomain) {
@@ -250,7 +369,7 @@ static void on_mx(void *data, int err, struct ub_result *r)
         dane_done(d, dest, SOURCE_NONE, ttl);
         return;
     }
-    dest->hosts_left = dest->hosts_failed = dest->hosts_tlsa = dest->hosts_total = 0;
+    dest->hosts_left = dest->hosts_failed = dest->hosts_bogus = dest->hosts_tlsa = dest->hosts_total = 0;
     dest->failed_host[0] = 0;
     dest->dane_ttl = ttl;
     for (guint i = 0; hosts[i] && i < DANE_MAX_HOSTS; i++) {
@@ -276,19 +395,14 @@ static void dane_start(Destinations *d, Dest *dest)
 {
     dest->dane_busy = TRUE;
     dest->hosts_total = 0;
-    if (!resolve(d, dest->domain, DNS_TYPE_MX, dest, on_mx)) {
-        g_strlcpy(dest->p.dane_note, "cannot start the MX lookup", sizeof dest->p.dane_note);
-        dane_done(d, dest, SOURCE_FAILED, 0);
-    }
+    dest_place(d, dest);
+    if (!resolve(d, dest->domain, DNS_TYPE_MX, dest, on_mx))
+        dane_failed(d, dest, FALSE, "cannot start the MX lookup");
 }
 
 /*
  * MTA-STS
  */
-static gboolean cached_policy_valid(const Dest *dest)
-{
-    return dest->p.policy.max_age > 0 && dest->p.sts_id[0] && g_get_real_time() / G_USEC_PER_SEC < dest->p.sts_expires;
-}
 
 /* The lookup ended without a new policy: keep a cached one (RFC 8461
  * 5.1), else the state given. */
@@ -301,11 +415,46 @@ static void sts_done(Destinations *d, Dest *dest, SourceState state, const char 
         state = SOURCE_FOUND;
     } else if (state != SOURCE_FOUND) {
         g_strlcpy(dest->p.sts_note, note, sizeof dest->p.sts_note);
-        memset(&dest->p.policy, 0, sizeof dest->p.policy);
+        g_clear_pointer(&dest->policy, g_free);
         dest->p.sts_id[0] = 0;
     }
     dest->p.sts = state;
+    dest->p.policy = dest->policy;
     d->count.sts[state]++;
+    dest_place(d, dest);
+}
+
+/* Every fetch slot of its kind is taken: nothing queues behind slow
+ * policy hosts; the lookup is tried again shortly, and a cached policy
+ * stays in force meanwhile. */
+static void sts_wait_for_slot(Destinations *d, Dest *dest)
+{
+    dest->sts_busy = FALSE;
+    dest->sts_expires = now_s() + FETCH_RETRY;
+    if (dest->p.sts == SOURCE_PENDING)
+        g_strlcpy(dest->p.sts_note, "policy fetch waiting for a free slot", sizeof dest->p.sts_note);
+    d->count.fetches_deferred++;
+    dest_place(d, dest);
+}
+
+static void fetch_start(Destinations *d, Dest *dest, char **addresses)
+{
+    gboolean listed = dest->listed;
+    guint running = d->fetching[FALSE] + d->fetching[TRUE];
+    if (running >= FETCH_SLOTS_UNLISTED + FETCH_SLOTS_LISTED || (!listed && d->fetching[FALSE] >= FETCH_SLOTS_UNLISTED)) {
+        g_strfreev(addresses);
+        sts_wait_for_slot(d, dest);
+        return;
+    }
+    FetchJob *job = g_new0(FetchJob, 1);
+    job->dest = dest;
+    job->listed = listed;
+    job->host = g_strdup_printf("mta-sts.%s", dest->domain);
+    job->fetch = (HttpsFetch){.host = job->host, .addresses = addresses, .port = MTASTS_HTTPS_PORT,
+                              .ca_file = d->ca_file, .timeout_ms = d->settings.fetch_timeout_ms};
+    d->fetching[listed]++;
+    d->count.fetches++;
+    g_thread_pool_push(d->workers, job, NULL);
 }
 
 static void on_sts_address(void *data, int err, struct ub_result *r)
@@ -320,13 +469,7 @@ static void on_sts_address(void *data, int err, struct ub_result *r)
         sts_done(d, dest, SOURCE_FAILED, "policy host mta-sts.DOMAIN has no IPv4 address");
         return;
     }
-    FetchJob *job = g_new0(FetchJob, 1);
-    job->dest = dest;
-    job->host = g_strdup_printf("mta-sts.%s", dest->domain);
-    job->fetch = (HttpsFetch){.host = job->host, .addresses = addresses, .port = MTASTS_HTTPS_PORT,
-                              .ca_file = d->ca_file, .timeout_ms = d->settings.fetch_timeout_ms};
-    d->count.fetches++;
-    g_thread_pool_push(d->workers, job, NULL);
+    fetch_start(d, dest, addresses);
 }
 
 static void on_txt(void *data, int err, struct ub_result *r)
@@ -358,11 +501,23 @@ static void on_txt(void *data, int err, struct ub_result *r)
         sts_done(d, dest, SOURCE_FAILED, "cannot start the policy host lookup");
 }
 
+/* A valid policy, from a fetch or the state file. */
+static void policy_set(Dest *dest, const MtastsPolicy *policy, const char *id, gint64 expires)
+{
+    if (!dest->policy)
+        dest->policy = g_new(MtastsPolicy, 1);
+    *dest->policy = *policy;
+    g_strlcpy(dest->p.sts_id, id, sizeof dest->p.sts_id);
+    dest->p.sts_expires = expires;
+    dest->p.policy = dest->policy;
+}
+
 static void fetch_done(Destinations *d, FetchJob *job)
 {
     Dest *dest = job->dest;
     MtastsPolicy policy;
     const char *why = NULL;
+    d->fetching[job->listed]--;
     if (!job->body) {
         d->count.fetch_failures++;
         g_autofree char *note = g_strdup_printf("policy fetch: %s", job->error->message);
@@ -377,9 +532,7 @@ static void fetch_done(Destinations *d, FetchJob *job)
         sts_done(d, dest, SOURCE_FAILED, note);
         return;
     }
-    dest->p.policy = policy;
-    g_strlcpy(dest->p.sts_id, dest->new_id, sizeof dest->p.sts_id);
-    dest->p.sts_expires = g_get_real_time() / G_USEC_PER_SEC + policy.max_age;
+    policy_set(dest, &policy, dest->new_id, g_get_real_time() / G_USEC_PER_SEC + policy.max_age);
     g_snprintf(dest->p.sts_note, sizeof dest->p.sts_note, "id %s fetched", dest->new_id);
     d->changed = TRUE;
     sts_done(d, dest, SOURCE_FOUND, "");
@@ -388,6 +541,7 @@ static void fetch_done(Destinations *d, FetchJob *job)
 static void sts_start(Destinations *d, Dest *dest)
 {
     dest->sts_busy = TRUE;
+    dest_place(d, dest);
     g_autofree char *name = g_strdup_printf("_mta-sts.%s", dest->domain);
     if (!resolve(d, name, DNS_TYPE_TXT, dest, on_txt))
         sts_done(d, dest, SOURCE_FAILED, "cannot start the TXT lookup");
@@ -409,45 +563,80 @@ void destinations_process(Destinations *d)
     }
 }
 
-static void evict_one(Destinations *d)
-{
-    for (GList *l = d->order.head; l; l = l->next) {
-        Dest *dest = l->data;
-        if (dest->dane_busy || dest->sts_busy)
-            continue;
-        g_hash_table_remove(d->by_domain, dest->domain);
-        g_queue_delete_link(&d->order, l);
-        dest_free(dest);
-        return;
-    }
-}
-
-static Dest *dest_for(Destinations *d, const char *domain)
+/* The domain's Dest, made (room made first) when there is none; NULL
+ * when the cache is full of entries that may not go. */
+static Dest *dest_for(Destinations *d, const char *domain, gboolean listed)
 {
     Dest *dest = g_hash_table_lookup(d->by_domain, domain);
-    if (dest)
+    if (dest) {
+        if (listed && !dest->listed) {
+            pool_leave(d, dest);
+            dest->pool = POOL_LISTED;  /* not busy-counted as unlisted any more */
+            g_queue_push_tail_link(&d->idle[POOL_LISTED], &dest->link);
+            dest->listed = TRUE;
+        }
+        dest_place(d, dest);  /* most recently used */
         return dest;
-    if (g_hash_table_size(d->by_domain) >= d->settings.max_domains)
-        evict_one(d);
+    }
+    while (g_hash_table_size(d->by_domain) >= d->settings.max_domains) {
+        if (!evict_one(d, listed))
+            return NULL;
+    }
     dest = g_new0(Dest, 1);
     dest->owner = d;
+    dest->link.data = dest;
+    dest->listed = listed;
     dest->domain = g_strdup(domain);
+    dest->pool = POOL_PLAIN;
     g_hash_table_insert(d->by_domain, dest->domain, dest);
-    g_queue_push_tail(&d->order, dest);
+    g_queue_push_tail_link(&d->idle[POOL_PLAIN], &dest->link);
+    dest_place(d, dest);
     return dest;
 }
 
-const DestinationPolicy *destinations_get(Destinations *d, const char *domain, gboolean dane, gboolean sts)
+/* What a domain that cannot be looked up now is: pending, nothing started. */
+static const DestinationPolicy *deferred_answer(Destinations *d, gboolean dane, gboolean sts)
 {
-    Dest *dest = dest_for(d, domain);
+    d->count.lookups_deferred++;
+    DestinationPolicy *p = &d->deferred;
+    memset(p, 0, sizeof *p);
+    p->dane = dane ? SOURCE_PENDING : SOURCE_OFF;
+    p->sts = sts ? SOURCE_PENDING : SOURCE_OFF;
+    g_snprintf(p->dane_note, sizeof p->dane_note, "not looked up: %u lookups in flight", d->busy);
+    g_strlcpy(p->sts_note, p->dane_note, sizeof p->sts_note);
+    return p;
+}
+
+/* Listed and unlisted domains have max_lookups in flight each: a flood
+ * of an outsider's names never holds up a listed domain's lookup, and a
+ * flood of names under a listed parent (.example.com) is bounded too. */
+static gboolean lookups_at_limit(const Destinations *d, gboolean listed)
+{
+    guint busy = listed ? d->busy - d->busy_unlisted : d->busy_unlisted;
+    return busy >= d->settings.max_lookups;
+}
+
+const DestinationPolicy *destinations_get(Destinations *d, const char *domain, gboolean dane, gboolean sts,
+                                          gboolean listed)
+{
+    gboolean at_limit = lookups_at_limit(d, listed);
+    Dest *dest = g_hash_table_lookup(d->by_domain, domain);
+    if (!dest && at_limit)
+        return deferred_answer(d, dane, sts);
+    dest = dest_for(d, domain, listed);
+    if (!dest)
+        return deferred_answer(d, dane, sts);
     gint64 now = now_s();
     if (dane && dest->p.dane == SOURCE_OFF)
         dest->p.dane = SOURCE_PENDING;
-    if (dane && !dest->dane_busy && now >= dest->dane_expires)
-        dane_start(d, dest);
     if (sts && dest->p.sts == SOURCE_OFF)
         dest->p.sts = SOURCE_PENDING;
-    if (sts && !dest->sts_busy && now >= dest->sts_expires)
+    /* an expired answer is used until its refresh arrives; at the limit
+     * the refresh of an idle domain waits for a later use */
+    at_limit = dest->pool != POOL_BUSY && lookups_at_limit(d, dest->listed);
+    if (dane && !dest->dane_busy && now >= dest->dane_expires && !at_limit)
+        dane_start(d, dest);
+    if (sts && !dest->sts_busy && now >= dest->sts_expires && !at_limit)
         sts_start(d, dest);
     return &dest->p;
 }
@@ -471,12 +660,15 @@ static char *policy_text(const MtastsPolicy *p)
 gboolean destinations_save(Destinations *d, const char *path, GError **error)
 {
     g_autoptr(GKeyFile) kf = g_key_file_new();
-    for (GList *l = d->order.head; l; l = l->next) {
-        const Dest *dest = l->data;
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, d->by_domain);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        const Dest *dest = value;
         if (!cached_policy_valid(dest))
             continue;
         g_autofree char *group = g_strconcat(STATE_GROUP_PREFIX, dest->domain, NULL);
-        g_autofree char *text = policy_text(&dest->p.policy);
+        g_autofree char *text = policy_text(dest->policy);
         g_key_file_set_string(kf, group, "id", dest->p.sts_id);
         g_key_file_set_int64(kf, group, "expires", dest->p.sts_expires);
         g_key_file_set_string(kf, group, "policy", text);
@@ -506,11 +698,12 @@ static gboolean load_policy(Destinations *d, GKeyFile *kf, const char *group, gi
         || !mtasts_parse_policy(text, strlen(text), &policy, &why) || policy.max_age == 0
         || expires > now + (gint64)policy.max_age)
         return FALSE;
-    Dest *dest = dest_for(d, domain);
+    Dest *dest = dest_for(d, domain, FALSE);
+    if (!dest)
+        return FALSE;
     dest->p.sts = SOURCE_FOUND;
-    dest->p.policy = policy;
-    g_strlcpy(dest->p.sts_id, id, sizeof dest->p.sts_id);
-    dest->p.sts_expires = expires;
+    policy_set(dest, &policy, id, expires);
+    dest_place(d, dest);  /* binding now */
     g_snprintf(dest->p.sts_note, sizeof dest->p.sts_note, "id %s, kept across a restart", id);
     return TRUE;
 }

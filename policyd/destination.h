@@ -13,6 +13,25 @@
  * level.  Expired answers are refreshed in the background and used until
  * the new ones arrive; an MTA-STS policy is used until its max_age, and
  * re-fetched when the TXT record's id changes (RFC 8461 3.3, 5.1).
+ *
+ * Outsiders choose the domains (every RCPT makes Postfix ask the
+ * transport table, before its relay check), so nothing they can ask for
+ * grows without bound or waits in line before a listed domain:
+ *   - at most max_lookups unlisted domains, and as many listed ones, have
+ *     lookups in flight; past that a new domain is answered
+ *     SOURCE_PENDING at once and nothing is started (counted:
+ *     lookups_deferred), and an expired answer is used until a later
+ *     request finds room for its refresh;
+ *   - at most max_domains domains are cached, in-flight ones included;
+ *     eviction is least recently used first, in O(1), and takes domains
+ *     that hold nothing binding before unlisted ones with a valid MTA-STS
+ *     policy or validated TLSA records, and never takes a listed domain's
+ *     entry for an unlisted one;
+ *   - MTA-STS fetches of unlisted domains use at most FETCH_SLOTS_UNLISTED
+ *     workers and never queue; listed domains have FETCH_SLOTS_LISTED more
+ *     of their own;
+ *   - validated TLSA records stay in force through DNS failures (RFC 7672
+ *     2.2: a failed or bogus lookup never means "no DANE").
  */
 #ifndef TLSPOLICYD_DESTINATION_H
 #define TLSPOLICYD_DESTINATION_H
@@ -32,9 +51,10 @@ typedef enum {
 typedef struct {
     SourceState dane;
     guint mx_total, mx_tlsa;
+    gboolean dane_bogus;      /* the last DANE lookup failed validation (never "no DANE") */
     char dane_note[160];      /* "TLSA on 2 of 2 MX, DNSSEC secure", why none, what failed */
     SourceState sts;
-    MtastsPolicy policy;      /* when sts is SOURCE_FOUND */
+    const MtastsPolicy *policy;  /* when sts is SOURCE_FOUND, else NULL */
     char sts_id[MTASTS_ID_MAX + 1];
     gint64 sts_expires;       /* wall-clock seconds: fetch time + max_age */
     char sts_note[160];
@@ -47,14 +67,19 @@ typedef struct {
     guint tlsa_port;          /* the port Postfix connects to: TLSA at _PORT._tcp.MX */
     const char *mta_sts_ca_file;  /* "" = the system's CAs */
     guint fetch_timeout_ms;
-    guint max_domains;        /* cache size */
+    guint max_domains;        /* cache size, in-flight domains included */
+    guint max_lookups;        /* domains with lookups in flight: unlisted, and listed */
 } DestinationSettings;
 
 typedef struct {
     guint64 dane[SOURCE_FOUND + 1];  /* finished lookups by outcome */
     guint64 sts[SOURCE_FOUND + 1];
     guint64 fetches, fetch_failures;
+    guint64 lookups_deferred;        /* unlisted domains not looked up: max_lookups in flight */
+    guint64 fetches_deferred;        /* policy fetches put off: no free fetch slot */
+    guint64 evicted;                 /* domains dropped from the full cache */
     guint domains;                   /* in the cache */
+    guint in_flight;                 /* domains with lookups in flight */
 } DestinationCounts;
 
 typedef struct Destinations Destinations;
@@ -68,8 +93,11 @@ void destinations_process(Destinations *d);
 
 /* The domain's policy as known now (lower case, no trailing dot),
  * starting lookups for the sources asked for that are unknown or
- * expired.  The pointer is valid until the next call into this module. */
-const DestinationPolicy *destinations_get(Destinations *d, const char *domain, gboolean dane, gboolean sts);
+ * expired.  listed: the domain is on the list, so its lookups never wait
+ * for unlisted ones and its entry never makes room for an unlisted one.  The
+ * pointer is valid until the next call into this module. */
+const DestinationPolicy *destinations_get(Destinations *d, const char *domain, gboolean dane, gboolean sts,
+                                          gboolean listed);
 
 DestinationCounts destinations_counts(const Destinations *d);
 
@@ -82,7 +110,5 @@ DestinationCounts destinations_counts(const Destinations *d);
 gboolean destinations_save(Destinations *d, const char *path, GError **error);
 gboolean destinations_load(Destinations *d, const char *path, GError **error);
 gboolean destinations_changed(const Destinations *d);
-
-const char *destination_source_name(SourceState state);
 
 #endif

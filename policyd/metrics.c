@@ -115,6 +115,21 @@ void metrics_format(const Metrics *m, const MetricsGauges *g, GString *out)
                            g->destinations.fetch_failures);
     family(out, "tlspolicyd_destinations_cached", "gauge", "Recipient domains whose DANE/MTA-STS answers are cached.");
     g_string_append_printf(out, "tlspolicyd_destinations_cached %u\n", g->destinations.domains);
+    family(out, "tlspolicyd_destination_lookups_in_flight", "gauge",
+           "Recipient domains with DANE/MTA-STS lookups in flight.");
+    g_string_append_printf(out, "tlspolicyd_destination_lookups_in_flight %u\n", g->destinations.in_flight);
+    family(out, "tlspolicyd_destination_lookups_deferred_total", "counter",
+           "Unlisted domains answered as pending without a lookup: destination_max_lookups were in flight.");
+    g_string_append_printf(out, "tlspolicyd_destination_lookups_deferred_total %" G_GUINT64_FORMAT "\n",
+                           g->destinations.lookups_deferred);
+    family(out, "tlspolicyd_mta_sts_fetches_deferred_total", "counter",
+           "MTA-STS policy fetches put off for a few seconds: every fetch slot was taken.");
+    g_string_append_printf(out, "tlspolicyd_mta_sts_fetches_deferred_total %" G_GUINT64_FORMAT "\n",
+                           g->destinations.fetches_deferred);
+    family(out, "tlspolicyd_destinations_evicted_total", "counter",
+           "Domains dropped from the full DANE/MTA-STS cache, least recently used first.");
+    g_string_append_printf(out, "tlspolicyd_destinations_evicted_total %" G_GUINT64_FORMAT "\n",
+                           g->destinations.evicted);
     family(out, "tlspolicyd_decision_duration_seconds", "histogram",
            "Time to decide one policy request or socketmap lookup, list lookup included.");
     for (int s = 0; s < 2; s++) {

@@ -30,7 +30,6 @@
 
 #define INITIAL_BUFFER 2048
 #define LIST_RECHECK_US 1000  /* a renamed-in list is seen within 1 ms */
-#define DESTINATIONS_CACHED 100000  /* domains whose DANE/MTA-STS answers are kept */
 
 /* Whatever epoll watches (a connection, a listener, the signalfd) starts
  * with a Watch: the event goes to its handler. */
@@ -303,10 +302,11 @@ typedef struct {
     RouteDecision d;
 } RouteAnswer;
 
-static const DestinationPolicy *lookup_destination(const char *domain, gboolean dane, gboolean sts, gpointer data)
+static const DestinationPolicy *lookup_destination(const char *domain, gboolean dane, gboolean sts, gboolean listed,
+                                                   gpointer data)
 {
     Server *s = data;
-    return destinations_get(s->destinations, domain, dane, sts);
+    return destinations_get(s->destinations, domain, dane, sts, listed);
 }
 
 static void decide_socketmap(Server *s, StoreReader *list, gpointer data)
@@ -816,6 +816,8 @@ static void warn_restart_keys(const Config *old, const Config *fresh)
         {"dane_tlsa_port", old->dane_tlsa_port != fresh->dane_tlsa_port},
         {"mta_sts_ca_file", g_strcmp0(old->mta_sts_ca_file, fresh->mta_sts_ca_file) != 0},
         {"mta_sts_timeout", old->mta_sts_timeout != fresh->mta_sts_timeout},
+        {"destination_cache_size", old->destination_cache_size != fresh->destination_cache_size},
+        {"destination_max_lookups", old->destination_max_lookups != fresh->destination_max_lookups},
         {"mta_sts_state_file", g_strcmp0(old->mta_sts_state_file, fresh->mta_sts_state_file) != 0},
     };
     g_autoptr(GString) changed = g_string_new(NULL);
@@ -887,7 +889,8 @@ static Destinations *destinations_open(const Config *c, GError **error)
         .tlsa_port = c->dane_tlsa_port,
         .mta_sts_ca_file = c->mta_sts_ca_file,
         .fetch_timeout_ms = c->mta_sts_timeout * 1000,
-        .max_domains = DESTINATIONS_CACHED,
+        .max_domains = c->destination_cache_size,
+        .max_lookups = c->destination_max_lookups,
     };
     return destinations_new(&settings, error);
 }

@@ -42,15 +42,8 @@ Z=lab.example
 
 # --- certificates --------------------------------------------------------------------
 cd "$TMP" || exit 1
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=tlspolicyd dane test CA" \
-    -keyout ca.key -out ca.crt >/dev/null 2>&1
-make_cert() {  # name san...
-    local name=$1; shift
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=$1" -keyout "$name.key" -out "$name.csr" >/dev/null 2>&1
-    printf 'subjectAltName=%s\n' "$(printf 'DNS:%s,' "$@" | sed 's/,$//')" > "$name.ext"
-    openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
-        -extfile "$name.ext" -out "$name.crt" >/dev/null 2>&1
-}
+. "$SRC/t/support/testca.sh"
+testca_new "tlspolicyd dane test CA"
 make_cert daneok "mx.dane-ok.$Z"
 make_cert provider "mx.provider.$Z"
 make_cert wrongsts other.test
@@ -247,8 +240,8 @@ metrics=$(curl -s --unix-socket "$TMP/metrics.sock" http://tlspolicyd/metrics)
 like "$metrics" 'tlspolicyd_dane_lookups_total\{result="found"\} [1-9]' "metrics: DANE lookups that found TLSA records"
 like "$metrics" 'tlspolicyd_dane_lookups_total\{result="failed"\} [1-9]' "metrics: the bogus one counted as failed"
 is "$(printf '%s\n' "$metrics" | grep '^tlspolicyd_mta_sts_fetch' | tr '\n' ' ')" \
-    "tlspolicyd_mta_sts_fetches_total 5 tlspolicyd_mta_sts_fetch_failures_total 2 " \
-    "metrics: five policies fetched (once each), the bad certificate's and the cut one failed"
+    "tlspolicyd_mta_sts_fetches_total 5 tlspolicyd_mta_sts_fetch_failures_total 2 tlspolicyd_mta_sts_fetches_deferred_total 0 " \
+    "metrics: five policies fetched (once each), the bad certificate's and the cut one failed, none put off"
 like "$metrics" 'tlspolicyd_route_fallbacks_total\{cause="failed",choice="temp"\} [1-9]' "metrics: TEMP answers for the failed lookup"
 
 # --- MTA-STS refresh (RFC 8461 3.3): a new policy file alone is not fetched; a new id is ----

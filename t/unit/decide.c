@@ -562,19 +562,23 @@ static void test_routes(void)
  * what it was asked. */
 typedef struct {
     DestinationPolicy answer;
+    MtastsPolicy policy;      /* answer.policy, when answer.sts is SOURCE_FOUND */
     char domain[256];
-    gboolean asked, dane, sts;
+    gboolean asked, dane, sts, listed;
 } FakeLookup;
 
-static const DestinationPolicy *fake_lookup(const char *domain, gboolean dane, gboolean sts, gpointer data)
+static const DestinationPolicy *fake_lookup(const char *domain, gboolean dane, gboolean sts, gboolean listed,
+                                                   gpointer data)
 {
     FakeLookup *f = data;
     g_strlcpy(f->domain, domain, sizeof f->domain);
     f->asked = TRUE;
     f->dane = dane;
     f->sts = sts;
+    f->listed = listed;
     f->answer.dane = dane ? f->answer.dane : SOURCE_OFF;
     f->answer.sts = sts ? f->answer.sts : SOURCE_OFF;
+    f->answer.policy = f->answer.sts == SOURCE_FOUND ? &f->policy : NULL;
     return &f->answer;
 }
 
@@ -582,10 +586,11 @@ static const DestinationPolicy *fake_lookup(const char *domain, gboolean dane, g
  * per on_lookup_pending/on_lookup_failure; never below the list. */
 static void test_route_sources(void)
 {
-    enum { ENF = MTASTS_MODE_ENFORCE, TST = MTASTS_MODE_TESTING };
+    enum { ENF = MTASTS_MODE_ENFORCE, TST = MTASTS_MODE_TESTING, BOGUS = 0x100 };
     static const struct {
         const char *name, *config, *request;
-        SourceState dane, sts;
+        int dane;  /* a SourceState, | BOGUS: the last lookup failed validation */
+        SourceState sts;
         int mode;
         const char *want;
     } rows[] = {
@@ -639,6 +644,13 @@ static void test_route_sources(void)
          "NOTFOUND "},
         {"unlisted, failed (temp)", "dane = auto\non_lookup_failure = temp\n", "transport b@unlisted.example",
          SOURCE_FAILED, SOURCE_OFF, 0, "TEMP TLS policy lookup failed for the recipient domain (DANE, MTA-STS)"},
+        {"unlisted, bogus DANE, on_lookup_failure = list: TEMP all the same", "dane = auto\n",
+         "transport b@unlisted.example", SOURCE_FAILED | BOGUS, SOURCE_OFF, 0,
+         "TEMP DNSSEC validation failed for the recipient domain's MX or TLSA records"},
+        {"listed encrypt, bogus DANE: TEMP, not the list's encrypt", "", "transport b@plain.example",
+         SOURCE_FAILED | BOGUS, SOURCE_NONE, 0, "TEMP DNSSEC validation failed for the recipient domain's MX or TLSA records"},
+        {"listed encrypt, DANE failed (not bogus), on_lookup_failure = list: the list", "", "transport b@plain.example",
+         SOURCE_FAILED, SOURCE_NONE, 0, "OK tls-encrypt:"},
         {"unlisted, on_failure = bounce", "mta_sts = enforce\non_failure = bounce\n", "transport b@unlisted.example",
          SOURCE_NONE, SOURCE_FOUND, ENF, "OK tls-secure-bounce:"},
         {"tlspolicy table, enforced policy", "", "tlspolicy plain.example", SOURCE_NONE, SOURCE_FOUND, ENF,
@@ -654,12 +666,13 @@ static void test_route_sources(void)
     for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
         g_test_message("case %s", rows[i].name);
         g_autoptr(Config) config = row_config(rows[i].config);
-        FakeLookup f = {.answer = {.dane = rows[i].dane, .sts = rows[i].sts}};
-        f.answer.policy.mode = rows[i].mode;
-        f.answer.policy.max_age = 86400;
-        f.answer.policy.n_mx = 2;
-        g_strlcpy(f.answer.policy.mx[0], "*.mail.example.net", sizeof f.answer.policy.mx[0]);
-        g_strlcpy(f.answer.policy.mx[1], "mx.plain.example", sizeof f.answer.policy.mx[1]);
+        FakeLookup f = {.answer = {.dane = (SourceState)(rows[i].dane & ~BOGUS), .sts = rows[i].sts,
+                                   .dane_bogus = (rows[i].dane & BOGUS) != 0}};
+        f.policy.mode = rows[i].mode;
+        f.policy.max_age = 86400;
+        f.policy.n_mx = 2;
+        g_strlcpy(f.policy.mx[0], "*.mail.example.net", sizeof f.policy.mx[0]);
+        g_strlcpy(f.policy.mx[1], "mx.plain.example", sizeof f.policy.mx[1]);
         RouteDecision d;
         g_assert_true(store_reader_begin(list, NULL));
         decide_route(rows[i].request, list, config, fake_lookup, &f, &d);
@@ -677,6 +690,7 @@ static void test_route_sources(void)
     decide_route("transport b@B\xc3\xbc" "cher.Example", list, config, fake_lookup, &f, &d);
     store_reader_end(list);
     g_assert_cmpstr(f.domain, ==, "xn--bcher-kva.example");
+    g_assert_false(f.listed);  /* an outsider's domain: its lookups may be deferred */
     g_assert_true(f.dane && !f.sts);
     g_assert_cmpstr(d.explain, ==, "list: not listed; DANE: TLSA on 2 of 2 MX, DNSSEC secure; MTA-STS: not consulted; "
                                    "effective: tls-dane-only:");
