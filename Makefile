@@ -50,6 +50,8 @@ WERROR_FLAG = $(if $(filter 1,$(WERROR)),-Werror)
 WARN     = -std=c11 -Wall -Wextra $(WERROR_FLAG) -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
 # what the build needs, whatever CPPFLAGS a packager passes (even on the command line)
 BASE_CPPFLAGS = -D_GNU_SOURCE -Imaps -Ipolicyd -Iprobe -It/support -DSYSCONFDIR='"$(SYSCONFDIR)"'
+# "make" alone builds the programs (the rule for config.mk comes first)
+.DEFAULT_GOAL := all
 # PKG_CFLAGS and PKG_LIBS come from $(B)/config.mk (not for clean/uninstall)
 ifneq ($(filter-out clean uninstall deb,$(or $(MAKECMDGOALS),all)),)
 include $(B)/config.mk
@@ -174,7 +176,7 @@ check-postfix-3.10: test-deps all
 
 # The unit tests that need no daemon, no root and no Postfix (the package
 # build runs them).
-PURE_TESTS = config decide key lookup mtasts source tlsrules verdictlog
+PURE_TESTS = config decide dns key lookup mtasts source tlsrules verdictlog
 unit-check: $(PURE_TESTS:%=$(B)/t/%.t)
 	SRCDIR=$(CURDIR) prove --exec '' $^
 
@@ -192,7 +194,7 @@ F                  = build-fuzz
 FUZZ_CC            = clang
 FUZZ_SECONDS      ?= 600
 FUZZ_CHECK_SECONDS ?= 4
-FUZZERS            = request list decide netstring http mtasts
+FUZZERS            = request list decide netstring http mtasts dns
 FUZZ_LIB_OBJS      = $(MAPS_LIB:%=$(F)/maps/%.o) $(POLICYD_LIB:%=$(F)/policyd/%.o)
 FUZZ_CFLAGS        = -std=c11 -g -O1 -Wall -Wextra $(WERROR_FLAG) -Wno-missing-field-initializers \
                      -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all $(BASE_CPPFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP

@@ -85,7 +85,10 @@ const char *dns_trust_name(DnsTrust trust)
 }
 
 /* A wire-format name at data[*at..len) as text; FALSE when malformed
- * (answers carry no compression pointers in libunbound's rdata). */
+ * (answers carry no compression pointers in libunbound's rdata) or when
+ * a label holds a NUL or a dot, which the text form cannot say: a name
+ * cut at the NUL, or one with a label split in two, would be another
+ * name than the zone published (found by fuzz/fuzz_dns.c). */
 static gboolean wire_name(const unsigned char *data, int len, int at, GString *out)
 {
     g_string_truncate(out, 0);
@@ -97,8 +100,11 @@ static gboolean wire_name(const unsigned char *data, int len, int at, GString *o
             return FALSE;
         if (out->len)
             g_string_append_c(out, '.');
-        for (int i = 0; i < label; i++)
+        for (int i = 0; i < label; i++) {
+            if (data[at + i] == 0 || data[at + i] == '.')
+                return FALSE;
             g_string_append_c(out, g_ascii_tolower((char)data[at + i]));
+        }
         at += label;
     }
     return FALSE;
@@ -145,7 +151,20 @@ char **dns_mx_hosts(const struct ub_result *r)
 
 gboolean dns_tlsa_usable(const unsigned char *d, int len)
 {
-    return len >= 4 && (d[0] == 2 || d[0] == 3) && d[1] <= 1 && d[2] <= 2;
+    if (len < 4 || (d[0] != 2 && d[0] != 3) || d[1] > 1)
+        return FALSE;
+    /* a digest of another length can never match: a malformed record
+     * (RFC 7671 5.1), not one to route dane-only on */
+    switch (d[2]) {
+    case 0:
+        return TRUE;        /* the whole certificate or key */
+    case 1:
+        return len == 3 + 32;  /* SHA2-256 */
+    case 2:
+        return len == 3 + 64;  /* SHA2-512 */
+    default:
+        return FALSE;
+    }
 }
 
 guint dns_usable_tlsa(const struct ub_result *r)

@@ -54,7 +54,8 @@ void dns_mx_free(GArray *records);
 char **dns_mx_hosts(const struct ub_result *result);
 
 /* Is one TLSA record (RDATA) usable for SMTP (RFC 7672 3.1: usages
- * DANE-TA(2) and DANE-EE(3), selectors 0/1, matching types 0/1/2)? */
+ * DANE-TA(2) and DANE-EE(3), selectors 0/1, matching types 0/1/2, the
+ * digest as long as its matching type's: 32 or 64 bytes)? */
 gboolean dns_tlsa_usable(const unsigned char *rdata, int len);
 
 /* How many records of the result are. */
