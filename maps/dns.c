@@ -175,6 +175,19 @@ guint dns_usable_tlsa(const struct ub_result *r)
     return n;
 }
 
+gboolean dns_secure_expansion(int err, const struct ub_result *r, const char *host, char *out, size_t size)
+{
+    if (dns_trust(err, r) != DNS_SECURE || !r->canonname || strlen(r->canonname) >= size)
+        return FALSE;
+    size_t len = strlen(r->canonname);
+    for (size_t i = 0; i < len; i++)
+        out[i] = g_ascii_tolower(r->canonname[i]);
+    out[len] = 0;
+    if (len && out[len - 1] == '.')
+        out[len - 1] = 0;
+    return dns_name_is_hostname(out) && g_ascii_strcasecmp(out, host) != 0;
+}
+
 char **dns_txt_strings(const struct ub_result *r)
 {
     GPtrArray *out = g_ptr_array_new();

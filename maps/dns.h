@@ -61,6 +61,13 @@ gboolean dns_tlsa_usable(const unsigned char *rdata, int len);
 /* How many records of the result are. */
 guint dns_usable_tlsa(const struct ub_result *result);
 
+/* The CNAME expansion of host that an address answer shows, when the
+ * answer is DNSSEC-secure and names another host (lower case, no
+ * trailing dot): where RFC 7672 2.2.2 looks for TLSA records first.
+ * FALSE: no secure expansion, look at host itself only. */
+gboolean dns_secure_expansion(int err, const struct ub_result *address_answer, const char *host, char *out,
+                              size_t size);
+
 /* TXT records joined per record (character-strings concatenated). */
 char **dns_txt_strings(const struct ub_result *result);
 

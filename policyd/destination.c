@@ -2,8 +2,10 @@
  * destination.c - DANE and MTA-STS lookups and their cache; see
  * destination.h for the contract.
  *
- * One Dest per domain.  A DANE lookup is the MX query, then one TLSA
- * query per MX host (at most DANE_MAX_HOSTS); an MTA-STS lookup is the
+ * One Dest per domain.  A DANE lookup is the MX query, then per MX host
+ * (at most DANE_MAX_HOSTS) its address query, for the CNAME expansion,
+ * and the TLSA query at the expanded name when the expansion is secure
+ * and at the name itself (RFC 7672 2.2.2); an MTA-STS lookup is the
  * TXT query, then (only when the id is new) the A query of
  * mta-sts.DOMAIN and the HTTPS fetch on a worker.  A Dest with a lookup
  * in flight is "busy": libunbound's callbacks and the fetch results
@@ -44,6 +46,15 @@ typedef enum {
 } Pool;
 
 typedef struct Dest Dest;
+
+/* One MX host of a DANE lookup in flight: the callbacks' data. */
+typedef struct {
+    Dest *dest;
+    char *host;
+    guint queries_left;        /* TLSA queries outstanding: 1, or 2 with a CNAME */
+    gboolean tlsa, failed, bogus;
+} MxHost;
+
 struct Dest {
     Destinations *owner;       /* libunbound's callbacks get only the Dest */
     GList link;                /* in owner->idle[pool]; link.data is this Dest */
@@ -55,6 +66,7 @@ struct Dest {
     /* DANE in flight */
     gboolean dane_busy;
     gint64 dane_expires;       /* monotonic seconds; 0 = never looked up */
+    MxHost *hosts;             /* hosts_total of them, while the lookup runs */
     guint hosts_left, hosts_failed, hosts_bogus, hosts_tlsa, hosts_total;
     int dane_ttl;
     char failed_host[128];
@@ -137,6 +149,9 @@ Destinations *destinations_new(const DestinationSettings *s, GError **error)
 static void dest_free(gpointer data)
 {
     Dest *dest = data;
+    for (guint i = 0; dest->hosts && i < dest->hosts_total; i++)
+        g_free(dest->hosts[i].host);
+    g_free(dest->hosts);
     g_free(dest->policy);
     g_free(dest->domain);
     g_free(dest);
@@ -254,9 +269,9 @@ static gboolean evict_one(Destinations *d, gboolean for_listed)
     return FALSE;
 }
 
-static gboolean resolve(Destinations *d, const char *name, int type, Dest *dest, ub_callback_type callback)
+static gboolean resolve(Destinations *d, const char *name, int type, void *data, ub_callback_type callback)
 {
-    int err = ub_resolve_async(d->ub, name, type, DNS_CLASS_IN, dest, callback, NULL);
+    int err = ub_resolve_async(d->ub, name, type, DNS_CLASS_IN, data, callback, NULL);
     char shown[512];
     if (err)
         g_warning("DNS: cannot start a lookup of %s: %s", text_escape(name, shown, sizeof shown), ub_strerror(err));
@@ -304,6 +319,9 @@ static void dane_conclude(Destinations *d, Dest *dest)
         return;
     DestinationPolicy *p = &dest->p;
     guint total = dest->hosts_total;
+    for (guint i = 0; i < total; i++)
+        g_free(dest->hosts[i].host);
+    g_clear_pointer(&dest->hosts, g_free);
     dest->hosts_total = 0;
     if (dest->hosts_tlsa > 0) {
         p->mx_total = total;
@@ -322,23 +340,78 @@ static void dane_conclude(Destinations *d, Dest *dest)
     }
 }
 
+/* One MX host is done: counted once, with TLSA records if either of
+ * its names has usable ones. */
+static void host_done(MxHost *h)
+{
+    Dest *dest = h->dest;
+    if (h->tlsa)
+        dest->hosts_tlsa++;
+    else if (h->failed)
+        dest->hosts_failed++;
+    dest->hosts_bogus += !h->tlsa && h->bogus;
+    dest->hosts_left--;
+    dane_conclude(dest->owner, dest);
+}
+
+static void host_failed(MxHost *h, const char *name, DnsTrust trust)
+{
+    Dest *dest = h->dest;
+    h->failed = TRUE;
+    h->bogus |= trust == DNS_BOGUS;
+    if (!dest->failed_host[0])
+        g_snprintf(dest->failed_host, sizeof dest->failed_host, "%s %s", name, dns_trust_name(trust));
+}
+
 static void on_tlsa(void *data, int err, struct ub_result *r)
 {
-    Dest *dest = data;
+    MxHost *h = data;
+    Dest *dest = h->dest;
     DnsTrust trust = dns_trust(err, r);
-    if (trust == DNS_BOGUS || trust == DNS_FAILED) {
-        dest->hosts_failed++;
-        dest->hosts_bogus += trust == DNS_BOGUS;
-        if (!dest->failed_host[0] && r)
-            g_snprintf(dest->failed_host, sizeof dest->failed_host, "%s %s", r->qname, dns_trust_name(trust));
-    } else if (trust == DNS_SECURE && r->havedata && dns_usable_tlsa(r) > 0) {
-        dest->hosts_tlsa++;
-    }
+    if (trust == DNS_BOGUS || trust == DNS_FAILED)
+        host_failed(h, r ? r->qname : h->host, trust);
+    else if (trust == DNS_SECURE && r->havedata && dns_usable_tlsa(r) > 0)
+        h->tlsa = TRUE;
     if (r && r->ttl < dest->dane_ttl)
         dest->dane_ttl = r->ttl;
     ub_resolve_free(r);
-    dest->hosts_left--;
-    dane_conclude(dest->owner, dest);
+    if (--h->queries_left == 0)
+        host_done(h);
+}
+
+static void tlsa_query(MxHost *h, const char *name)
+{
+    Destinations *d = h->dest->owner;
+    g_autofree char *owner = g_strdup_printf("_%u._tcp.%s", d->settings.tlsa_port, name);
+    if (!resolve(d, owner, DNS_TYPE_TLSA, h, on_tlsa)) {
+        host_failed(h, owner, DNS_FAILED);
+        h->queries_left--;
+    }
+}
+
+/* The MX host's address answer: its CNAME expansion, when secure, is
+ * where TLSA records are looked up first (RFC 7672 2.2.2); the name
+ * itself is looked at too. */
+static void on_host_address(void *data, int err, struct ub_result *r)
+{
+    MxHost *h = data;
+    DnsTrust trust = dns_trust(err, r);
+    char canon[256] = "";
+    if (!dns_secure_expansion(err, r, h->host, canon, sizeof canon))
+        canon[0] = 0;
+    if (trust == DNS_BOGUS || trust == DNS_FAILED)
+        host_failed(h, h->host, trust);
+    ub_resolve_free(r);
+    if (h->failed) {
+        host_done(h);
+        return;
+    }
+    h->queries_left = canon[0] ? 2 : 1;
+    if (canon[0])
+        tlsa_query(h, canon);
+    tlsa_query(h, h->host);
+    if (h->queries_left == 0)
+        host_done(h);
 }
 
 static void on_mx(void *data, int err, struct ub_result *r)
@@ -369,26 +442,27 @@ static void on_mx(void *data, int err, struct ub_result *r)
         dane_done(d, dest, SOURCE_NONE, ttl);
         return;
     }
-    dest->hosts_left = dest->hosts_failed = dest->hosts_bogus = dest->hosts_tlsa = dest->hosts_total = 0;
+    guint n = g_strv_length(hosts) < DANE_MAX_HOSTS ? g_strv_length(hosts) : DANE_MAX_HOSTS;
+    dest->hosts_failed = dest->hosts_bogus = dest->hosts_tlsa = 0;
     dest->failed_host[0] = 0;
     dest->dane_ttl = ttl;
-    for (guint i = 0; hosts[i] && i < DANE_MAX_HOSTS; i++) {
-        g_autofree char *owner = g_strdup_printf("_%u._tcp.%s", d->settings.tlsa_port, hosts[i]);
-        dest->hosts_total++;
+    dest->hosts = g_new0(MxHost, n);
+    dest->hosts_total = dest->hosts_left = n;
+    /* hosts_left counts down as each host finishes; the last one concludes */
+    for (guint i = 0; i < n; i++) {
+        MxHost *h = &dest->hosts[i];
+        h->dest = dest;
+        h->host = g_strdup(hosts[i]);
         if (!dns_name_is_hostname(hosts[i])) {
-            dest->hosts_failed++;
+            h->failed = TRUE;
             if (!dest->failed_host[0])
                 g_strlcpy(dest->failed_host, "an MX host name that is not a host name", sizeof dest->failed_host);
-            continue;
-        }
-        dest->hosts_left++;
-        if (!resolve(d, owner, DNS_TYPE_TLSA, dest, on_tlsa)) {
-            dest->hosts_left--;
-            dest->hosts_failed++;
+            host_done(h);
+        } else if (!resolve(d, hosts[i], DNS_TYPE_A, h, on_host_address)) {
+            host_failed(h, hosts[i], DNS_FAILED);
+            host_done(h);
         }
     }
-    if (dest->hosts_left == 0)
-        dane_conclude(d, dest);
 }
 
 static void dane_start(Destinations *d, Dest *dest)

@@ -115,7 +115,7 @@ void published_free(Published *p)
     g_free(p);
 }
 
-HostTlsa *published_tlsa(struct ub_ctx *ctx, const char *host, const char *port)
+static HostTlsa *tlsa_at(struct ub_ctx *ctx, const char *host, const char *port)
 {
     HostTlsa *t = g_new0(HostTlsa, 1);
     t->records = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
@@ -130,6 +130,24 @@ HostTlsa *published_tlsa(struct ub_ctx *ctx, const char *host, const char *port)
     }
     ub_resolve_free(r);
     return t;
+}
+
+/* RFC 7672 2.2.2: at the host's secure CNAME expansion first; where that
+ * publishes none (securely), at the host's own name. */
+HostTlsa *published_tlsa(struct ub_ctx *ctx, const char *host, const char *port)
+{
+    int err;
+    char canon[256];
+    struct ub_result *r = resolve(ctx, host, DNS_TYPE_A, &err);
+    gboolean expanded = dns_secure_expansion(err, r, host, canon, sizeof canon);
+    ub_resolve_free(r);
+    if (expanded) {
+        HostTlsa *t = tlsa_at(ctx, canon, port);
+        if (t->trust != DNS_SECURE || t->records->len > 0)
+            return t;
+        host_tlsa_free(t);
+    }
+    return tlsa_at(ctx, host, port);
 }
 
 void host_tlsa_free(HostTlsa *t)

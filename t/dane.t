@@ -11,6 +11,8 @@
 #               routed encrypt, deferred, never plaintext
 #   dane-ok     listed dane, TLSA 3 1 1 of the sink's key: dane-only,
 #               Postfix logs "Verified TLS connection" (DANE)
+#   cname       listed dane, the MX host a CNAME whose expansion has the
+#               TLSA record (RFC 7672 2.2.2): dane-only, verified
 #   hosted      listed secure, MX under the provider's name, MTA-STS enforce
 #               with mx *.provider.lab.example: delivered (match= patterns)
 #   sts-wrong   unlisted, mta_sts = enforce, policy names its MX, the MX's
@@ -58,6 +60,10 @@ mx.dane-none    IN A 127.0.0.12
 dane-ok         IN MX 10 mx.dane-ok
 mx.dane-ok      IN A 127.0.0.13
 _2526._tcp.mx.dane-ok IN TLSA 3 1 1 $tlsa
+cname           IN MX 10 alias.cname
+alias.cname     IN CNAME real.cname
+real.cname      IN A 127.0.0.13
+_2526._tcp.real.cname IN TLSA 3 1 1 $tlsa
 dane-bogus      IN MX 10 mx.dane-bogus
 mx.dane-bogus   IN A 127.0.0.12
 _2526._tcp.mx.dane-bogus IN TLSA 3 1 1 $tlsa
@@ -147,6 +153,7 @@ cat > "$LIST" <<TLSLIST
 dane-none.$Z   dane   direction=outbound
 dane-ok.$Z     dane   direction=outbound
 dane-bogus.$Z  dane   direction=outbound
+cname.$Z       dane   direction=outbound
 hosted.$Z      secure direction=outbound
 dane-late.$Z   dane   direction=outbound
 TLSLIST
@@ -177,6 +184,8 @@ while IFS='|' read -r domain pattern name; do
 done <<ROWS
 dane-ok|DANE: TLSA on 1 of 1 MX, DNSSEC secure|the TLSA records
 dane-ok|effective: tls-dane-only:|effective route tls-dane-only
+cname|DANE: TLSA on 1 of 1 MX, DNSSEC secure|an MX host that is a CNAME: TLSA at its expansion (RFC 7672 2.2.2)
+cname|answer: OK tls-dane-only:|... dane-only, not encrypt
 dane-none|DANE: no TLSA records on 1 MX \(DNSSEC secure\)|a secure proof of no TLSA
 dane-none|answer: OK tls-encrypt:|listed dane without TLSA: encrypt, never Postfix's plaintext fallback
 hosted|MTA-STS: enforce, mx \*\.provider\.$Z, max_age 86400|the MTA-STS policy
@@ -204,7 +213,7 @@ send() {  # recipient [extra header line]
     printf 'Subject: %s\n%s\nhello\n' "$1" "${2:+$2
 }" | sendmail -C "$CONF" -f alice@sender.test "$1"
 }
-for d in dane-none dane-ok dane-bogus hosted sts-wrong sts-testing plain; do send "bob@$d.$Z"; done
+for d in dane-none dane-ok dane-bogus hosted sts-wrong sts-testing plain cname; do send "bob@$d.$Z"; done
 # a sender's "TLS-Required: no" (RFC 8689, honoured by Postfix 3.10) does not
 # lower a route tlspolicyd gives: listed dane, and enforced MTA-STS
 for d in dane-none sts-wrong; do send "carla@$d.$Z" "TLS-Required: no"; done
@@ -213,6 +222,10 @@ ok "dane-ok: delivered" wait_for 40 log_has "to=<bob@dane-ok.$Z>.*status=sent"
 like "$(grep 'to=<bob@dane-ok' "$MAILLOG" | grep status=sent)" "postfix/tls-dane-only/smtp" "... through tls-dane-only"
 ok "... Postfix verified the sink by DANE" log_has "Verified TLS connection established to mx.dane-ok.$Z"
 ok "... the TLSA record matched (the sink's key)" grep -q "sink=daneok .*to=<bob@dane-ok.$Z>.*tls=TLS" "$SINKLOG"
+
+ok "cname (MX host a CNAME, TLSA at its expansion): delivered" wait_for 40 log_has "to=<bob@cname.$Z>.*status=sent"
+like "$(grep 'to=<bob@cname' "$MAILLOG" | grep status=sent)" "postfix/tls-dane-only/smtp" "... through tls-dane-only"
+ok "... Postfix verified it by DANE too" log_has "Verified TLS connection established to alias.cname.$Z"
 
 ok "hosted (secure, MX under the provider's name): delivered" wait_for 40 log_has "to=<bob@hosted.$Z>.*status=sent"
 like "$(grep "Verified TLS connection established to mx.provider.$Z" "$MAILLOG")" "Verified TLS" "... verified against the MTA-STS patterns"
@@ -267,6 +280,9 @@ probe() {  # level domain
 out=$(probe dane-only "dane-ok.$Z"); rc=$?
 is "$rc" 0 "tlsprobe --level dane-only dane-ok: passes"
 like "$out" "DANE TLSA +1 usable record, DNSSEC secure; TLSA 3 1 1 matches the certificate" "... the TLSA record matches the served certificate"
+out=$(probe dane-only "cname.$Z"); rc=$?
+is "$rc" 0 "tlsprobe --level dane-only cname: passes (TLSA at the MX host's CNAME expansion)"
+like "$out" "TLSA 3 1 1 matches the certificate" "... the expansion's TLSA record matches"
 out=$(probe dane "dane-none.$Z"); rc=$?
 is "$rc" 1 "tlsprobe --level dane dane-none: fails (no TLSA, and no STARTTLS for encrypt)"
 like "$out" "dane +FAIL \(no TLSA records: at least encrypt: STARTTLS not offered\)" "... and says why"
