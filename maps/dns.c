@@ -207,6 +207,28 @@ char **dns_txt_strings(const struct ub_result *r)
     return (char **)g_ptr_array_free(out, FALSE);
 }
 
+gboolean dns_address_is_public(const char *dotted_quad)
+{
+    static const struct {
+        guint32 net;
+        int bits;
+    } special[] = {
+        {0x00000000, 8},  {0x0a000000, 8},  {0x64400000, 10}, {0x7f000000, 8},  {0xa9fe0000, 16},
+        {0xac100000, 12}, {0xc0000000, 24}, {0xc0000200, 24}, {0xc0a80000, 16}, {0xc6120000, 15},
+        {0xc6336400, 24}, {0xcb007100, 24}, {0xe0000000, 4},  {0xf0000000, 4},
+    };
+    struct in_addr in;
+    if (inet_pton(AF_INET, dotted_quad, &in) != 1)
+        return FALSE;
+    guint32 a = ntohl(in.s_addr);
+    for (guint i = 0; i < G_N_ELEMENTS(special); i++) {
+        guint32 mask = 0xffffffffu << (32 - special[i].bits);
+        if ((a & mask) == special[i].net)
+            return FALSE;
+    }
+    return TRUE;
+}
+
 char **dns_addresses(const struct ub_result *r)
 {
     GPtrArray *out = g_ptr_array_new();

@@ -71,6 +71,11 @@ gboolean dns_secure_expansion(int err, const struct ub_result *address_answer, c
 /* TXT records joined per record (character-strings concatenated). */
 char **dns_txt_strings(const struct ub_result *result);
 
+/* Is a dotted quad an address on the public Internet: not loopback,
+ * private (RFC 1918, shared 100.64/10), link-local, "this network",
+ * documentation, benchmarking, multicast or reserved? */
+gboolean dns_address_is_public(const char *dotted_quad);
+
 /* A records as dotted quads. */
 char **dns_addresses(const struct ub_result *result);
 

@@ -64,3 +64,19 @@ char *text_escape(const char *s, char *out, size_t size)
     out[o] = 0;
     return out;
 }
+
+void json_append_string(GString *out, const char *s)
+{
+    g_autofree char *valid = g_utf8_make_valid(s ? s : "", -1);
+    g_string_append_c(out, '"');
+    for (const char *p = valid; *p; p = g_utf8_next_char(p)) {
+        gunichar ch = g_utf8_get_char(p);
+        if (ch == '"' || ch == '\\')
+            g_string_append_printf(out, "\\%c", (char)ch);
+        else if (ch < 0x20 || (ch >= 0x7f && ch <= 0x9f))
+            g_string_append_printf(out, "\\u%04x", ch);
+        else
+            g_string_append_len(out, p, g_utf8_next_char(p) - p);
+    }
+    g_string_append_c(out, '"');
+}

@@ -89,6 +89,7 @@ static const Option options[] = {
     {"dane_tlsa_port", T_UINT, O(dane_tlsa_port), NULL, 1, 65535},
     {"mta_sts_ca_file", T_STRING, O(mta_sts_ca_file)},
     {"mta_sts_timeout", T_UINT, O(mta_sts_timeout), NULL, 1, 60},
+    {"mta_sts_private_hosts", T_BOOL, O(mta_sts_private_hosts)},
     {"destination_cache_size", T_UINT, O(destination_cache_size), NULL, 100, 10000000},
     {"destination_max_lookups", T_UINT, O(destination_max_lookups), NULL, 1, 100000},
     {"mta_sts_state_file", T_STRING, O(mta_sts_state_file)},

@@ -69,6 +69,7 @@ typedef struct {
     guint dane_tlsa_port;       /* the port Postfix's smtp connects to */
     char *mta_sts_ca_file;      /* "" = the system's CAs */
     guint mta_sts_timeout;      /* seconds for one policy fetch */
+    gboolean mta_sts_private_hosts; /* policy fetches to loopback/private addresses */
     guint destination_cache_size;   /* domains whose DANE/MTA-STS answers are cached */
     guint destination_max_lookups;  /* unlisted domains with lookups in flight */
     char *mta_sts_state_file;   /* MTA-STS policies across restarts, "" none */

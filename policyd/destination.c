@@ -23,6 +23,7 @@
 #include "dns.h"
 #include "escape.h"
 #include "https.h"
+#include "statefile.h"
 
 #define DANE_MAX_HOSTS 8
 #define TTL_MIN 5         /* seconds an answer is kept at least: a busy domain
@@ -543,6 +544,22 @@ static void on_sts_address(void *data, int err, struct ub_result *r)
         sts_done(d, dest, SOURCE_FAILED, "policy host mta-sts.DOMAIN has no IPv4 address");
         return;
     }
+    /* outsiders name the domains: their DNS must not send the daemon's
+     * HTTPS client into the site's own network (mta_sts_private_hosts) */
+    guint kept = 0;
+    for (guint i = 0; addresses[i]; i++) {
+        if (d->settings.private_hosts || dns_address_is_public(addresses[i]))
+            addresses[kept++] = addresses[i];
+        else
+            g_free(addresses[i]);
+    }
+    addresses[kept] = NULL;
+    if (kept == 0) {
+        g_strfreev(addresses);
+        sts_done(d, dest, SOURCE_FAILED,
+                 "policy host mta-sts.DOMAIN has only loopback or private addresses (mta_sts_private_hosts = false)");
+        return;
+    }
     fetch_start(d, dest, addresses);
 }
 
@@ -731,9 +748,9 @@ static char *policy_text(const MtastsPolicy *p)
     return g_string_free(t, FALSE);
 }
 
-gboolean destinations_save(Destinations *d, const char *path, GError **error)
+GKeyFile *destinations_to_keyfile(Destinations *d)
 {
-    g_autoptr(GKeyFile) kf = g_key_file_new();
+    GKeyFile *kf = g_key_file_new();
     GHashTableIter it;
     gpointer value;
     g_hash_table_iter_init(&it, d->by_domain);
@@ -747,11 +764,17 @@ gboolean destinations_save(Destinations *d, const char *path, GError **error)
         g_key_file_set_int64(kf, group, "expires", dest->p.sts_expires);
         g_key_file_set_string(kf, group, "policy", text);
     }
-    /* g_file_set_contents underneath: a temporary file, fsync, rename */
-    if (!g_key_file_save_to_file(kf, path, error))
-        return FALSE;
     d->changed = FALSE;
-    return TRUE;
+    return kf;
+}
+
+gboolean destinations_save(Destinations *d, const char *path, GError **error)
+{
+    g_autoptr(GKeyFile) kf = destinations_to_keyfile(d);
+    if (statefile_write(path, kf, error))
+        return TRUE;
+    d->changed = TRUE;
+    return FALSE;
 }
 
 /* One saved policy back into the cache, if it is still valid and parses;
@@ -784,8 +807,8 @@ static gboolean load_policy(Destinations *d, GKeyFile *kf, const char *group, gi
 
 gboolean destinations_load(Destinations *d, const char *path, GError **error)
 {
-    g_autoptr(GKeyFile) kf = g_key_file_new();
-    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, error))
+    g_autoptr(GKeyFile) kf = statefile_read(path, error);
+    if (!kf)
         return FALSE;
     gint64 now = g_get_real_time() / G_USEC_PER_SEC;
     gsize n;

@@ -67,6 +67,7 @@ typedef struct {
     guint tlsa_port;          /* the port Postfix connects to: TLSA at _PORT._tcp.MX */
     const char *mta_sts_ca_file;  /* "" = the system's CAs */
     guint fetch_timeout_ms;
+    gboolean private_hosts;   /* fetch from loopback and private addresses too */
     guint max_domains;        /* cache size, in-flight domains included */
     guint max_lookups;        /* domains with lookups in flight: unlisted, and listed */
 } DestinationSettings;
@@ -108,6 +109,9 @@ DestinationCounts destinations_counts(const Destinations *d);
  * destinations_changed() says whether a fetch has brought a new policy
  * since the last save. */
 gboolean destinations_save(Destinations *d, const char *path, GError **error);
+/* The same contents for a save off the event loop (statefile.h); it
+ * counts as saved. */
+GKeyFile *destinations_to_keyfile(Destinations *d);
 gboolean destinations_load(Destinations *d, const char *path, GError **error);
 gboolean destinations_changed(const Destinations *d);
 

@@ -9,6 +9,7 @@
 
 #include "escape.h"
 #include "key.h"
+#include "statefile.h"
 #include "tlsrules.h"
 
 typedef struct {
@@ -318,20 +319,6 @@ void ledger_record(Ledger *l, const PolicyRequest *req, const Decision *d, gint6
     }
 }
 
-static void json_string(GString *out, const char *s)
-{
-    g_string_append_c(out, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            g_string_append_printf(out, "\\%c", *p);
-        else if (*p < 0x20)
-            g_string_append_printf(out, "\\u%04x", *p);
-        else
-            g_string_append_c(out, (char)*p);
-    }
-    g_string_append_c(out, '"');
-}
-
 static guint64 sum(const guint64 *counts)
 {
     guint64 n = 0;
@@ -383,7 +370,7 @@ static void json_top(GString *out, const Top *t, gboolean compliance)
     for (guint i = 0; i < t->len; i++) {
         const TopItem *it = &t->items[i];
         g_string_append(out, i ? ",{\"domain\":" : "{\"domain\":");
-        json_string(out, it->domain);
+        json_append_string(out, it->domain);
         g_string_append_printf(out, ",\"count\":%" G_GUINT64_FORMAT ",\"error\":%" G_GUINT64_FORMAT, it->count, it->error);
         if (compliance)
             g_string_append_printf(out, ",\"met_encrypt\":%" G_GUINT64_FORMAT ",\"met_verify\":%" G_GUINT64_FORMAT,
@@ -402,7 +389,7 @@ void ledger_format_json(const Ledger *l, GString *out)
         const LedgerEntry *e = g_hash_table_lookup(l->entries, keys->pdata[i]);
         if (i)
             g_string_append_c(out, ',');
-        json_string(out, keys->pdata[i]);
+        json_append_string(out, keys->pdata[i]);
         g_string_append_printf(out, ":{\"level\":\"%s\",\"mode\":\"%s\",\"sessions\":%" G_GUINT64_FORMAT
                                ",\"compliant\":%" G_GUINT64_FORMAT ",\"refused\":",
                                e->level, e->mode, e->sessions, e->compliant);
@@ -410,11 +397,11 @@ void ledger_format_json(const Ledger *l, GString *out)
         g_string_append(out, ",\"would_refuse\":");
         append_reasons(out, e->would_refuse, TRUE);
         g_string_append_printf(out, ",\"last_seen\":%" G_GINT64_FORMAT ",\"last_protocol\":", e->last_seen);
-        json_string(out, e->last_protocol);
+        json_append_string(out, e->last_protocol);
         g_string_append(out, ",\"last_cipher\":");
-        json_string(out, e->last_cipher);
+        json_append_string(out, e->last_cipher);
         g_string_append(out, ",\"last_client\":");
-        json_string(out, e->last_client);
+        json_append_string(out, e->last_client);
         g_string_append_c(out, '}');
     }
     g_string_append(out, "},\"below_floor\":");
@@ -581,9 +568,9 @@ static void load_top(GKeyFile *kf, const char *group, Top *t)
     heap_up(t, t->len - 1);
 }
 
-gboolean ledger_save(Ledger *l, const char *path, GError **error)
+GKeyFile *ledger_to_keyfile(Ledger *l)
 {
-    g_autoptr(GKeyFile) kf = g_key_file_new();
+    GKeyFile *kf = g_key_file_new();
     g_key_file_set_int64(kf, "ledger", "since", l->since);
     g_key_file_set_uint64(kf, "ledger", "dropped", l->dropped);
     g_autoptr(GPtrArray) keys = sorted_keys(l->entries);
@@ -604,23 +591,29 @@ gboolean ledger_save(Ledger *l, const char *path, GError **error)
     }
     save_top(kf, "below_floor", &l->below_floor);
     save_top(kf, "unlisted", &l->unlisted);
-    /* g_file_set_contents underneath: a temporary file, fsync, rename */
-    if (!g_key_file_save_to_file(kf, path, error))
-        return FALSE;
     l->changed = FALSE;
-    return TRUE;
+    return kf;
+}
+
+gboolean ledger_save(Ledger *l, const char *path, GError **error)
+{
+    g_autoptr(GKeyFile) kf = ledger_to_keyfile(l);
+    if (statefile_write(path, kf, error))
+        return TRUE;
+    l->changed = TRUE;
+    return FALSE;
 }
 
 gboolean ledger_load(Ledger *l, const char *path, GError **error)
 {
-    g_autoptr(GKeyFile) kf = g_key_file_new();
     GError *err = NULL;
-    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &err)) {
+    g_autoptr(GKeyFile) kf = statefile_read(path, &err);
+    if (!kf) {
         if (g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
             g_error_free(err);
             return TRUE;
         }
-        g_propagate_prefixed_error(error, err, "%s: ", path);
+        g_propagate_error(error, err);
         return FALSE;
     }
     g_hash_table_remove_all(l->entries);

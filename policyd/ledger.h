@@ -51,8 +51,12 @@ void ledger_format_report(const Ledger *ledger, const GPtrArray *list_keys, GStr
  * also a verified client certificate), as list lines for tlsmap -i. */
 void ledger_format_suggest(const Ledger *ledger, guint min_messages, TlsLevel level, GString *out);
 
-/* The state file (GKeyFile), written atomically; loading merges nothing:
- * it replaces the ledger's contents.  A missing file is no error. */
+/* The state file (GKeyFile, statefile.h), written atomically; loading
+ * merges nothing: it replaces the ledger's contents.  A missing file is
+ * no error.  ledger_to_keyfile() is the file's contents for a save off
+ * the event loop; it counts as saved (ledger_changed() is FALSE after
+ * it). */
+GKeyFile *ledger_to_keyfile(Ledger *ledger);
 gboolean ledger_save(Ledger *ledger, const char *path, GError **error);
 gboolean ledger_load(Ledger *ledger, const char *path, GError **error);
 gboolean ledger_changed(const Ledger *ledger);

@@ -155,6 +155,13 @@ void metrics_format(const Metrics *m, const MetricsGauges *g, GString *out)
     g_string_append_printf(out, "tlspolicyd_connections_accepted_total %" G_GUINT64_FORMAT "\n", m->connections);
     family(out, "tlspolicyd_connections_refused_total", "counter", "Connections refused at max_connections.");
     g_string_append_printf(out, "tlspolicyd_connections_refused_total %" G_GUINT64_FORMAT "\n", m->refused_connections);
+    family(out, "tlspolicyd_admin_connections_refused_total", "counter",
+           "Connections to metrics_listen refused at its own limit of 32.");
+    g_string_append_printf(out, "tlspolicyd_admin_connections_refused_total %" G_GUINT64_FORMAT "\n",
+                           m->refused_admin_connections);
+    family(out, "tlspolicyd_explain_requests_total", "counter",
+           "/explain requests (tlspolicyd --explain); each starts the lookups it needs and is logged.");
+    g_string_append_printf(out, "tlspolicyd_explain_requests_total %" G_GUINT64_FORMAT "\n", m->explains);
     family(out, "tlspolicyd_connections", "gauge", "Connections open now.");
     g_string_append_printf(out, "tlspolicyd_connections %u\n", g->open_connections);
     family(out, "tlspolicyd_list_entries", "gauge", "Records (keys) in the list being served; 0 without one.");

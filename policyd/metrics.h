@@ -22,6 +22,8 @@ typedef struct {
     guint64 routes[METRICS_ROUTE_RESULTS];
     guint64 fallbacks[FALLBACK_COUNT];       /* DANE/MTA-STS pending or failed */
     guint64 protocol_errors, connections, refused_connections, list_errors;
+    guint64 refused_admin_connections;       /* at ADMIN_MAX_CONNECTIONS (metrics_listen) */
+    guint64 explains;                        /* /explain requests */
     guint64 latency[2][METRICS_LATENCY_BUCKETS + 1];  /* [socketmap?][bucket], +Inf last */
     double latency_sum[2];
 } Metrics;

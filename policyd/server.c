@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -26,7 +27,14 @@
 #include "metrics.h"
 #include "netstring.h"
 #include "notify.h"
+#include "statefile.h"
 #include "verdictlog.h"
+
+/* Connections to metrics_listen (scrapes, --explain, --report) open at
+ * once: a limit of their own, so a client of the admin port can never
+ * take the places max_connections keeps for Postfix. */
+#define ADMIN_MAX_CONNECTIONS 32
+#define EXPLAIN_LOG_EVERY_MS 10000
 
 #define INITIAL_BUFFER 2048
 #define LIST_RECHECK_US 1000  /* a renamed-in list is seen within 1 ms */
@@ -76,6 +84,9 @@ struct Server {
     gint64 accept_resume;
     Connection *connections;
     guint n_connections;
+    guint n_admin_connections;  /* of which to metrics_listen: a limit of their own */
+    char *explain_logged;       /* the last /explain address logged, and when (ms) */
+    gint64 explain_logged_at;
     StoreReader *list;
     char *list_error;      /* last list error logged, NULL when the list is fine */
     Metrics count;
@@ -83,6 +94,9 @@ struct Server {
     Watch dns_watch;       /* libunbound's answers and finished MTA-STS fetches */
     Ledger *ledger;
     gint64 state_saved_at;  /* ms */
+    StateWriter *state_writer;  /* saves off the event loop */
+    gboolean state_retry;   /* the last save failed: save everything again */
+    int state_locks[2];     /* state_file.lock, mta_sts_state_file.lock; -1 = none */
     gint64 started;        /* wall clock, g_get_real_time() */
     ino_t list_inode;      /* the list file last logged as loaded */
     gint64 status_at;      /* when to update systemd's STATUS= next (ms) */
@@ -127,6 +141,7 @@ static void connection_close(Server *s, Connection *c)
     if (c->next)
         c->next->prev = c->prev;
     s->n_connections--;
+    s->n_admin_connections -= c->protocol == PROTOCOL_HTTP;
     g_free(c->in);
     g_string_free(c->out, TRUE);
     g_free(c);
@@ -155,7 +170,14 @@ static void accept_connections(Server *s, Watch *w, guint32 events)
             }
             return;
         }
-        if (s->n_connections >= s->config->max_connections) {
+        gboolean admin = l->protocol == PROTOCOL_HTTP;
+        if (admin && s->n_admin_connections >= ADMIN_MAX_CONNECTIONS) {
+            if (s->count.refused_admin_connections++ % 1000 == 0)
+                g_warning("metrics_listen: %u connections open; refusing more", ADMIN_MAX_CONNECTIONS);
+            close(fd);
+            continue;
+        }
+        if (!admin && s->n_connections - s->n_admin_connections >= s->config->max_connections) {
             s->count.refused_connections++;
             if (s->count.refused_connections % 1000 == 1)
                 g_warning("max_connections (%u) reached; refusing connections", s->config->max_connections);
@@ -177,6 +199,7 @@ static void accept_connections(Server *s, Watch *w, guint32 events)
             c->next->prev = c;
         s->connections = c;
         s->n_connections++;
+        s->n_admin_connections += admin;
         s->count.connections++;
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->watch};
         epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
@@ -457,7 +480,7 @@ static List *list_keys(Server *s)
 }
 
 /* GET /entries, /report, /suggest?min=N&level=L */
-static void ledger_page(Server *s, const HttpRequest *req, GString *body)
+static void ledger_page(Server *s, const HttpRequest *req, GString *body, int *status)
 {
     if (strcmp(req->path, "/entries") == 0) {
         ledger_format_json(s->ledger, body);
@@ -475,37 +498,76 @@ static void ledger_page(Server *s, const HttpRequest *req, GString *body)
     http_query_value(req->query, "min", min, sizeof min);
     http_query_value(req->query, "level", level, sizeof level);
     TlsLevel l;
-    if (!entry_level_parse(level, &l) || (l != LEVEL_ENCRYPT && l != LEVEL_VERIFY && l != LEVEL_SECURE))
-        l = LEVEL_ENCRYPT;
-    ledger_format_suggest(s->ledger, (guint)CLAMP(atoi(min), 1, 1000000000), l, body);
+    guint64 sessions;
+    if (!g_ascii_string_to_unsigned(min, 10, 1, 1000000000, &sessions, NULL)) {
+        *status = 400;
+        g_string_append(body, "min must be a number of sessions from 1 to 1000000000\n");
+        return;
+    }
+    if (!entry_level_parse(level, &l) || (l != LEVEL_ENCRYPT && l != LEVEL_VERIFY && l != LEVEL_SECURE)) {
+        *status = 400;
+        g_string_append(body, "level must be encrypt, verify or secure\n");
+        return;
+    }
+    ledger_format_suggest(s->ledger, (guint)sessions, l, body);
 }
 
 /* The ledger and the MTA-STS policies go to their state files a minute
  * after they changed, and at exit. */
 #define STATE_SAVE_EVERY_MS 60000
-static void save_state(Server *s, gboolean now)
+static void save_state(Server *s, gboolean at_exit)
 {
-    gboolean ledger = *s->config->state_file && ledger_changed(s->ledger);
-    gboolean policies = *s->config->mta_sts_state_file && destinations_changed(s->destinations);
+    for (char *failed; (failed = statewriter_take_error(s->state_writer)); g_free(failed)) {
+        g_warning("state not saved: %s (tried again in a minute)", failed);
+        s->state_retry = TRUE;
+    }
+    gboolean ledger = *s->config->state_file && (ledger_changed(s->ledger) || s->state_retry);
+    gboolean policies =
+        *s->config->mta_sts_state_file && (destinations_changed(s->destinations) || s->state_retry);
     if (!ledger && !policies)
         return;
-    if (!now && now_ms(s) < s->state_saved_at + STATE_SAVE_EVERY_MS)
+    if (!at_exit && (now_ms(s) < s->state_saved_at + STATE_SAVE_EVERY_MS || !statewriter_idle(s->state_writer)))
         return;
     s->state_saved_at = now_ms(s);
+    s->state_retry = FALSE;
+    g_autoptr(GKeyFile) ledger_kf = ledger ? ledger_to_keyfile(s->ledger) : NULL;
+    g_autoptr(GKeyFile) policies_kf = policies ? destinations_to_keyfile(s->destinations) : NULL;
+    if (!at_exit) {
+        statewriter_submit(s->state_writer, s->config->state_file, ledger_kf, s->config->mta_sts_state_file,
+                           policies_kf);
+        return;
+    }
+    /* the last save: after the one in flight, and in this thread */
+    statewriter_free(g_steal_pointer(&s->state_writer));
+    s->state_writer = statewriter_new();
     GError *error = NULL;
-    if (ledger && !ledger_save(s->ledger, s->config->state_file, &error)) {
+    if (ledger && !statefile_write(s->config->state_file, ledger_kf, &error)) {
         g_warning("compliance ledger not saved: %s", error->message);
         g_clear_error(&error);
     }
-    if (policies && !destinations_save(s->destinations, s->config->mta_sts_state_file, &error)) {
+    if (policies && !statefile_write(s->config->mta_sts_state_file, policies_kf, &error)) {
         g_warning("MTA-STS policies not saved: %s", error->message);
         g_clear_error(&error);
     }
 }
 
+/* Both state files locked before either is read: a second daemon with
+ * the same file stops here, before it could overwrite the first's. */
+static gboolean lock_state_files(Server *s, const Config *c, GError **error)
+{
+    const char *paths[2] = {c->state_file, c->mta_sts_state_file};
+    for (int i = 0; i < 2; i++) {
+        if (*paths[i] && (s->state_locks[i] = statefile_lock(paths[i], error)) < 0)
+            return FALSE;
+    }
+    return TRUE;
+}
+
 /* GET /explain?address=ADDRESS: what the socketmap answers for it and
  * why, source by source (tlspolicyd --explain).  Starts the lookups it
- * needs, like a real query, but is neither counted nor logged. */
+ * needs, like a real query; not counted as a route, but counted and
+ * logged as an explain, since whoever reaches the admin port makes the
+ * daemon look up names of their choosing. */
 static void explain_page(Server *s, const HttpRequest *req, GString *body)
 {
     char escaped[3 * KEY_MAX] = "";
@@ -518,8 +580,18 @@ static void explain_page(Server *s, const HttpRequest *req, GString *body)
     g_autofree char *request = g_strdup_printf("%s %s", s->config->socketmap_name, address);
     RouteAnswer a = {.request = request};
     with_list(s, decide_socketmap, &a);
-    /* the address and what DNS said reach a terminal: escaped */
-    char shown[2 * sizeof a.d.explain];
+    s->count.explains++;
+    /* the address and what DNS said reach a terminal and the log: escaped;
+     * tlspolicyd --explain asks again every 50 ms while a lookup is
+     * pending, so one address is logged once in EXPLAIN_LOG_EVERY_MS */
+    char shown[2 * sizeof a.d.explain], reply[2 * sizeof a.d.reply];
+    if (g_strcmp0(s->explain_logged, address) != 0 || now_ms(s) >= s->explain_logged_at + EXPLAIN_LOG_EVERY_MS) {
+        g_message("explain: address=\"%s\" reply=\"%s\"", text_escape(address, shown, LOG_VALUE_MAX),
+                  text_escape(a.d.reply, reply, sizeof reply));
+        g_free(s->explain_logged);
+        s->explain_logged = g_strdup(address);
+        s->explain_logged_at = now_ms(s);
+    }
     g_string_append_printf(body, "address: %s\n", text_escape(address, shown, sizeof shown));
     g_string_append_printf(body, "sources: %s\n",
                            *a.d.explain ? text_escape(a.d.explain, shown, sizeof shown)
@@ -557,9 +629,9 @@ static gboolean process_http(Server *s, Connection *c)
     } else if (strcmp(req.path, "/entries") == 0 || strcmp(req.path, "/report") == 0
                || strcmp(req.path, "/suggest") == 0) {
         g_autoptr(GString) body = g_string_sized_new(8192);
-        ledger_page(s, &req, body);
-        http_reply(c->out, 200, req.path[1] == 'e' ? "application/json" : "text/plain; charset=utf-8", body->str,
-                   body->len, head);
+        ledger_page(s, &req, body, &status);
+        const char *type = req.path[1] == 'e' && status == 200 ? "application/json" : "text/plain; charset=utf-8";
+        http_reply(c->out, status, type, body->str, body->len, head);
         return flush_output(s, c);
     } else {
         status = 404;
@@ -816,6 +888,7 @@ static void warn_restart_keys(const Config *old, const Config *fresh)
         {"dane_tlsa_port", old->dane_tlsa_port != fresh->dane_tlsa_port},
         {"mta_sts_ca_file", g_strcmp0(old->mta_sts_ca_file, fresh->mta_sts_ca_file) != 0},
         {"mta_sts_timeout", old->mta_sts_timeout != fresh->mta_sts_timeout},
+        {"mta_sts_private_hosts", old->mta_sts_private_hosts != fresh->mta_sts_private_hosts},
         {"destination_cache_size", old->destination_cache_size != fresh->destination_cache_size},
         {"destination_max_lookups", old->destination_max_lookups != fresh->destination_max_lookups},
         {"mta_sts_state_file", g_strcmp0(old->mta_sts_state_file, fresh->mta_sts_state_file) != 0},
@@ -889,22 +962,55 @@ static Destinations *destinations_open(const Config *c, GError **error)
         .tlsa_port = c->dane_tlsa_port,
         .mta_sts_ca_file = c->mta_sts_ca_file,
         .fetch_timeout_ms = c->mta_sts_timeout * 1000,
+        .private_hosts = c->mta_sts_private_hosts,
         .max_domains = c->destination_cache_size,
         .max_lookups = c->destination_max_lookups,
     };
     return destinations_new(&settings, error);
 }
 
+/* Descriptors beside the connections: listeners, the resolver's
+ * sockets, the 72 fetch workers', the state files, the log. */
+#define DESCRIPTORS_BESIDE_CONNECTIONS 256
+
+/* max_connections means nothing above the open-files limit: raise the
+ * soft limit to what the settings need (up to the hard one), and say so
+ * when even that is too low (connections past it fail with EMFILE and
+ * accepting pauses for a second). */
+static void check_open_files_limit(const Config *c)
+{
+    struct rlimit rl;
+    rlim_t need = (rlim_t)c->max_connections + ADMIN_MAX_CONNECTIONS + DESCRIPTORS_BESIDE_CONNECTIONS;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+        return;
+    rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+    if (want > rl.rlim_cur) {
+        rl.rlim_cur = want;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (want < need)
+        g_warning("open files limit %llu is below what max_connections = %u needs (%llu): raise it "
+                  "(LimitNOFILE= in the unit, ulimit -n) or lower max_connections",
+                  (unsigned long long)want, c->max_connections, (unsigned long long)need);
+}
+
 Server *server_new(Config *config, ConfigReloader reload, gpointer reload_data, GError **error)
 {
     Server *s = g_new0(Server, 1);
     s->epfd = s->sigfd = -1;
+    s->state_locks[0] = s->state_locks[1] = -1;
     s->config = config;
     s->reload = reload;
     s->reload_data = reload_data;
     s->signal_watch.handler = handle_signals;
     s->started = g_get_real_time();
+    check_open_files_limit(config);
     s->ledger = ledger_new(LEDGER_MAX_ENTRIES, LEDGER_TOP);
+    s->state_writer = statewriter_new();
+    if (!lock_state_files(s, config, error)) {
+        server_free(s);
+        return NULL;
+    }
     GError *ledger_error = NULL;
     if (*config->state_file && !ledger_load(s->ledger, config->state_file, &ledger_error)) {
         g_warning("compliance ledger starts empty: %s", ledger_error->message);
@@ -1017,8 +1123,14 @@ void server_free(Server *s)
     g_free(s->listener_watches);
     store_reader_free(s->list);
     destinations_free(s->destinations);
+    statewriter_free(s->state_writer);  /* after the save in flight */
+    for (int i = 0; i < 2; i++) {
+        if (s->state_locks[i] >= 0)
+            close(s->state_locks[i]);
+    }
     ledger_free(s->ledger);
     g_free(s->list_error);
+    g_free(s->explain_logged);
     config_free(s->config);
     if (s->epfd >= 0)
         close(s->epfd);

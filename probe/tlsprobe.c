@@ -49,40 +49,24 @@ static const GOptionEntry options[] = {
 /* A JSON string: valid UTF-8 (invalid bytes become U+FFFD), quotes,
  * backslashes and control characters escaped, so a strict parser takes
  * whatever a server sent. */
-static void json_string(GString *out, const char *s)
-{
-    g_autofree char *valid = g_utf8_make_valid(s ? s : "", -1);
-    g_string_append_c(out, '"');
-    for (const char *p = valid; *p; p = g_utf8_next_char(p)) {
-        gunichar ch = g_utf8_get_char(p);
-        if (ch == '"' || ch == '\\')
-            g_string_append_printf(out, "\\%c", (char)ch);
-        else if (ch < 0x20 || (ch >= 0x7f && ch <= 0x9f))
-            g_string_append_printf(out, "\\u%04x", ch);
-        else
-            g_string_append_len(out, p, g_utf8_next_char(p) - p);
-    }
-    g_string_append_c(out, '"');
-}
-
 static void json_server(GString *out, const ProbeResult *r, const char *dane)
 {
     g_string_append(out, "{\"mx\":");
-    json_string(out, r->host);
+    json_append_string(out, r->host);
     g_string_append(out, ",\"address\":");
-    json_string(out, r->peer);
+    json_append_string(out, r->peer);
     g_string_append_printf(out, ",\"connected\":%s,\"starttls_offered\":%s,\"tls\":%s,"
                                 "\"injected_bytes_discarded\":%s,\"banner\":",
                            r->connected ? "true" : "false", r->starttls_offered ? "true" : "false",
                            r->tls ? "true" : "false", r->injected_bytes_discarded ? "true" : "false");
-    json_string(out, r->banner);
+    json_append_string(out, r->banner);
     const char *fields[][2] = {{"protocol", r->protocol}, {"cipher", r->cipher}, {"group", r->group},
                                {"subject", r->subject}, {"issuer", r->issuer}, {"not_after", r->not_after},
                                {"chain_error", r->chain_error}, {"error", r->error}};
     for (guint i = 0; i < G_N_ELEMENTS(fields); i++) {
         g_string_append_printf(out, ",\"%s\":", fields[i][0]);
         if (fields[i][1])
-            json_string(out, fields[i][1]);
+            json_append_string(out, fields[i][1]);
         else
             g_string_append(out, "null");
     }
@@ -90,17 +74,17 @@ static void json_server(GString *out, const ProbeResult *r, const char *dane)
     for (guint i = 0; i < r->names->len; i++) {
         if (i)
             g_string_append_c(out, ',');
-        json_string(out, r->names->pdata[i]);
+        json_append_string(out, r->names->pdata[i]);
     }
     g_string_append_printf(out, "],\"chain_ok\":%s,\"matches_mx\":%s,\"matches_domain\":%s,\"dane\":",
                            r->chain_ok ? "true" : "false", r->matches_mx ? "true" : "false",
                            r->matches_domain ? "true" : "false");
-    json_string(out, dane ? dane : "not checked");
+    json_append_string(out, dane ? dane : "not checked");
     g_string_append(out, ",\"levels\":{");
     for (int l = 0; l < PROBE_LEVELS; l++) {
         g_string_append_printf(out, "%s\"%s\":{\"ok\":%s,\"why\":", l ? "," : "", probe_level_name(l),
                                r->ok[l] ? "true" : "false");
-        json_string(out, r->why[l]);
+        json_append_string(out, r->why[l]);
         g_string_append_c(out, '}');
     }
     g_string_append(out, "}}");
@@ -159,9 +143,9 @@ static void no_servers(GString *json, const char *domain, const char *why)
         return;
     }
     g_string_append(json, "{\"destination\":");
-    json_string(json, domain);
+    json_append_string(json, domain);
     g_string_append(json, ",\"error\":");
-    json_string(json, why);
+    json_append_string(json, why);
     g_string_append(json, ",\"servers\":[]}");
 }
 
@@ -204,11 +188,11 @@ static int probe_destination(const char *destination, GString *json)
     g_autofree char *sts = published ? published_sts_summary(published) : NULL;
     if (json) {
         g_string_append(json, "{\"destination\":");
-        json_string(json, domain);
+        json_append_string(json, domain);
         g_string_append(json, ",\"mx_dnssec\":");
-        json_string(json, published ? dns_trust_name(published->mx_trust) : "not checked");
+        json_append_string(json, published ? dns_trust_name(published->mx_trust) : "not checked");
         g_string_append(json, ",\"mta_sts\":");
-        json_string(json, sts ? sts : "not checked");
+        json_append_string(json, sts ? sts : "not checked");
         g_string_append(json, ",\"servers\":[");
     } else {
         char a[1024];

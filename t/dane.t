@@ -169,6 +169,7 @@ dns_trust_anchor = $TMP/lab/ta.ds
 dane_tlsa_port = 2526
 mta_sts = enforce
 mta_sts_ca_file = $TMP/ca.crt
+mta_sts_private_hosts = true
 on_lookup_failure = temp
 mta_sts_state_file = $TMP/mta-sts.state
 CONF

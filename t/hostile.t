@@ -7,6 +7,7 @@
 # Postfix's transport lookups.  Small limits (destination_cache_size =
 # 1000) stand for the real ones, whose code is the same.
 #
+#   private       a policy host on loopback is not fetched from by default
 #   fetch slots   40 policy hosts that accept and never speak, then a good
 #                 domain: its policy is fetched at once, not 40/8 timeouts
 #                 later
@@ -96,6 +97,7 @@ dns_trust_anchor = $TMP/lab/ta.ds
 dane = auto
 mta_sts = enforce
 mta_sts_ca_file = $TMP/ca.crt
+mta_sts_private_hosts = true
 mta_sts_timeout = 10
 destination_cache_size = $CACHE
 destination_max_lookups = $MAX_LOOKUPS
@@ -115,6 +117,17 @@ like "$(explain "u@kept.$Z")" "MTA-STS: enforce, mx mx.good.$Z, max_age 86400, i
     "kept (unlisted, mta_sts = enforce): its policy fetched, routed secure"
 like "$(explain "u@dane-keep.$Z")" "DANE: TLSA on 1 of 1 MX, DNSSEC secure.*answer: OK tls-dane-only:" \
     "dane-keep (unlisted, dane = auto): validated TLSA, dane-only"
+
+# --- an outsider's DNS does not send the fetcher into the site's own network ----------------
+sed -e '/^mta_sts_private_hosts/d' -e "s|$TMP/\([a-z]*\)\.sock|$TMP/strict-\1.sock|" tlspolicyd.conf > strict.conf
+"$TLSPOLICYD" --config strict.conf 2>>strict.log &
+STRICT=$!
+PIDS+=($!)
+ok "a second daemon, mta_sts_private_hosts off (the default)" wait_for 10 test -S strict-map.sock
+like "$("$TLSPOLICYD" --config strict.conf --explain "u@late.$Z" 2>&1 | tr '\n' ' ')" \
+    "MTA-STS: policy host mta-sts.DOMAIN has only loopback or private addresses" \
+    "... refuses to fetch a policy from a loopback address"
+kill "$STRICT"; wait "$STRICT" 2>/dev/null
 
 # --- fetch slots: 40 silent policy hosts do not hold up a good domain's fetch ----------------
 keys s "$SILENT_HOSTS" > silent.keys

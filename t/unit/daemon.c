@@ -596,6 +596,15 @@ static void test_mta_sts_state(void)
     netstring_append(want, "OK secure match=.mail.kept.example:mx.kept.example servername=hostname");
     netstring_append(want, "TEMP MTA-STS policy not known yet");
     g_assert_cmpstr(got, ==, want->str);
+    /* a second daemon with the same state file refuses to start, rather
+     * than the two overwriting each other's saves */
+    g_autofree char *second_sock = g_build_filename(tmpdir, "mtasts2.sock", NULL);
+    g_autofree char *cmd = g_strdup_printf("%s --config %s --listen unix:%s", g_getenv("TLSPOLICYD"), d.conf, second_sock);
+    g_autofree char *err = NULL;
+    int status = 0;
+    g_assert_true(g_spawn_command_line_sync(cmd, NULL, &err, &status, NULL));
+    g_assert_false(g_spawn_check_wait_status(status, NULL));
+    g_assert_nonnull(strstr(err, "mta-sts.state.lock: locked by another tlspolicyd using the same state file"));
     own_daemon_stop(&d);
     g_autofree char *saved = NULL;
     g_assert_true(g_file_get_contents(state, &saved, NULL, NULL));
@@ -691,6 +700,27 @@ static void test_max_connections(void)
     own_daemon_stop(&d);
 }
 
+/* An open-files limit below what max_connections needs: raised to the
+ * hard limit, and a warning says what to change. */
+static void test_open_files_limit(void)
+{
+    g_autofree char *sock = g_build_filename(tmpdir, "nofile.sock", NULL);
+    g_autofree char *conf = g_build_filename(tmpdir, "nofile.conf", NULL);
+    g_autofree char *log = g_build_filename(tmpdir, "nofile.log", NULL);
+    g_autofree char *text = g_strdup_printf("[tlspolicyd]\nlist = %s\nlisten = unix:%s\n" DNS_NOWHERE
+                                            "max_connections = 1000\n", list_path, sock);
+    g_assert_true(g_file_set_contents(conf, text, -1, NULL));
+    g_autofree char *cmd = g_strdup_printf("/bin/sh -c 'ulimit -n 512 && exec %s --config %s' >/dev/null 2>>%s",
+                                           g_getenv("TLSPOLICYD"), conf, log);
+    GPid pid = client_spawn(cmd, sock);
+    g_assert_true(client_wait_for_log(log, "open files limit 512 is below what max_connections = 1000 needs (1288)",
+                                      1, 5000));
+    g_autofree char *reply = client_ask(sock, request);
+    g_assert_cmpstr(reply, ==, REJECT);
+    int status = client_stop(pid);
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 /* A reload that names another list: the new list answers at once. */
 static void test_reload_with_another_list(void)
 {
@@ -774,6 +804,44 @@ static void test_metrics_endpoint(void)
         || !strstr(explain, "\nanswer: OK tls-")
         || !strstr(explain, "; MTA-STS: "))
         g_error("explain: %s", explain);
+    /* ... counted, and logged once however often it is asked */
+    g_free(http_exchange(msock, "GET /explain?address=a%0Db%40listed.example HTTP/1.1\r\n\r\n"));
+    g_assert_true(client_wait_for_log(d.log, "explain: address=\"a\\x0Db@listed.example\" reply=\"OK tls-", 1, 5000));
+    g_autofree char *after = http_exchange(msock, "GET /metrics HTTP/1.1\r\n\r\n");
+    g_assert_nonnull(strstr(after, "\ntlspolicyd_explain_requests_total 2\n"));
+    g_assert_cmpuint(client_count_in_file(d.log, "explain: address="), ==, 1);
+    /* numeric parameters are numbers, levels are levels */
+    g_autofree char *bad_min = http_exchange(msock, "GET /suggest?min=12abc HTTP/1.1\r\n\r\n");
+    g_assert_true(g_str_has_prefix(bad_min, "HTTP/1.1 400 "));
+    g_assert_nonnull(strstr(bad_min, "min must be a number of sessions from 1 to 1000000000"));
+    g_autofree char *zero = http_exchange(msock, "GET /suggest?min=0 HTTP/1.1\r\n\r\n");
+    g_assert_true(g_str_has_prefix(zero, "HTTP/1.1 400 "));
+    g_autofree char *bad_level = http_exchange(msock, "GET /suggest?level=none HTTP/1.1\r\n\r\n");
+    g_assert_true(g_str_has_prefix(bad_level, "HTTP/1.1 400 "));
+    g_autofree char *good = http_exchange(msock, "GET /suggest?min=5&level=verify HTTP/1.1\r\n\r\n");
+    g_assert_true(g_str_has_prefix(good, "HTTP/1.1 200 "));
+    /* the admin port has places of its own: 32 idle clients there take
+     * none of Postfix's, and the 33rd is refused and counted */
+    int admin[32];
+    for (guint i = 0; i < G_N_ELEMENTS(admin); i++)
+        admin[i] = client_connect(msock);
+    int extra_admin = client_connect(msock);
+    g_assert_true(client_closed_silently(extra_admin));
+    close(extra_admin);
+    g_autofree char *still = client_ask(d.sock, request);
+    g_assert_cmpstr(still, ==, REJECT);
+    g_assert_true(client_wait_for_log(d.log, "metrics_listen: 32 connections open; refusing more", 1, 5000));
+    for (guint i = 0; i < G_N_ELEMENTS(admin); i++)
+        close(admin[i]);
+    g_autofree char *counted = NULL;
+    for (gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC; g_get_monotonic_time() < end;) {
+        g_free(counted);
+        counted = http_exchange(msock, "GET /metrics HTTP/1.1\r\n\r\n");  /* once the 32 are closed */
+        if (counted && g_str_has_prefix(counted, "HTTP/1.1 200"))
+            break;
+        g_usleep(10000);
+    }
+    g_assert_nonnull(strstr(counted, "\ntlspolicyd_admin_connections_refused_total 1\n"));
     /* the list it loaded was logged, with its size */
     g_assert_true(client_wait_for_log(d.log, "metrics.list.lmdb loaded: 2 entries (inode ", 1, 5000));
     own_daemon_stop(&d);
@@ -881,6 +949,7 @@ int main(int argc, char **argv)
     g_test_add_func("/daemon/backpressure", test_backpressure);
     g_test_add_func("/daemon/big_request", test_big_request);
     g_test_add_func("/daemon/max_connections", test_max_connections);
+    g_test_add_func("/daemon/open_files_limit", test_open_files_limit);
     g_test_add_func("/daemon/reload_with_another_list", test_reload_with_another_list);
     g_test_add_func("/daemon/metrics_endpoint", test_metrics_endpoint);
     g_test_add_func("/daemon/mta_sts_state", test_mta_sts_state);

@@ -1,6 +1,6 @@
 /* dns.c - the DNS answer readers' pure rules (maps/dns.c): which TLSA
- * records are usable for SMTP, which names are ever sent to DNS, and how
- * an MX record's exchange is read. */
+ * records are usable for SMTP, which names are ever sent to DNS, how an
+ * MX record's exchange is read, and which addresses are public. */
 #include <string.h>
 
 #include "dns.h"
@@ -89,11 +89,31 @@ static void test_mx_names(void)
     }
 }
 
+/* Where a policy fetch may go without mta_sts_private_hosts. */
+static void test_address_is_public(void)
+{
+    static const struct {
+        const char *input;
+        gboolean want;
+    } rows[] = {
+        {"8.8.8.8", TRUE},          {"93.184.216.34", TRUE}, {"127.0.0.1", FALSE},   {"127.255.255.255", FALSE},
+        {"10.1.2.3", FALSE},        {"172.16.0.1", FALSE},   {"172.31.255.255", FALSE}, {"172.32.0.1", TRUE},
+        {"192.168.1.1", FALSE},     {"100.64.0.1", FALSE},   {"100.128.0.1", TRUE},  {"169.254.169.254", FALSE},
+        {"0.0.0.0", FALSE},         {"192.0.2.10", FALSE},   {"198.51.100.1", FALSE}, {"203.0.113.9", FALSE},
+        {"198.18.0.1", FALSE},      {"224.0.0.1", FALSE},    {"255.255.255.255", FALSE}, {"not an address", FALSE},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
+        if (dns_address_is_public(rows[i].input) != rows[i].want)
+            g_error("case %s: want %s", rows[i].input, rows[i].want ? "public" : "not public");
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/dns/tlsa_usable", test_tlsa_usable);
     g_test_add_func("/dns/name_is_hostname", test_name_is_hostname);
     g_test_add_func("/dns/mx_names", test_mx_names);
+    g_test_add_func("/dns/address_is_public", test_address_is_public);
     return g_test_run();
 }

@@ -3,9 +3,11 @@
  * round-trips; memory stays bounded under a million sending domains. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ledger.h"
+#include "statefile.h"
 
 static char *tmpdir;
 
@@ -122,6 +124,60 @@ static void test_state_file(void)
     ledger_free(back);
 }
 
+/* statefile.c: what a state file may be, and what its errors say. */
+static void test_state_file_hostile(void)
+{
+    Ledger *l = ledger_new(LEDGER_MAX_ENTRIES, LEDGER_TOP);
+    g_autofree char *path = g_build_filename(tmpdir, "hostile.state", NULL);
+    GError *error = NULL;
+    /* a damaged file: named, its bytes never echoed */
+    g_assert_true(g_file_set_contents(path, "\033[31mSECRET-LINE not a key\n", -1, NULL));
+    g_assert_false(ledger_load(l, path, &error));
+    g_assert_nonnull(strstr(error->message, path));
+    g_assert_nonnull(strstr(error->message, "damaged"));
+    g_assert_null(strstr(error->message, "SECRET"));
+    g_assert_null(strchr(error->message, '\033'));
+    g_clear_error(&error);
+    /* a FIFO nobody writes to: refused at once, never waited on */
+    g_autofree char *fifo = g_build_filename(tmpdir, "fifo.state", NULL);
+    g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+    g_assert_false(ledger_load(l, fifo, &error));
+    g_assert_nonnull(strstr(error->message, "not a regular file"));
+    g_clear_error(&error);
+    g_assert_false(ledger_load(l, "/dev/zero", &error));
+    g_assert_nonnull(strstr(error->message, "not a regular file"));
+    g_clear_error(&error);
+    /* one lock holder at a time */
+    int fd = statefile_lock(path, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(statefile_lock(path, &error), ==, -1);
+    g_assert_nonnull(strstr(error->message, "locked by another tlspolicyd"));
+    g_clear_error(&error);
+    close(fd);
+    fd = statefile_lock(path, &error);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    /* the writer thread: the file appears whole, errors come back */
+    StateWriter *w = statewriter_new();
+    g_autoptr(GKeyFile) kf = ledger_to_keyfile(l);
+    g_autofree char *written = g_build_filename(tmpdir, "written.state", NULL);
+    statewriter_submit(w, written, kf, "/nonexistent-dir/x.state", kf);
+    statewriter_free(w);
+    g_autofree char *text = NULL;
+    g_assert_true(g_file_get_contents(written, &text, NULL, NULL));
+    g_assert_nonnull(strstr(text, "[ledger]"));
+    w = statewriter_new();
+    statewriter_submit(w, "/nonexistent-dir/x.state", kf, NULL, NULL);
+    while (!statewriter_idle(w))
+        g_usleep(1000);  /* a poll interval: the write is done when idle */
+    g_autofree char *failed = statewriter_take_error(w);
+    g_assert_nonnull(failed);
+    g_assert_nonnull(strstr(failed, "/nonexistent-dir/x.state"));
+    statewriter_free(w);
+    ledger_free(l);
+}
+
 static long rss_kb(void)
 {
     g_autofree char *status = NULL;
@@ -173,6 +229,7 @@ int main(int argc, char **argv)
     tmpdir = g_dir_make_tmp("ledger-test-XXXXXX", NULL);
     g_test_add_func("/ledger/report", test_report);
     g_test_add_func("/ledger/state_file", test_state_file);
+    g_test_add_func("/ledger/state_file_hostile", test_state_file_hostile);
     g_test_add_func("/ledger/bounded", test_bounded);
     int rc = g_test_run();
     g_autofree char *rm = g_strdup_printf("rm -rf '%s'", tmpdir);

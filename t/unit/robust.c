@@ -721,6 +721,30 @@ static void test_text_escape(void)
     }
 }
 
+/* ... and of JSON strings (the ledger's pages, tlsprobe --json): valid
+ * JSON and valid UTF-8 whatever the value held. */
+static void test_json_escape(void)
+{
+    static const struct {
+        const char *name, *input, *want;
+    } cases[] = {
+        {"plain", "user@example.com", "\"user@example.com\""},
+        {"quote and backslash", "a\"b\\c", "\"a\\\"b\\\\c\""},
+        {"control bytes and DEL", "a\r\n\x7f", "\"a\\u000d\\u000a\\u007f\""},
+        {"C1 control (CSI)", "a\xc2\x9b" "2J", "\"a\\u009b2J\""},
+        {"utf-8 kept", "m\xc3\xbcller", "\"m\xc3\xbcller\""},
+        {"invalid utf-8 repaired", "a\xff" "b", "\"a\xef\xbf\xbd" "b\""},
+        {"a cut sequence repaired", "a\xc3", "\"a\xef\xbf\xbd\""},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GString) out = g_string_new(NULL);
+        g_test_message("case %s", cases[i].name);
+        json_append_string(out, cases[i].input);
+        g_assert_cmpstr(out->str, ==, cases[i].want);
+        g_assert_true(g_utf8_validate(out->str, -1, NULL));
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -741,6 +765,7 @@ int main(int argc, char **argv)
     g_test_add_func("/robust/02_attribute_flood", test_attribute_flood);
     g_test_add_func("/robust/03_hostile_values", test_hostile_values);
     g_test_add_func("/robust/03_log_escape", test_text_escape);
+    g_test_add_func("/robust/03_json_escape", test_json_escape);
     g_test_add_func("/robust/05_half_requests", test_half_requests);
     g_test_add_func("/robust/06_slow_connections", test_slow_connections);
     g_test_add_func("/robust/07_fd_exhaustion", test_fd_exhaustion);
