@@ -223,12 +223,43 @@ static gboolean header_is(const char *line, size_t len, const char *name, const 
     return TRUE;
 }
 
+/* "text/plain", any case, alone or before parameters ("; charset=..."):
+ * not "text/plainfoo". */
+static gboolean media_type_is_text_plain(const char *value, size_t len)
+{
+    if (len < 10 || g_ascii_strncasecmp(value, "text/plain", 10) != 0)
+        return FALSE;
+    return len == 10 || value[10] == ';' || value[10] == ' ' || value[10] == '\t';
+}
+
+/* Content-Length: digits only (RFC 9110 8.6), trailing blanks allowed;
+ * -1 for anything else (a sign, a suffix, a number past the policy's
+ * size, which could never be whole anyway). */
+static gint64 content_length(const char *value, size_t len)
+{
+    while (len && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+        len--;
+    if (len == 0 || len > 9)
+        return -1;
+    gint64 n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (!g_ascii_isdigit(value[i]))
+            return -1;
+        n = n * 10 + (value[i] - '0');
+    }
+    return n;
+}
+
 gboolean https_parse_response(const char *data, size_t len, gboolean closed_cleanly, size_t *body_start,
                               size_t *body_len, const char **why)
 {
     const char *end = data + len;
     const char *eol = memchr(data, '\n', len);
-    if (!eol || len < 12 || strncmp(data, "HTTP/1.", 7) != 0 || data[8] != ' ') {
+    /* "HTTP/1.0 200 OK": the version, one space, three digits, then a
+     * space or the end of the line ("2000" is no status) */
+    if (!eol || len < 13 || strncmp(data, "HTTP/1.", 7) != 0 || (data[7] != '0' && data[7] != '1') || data[8] != ' '
+        || !g_ascii_isdigit(data[9]) || !g_ascii_isdigit(data[10]) || !g_ascii_isdigit(data[11])
+        || (data[12] != ' ' && data[12] != '\r' && data[12] != '\n')) {
         *why = "not an HTTP answer";
         return FALSE;
     }
@@ -252,9 +283,15 @@ gboolean https_parse_response(const char *data, size_t len, gboolean closed_clea
             break;
         const char *value;
         if (header_is(p, line_len, "Content-Type", &value))
-            text_plain = (size_t)(p + line_len - value) >= 10 && g_ascii_strncasecmp(value, "text/plain", 10) == 0;
-        if (header_is(p, line_len, "Content-Length", &value))
-            length = g_ascii_strtoll(value, NULL, 10);
+            text_plain = media_type_is_text_plain(value, (size_t)(p + line_len - value));
+        if (header_is(p, line_len, "Content-Length", &value)) {
+            gint64 this = content_length(value, (size_t)(p + line_len - value));
+            if (this < 0 || (length >= 0 && this != length)) {
+                *why = this < 0 ? "a Content-Length that is not a number" : "two Content-Lengths that differ";
+                return FALSE;
+            }
+            length = this;
+        }
         if (header_is(p, line_len, "Transfer-Encoding", &value)) {
             *why = "a Transfer-Encoding to an HTTP/1.0 request";
             return FALSE;

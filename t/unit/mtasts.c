@@ -173,6 +173,20 @@ static void test_response(void)
         {"no length, no close_notify", "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nmx: mail.example.co", NULL, TRUE},
         {"length, no close_notify", "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nabc", "abc", TRUE},
         {"short length, no close_notify", "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 9\r\n\r\nabc", NULL, TRUE},
+        /* issue 30: status line, Content-Type and Content-Length parsed strictly */
+        {"status 2000", "HTTP/1.0 2000 OK\r\nContent-Type: text/plain\r\n\r\nabc", NULL},
+        {"status without reason", "HTTP/1.0 200\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\nx", "x"},
+        {"HTTP/1.9", "HTTP/1.9 200 OK\r\nContent-Type: text/plain\r\n\r\nabc", NULL},
+        {"text/plainfoo", "HTTP/1.0 200 OK\r\nContent-Type: text/plainfoo\r\n\r\nabc", NULL},
+        {"text/plain;charset", "HTTP/1.0 200 OK\r\nContent-Type: text/plain;charset=us-ascii\r\n\r\nab", "ab"},
+        {"length with a suffix", "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2abc\r\n\r\nabcd", NULL},
+        {"negative length", "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: -1\r\n\r\nabcd", NULL},
+        {"signed length", "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: +2\r\n\r\nabcd", NULL},
+        {"empty length", "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: \r\n\r\nabcd", NULL},
+        {"huge length", "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 99999999999999999999\r\n\r\nab", NULL},
+        {"two lengths that differ", "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nContent-Length: 4\r\n\r\nabcd", NULL},
+        {"two equal lengths", "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nabcd", "ab"},
+        {"length with trailing blanks", "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2 \r\n\r\nabcd", "ab"},
     };
     for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
         size_t start, len;
