@@ -35,6 +35,8 @@ static const DestinationPolicy *fuzz_lookup(const char *domain, gboolean dane, g
     f->answer.dane = dane ? f->answer.dane : SOURCE_OFF;
     f->answer.sts = sts ? f->answer.sts : SOURCE_OFF;
     f->answer.policy = f->answer.sts == SOURCE_FOUND ? &f->policy : NULL;
+    static char *const mx_hosts[] = {"a.mx.example", "b.a.mx.example", NULL};
+    f->answer.mx_hosts = mx_hosts;
     return &f->answer;
 }
 

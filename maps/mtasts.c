@@ -240,12 +240,36 @@ gboolean mtasts_mx_matches(const char *pattern, const char *host)
     return host_len == strlen(pattern) && g_ascii_strncasecmp(host, pattern, host_len) == 0;
 }
 
-void mtasts_postfix_match(const MtastsPolicy *policy, GString *out)
+/* Only letters, digits, '-', '_' and dots reach the policy table's
+ * answer: a name from DNS with a space or ':' would be another field. */
+static gboolean plain_host_name(const char *host)
 {
-    for (guint i = 0; i < policy->n_mx; i++) {
-        const char *p = policy->mx[i];
-        if (i)
-            g_string_append_c(out, ':');
-        g_string_append(out, p[0] == '*' ? p + 1 : p);
+    if (!*host)
+        return FALSE;
+    for (const char *p = host; *p; p++) {
+        if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_' && *p != '.')
+            return FALSE;
     }
+    return TRUE;
+}
+
+gboolean mtasts_postfix_match(const MtastsPolicy *policy, char *const *mx_hosts, GString *out)
+{
+    gsize start = out->len;
+    for (guint i = 0; i < policy->n_mx; i++) {
+        const char *pattern = policy->mx[i];
+        if (pattern[0] != '*') {
+            g_string_append_printf(out, "%s%s", out->len > start ? ":" : "", pattern);
+            continue;
+        }
+        if (!mx_hosts)
+            return FALSE;
+        for (char *const *h = mx_hosts; *h; h++) {
+            if (plain_host_name(*h) && mtasts_mx_matches(pattern, *h))
+                g_string_append_printf(out, "%s%s", out->len > start ? ":" : "", *h);
+        }
+    }
+    if (out->len == start)
+        g_string_append(out, MTASTS_NO_MATCH);
+    return TRUE;
 }

@@ -43,11 +43,17 @@ gboolean mtasts_parse_policy(const char *body, size_t len, MtastsPolicy *out, co
  * pattern ("mail.example.com" or "*.example.com": one label)? */
 gboolean mtasts_mx_matches(const char *pattern, const char *host);
 
-/* Postfix's "match=" value for a secure TLS policy entry: the patterns
- * joined by ':', "*.example.com" written ".example.com" (Postfix matches
- * subdomains at any depth there, a little wider than RFC 8461's one
- * label; the certificate must still be valid for a name under it). */
-void mtasts_postfix_match(const MtastsPolicy *policy, GString *out);
+/* Postfix's "match=" value for a secure TLS policy entry, appended to
+ * out: the policy's exact patterns, and in place of each wildcard the MX
+ * hosts (lower case, no trailing dot) it matches (one label, RFC 8461
+ * 4.1).  Postfix has no one-label pattern: its ".example.com" matches
+ * names at any depth, so a certificate for a.b.example.com would pass
+ * for "*.example.com".  FALSE when a wildcard needs mx_hosts and they are
+ * not known (NULL).  No pattern and no MX host left: MTASTS_NO_MATCH,
+ * a name no certificate has, so Postfix defers (RFC 8461 4.1: an MX host
+ * the policy does not name is not used). */
+#define MTASTS_NO_MATCH "no-mx-host-matches-the-mta-sts-policy.invalid"
+gboolean mtasts_postfix_match(const MtastsPolicy *policy, char *const *mx_hosts, GString *out);
 
 const char *mtasts_mode_name(MtastsMode mode);
 

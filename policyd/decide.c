@@ -574,7 +574,13 @@ static void decide_tls_policy(const char *key, StoreReader *list, const Config *
         return;
     }
     GString *match = g_string_new(NULL);
-    mtasts_postfix_match(p->policy, match);
+    if (!mtasts_postfix_match(p->policy, p->mx_hosts, match)) {
+        g_string_free(match, TRUE);
+        d->fallback = FALLBACK_PENDING_TEMP;
+        route_temp(d, "MTA-STS: the MX hosts for the policy's wildcards not known yet",
+                   "TEMP MTA-STS policy: the MX hosts are not known yet");
+        return;
+    }
     d->status = ROUTE_OK;
     d->level = LEVEL_SECURE;
     d->reason = "MTA-STS mx patterns";

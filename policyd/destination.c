@@ -73,6 +73,8 @@ struct Dest {
     char failed_host[128];
     /* MTA-STS in flight */
     gboolean sts_busy;
+    gboolean mx_busy;          /* the MX query beside the TXT one: what the wildcards match */
+    char **mx_hosts;           /* p.mx_hosts; the last answer is kept through failures */
     gint64 sts_expires;        /* monotonic seconds: when to look at the TXT record again */
     char new_id[MTASTS_ID_MAX + 1];
     int txt_ttl;
@@ -153,6 +155,7 @@ static void dest_free(gpointer data)
     for (guint i = 0; dest->hosts && i < dest->hosts_total; i++)
         g_free(dest->hosts[i].host);
     g_free(dest->hosts);
+    g_strfreev(dest->mx_hosts);
     g_free(dest->policy);
     g_free(dest->domain);
     g_free(dest);
@@ -218,7 +221,7 @@ static gboolean cached_policy_valid(const Dest *dest)
 
 static Pool pool_for(const Dest *dest)
 {
-    if (dest->dane_busy || dest->sts_busy)
+    if (dest->dane_busy || dest->sts_busy || dest->mx_busy)
         return POOL_BUSY;
     if (dest->listed)
         return POOL_LISTED;
@@ -629,9 +632,44 @@ static void fetch_done(Destinations *d, FetchJob *job)
     sts_done(d, dest, SOURCE_FOUND, "");
 }
 
+/* The MX hosts a policy's wildcards are matched against (the tlspolicy
+ * table names them, since Postfix's match= has no one-label wildcard).
+ * Only host names are kept: they go into the table's answer. */
+static void set_mx_hosts(Dest *dest, char **hosts)
+{
+    guint kept = 0;
+    for (guint i = 0; hosts[i]; i++) {
+        if (dns_name_is_hostname(hosts[i]))
+            hosts[kept++] = hosts[i];
+        else
+            g_free(hosts[i]);  /* "." (a null MX) too: no host to match */
+    }
+    hosts[kept] = NULL;
+    g_strfreev(dest->mx_hosts);
+    dest->mx_hosts = hosts;
+    dest->p.mx_hosts = hosts;
+}
+
+static void on_sts_mx(void *data, int err, struct ub_result *r)
+{
+    Dest *dest = data;
+    DnsTrust trust = dns_trust(err, r);
+    if (trust == DNS_SECURE || trust == DNS_INSECURE) {
+        /* no MX records: the domain itself is its MX host (RFC 5321 5.1) */
+        set_mx_hosts(dest, r->nxdomain  ? g_new0(char *, 1)
+                           : r->havedata ? dns_mx_hosts(r)
+                                         : g_strdupv((char *[]){dest->domain, NULL}));
+    }
+    ub_resolve_free(r);
+    dest->mx_busy = FALSE;
+    dest_place(dest->owner, dest);
+}
+
 static void sts_start(Destinations *d, Dest *dest)
 {
     dest->sts_busy = TRUE;
+    if (!dest->mx_busy && resolve(d, dest->domain, DNS_TYPE_MX, dest, on_sts_mx))
+        dest->mx_busy = TRUE;
     dest_place(d, dest);
     g_autofree char *name = g_strdup_printf("_mta-sts.%s", dest->domain);
     if (!resolve(d, name, DNS_TYPE_TXT, dest, on_txt))
@@ -763,6 +801,9 @@ GKeyFile *destinations_to_keyfile(Destinations *d)
         g_key_file_set_string(kf, group, "id", dest->p.sts_id);
         g_key_file_set_int64(kf, group, "expires", dest->p.sts_expires);
         g_key_file_set_string(kf, group, "policy", text);
+        if (dest->mx_hosts)
+            g_key_file_set_string_list(kf, group, "mx_hosts", (const char *const *)dest->mx_hosts,
+                                       g_strv_length(dest->mx_hosts));
     }
     d->changed = FALSE;
     return kf;
@@ -800,6 +841,9 @@ static gboolean load_policy(Destinations *d, GKeyFile *kf, const char *group, gi
         return FALSE;
     dest->p.sts = SOURCE_FOUND;
     policy_set(dest, &policy, id, expires);
+    char **mx = g_key_file_get_string_list(kf, group, "mx_hosts", NULL, NULL);
+    if (mx)
+        set_mx_hosts(dest, mx);
     dest_place(d, dest);  /* binding now */
     g_snprintf(dest->p.sts_note, sizeof dest->p.sts_note, "id %s, kept across a restart", id);
     return TRUE;

@@ -55,6 +55,8 @@ typedef struct {
     char dane_note[160];      /* "TLSA on 2 of 2 MX, DNSSEC secure", why none, what failed */
     SourceState sts;
     const MtastsPolicy *policy;  /* when sts is SOURCE_FOUND, else NULL */
+    char *const *mx_hosts;    /* the MX hosts as last looked up with MTA-STS (any DNSSEC
+                               * status), for the policy's wildcards; NULL: not known */
     char sts_id[MTASTS_ID_MAX + 1];
     gint64 sts_expires;       /* wall-clock seconds: fetch time + max_age */
     char sts_note[160];

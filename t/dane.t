@@ -15,6 +15,9 @@
 #               TLSA record (RFC 7672 2.2.2): dane-only, verified
 #   hosted      listed secure, MX under the provider's name, MTA-STS enforce
 #               with mx *.provider.lab.example: delivered (match= patterns)
+#   deep        listed secure, MTA-STS enforce with mx *.provider, MX
+#               a.b.provider with a certificate for that name: two labels
+#               are not the wildcard's one (RFC 8461 4.1): deferred
 #   sts-wrong   unlisted, mta_sts = enforce, policy names its MX, the MX's
 #               certificate names another host: deferred
 #   dane-bogus  listed dane, TLSA records that fail validation: TEMP from
@@ -49,7 +52,8 @@ testca_new "tlspolicyd dane test CA"
 make_cert daneok "mx.dane-ok.$Z"
 make_cert provider "mx.provider.$Z"
 make_cert wrongsts other.test
-make_cert https "mta-sts.hosted.$Z" "mta-sts.sts-wrong.$Z" "mta-sts.sts-testing.$Z" "mta-sts.sts-rotate.$Z" "mta-sts.sts-cut.$Z"
+make_cert deep "a.b.provider.$Z"
+make_cert https "mta-sts.hosted.$Z" "mta-sts.deep.$Z" "mta-sts.sts-wrong.$Z" "mta-sts.sts-testing.$Z" "mta-sts.sts-rotate.$Z" "mta-sts.sts-cut.$Z"
 chmod 644 ./*.key ./*.crt
 tlsa=$(openssl x509 -in daneok.crt -noout -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256 | sed 's/.* //')
 
@@ -70,6 +74,10 @@ _2526._tcp.mx.dane-bogus IN TLSA 3 1 1 $tlsa
 hosted          IN MX 10 mx.provider
 mx.provider     IN A 127.0.0.14
 _mta-sts.hosted IN TXT "v=STSv1; id=20261125T1;"
+deep            IN MX 10 a.b.provider
+a.b.provider    IN A 127.0.0.16
+_mta-sts.deep   IN TXT "v=STSv1; id=1"
+mta-sts.deep    IN A 127.0.0.30
 mta-sts.hosted  IN A 127.0.0.30
 sts-wrong       IN MX 10 mx.sts-wrong
 mx.sts-wrong    IN A 127.0.0.15
@@ -106,6 +114,7 @@ policy() {  # domain body
     mkdir -p "www/mta-sts.$1/.well-known" && printf '%b' "$2" > "www/mta-sts.$1/.well-known/mta-sts.txt"
 }
 policy "hosted.$Z" "version: STSv1\r\nmode: enforce\r\nmx: *.provider.$Z\r\nmax_age: 86400\r\n"
+policy "deep.$Z" "version: STSv1\nmode: enforce\nmx: *.provider.$Z\nmax_age: 86400\n"
 policy "sts-wrong.$Z" "version: STSv1\nmode: enforce\nmx: mx.sts-wrong.$Z\nmax_age: 86400\n"
 policy "sts-testing.$Z" "version: STSv1\nmode: testing\nmx: mx.sts-wrong.$Z\nmax_age: 86400\n"
 # served without Content-Length and ended by a bare TCP FIN (no TLS
@@ -124,6 +133,7 @@ start_sink plain 127.0.0.12 --hostname "plain.$Z"
 start_sink daneok 127.0.0.13 --cert daneok.crt --key daneok.key --hostname "daneok.$Z"
 start_sink provider 127.0.0.14 --cert provider.crt --key provider.key --hostname "provider.$Z"
 start_sink wrongsts 127.0.0.15 --cert wrongsts.crt --key wrongsts.key --hostname "wrongsts.$Z"
+start_sink deep 127.0.0.16 --cert deep.crt --key deep.key --hostname "deep.$Z"
 
 # --- the private Postfix, MX lookups through the lab --------------------------------------
 pf_dirs
@@ -155,6 +165,7 @@ dane-ok.$Z     dane   direction=outbound
 dane-bogus.$Z  dane   direction=outbound
 cname.$Z       dane   direction=outbound
 hosted.$Z      secure direction=outbound
+deep.$Z        secure direction=outbound
 dane-late.$Z   dane   direction=outbound
 TLSLIST
 "$TLSMAP" "$LIST"
@@ -192,6 +203,8 @@ dane-none|answer: OK tls-encrypt:|listed dane without TLSA: encrypt, never Postf
 hosted|MTA-STS: enforce, mx \*\.provider\.$Z, max_age 86400|the MTA-STS policy
 hosted|list: secure \(key hosted.$Z\)|the list's verdict
 hosted|answer: OK tls-secure:|routed secure
+deep|MTA-STS: enforce, mx \*\.provider\.$Z|deep: the policy, *.provider
+deep|answer: OK tls-secure:|deep: routed secure (its tlspolicy answer names no MX host)
 sts-wrong|list: not listed.*MTA-STS: enforce, mx mx\.sts-wrong\.$Z|unlisted, an enforced policy
 sts-wrong|answer: OK tls-secure:|routed secure (mta_sts = enforce)
 dane-bogus|DANE: TLSA lookup failed: _2526._tcp.mx.dane-bogus.$Z bogus|the validation failure named
@@ -206,7 +219,10 @@ sts-cut|answer: TEMP |... TEMP, not a route with a name check cut short
 ROWS
 # the tls-secure transports' TLS policy table
 out=$(postmap -c "$CONF" -q "hosted.$Z" "socketmap:unix:$Q/private/tlsmap:tlspolicy" 2>&1)
-is "$out" "secure match=.provider.$Z servername=hostname" "tlspolicy table: the MTA-STS patterns as Postfix's match="
+is "$out" "secure match=mx.provider.$Z servername=hostname" "tlspolicy table: the MX host the policy's *.provider matches, as Postfix's match="
+out=$(postmap -c "$CONF" -q "deep.$Z" "socketmap:unix:$Q/private/tlsmap:tlspolicy" 2>&1)
+is "$out" "secure match=no-mx-host-matches-the-mta-sts-policy.invalid servername=hostname" \
+    "tlspolicy table: an MX host two labels under *.provider is not the policy's (RFC 8461 4.1)"
 out=$(postmap -c "$CONF" -q "plain.$Z" "socketmap:unix:$Q/private/tlsmap:tlspolicy" 2>&1); rc=$?
 is "$rc:$out" "1:" "tlspolicy table: nothing for a domain without a policy"
 
@@ -214,7 +230,7 @@ send() {  # recipient [extra header line]
     printf 'Subject: %s\n%s\nhello\n' "$1" "${2:+$2
 }" | sendmail -C "$CONF" -f alice@sender.test "$1"
 }
-for d in dane-none dane-ok dane-bogus hosted sts-wrong sts-testing plain cname; do send "bob@$d.$Z"; done
+for d in dane-none dane-ok dane-bogus hosted sts-wrong sts-testing plain cname deep; do send "bob@$d.$Z"; done
 # a sender's "TLS-Required: no" (RFC 8689, honoured by Postfix 3.10) does not
 # lower a route tlspolicyd gives: listed dane, and enforced MTA-STS
 for d in dane-none sts-wrong; do send "carla@$d.$Z" "TLS-Required: no"; done
@@ -231,6 +247,8 @@ ok "... Postfix verified it by DANE too" log_has "Verified TLS connection establ
 ok "hosted (secure, MX under the provider's name): delivered" wait_for 40 log_has "to=<bob@hosted.$Z>.*status=sent"
 like "$(grep "Verified TLS connection established to mx.provider.$Z" "$MAILLOG")" "Verified TLS" "... verified against the MTA-STS patterns"
 
+ok "deep (MX a.b.provider, policy *.provider, a certificate for a.b.provider): deferred, not the policy's MX" \
+    wait_for 40 log_has "to=<bob@deep.$Z>.*status=deferred (Server certificate not verified"
 ok "sts-wrong (unlisted, enforced MTA-STS, wrong-name certificate): deferred" \
     wait_for 40 log_has "to=<bob@sts-wrong.$Z>.*status=deferred (Server certificate not verified"
 ok "dane-none (listed dane, no TLSA, no STARTTLS): deferred, TLS required" \
@@ -246,7 +264,7 @@ ok "dane-none with TLS-Required: no: deferred, TLS required" \
     wait_for 40 log_has "to=<carla@dane-none.$Z>.*status=deferred (TLS is required, but was not offered"
 ok "sts-wrong with TLS-Required: no: deferred, certificate not verified" \
     wait_for 40 log_has "to=<carla@sts-wrong.$Z>.*status=deferred (Server certificate not verified"
-is "$(grep -c -E "to=<(bob|carla)@(dane-none|dane-bogus|sts-wrong)" "$SINKLOG")" 0 "no sink got a message it must not get"
+is "$(grep -c -E "to=<(bob|carla)@(dane-none|dane-bogus|sts-wrong|deep)" "$SINKLOG")" 0 "no sink got a message it must not get"
 like "$(grep "route: .*bob@dane-ok.$Z" "$DLOG" | head -1)" "reason=\"DANE: TLSA records published\"" "the route is logged with its reason"
 
 # --- counted ------------------------------------------------------------------------------
@@ -254,8 +272,8 @@ metrics=$(curl -s --unix-socket "$TMP/metrics.sock" http://tlspolicyd/metrics)
 like "$metrics" 'tlspolicyd_dane_lookups_total\{result="found"\} [1-9]' "metrics: DANE lookups that found TLSA records"
 like "$metrics" 'tlspolicyd_dane_lookups_total\{result="failed"\} [1-9]' "metrics: the bogus one counted as failed"
 is "$(printf '%s\n' "$metrics" | grep '^tlspolicyd_mta_sts_fetch' | tr '\n' ' ')" \
-    "tlspolicyd_mta_sts_fetches_total 5 tlspolicyd_mta_sts_fetch_failures_total 2 tlspolicyd_mta_sts_fetches_deferred_total 0 " \
-    "metrics: five policies fetched (once each), the bad certificate's and the cut one failed, none put off"
+    "tlspolicyd_mta_sts_fetches_total 6 tlspolicyd_mta_sts_fetch_failures_total 2 tlspolicyd_mta_sts_fetches_deferred_total 0 " \
+    "metrics: six policies fetched (once each), the bad certificate's and the cut one failed, none put off"
 like "$metrics" 'tlspolicyd_route_fallbacks_total\{cause="failed",choice="temp"\} [1-9]' "metrics: TEMP answers for the failed lookup"
 
 # --- MTA-STS refresh (RFC 8461 3.3): a new policy file alone is not fetched; a new id is ----
@@ -318,12 +336,12 @@ like "$out" "answer: (TEMP |OK tls-dane-only:)" "resolver down, a dane domain ne
 # --- MTA-STS policies survive a restart (RFC 8461 5.1), with DNS and HTTPS gone ----------------
 kill "$DAEMON"; wait "$DAEMON" 2>/dev/null
 kill "$HTTPSD"; wait "$HTTPSD" 2>/dev/null
-like "$(grep -c '^\[mta-sts ' "$TMP/mta-sts.state")" "^4$" "at exit the four valid policies are saved (the bad certificate's never was)"
+like "$(grep -c '^\[mta-sts ' "$TMP/mta-sts.state")" "^5$" "at exit the five valid policies are saved (the bad certificate's never was)"
 "$TLSPOLICYD" --config tlspolicyd.conf 2>>"$DLOG" &
 DAEMON=$!
 PIDS+=($!)
 ok "restarted" wait_for 10 test -S "$Q/private/tlsmap"
-ok "... it loaded them" wait_for 10 grep -q "MTA-STS: 4 cached policies loaded from $TMP/mta-sts.state" "$DLOG"
+ok "... it loaded them" wait_for 10 grep -q "MTA-STS: 5 cached policies loaded from $TMP/mta-sts.state" "$DLOG"
 out=$(postmap -c "$CONF" -q "hosted.$Z" "socketmap:unix:$Q/private/tlsmap:tlspolicy" 2>&1)
-is "$out" "secure match=.provider.$Z servername=hostname" "... and enforce hosted's policy at once, with no resolver and no policy server"
+is "$out" "secure match=mx.provider.$Z servername=hostname" "... and enforce hosted's policy at once, with no resolver and no policy server (its MX hosts saved with it)"
 done_testing

@@ -562,7 +562,8 @@ static void own_daemon_stop(OwnDaemon *d)
 }
 
 /* MTA-STS policies kept across restarts: a valid one is loaded and
- * enforced at once (the tlspolicy table, no DNS needed); a damaged, a
+ * enforced at once (the tlspolicy table, no DNS needed: the MX hosts its
+ * wildcard matches were saved with it); a damaged, a
  * foreign-named and an expired one are skipped, not half-used; at exit the
  * file is written again with the valid one only. */
 static void test_mta_sts_state(void)
@@ -572,6 +573,7 @@ static void test_mta_sts_state(void)
     g_autofree char *text = g_strdup_printf(
         "[mta-sts kept.example]\nid=20261125\nexpires=%" G_GINT64_FORMAT "\n"
         "policy=version: STSv1\\nmode: enforce\\nmx: *.mail.kept.example\\nmx: mx.kept.example\\nmax_age: 86400\\n\n"
+        "mx_hosts=a.mail.kept.example;mx.kept.example;deep.a.mail.kept.example;\n"
         "[mta-sts damaged.example]\nid=1\nexpires=%" G_GINT64_FORMAT "\npolicy=version: STSv1\\nmode: strict\\n\n"
         "[mta-sts bad name.example]\nid=1\nexpires=%" G_GINT64_FORMAT "\n"
         "policy=version: STSv1\\nmode: enforce\\nmx: a.example\\nmax_age: 86400\\n\n"
@@ -593,7 +595,7 @@ static void test_mta_sts_state(void)
     g_autofree char *got = read_netstrings(fd, 2);
     close(fd);
     g_autoptr(GString) want = g_string_new(NULL);
-    netstring_append(want, "OK secure match=.mail.kept.example:mx.kept.example servername=hostname");
+    netstring_append(want, "OK secure match=a.mail.kept.example:mx.kept.example servername=hostname");
     netstring_append(want, "TEMP MTA-STS policy not known yet");
     g_assert_cmpstr(got, ==, want->str);
     /* a second daemon with the same state file refuses to start, rather

@@ -565,6 +565,7 @@ typedef struct {
     MtastsPolicy policy;      /* answer.policy, when answer.sts is SOURCE_FOUND */
     char domain[256];
     gboolean asked, dane, sts, listed;
+    gboolean no_mx_hosts;     /* answer.mx_hosts NULL: not known yet */
 } FakeLookup;
 
 static const DestinationPolicy *fake_lookup(const char *domain, gboolean dane, gboolean sts, gboolean listed,
@@ -579,6 +580,8 @@ static const DestinationPolicy *fake_lookup(const char *domain, gboolean dane, g
     f->answer.dane = dane ? f->answer.dane : SOURCE_OFF;
     f->answer.sts = sts ? f->answer.sts : SOURCE_OFF;
     f->answer.policy = f->answer.sts == SOURCE_FOUND ? &f->policy : NULL;
+    static char *const mx_hosts[] = {"a.mail.example.net", "b.c.mail.example.net", "mx.plain.example", NULL};
+    f->answer.mx_hosts = f->no_mx_hosts ? NULL : mx_hosts;
     return &f->answer;
 }
 
@@ -586,7 +589,7 @@ static const DestinationPolicy *fake_lookup(const char *domain, gboolean dane, g
  * per on_lookup_pending/on_lookup_failure; never below the list. */
 static void test_route_sources(void)
 {
-    enum { ENF = MTASTS_MODE_ENFORCE, TST = MTASTS_MODE_TESTING, BOGUS = 0x100 };
+    enum { ENF = MTASTS_MODE_ENFORCE, TST = MTASTS_MODE_TESTING, BOGUS = 0x100, NO_MX = 0x200 };
     static const struct {
         const char *name, *config, *request;
         int dane;  /* a SourceState, | BOGUS: the last lookup failed validation */
@@ -653,8 +656,10 @@ static void test_route_sources(void)
          SOURCE_FAILED, SOURCE_NONE, 0, "OK tls-encrypt:"},
         {"unlisted, on_failure = bounce", "mta_sts = enforce\non_failure = bounce\n", "transport b@unlisted.example",
          SOURCE_NONE, SOURCE_FOUND, ENF, "OK tls-secure-bounce:"},
-        {"tlspolicy table, enforced policy", "", "tlspolicy plain.example", SOURCE_NONE, SOURCE_FOUND, ENF,
-         "OK secure match=.mail.example.net:mx.plain.example servername=hostname"},
+        {"tlspolicy table, enforced policy: the wildcard's MX hosts, one label deep", "", "tlspolicy plain.example",
+         SOURCE_NONE, SOURCE_FOUND, ENF, "OK secure match=a.mail.example.net:mx.plain.example servername=hostname"},
+        {"tlspolicy table, MX hosts not known yet", "", "tlspolicy plain.example", SOURCE_NONE, SOURCE_FOUND,
+         ENF | NO_MX, "TEMP MTA-STS policy: the MX hosts are not known yet"},
         {"tlspolicy table, testing policy", "", "tlspolicy plain.example", SOURCE_NONE, SOURCE_FOUND, TST, "NOTFOUND "},
         {"tlspolicy table, no policy", "", "tlspolicy plain.example", SOURCE_NONE, SOURCE_NONE, 0, "NOTFOUND "},
         {"tlspolicy table, parent form", "", "tlspolicy .example", SOURCE_NONE, SOURCE_FOUND, ENF, "NOTFOUND "},
@@ -668,7 +673,8 @@ static void test_route_sources(void)
         g_autoptr(Config) config = row_config(rows[i].config);
         FakeLookup f = {.answer = {.dane = (SourceState)(rows[i].dane & ~BOGUS), .sts = rows[i].sts,
                                    .dane_bogus = (rows[i].dane & BOGUS) != 0}};
-        f.policy.mode = rows[i].mode;
+        f.policy.mode = rows[i].mode & ~NO_MX;
+        f.no_mx_hosts = (rows[i].mode & NO_MX) != 0;
         f.policy.max_age = 86400;
         f.policy.n_mx = 2;
         g_strlcpy(f.policy.mx[0], "*.mail.example.net", sizeof f.policy.mx[0]);

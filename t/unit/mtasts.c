@@ -147,9 +147,32 @@ static void test_postfix_match(void)
     MtastsPolicy p = {.mode = MTASTS_MODE_ENFORCE, .n_mx = 2};
     g_strlcpy(p.mx[0], "*.mail.example.net", sizeof p.mx[0]);
     g_strlcpy(p.mx[1], "mx.example.com", sizeof p.mx[1]);
+    static const struct {
+        const char *name;
+        const char *mx;  /* the domain's MX hosts, space separated; NULL: not known */
+        const char *want;  /* NULL: FALSE, not known */
+    } rows[] = {
+        {"the wildcard's MX host, one label", "a.mail.example.net mx.example.com", "a.mail.example.net:mx.example.com"},
+        {"two labels deep: not the wildcard's (RFC 8461 4.1)", "a.b.mail.example.net", "mx.example.com"},
+        {"the wildcard's parent itself: not matched", "mail.example.net", "mx.example.com"},
+        {"MX hosts not known", NULL, NULL},
+        {"no MX host matches", "", "mx.example.com"},
+        {"a name that would be another field", "x:y.mail.example.net a\tb.mail.example.net", "mx.example.com"},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
+        g_auto(GStrv) mx = rows[i].mx ? g_strsplit_set(rows[i].mx, " ", -1) : NULL;  /* "": no hosts */
+        g_autoptr(GString) out = g_string_new(NULL);
+        gboolean ok = mtasts_postfix_match(&p, mx, out);
+        if (ok != (rows[i].want != NULL) || (ok && strcmp(out->str, rows[i].want) != 0))
+            g_error("case %s: got %s \"%s\"", rows[i].name, ok ? "TRUE" : "FALSE", out->str);
+    }
+    /* only wildcards, no MX host matches: a name no certificate has, so Postfix defers */
+    MtastsPolicy wild = {.mode = MTASTS_MODE_ENFORCE, .n_mx = 1};
+    g_strlcpy(wild.mx[0], "*.mail.example.net", sizeof wild.mx[0]);
+    char *deep[] = {"a.b.mail.example.net", NULL};
     g_autoptr(GString) out = g_string_new(NULL);
-    mtasts_postfix_match(&p, out);
-    g_assert_cmpstr(out->str, ==, ".mail.example.net:mx.example.com");
+    g_assert_true(mtasts_postfix_match(&wild, deep, out));
+    g_assert_cmpstr(out->str, ==, MTASTS_NO_MATCH);
 }
 
 static void test_response(void)
