@@ -59,7 +59,7 @@ endif
 ALL_CFLAGS  = $(WARN) $(CFLAGS) $(SANFLAGS) $(BASE_CPPFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP
 LDLIBS      = $(PKG_LIBS)
 
-MAPS_LIB   = entry key escape list source store lookup audit tlsrules logging mtasts dns https
+MAPS_LIB   = entry key escape list source store lookup audit tlsrules logging mtasts dns https postfixsite
 MAPS_OBJS  = $(MAPS_LIB:%=$(B)/maps/%.o)
 POLICYD_LIB  = request netstring http config decide destination metrics ledger notify endpoint verdictlog postfixcheck statefile server
 POLICYD_OBJS = $(POLICYD_LIB:%=$(B)/policyd/%.o)

@@ -25,6 +25,7 @@
 #include "audit.h"
 #include "logging.h"
 #include "lookup.h"
+#include "postfixsite.h"
 #include "source.h"
 #include "store.h"
 #include "tlsrules.h"
@@ -57,12 +58,54 @@ static int fail_error(GError *error)
     return rc;
 }
 
+/* The local Postfix (MAIL_CONFIG, else /etc/postfix), read once; NULL
+ * when there is none to read. */
+static const PostfixSite *local_postfix(void)
+{
+    static PostfixSite *site;
+    static gboolean tried;
+    if (tried)
+        return site;
+    tried = TRUE;
+    GError *error = NULL;
+    site = postfix_site_read(g_getenv("MAIL_CONFIG"), &error);
+    if (!site && !g_error_matches(error, POSTFIX_SITE_ERROR, POSTFIX_SITE_ERROR_NO_CONFIG))
+        fprintf(stderr, "tlsmap: warning: local domains not checked: %s\n", error->message);
+    g_clear_error(&error);
+    return site;
+}
+
+/* Entries that do what their writer may not expect: compiled all the
+ * same, each said with its file and line. */
+static void warn_surprises(const List *list)
+{
+    for (guint i = 0; i < list->records->len; i++) {
+        const ListRecord *rec = &g_array_index(list->records, ListRecord, i);
+        const Entry *e = &rec->value->entry;
+        if (!rec->line || entry_level_is_exemption(e->level))
+            continue;
+        if (e->direction == DIRECTION_BOTH && (e->level == LEVEL_VERIFY || e->level == LEVEL_SECURE)
+            && e->mode != MODE_REPORT)
+            fprintf(stderr, "tlsmap: %s, line %u: warning: %s %s also governs inbound mail (direction=both, the "
+                            "default): mail from %s is refused unless its server presents a CA-signed client "
+                            "certificate; direction=outbound for outbound only, or mode=report to see first\n",
+                    list->name, rec->line, rec->key, entry_level_name(e->level), rec->key);
+        const PostfixSite *site = entry_covers(e, DIRECTION_OUTBOUND) && rec->key[0] != '.' ? local_postfix() : NULL;
+        if (site && postfix_site_is_local(site, key_domain(rec->key)))
+            fprintf(stderr, "tlsmap: %s, line %u: warning: %s is a local or virtual domain of the Postfix in %s: "
+                            "its mail is delivered there, never routed out at %s (direction=inbound says so)\n",
+                    list->name, rec->line, rec->key, site->directory, entry_level_name(e->level));
+    }
+}
+
 /* Parse text into list; FALSE after printing the errors. */
 static gboolean parse_or_report(List *list, const char *text, size_t len)
 {
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
-    if (source_parse(list, text, len, errors))
+    if (source_parse(list, text, len, errors)) {
+        warn_surprises(list);
         return TRUE;
+    }
     for (guint i = 0; i < errors->len; i++)
         fprintf(stderr, "tlsmap: %s\n", (const char *)errors->pdata[i]);
     fail("%s: %u error%s, nothing changed", list->name, errors->len, errors->len == 1 ? "" : "s");

@@ -94,6 +94,7 @@ static const Option options[] = {
     {"destination_max_lookups", T_UINT, O(destination_max_lookups), NULL, 1, 100000},
     {"mta_sts_state_file", T_STRING, O(mta_sts_state_file)},
     {"tls_policy_name", T_STRING, O(tls_policy_name)},
+    {"postfix_config_directory", T_STRING, O(postfix_config_directory)},
     {"max_line", T_SIZE, O(limits.max_line), NULL, 256, 1 << 20},
     {"max_request", T_SIZE, O(limits.max_request), NULL, 1024, 16 << 20},
     {"max_attributes", T_UINT, O(limits.max_attributes), NULL, 10, 100000},
@@ -151,6 +152,8 @@ Config *config_new_defaults(void)
     c->destination_max_lookups = 256;
     c->mta_sts_state_file = g_strdup("");
     c->tls_policy_name = g_strdup("tlspolicy");
+    c->postfix_config_directory = g_strdup("/etc/postfix");
+    c->from_file = g_hash_table_new(g_str_hash, g_str_equal);
     c->limits = (RequestLimits){.max_line = 4096, .max_request = 65536, .max_attributes = 100};
     c->read_timeout = 10;
     c->idle_timeout = 600;
@@ -169,6 +172,8 @@ void config_free(Config *c)
         else if (options[i].type == T_STRV)
             g_strfreev(*(char ***)field);
     }
+    postfix_site_free(c->postfix);
+    g_hash_table_unref(c->from_file);
     g_free(c);
 }
 
@@ -310,6 +315,7 @@ gboolean config_load(Config *c, const char *path, GError **error)
         g_autofree char *prefix = g_strdup_printf("%s, line %u: ", path, line);
         if (!set_option(c, opt, kf, prefix, error))
             return FALSE;
+        g_hash_table_add(c->from_file, (gpointer)opt->name);
     }
     /* rules across options: name the line of the option concerned */
     const char *option;
@@ -458,6 +464,67 @@ char *config_format(const Config *c)
         }
         g_string_append_c(out, '\n');
     }
+    return g_string_free(out, FALSE);
+}
+
+gboolean config_from_file(const Config *c, const char *name)
+{
+    return g_hash_table_contains(c->from_file, name);
+}
+
+gboolean config_read_postfix(Config *c, char **note, GError **error)
+{
+    *note = NULL;
+    if (!*c->postfix_config_directory)
+        return TRUE;
+    GError *err = NULL;
+    c->postfix = postfix_site_read(c->postfix_config_directory, &err);
+    if (!c->postfix && g_error_matches(err, POSTFIX_SITE_ERROR, POSTFIX_SITE_ERROR_NO_CONFIG)) {
+        *note = g_strdup_printf("%s; relayhost and local domains come from tlspolicyd.conf alone", err->message);
+        g_error_free(err);
+        return TRUE;
+    }
+    if (!c->postfix) {
+        g_propagate_error(error, err);
+        return FALSE;
+    }
+    const char *relayhost = postfix_site_relayhost(c->postfix);
+    if (config_from_file(c, "relayhost"))
+        return TRUE;
+    if (*relayhost && !entry_nexthop_valid(relayhost)) {
+        g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_VALUE,
+                    "%s/main.cf: relayhost %s is not one next-hop destination tlspolicyd can route listed mail to; "
+                    "set relayhost in tlspolicyd.conf", c->postfix->directory, relayhost);
+        return FALSE;
+    }
+    g_free(c->relayhost);
+    c->relayhost = g_strdup(relayhost);
+    return TRUE;
+}
+
+char *config_describe_postfix(const Config *c)
+{
+    const PostfixSite *site = c->postfix;
+    if (!site)
+        return g_strdup("");
+    GString *out = g_string_new(NULL);
+    g_string_printf(out, "Postfix %s in %s: relayhost ", postfix_site_param(site, "mail_version"), site->directory);
+    const char *theirs = postfix_site_relayhost(site);
+    if (!config_from_file(c, "relayhost"))
+        g_string_append_printf(out, "%s (%s)", *theirs ? theirs : "none",
+                               *postfix_site_param(site, "relayhost") ? "main.cf relayhost"
+                               : *theirs                                ? "main.cf default_transport"
+                                                                        : "main.cf");
+    else if (strcmp(theirs, c->relayhost) != 0)
+        g_string_append_printf(out, "%s (tlspolicyd.conf, not main.cf's %s)", *c->relayhost ? c->relayhost : "none",
+                               *theirs ? theirs : "none");
+    else
+        g_string_append_printf(out, "%s (tlspolicyd.conf, as main.cf)", *c->relayhost ? c->relayhost : "none");
+    g_string_append_printf(out, ", %u local and virtual domains never routed out",
+                           g_hash_table_size(site->local_domains));
+    for (guint i = 0; i < site->unfollowed->len; i++)
+        g_string_append_printf(out, "%s%s", i ? ", " : "; not followed (tlspolicyd cannot list them): ",
+                               (char *)site->unfollowed->pdata[i]);
     return g_string_free(out, FALSE);
 }
 

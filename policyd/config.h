@@ -11,6 +11,7 @@
 #define TLSPOLICYD_CONFIG_H
 
 #include "entry.h"
+#include "postfixsite.h"
 #include "request.h"
 
 GQuark config_error_quark(void);
@@ -75,6 +76,12 @@ typedef struct {
     char *mta_sts_state_file;   /* MTA-STS policies across restarts, "" none */
     char *tls_policy_name;      /* the socketmap table smtp_tls_policy_maps asks */
 
+    /* The Postfix served: its relayhost and local domains unless this file
+     * says otherwise ("" = read no Postfix). */
+    char *postfix_config_directory;
+    PostfixSite *postfix;       /* config_read_postfix(); NULL when not read */
+    GHashTable *from_file;      /* the option names the file set */
+
     RequestLimits limits;
     guint read_timeout;         /* seconds to finish a started request */
     guint idle_timeout;         /* seconds between requests */
@@ -94,6 +101,18 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Config, config_free)
 
 gboolean config_load(Config *config, const char *path, GError **error);
 gboolean config_validate(const Config *config, GError **error);
+
+/* Read the Postfix in postfix_config_directory (postfixsite.h) and take
+ * from it what the file did not set: relayhost (main.cf's relayhost, else
+ * default_transport's next hop).  A directory without main.cf is no
+ * Postfix to read: *note says so and the file's values stand.  FALSE when
+ * postconf fails or main.cf's relayhost cannot be routed to. */
+gboolean config_read_postfix(Config *config, char **note, GError **error);
+/* One line for the log: which Postfix, its version, where relayhost came
+ * from, how many local domains and what of them was not followed. */
+char *config_describe_postfix(const Config *config);
+/* The file set this option (its value wins over Postfix's). */
+gboolean config_from_file(const Config *config, const char *name);
 char *config_format(const Config *config);
 
 /* Outbound routes, "transport:nexthop" as transport(5) results and FILTER

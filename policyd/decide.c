@@ -288,6 +288,8 @@ static void start_transaction(TransactionState *txn, const char *instance, const
     txn->started = TRUE;
 }
 
+static gboolean domain_is_local(const Config *c, const char *domain);
+
 static void decide_outbound(const PolicyRequest *req, StoreReader *list, const Config *c,
                             TransactionState *txn, Decision *d)
 {
@@ -300,6 +302,11 @@ static void decide_outbound(const PolicyRequest *req, StoreReader *list, const C
     }
     if (!list) {
         list_unavailable(d, c);
+        return;
+    }
+    const char *at = strrchr(req->recipient, '@');
+    if (at && domain_is_local(c, at + 1)) {
+        dunno(d, "local domain");
         return;
     }
 
@@ -376,7 +383,9 @@ void decide(const PolicyRequest *req, StoreReader *list, const Config *c, Transa
 /*
  * Socketmap routes.
  */
-/* local_domains: "example.com" is that domain, ".example.com" its subdomains. */
+/* Mail Postfix delivers itself is never routed out, whatever the list
+ * says: local_domains ("example.com" is that domain, ".example.com" its
+ * subdomains), and the local and virtual domains of the Postfix served. */
 static gboolean domain_is_local(const Config *c, const char *domain)
 {
     for (char **d = c->local_domains; d && *d; d++) {
@@ -384,7 +393,7 @@ static gboolean domain_is_local(const Config *c, const char *domain)
                            : g_ascii_strcasecmp(*d, domain) == 0)
             return TRUE;
     }
-    return FALSE;
+    return postfix_site_is_local(c->postfix, domain);
 }
 
 static void route_notfound(RouteDecision *d, const char *reason)
@@ -594,7 +603,7 @@ void decide_route(const char *request, StoreReader *list, const Config *c, Desti
     LookupMatch m;
     char route[CONFIG_ROUTE_MAX];
     /* field by field, as in decide(): the arrays are strings */
-    d->report = d->sts_testing = FALSE;
+    d->report = d->sts_testing = d->local_listed = FALSE;
     d->fallback = FALLBACK_NONE;
     d->key[0] = d->would[0] = d->explain[0] = 0;
     d->level = 0;
@@ -624,11 +633,18 @@ void decide_route(const char *request, StoreReader *list, const Config *c, Desti
 
     const char *at = strrchr(key, '@');
     const char *domain = at ? at + 1 : key;
+    LookupStatus found = lookup_find(list, key, c->recipient_delimiter, DIRECTION_OUTBOUND, &m);
     if (domain_is_local(c, domain[0] == '.' ? domain + 1 : domain)) {
-        route_notfound(d, "local domain");
+        /* a listed key that would capture local mail: said (once, server.c) */
+        if (found == LOOKUP_FOUND && !entry_level_is_exemption(m.entry.level)) {
+            g_strlcpy(d->key, m.key, sizeof d->key);
+            d->level = m.entry.level;
+            d->local_listed = TRUE;
+        }
+        route_notfound(d, d->local_listed ? "local domain: Postfix delivers it, the list entry is not applied"
+                                          : "local domain");
         return;
     }
-    LookupStatus found = lookup_find(list, key, c->recipient_delimiter, DIRECTION_OUTBOUND, &m);
     if (found == LOOKUP_UNUSABLE) {
         route_temp(d, "address cannot be looked up (domain not convertible)", "TEMP TLS policy cannot check this address");
         return;

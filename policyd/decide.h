@@ -96,6 +96,7 @@ typedef struct {
     gboolean report;         /* a report-mode entry: would have routed */
     RouteFallback fallback;
     gboolean sts_testing;    /* an MTA-STS policy not enforced (testing) would have raised the route */
+    gboolean local_listed;   /* a local domain the list names: not routed, said once */
     const char *reason;
     char key[KEY_MAX + 2];   /* matched list key, "" if none */
     TlsLevel level;

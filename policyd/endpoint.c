@@ -67,7 +67,7 @@ out:
     return fd;
 }
 
-gboolean endpoint_unix_answers(const char *path)
+gboolean endpoint_unix_peer(const char *path, uid_t *uid)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof sun.sun_path)
@@ -75,9 +75,18 @@ gboolean endpoint_unix_answers(const char *path)
     strcpy(sun.sun_path, path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     gboolean live = fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0;
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (live && uid)
+        *uid = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.uid : (uid_t)-1;
     if (fd >= 0)
         close(fd);
     return live;
+}
+
+gboolean endpoint_unix_answers(const char *path)
+{
+    return endpoint_unix_peer(path, NULL);
 }
 
 static int listen_unix(const char *spec, const Config *c, GError **error)

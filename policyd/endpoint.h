@@ -41,6 +41,8 @@ GArray *endpoint_open_all(const Config *config, GError **error);
 /* Does a server accept connections on the unix socket at path?  (A
  * stale socket file refuses them.)  --check-postfix asks it too. */
 gboolean endpoint_unix_answers(const char *path);
+/* The same, and the uid of the process that accepted ((uid_t)-1 unknown). */
+gboolean endpoint_unix_peer(const char *path, uid_t *uid);
 
 /* Close them, unlink the socket files that are still the ones we made. */
 void endpoint_close_all(GArray *listeners);

@@ -43,7 +43,7 @@ static const GOptionEntry options[] = {
     {"suggest", 0, 0, G_OPTION_ARG_NONE, &opt.suggest, "Print unlisted domains that always met a level, as list lines", NULL},
     {"min", 0, 0, G_OPTION_ARG_INT, &opt.min, "With --suggest: at least N transactions (default 100)", "N"},
     {"level", 0, 0, G_OPTION_ARG_STRING, &opt.level, "With --suggest: encrypt (default), verify or secure", "LEVEL"},
-    {"postfix-config", 0, 0, G_OPTION_ARG_FILENAME, &opt.postfix_config, "With --check-postfix: Postfix's configuration directory", "DIR"},
+    {"postfix-config", 0, 0, G_OPTION_ARG_FILENAME, &opt.postfix_config, "Postfix's configuration directory (postfix_config_directory)", "DIR"},
     {"explain", 0, 0, G_OPTION_ARG_STRING, &opt.explain,
      "Ask the running daemon how it routes ADDRESS: the list, DANE, MTA-STS and the effective route", "ADDRESS"},
     {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt.verbose, "Log every decision, DUNNO included", NULL},
@@ -116,8 +116,9 @@ static int explain(const Config *config, const char *address)
     return rc;
 }
 
-/* Defaults, then the file, then the command line. */
-static Config *build_config(GError **error)
+/* Defaults, then the file, then the command line; with_postfix: then
+ * what the file left to the Postfix served (relayhost, local domains). */
+static Config *build_config(gboolean with_postfix, GError **error)
 {
     g_autoptr(Config) c = config_new_defaults();
     const char *path = opt.config_path;
@@ -135,8 +136,20 @@ static Config *build_config(GError **error)
     }
     if (opt.verbose)
         c->verbose = TRUE;
+    if (opt.postfix_config) {
+        g_free(c->postfix_config_directory);
+        c->postfix_config_directory = g_strdup(opt.postfix_config);
+    }
     if (!config_validate(c, error))
         return NULL;
+    g_autofree char *note = NULL;
+    if (with_postfix && !config_read_postfix(c, &note, error))
+        return NULL;
+    if (note)
+        g_warning("%s", note);
+    g_autofree char *site = with_postfix ? config_describe_postfix(c) : NULL;
+    if (site && *site)
+        g_message("%s", site);
     return g_steal_pointer(&c);
 }
 
@@ -144,7 +157,7 @@ static Config *reload(gpointer data)
 {
     (void)data;
     GError *error = NULL;
-    Config *c = build_config(&error);
+    Config *c = build_config(TRUE, &error);
     if (!c) {
         g_warning("configuration error: %s", error->message);
         g_error_free(error);
@@ -166,7 +179,8 @@ int main(int argc, char **argv)
     logging_init("tlspolicyd", TRUE, FALSE);
     logging_set_verbose(opt.verbose);
 
-    Config *config = build_config(&error);
+    gboolean serving = !opt.report && !opt.suggest && !opt.explain;
+    Config *config = build_config(serving, &error);
     if (!config) {
         fprintf(stderr, "tlspolicyd: %s\n", error->message);
         return 2;
@@ -188,7 +202,7 @@ int main(int argc, char **argv)
     }
     if (opt.check_postfix) {
         g_autoptr(GString) report = g_string_new(NULL);
-        int rc = postfix_check(config, opt.postfix_config, report);
+        int rc = postfix_check(config, report);
         fputs(report->str, rc == POSTFIX_CHECK_FAILED ? stderr : stdout);
         config_free(config);
         return rc;

@@ -12,7 +12,11 @@
  * that a global smtp_tls_policy_maps overrides, verify/secure inbound
  * entries without client certificates asked for, Postfix 3.10's
  * TLS-Required: no header, and the daemon's sockets not where main.cf
- * says or not answering.
+ * says or not answering.  And what breaks the promises around them: a
+ * relay tlspolicyd does not follow, per-sender relays, the site's own
+ * transport_maps entries for listed keys, listed local domains, a bounce
+ * filter file missing or unreadable, a list the daemon's account cannot
+ * read (or no such account), sockets a chrooted service cannot reach.
  */
 #ifndef TLSPOLICYD_POSTFIXCHECK_H
 #define TLSPOLICYD_POSTFIXCHECK_H
@@ -23,8 +27,8 @@
 #define POSTFIX_CHECK_PROBLEMS 1
 #define POSTFIX_CHECK_FAILED 2
 
-/* postfix_dir: Postfix's configuration directory (NULL: postconf's
- * default).  The report goes to out; returns one of the codes above. */
-int postfix_check(const Config *config, const char *postfix_dir, GString *out);
+/* The Postfix in config's postfix_config_directory (postconf's default
+ * when empty).  The report goes to out; returns one of the codes above. */
+int postfix_check(const Config *config, GString *out);
 
 #endif

@@ -38,6 +38,7 @@
 
 #define INITIAL_BUFFER 2048
 #define LIST_RECHECK_US 1000  /* a renamed-in list is seen within 1 ms */
+#define POSTFIX_CHECK_MS 2000 /* main.cf's signature: one stat(2) each time */
 
 /* Whatever epoll watches (a connection, a listener, the signalfd) starts
  * with a Watch: the event goes to its handler. */
@@ -103,6 +104,8 @@ struct Server {
     gboolean stopping;
     gint64 now;            /* the event loop's clock, read once a batch */
     gint64 expire_at;      /* when to look for expired connections next */
+    gint64 postfix_check_at;  /* when to look at main.cf's signature next (ms) */
+    GHashTable *local_logged; /* listed local domains said once (since the last reload) */
 };
 
 /* Deadlines in milliseconds: whole seconds would cut a 1 s read_timeout
@@ -332,6 +335,15 @@ static const DestinationPolicy *lookup_destination(const char *domain, gboolean 
     return destinations_get(s->destinations, domain, dane, sts, listed);
 }
 
+/* A listed key that names a local domain: said once per key until the
+ * next reload (every message to postmaster@ would say it again). */
+static gboolean first_time_local(Server *s, const char *key)
+{
+    if (g_hash_table_size(s->local_logged) >= 10000)
+        return FALSE;  /* bounded: a list of that many local keys was said enough */
+    return g_hash_table_add(s->local_logged, g_strdup(key));
+}
+
 static void decide_socketmap(Server *s, StoreReader *list, gpointer data)
 {
     RouteAnswer *a = data;
@@ -424,7 +436,7 @@ static gboolean process_socketmap(Server *s, Connection *c, size_t *consumed)
         with_list(s, decide_socketmap, &a);
         const RouteDecision *d = &a.d;
         metrics_count_route(&s->count, d, g_get_monotonic_time() - began);
-        verdictlog_route(request, d);
+        verdictlog_route(request, d, d->local_listed && first_time_local(s, d->key));
         netstring_append(c->out, d->reply);
         offset += total;
     }
@@ -902,28 +914,70 @@ static void warn_restart_keys(const Config *old, const Config *fresh)
         g_warning("changed, in effect at the next restart: %s (the rest is in effect now)", changed->str);
 }
 
+/* A list named by a reload: opened before it replaces the running one,
+ * so a typo in list= keeps the old list answering. */
+static StoreReader *open_new_list(const char *list, GError **error)
+{
+    g_autofree char *path = g_strconcat(list, ".lmdb", NULL);
+    StoreReader *reader = store_reader_new(path);
+    if (!store_reader_begin(reader, error)) {
+        store_reader_free(reader);
+        return NULL;
+    }
+    store_reader_end(reader);
+    store_reader_set_recheck(reader, LIST_RECHECK_US);
+    return reader;
+}
+
 static void reload_config(Server *s)
 {
     notify_reloading();
     Config *fresh = s->reload(s->reload_data);
     if (!fresh) {
         g_warning("reload failed; keeping the running configuration");
+        if (s->config->postfix)
+            postfix_site_rewatch(s->config->postfix);  /* tried once per change of main.cf */
         notify_ready();
         return;
     }
-    warn_restart_keys(s->config, fresh);
+    StoreReader *new_list = NULL;
     if (g_strcmp0(fresh->list, s->config->list) != 0) {
-        g_autofree char *path = g_strconcat(fresh->list, ".lmdb", NULL);
+        GError *error = NULL;
+        new_list = open_new_list(fresh->list, &error);
+        if (!new_list) {
+            g_warning("reload refused: list = %s: %s; keeping the running configuration and list %s",
+                      fresh->list, error->message, s->config->list);
+            g_error_free(error);
+            config_free(fresh);
+            notify_ready();
+            return;
+        }
+    }
+    warn_restart_keys(s->config, fresh);
+    if (new_list) {
         store_reader_free(s->list);
-        s->list = store_reader_new(path);
-        store_reader_set_recheck(s->list, LIST_RECHECK_US);
+        s->list = new_list;
         g_clear_pointer(&s->list_error, g_free);
     }
+    g_hash_table_remove_all(s->local_logged);
     config_free(s->config);
     s->config = fresh;
     logging_set_verbose(fresh->verbose);
     g_message("configuration reloaded");
     notify_ready();
+}
+
+/* main.cf (or a table of local domains) changed: what Postfix does with
+ * mail may have, so read it again as a SIGHUP would. */
+static void watch_postfix(Server *s)
+{
+    if (!s->config->postfix || s->now < s->postfix_check_at)
+        return;
+    s->postfix_check_at = s->now + POSTFIX_CHECK_MS;
+    if (!postfix_site_changed(s->config->postfix))
+        return;
+    g_message("the Postfix configuration in %s changed: reloading", s->config->postfix->directory);
+    reload_config(s);
 }
 
 static void handle_signals(Server *s, Watch *w, guint32 events)
@@ -1002,6 +1056,7 @@ Server *server_new(Config *config, ConfigReloader reload, gpointer reload_data, 
     s->config = config;
     s->reload = reload;
     s->reload_data = reload_data;
+    s->local_logged = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     s->signal_watch.handler = handle_signals;
     s->started = g_get_real_time();
     check_open_files_limit(config);
@@ -1091,6 +1146,7 @@ int server_run(Server *s)
             w->handler(s, w, events[i].events);
         }
         expire_connections(s);
+        watch_postfix(s);
         update_status(s);
         save_state(s, FALSE);
         logging_flush();  /* the batch's log lines, before waiting again */
@@ -1131,6 +1187,8 @@ void server_free(Server *s)
     ledger_free(s->ledger);
     g_free(s->list_error);
     g_free(s->explain_logged);
+    if (s->local_logged)
+        g_hash_table_unref(s->local_logged);
     config_free(s->config);
     if (s->epfd >= 0)
         close(s->epfd);

@@ -115,9 +115,9 @@ void verdictlog_policy(const PolicyRequest *req, const Decision *d)
     emit(line, changes_flow, verdictlog_format_policy(line, req, d));
 }
 
-void verdictlog_route(const char *request, const RouteDecision *d)
+void verdictlog_route(const char *request, const RouteDecision *d, gboolean always)
 {
-    gboolean changes_flow = verdictlog_route_changes_flow(d);
+    gboolean changes_flow = always || verdictlog_route_changes_flow(d);
     if (!changes_flow && !logging_is_verbose())
         return;
     GString *line = line_buffer();

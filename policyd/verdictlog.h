@@ -29,6 +29,7 @@ gboolean verdictlog_policy_changes_flow(const Decision *d);
 gboolean verdictlog_route_changes_flow(const RouteDecision *d);
 
 void verdictlog_policy(const PolicyRequest *req, const Decision *d);
-void verdictlog_route(const char *request, const RouteDecision *d);
+/* always: at info even when it does not change the flow (said once). */
+void verdictlog_route(const char *request, const RouteDecision *d, gboolean always);
 
 #endif

@@ -11,6 +11,7 @@ if ! command -v postconf >/dev/null; then echo "1..0 # SKIP postconf not install
 . "$SRC/t/support/postfixbin.sh"
 
 Q=$TMP/q
+chmod 755 "$TMP"  # Postfix (and the daemon's account) must traverse it
 mkdir -p "$Q/private" "$TMP/base"
 printf 'in.example verify direction=inbound\nout.example verify direction=outbound\nenc.example encrypt\n' > "$TMP/tls.list"
 "$TLSMAP" "$TMP/tls.list" 2>/dev/null
@@ -27,6 +28,7 @@ conf "$TMP/tlspolicyd.conf"
   echo "  -o smtpd_sasl_auth_enable=yes"
   echo "  -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject"
   cat "$SRC/postfix/master.cf"; } > "$TMP/base/master.cf"
+cp "$SRC/postfix/tlspolicyd_bounce" "$TMP/base/"
 
 "$TLSPOLICYD" --config "$TMP/tlspolicyd.conf" 2>"$TMP/daemon.log" &
 DAEMON=$!
@@ -37,7 +39,14 @@ check() {  # name setup-commands... ; sets $out and $rc for a copy of base
     local d=$TMP/pf-$1; shift
     rm -rf "$d"; cp -r "$TMP/base" "$d"
     for c in "$@"; do eval "${c//DIR/$d}" >/dev/null 2>&1; done
-    out=$("$TLSPOLICYD" --check-postfix --postfix-config "$d" --config "${CONF:-$TMP/tlspolicyd.conf}" 2>&1); rc=$?
+    # Postfix re-reads a file younger than a second until it is older
+    # (300 ms at a time): files just written would cost each row ~2 s
+    touch -d "@$(( $(date +%s) - 10 ))" "$d"/*
+    if [ -n "${BY_ENV:-}" ]; then  # the directory as postconf's own MAIL_CONFIG, no --postfix-config
+        out=$(MAIL_CONFIG=$d "$TLSPOLICYD" --check-postfix --config "${CONF:-$TMP/tlspolicyd.conf}" 2>&1); rc=$?
+    else
+        out=$("$TLSPOLICYD" --check-postfix --postfix-config "$d" --config "${CONF:-$TMP/tlspolicyd.conf}" 2>&1); rc=$?
+    fi
 }
 
 check clean
@@ -63,9 +72,56 @@ check transport 'postconf -c DIR -MX tls-verify/unix'
 is "$rc" 1 "a tls-* transport the list needs is missing: exit 1"
 like "$out" "master.cf: no service tls-verify, which the list's verify entries need \(first: out.example\)" "... named with the entry"
 
+# --- where listed mail goes next: Postfix's relay, read, not repeated -----------
 check relayhost 'postconf -c DIR -e "relayhost = [smart.example]:587"'
-like "$out" "main.cf: relayhost = \[smart.example\]:587 but tlspolicyd.conf has none" "a relayhost tlspolicyd does not know"
-like "$out" "fix: relayhost = \[smart.example\]:587 \(tlspolicyd.conf\)" "... and the tlspolicyd.conf line"
+is "$rc" 0 "main.cf's relayhost alone: exit 0 (tlspolicyd reads it)"
+like "$out" "relayhost \[smart.example\]:587 \(main.cf relayhost\)" "... and says where the relay came from"
+check defaulttransport 'postconf -c DIR -e "default_transport = smtp:[gw.example]"'
+like "$out" "relayhost \[gw.example\] \(main.cf default_transport\)" "default_transport's next hop is the relay too"
+CONF=$TMP/norelay.conf
+conf "$CONF" "postfix_config_directory =
+"
+BY_ENV=1 check notread 'postconf -c DIR -e "relayhost = [smart.example]:587"'
+is "$rc" 1 "postfix_config_directory empty and a main.cf relayhost: exit 1"
+like "$out" "problem: main.cf: Postfix sends through \[smart.example\]:587, but tlspolicyd.conf has postfix_config_directory empty and relayhost = \(none\): listed mail goes straight to the recipients' MX hosts, not through the relay" "... says where listed mail goes instead"
+like "$out" "fix: postfix_config_directory = $TMP/pf-notread \(tlspolicyd.conf\)" "... and the line that fixes it"
+conf "$CONF" "relayhost = [other.example]:25
+"
+check ownrelay 'postconf -c DIR -e "relayhost = [smart.example]:587"'
+is "$rc" 0 "tlspolicyd.conf's own relayhost: the admin's choice, exit 0"
+like "$out" "note: tlspolicyd.conf: relayhost = \[other.example\]:25 is used for listed mail, not main.cf's \[smart.example\]:587" "... said as a note"
+unset CONF
+check persender 'postconf -c DIR -e "sender_dependent_relayhost_maps = hash:/etc/postfix/sdr"'
+like "$out" "main.cf: sender_dependent_relayhost_maps = hash:/etc/postfix/sdr: a transport_maps answer wins over it, so listed mail goes to the recipients' MX hosts, not to each sender's relay" "per-sender relays: named"
+check nullclient 'postconf -c DIR -e "default_transport = error:outbound mail disabled"'
+like "$out" "main.cf: default_transport = error:outbound mail disabled: this Postfix sends no mail out, but tlspolicyd routes listed recipients out" "a site that sends nothing out: named"
+check sitetransport 'printf "enc.example smtp:[10.0.0.5]:25\nother.example relay:[x]\n" > DIR/transport' \
+    'postmap -c DIR hash:DIR/transport' 'postconf -c DIR -e "transport_maps = \$tlspolicyd_routes, hash:DIR/transport"'
+like "$out" "main.cf: transport_maps hash:.*/transport routes enc.example to smtp:\[10.0.0.5\]:25, but tlspolicyd's socketmap answers for it first: that route is not taken" "the site's own transport entry for a listed key: named"
+like "$out" "fix: enc.example ... nexthop=\[10.0.0.5\]:25 \(the list\)" "... with the nexthop= that keeps it"
+unlike "$out" "other.example" "... an unlisted key of that map is not"
+
+# --- listed local domains ----------------------------------------------------------
+check localkey 'postconf -c DIR -e "mydestination = enc.example, localhost"'
+is "$rc" 1 "a listed key that is one of mydestination: exit 1"
+like "$out" "problem: the list: enc.example is a local or virtual domain of this Postfix: its mail is delivered here" "... named"
+like "$out" "fix: direction=inbound for enc.example" "... with the fix"
+check unfollowed 'postconf -c DIR -e "virtual_alias_domains = pcre:/etc/postfix/vdomains.pcre"'
+like "$out" "main.cf: virtual_alias_domains: pcre:/etc/postfix/vdomains.pcre is not followed by tlspolicyd" "a domain table tlspolicyd cannot list: named"
+like "$out" "fix: local_domains = " "... with local_domains as the fix"
+
+# --- files and accounts the promises rest on ----------------------------------------
+check nobounce 'rm DIR/tlspolicyd_bounce'
+is "$rc" 1 "the bounce filter file missing: exit 1"
+like "$out" "master.cf: tls-encrypt-bounce/unix/smtp_delivery_status_filter = regexp:.*/pf-nobounce/tlspolicyd_bounce, but .*/tlspolicyd_bounce does not exist: Postfix defers what that service would bounce" "... named, with what it breaks"
+like "$out" "fix: install -m 644 postfix/tlspolicyd_bounce .*/pf-nobounce/tlspolicyd_bounce" "... and the install line"
+check bounceunreadable 'chmod 600 DIR/tlspolicyd_bounce'
+like "$out" "tlspolicyd_bounce is not readable by Postfix" "the bounce filter file unreadable by Postfix: named"
+check chrootsocket 'postconf -c DIR -e "tlspolicyd_service = unix:/run/tlspolicyd/policy"'
+like "$out" "check_policy_service: unix:/run/tlspolicyd/policy is outside queue_directory .*, and service smtp runs chrooted there: it cannot reach the socket" "a policy socket a chrooted smtpd cannot reach: named"
+check chrootmap 'postconf -c DIR -e "tlspolicyd_routes = socketmap:unix:/run/tlspolicyd/map:transport"' \
+    'printf "rewrite unix - - y - - trivial-rewrite\n" >> DIR/master.cf'
+like "$out" "transport_maps: unix:/run/tlspolicyd/map is outside queue_directory .*, and service rewrite runs chrooted" "a socketmap a chrooted trivial-rewrite cannot reach: named"
 
 check sitepolicy 'postconf -c DIR -e "smtp_tls_policy_maps = texthash:/etc/postfix/tls_policy"' \
     'postconf -c DIR -PX tls-encrypt/unix/smtp_tls_policy_maps'
@@ -149,7 +205,28 @@ out=$("$TLSPOLICYD" --check-postfix --postfix-config "$TMP/nonexistent" --config
 is "$rc" 2 "an unreadable Postfix configuration: exit 2"
 like "$out" "cannot check: postconf -c $TMP/nonexistent failed" "... saying why"
 
+# The list as the daemon's account sees it: a daemon running as nobody
+# (what answers on the socket is what counts), a list compiled root-only.
+kill $DAEMON; wait $DAEMON 2>/dev/null
+chown nobody "$Q/private"
+chmod 600 "$TMP/tls.list.lmdb"
+setpriv --reuid=nobody --regid=nogroup --clear-groups "$TLSPOLICYD" --config "$TMP/tlspolicyd.conf" 2>"$TMP/daemon-nobody.log" &
+DAEMON=$!
+wait_for 10 test -S "$Q/private/tlspolicy" -a -S "$Q/private/tlsmap"
+check unreadable
+is "$rc" 1 "a list the daemon's account cannot read: exit 1"
+like "$out" "problem: $TMP/tls.list.lmdb is not readable by the daemon's account nobody \(uid 65534\): .* mode 0600, owner 0, group 0; every listed recipient is answered per on_list_error" "... named with the account, the mode and what it breaks"
+like "$out" "fix: chgrp nobody $TMP/tls.list.lmdb && chmod g\+r $TMP/tls.list.lmdb" "... with the fix"
+chmod 644 "$TMP/tls.list.lmdb"
+check readable
+unlike "$out" "not readable by the daemon" "readable again: nothing said"
+
 kill $DAEMON; wait $DAEMON 2>/dev/null
 check stopped
 like "$out" "tlspolicyd is not answering on unix:$Q/private/tlspolicy" "the daemon stopped: not answering"
+if getent passwd tlspolicyd >/dev/null; then
+    unlike "$out" "no account tlspolicyd" "the daemon stopped, the tlspolicyd account there: nothing said of it"
+else
+    like "$out" "problem: no account tlspolicyd: the systemd unit \(User=tlspolicyd\) cannot start the daemon" "the daemon stopped and no tlspolicyd account: named"
+fi
 done_testing

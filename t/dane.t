@@ -171,6 +171,7 @@ TLSLIST
 "$TLSMAP" "$LIST"
 cat > tlspolicyd.conf <<CONF
 [tlspolicyd]
+postfix_config_directory = $CONF
 list = $LIST
 listen = unix:$Q/private/tlspolicy;
 socketmap_listen = unix:$Q/private/tlsmap;

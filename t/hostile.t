@@ -88,6 +88,7 @@ echo "good.$Z secure direction=outbound" > tls.list
 "$TLSMAP" tls.list
 cat > tlspolicyd.conf <<CONF
 [tlspolicyd]
+postfix_config_directory =
 list = $TMP/tls.list
 listen = unix:$TMP/policy.sock;
 socketmap_listen = unix:$TMP/map.sock;

@@ -253,7 +253,8 @@ is "$(ls -a "$TMP" | grep -v '\.lock$' | grep -c '^\.policy')" 0 "failed compile
 out=$("$TLSMAP" -c "$L" 2>&1); is "$?" 2 "-c finds the errors too"
 cp "$TMP/good.list" "$L"
 out=$("$TLSMAP" -c "$L" 2>&1); rc=$?
-is "$rc:$out" "0:$L: 5 entries, no errors" "-c on a good list"
+is "$rc" 0 "-c on a good list: exit 0"
+like "$out" "^$L: 5 entries, no errors\$" "-c on a good list: the summary"
 ok "-c writes nothing" cmp "$L.lmdb" "$TMP/before.lmdb"
 out=$("$TLSMAP" "$TMP/nonexistent.list" 2>&1); rc=$?
 is "$rc" 2 "missing source exits 2"
@@ -334,6 +335,47 @@ out=$("$TLSMAP" -c "$N" 2>&1)
 printf 'a.example encrypt nexthop=a,b\n' > "$N"
 out=$("$TLSMAP" -c "$N" 2>&1)
 like "$out" "$N, line 1: .*nexthop must be one Postfix next-hop destination" "nexthop: the error names file, line and the rule"
+
+# --- warnings: compiled all the same, each with file and line ---------------
+# A Postfix configuration of its own (MAIL_CONFIG, as postconf and postmap
+# take it): one local domain, two virtual mailbox domains in a hash table,
+# a regexp table tlsmap cannot list.
+W=$TMP/warn.list PFC=$TMP/pfc
+mkdir -p "$PFC"
+cat > "$PFC/main.cf" <<MAIN
+compatibility_level = 3.6
+mydestination = own.example, .sub.own.example
+virtual_mailbox_domains = hash:$PFC/vdomains
+virtual_alias_domains = regexp:$PFC/aliases
+MAIN
+printf 'vm1.example OK\nvm2.example OK\nuser@vm3.example OK\n' > "$PFC/vdomains"
+postmap -c "$PFC" "hash:$PFC/vdomains"
+while IFS='|' read -r name line want; do
+    printf '# a comment\n%s\n' "$line" > "$W"
+    out=$(MAIL_CONFIG=$PFC "$TLSMAP" "$W" 2>&1); rc=$?
+    is "$rc" 0 "warning rows: $name: compiled"
+    if [ -n "$want" ]; then like "$out" "$W, line 2: warning: $want" "warning rows: $name: said"
+    else unlike "$out" "warning" "warning rows: $name: nothing said"; fi
+done <<'CASES'
+verify, direction both (default)|a.example verify|a.example verify also governs inbound mail \(direction=both, the default\): mail from a.example is refused unless its server presents a CA-signed client certificate; direction=outbound
+secure, direction both|a.example secure|a.example secure also governs inbound mail
+verify outbound|a.example verify direction=outbound|
+verify inbound (asked for)|a.example verify direction=inbound|
+verify, report mode|a.example verify mode=report|
+encrypt, both|a.example encrypt|
+a local domain|own.example encrypt|own.example is a local or virtual domain of the Postfix in .*/pfc: its mail is delivered there, never routed out at encrypt
+an address at a local domain|root@own.example encrypt direction=outbound|root@own.example is a local or virtual domain
+a subdomain matched by .sub.own.example|a.sub.own.example encrypt|a.sub.own.example is a local or virtual domain
+the parent of that pattern|sub.own.example encrypt|
+a virtual mailbox domain (hash table key)|vm2.example encrypt|vm2.example is a local or virtual domain
+an address key of that table is not a domain|vm3.example encrypt|
+a local domain, inbound only|own.example encrypt direction=inbound|
+a remote domain|remote.example encrypt|
+CASES
+out=$(printf 'own.example encrypt\n' | MAIL_CONFIG=$PFC "$TLSMAP" -i "$W" 2>&1)
+like "$out" "stdin, line 1: warning: own.example is a local or virtual domain" "tlsmap -i: the warning names stdin's line"
+out=$(MAIL_CONFIG=$TMP/nowhere "$TLSMAP" -c "$W" 2>&1); rc=$?
+is "$rc:$(printf '%s' "$out" | grep -c warning)" "0:0" "no Postfix configuration there: no local-domain warning, no noise"
 
 # --- a full compile from source undoes -d/-i (postmap semantics) --------
 "$TLSMAP" "$L"

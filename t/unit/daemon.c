@@ -29,12 +29,13 @@ static const char request[] =
     "recipient=b@local.example\nencryption_protocol=\n\n";
 /* DNS the tests never leave the machine for: lookups of listed domains
  * fail at once (nothing listens on the discard port) */
-#define DNS_NOWHERE "dns_resolver = 127.0.0.1@9\n"
+/* never the machine's DNS (lookups fail at once) or its Postfix */
+#define ISOLATED "dns_resolver = 127.0.0.1@9\npostfix_config_directory =\n"
 #define REJECT "action=550 5.7.1 TLS required: mail from this sender must arrive over an encrypted connection\n\n"
 
 static void write_config(const char *extra)
 {
-    g_autofree char *text = g_strdup_printf("[tlspolicyd]\nlist = %s\nlisten = unix:%s\nidle_timeout = 2\n" DNS_NOWHERE
+    g_autofree char *text = g_strdup_printf("[tlspolicyd]\nlist = %s\nlisten = unix:%s\nidle_timeout = 2\n" ISOLATED
                                             "read_timeout = 1\nmax_line = 512\nsocketmap_listen = unix:%s\n%s",
                                             list_path, sock_path, sm_path, extra);
     g_assert_true(g_file_set_contents(conf_path, text, -1, NULL));
@@ -545,7 +546,7 @@ static OwnDaemon own_daemon(const char *name, const char *list, const char *extr
         .log = g_strdup_printf("%s/%s.log", tmpdir, name),
         .conf = g_strdup_printf("%s/%s.conf", tmpdir, name),
     };
-    g_autofree char *text = g_strdup_printf("[tlspolicyd]\nlist = %s\nlisten = unix:%s\n" DNS_NOWHERE "%s", list, d.sock, extra);
+    g_autofree char *text = g_strdup_printf("[tlspolicyd]\nlist = %s\nlisten = unix:%s\n" ISOLATED "%s", list, d.sock, extra);
     g_assert_true(g_file_set_contents(d.conf, text, -1, NULL));
     g_autofree char *cmd = g_strdup_printf("%s --config %s >/dev/null 2>>%s", g_getenv("TLSPOLICYD"), d.conf, d.log);
     d.pid = client_spawn(cmd, d.sock);
@@ -709,7 +710,7 @@ static void test_open_files_limit(void)
     g_autofree char *sock = g_build_filename(tmpdir, "nofile.sock", NULL);
     g_autofree char *conf = g_build_filename(tmpdir, "nofile.conf", NULL);
     g_autofree char *log = g_build_filename(tmpdir, "nofile.log", NULL);
-    g_autofree char *text = g_strdup_printf("[tlspolicyd]\nlist = %s\nlisten = unix:%s\n" DNS_NOWHERE
+    g_autofree char *text = g_strdup_printf("[tlspolicyd]\nlist = %s\nlisten = unix:%s\n" ISOLATED
                                             "max_connections = 1000\n", list_path, sock);
     g_assert_true(g_file_set_contents(conf, text, -1, NULL));
     g_autofree char *cmd = g_strdup_printf("/bin/sh -c 'ulimit -n 512 && exec %s --config %s' >/dev/null 2>>%s",
@@ -731,7 +732,7 @@ static void test_reload_with_another_list(void)
     OwnDaemon d = own_daemon("relist", list_path, "");
     g_autofree char *before = client_ask(d.sock, request);
     g_assert_cmpstr(before, ==, REJECT);
-    g_autofree char *text = g_strdup_printf("[tlspolicyd]\nlist = %s\nlisten = unix:%s\n" DNS_NOWHERE, other, d.sock);
+    g_autofree char *text = g_strdup_printf("[tlspolicyd]\nlist = %s\nlisten = unix:%s\n" ISOLATED, other, d.sock);
     g_assert_true(g_file_set_contents(d.conf, text, -1, NULL));
     client_reload(d.pid);
     g_autofree char *after = client_ask(d.sock, request);
