@@ -212,9 +212,11 @@ static gboolean handshake(Conn *c, const ProbeTarget *t, ProbeResult *r)
     SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
     SSL_CTX_set_cipher_list(ctx, "DEFAULT:@SECLEVEL=0");
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-    if (t->cafile ? SSL_CTX_load_verify_locations(ctx, t->cafile, NULL) != 1 : SSL_CTX_set_default_verify_paths(ctx) != 1) {
+    if (((t->cafile || t->capath) && SSL_CTX_load_verify_locations(ctx, t->cafile, t->capath) != 1)
+        || (t->default_cas && SSL_CTX_set_default_verify_paths(ctx) != 1)) {
         SSL_CTX_free(ctx);
-        return fail(r, "cannot load CA certificates%s%s", t->cafile ? " from " : "", t->cafile ? t->cafile : "");
+        return fail(r, "cannot load CA certificates%s%s%s%s", t->cafile ? " from " : "", t->cafile ? t->cafile : "",
+                    t->capath ? " from " : "", t->capath ? t->capath : "");
     }
     SSL *ssl = SSL_new(ctx);
     SSL_set_tlsext_host_name(ssl, t->host);

@@ -21,7 +21,11 @@ typedef struct {
     const char *host;       /* the MX name (SNI, verify matches it) */
     const char *address;    /* host or IP to connect to */
     const char *port;
-    const char *cafile;     /* NULL: the system CA store */
+    /* The CAs trusted, as Postfix's smtp_tls_CAfile, smtp_tls_CApath and
+     * tls_append_default_CA: neither file nor path and no default CAs
+     * trusts none (Postfix verifies nothing then either). */
+    const char *cafile, *capath;  /* NULL: none */
+    gboolean default_cas;   /* the system's CA store too */
     guint timeout;          /* seconds per step */
 } ProbeTarget;
 

@@ -14,16 +14,28 @@
 
 #include "mx.h"
 #include "escape.h"
+#include "postfixsite.h"
 #include "probe.h"
 #include "published.h"
 #include "source.h"
 #include "tlsrules.h"
 
 static struct {
-    char *mx, *connect, *level, *cafile, *list, *port, *resolver, *trust_anchor;
+    char *mx, *connect, *level, *cafile, *capath, *list, *port, *resolver, *trust_anchor, *postfix_config;
     gboolean all, json;
     gint timeout;
 } opt = {.timeout = 10};
+
+/* How the local Postfix's smtp client delivers, so that the probe
+ * predicts it: the CAs it trusts, its port, how it finds a domain's
+ * servers.  Each explicit option wins over what Postfix says. */
+static struct {
+    const char *cafile, *capath, *port;
+    gboolean default_cas;  /* the system's CA store (tls_append_default_CA, or no Postfix) */
+    gboolean mx_lookups;   /* MX records from DNS; else the domain is the host (Postfix without DNS) */
+    gboolean native;       /* host addresses from the system's resolver (/etc/hosts), never --resolver */
+    char *described;       /* one line saying which settings, and whose; NULL without a Postfix */
+} deliver = {.port = "25", .default_cas = TRUE, .mx_lookups = TRUE};
 
 /* DNS for DANE and MTA-STS: when tlsprobe finds the servers itself (no
  * --mx, no --connect) or --resolver says where to ask. */
@@ -32,11 +44,15 @@ static struct ub_ctx *dns;
 static const GOptionEntry options[] = {
     {"mx", 0, 0, G_OPTION_ARG_STRING, &opt.mx, "Probe HOST[:PORT] instead of looking up MX records", "HOST[:PORT]"},
     {"connect", 0, 0, G_OPTION_ARG_STRING, &opt.connect, "Connect to ADDR:PORT (the MX name stays the domain, or --mx)", "ADDR:PORT"},
-    {"port", 0, 0, G_OPTION_ARG_STRING, &opt.port, "SMTP port (default 25)", "PORT"},
+    {"port", 0, 0, G_OPTION_ARG_STRING, &opt.port, "SMTP port (default: Postfix's smtp_tcp_port, else 25)", "PORT"},
     {"all", 0, 0, G_OPTION_ARG_NONE, &opt.all, "Probe every MX, not only the first that answers", NULL},
     {"level", 0, 0, G_OPTION_ARG_STRING, &opt.level, "Exit status says whether encrypt, verify or secure would succeed", "LEVEL"},
     {"json", 0, 0, G_OPTION_ARG_NONE, &opt.json, "JSON output, one object per destination", NULL},
-    {"CAfile", 0, 0, G_OPTION_ARG_FILENAME, &opt.cafile, "Trust these CA certificates instead of the system's", "FILE"},
+    {"CAfile", 0, 0, G_OPTION_ARG_FILENAME, &opt.cafile,
+     "Trust these CA certificates (default: Postfix's smtp_tls_CAfile/CApath, else the system's)", "FILE"},
+    {"CApath", 0, 0, G_OPTION_ARG_FILENAME, &opt.capath, "Trust the CA certificates in this directory", "DIR"},
+    {"postfix-config", 0, 0, G_OPTION_ARG_FILENAME, &opt.postfix_config,
+     "Test as the Postfix configured in DIR delivers (default: $MAIL_CONFIG, else /etc/postfix)", "DIR"},
     {"timeout", 0, 0, G_OPTION_ARG_INT, &opt.timeout, "Seconds per step (connect, each reply, handshake), 1-3600; default 10", "SECONDS"},
     {"list", 0, 0, G_OPTION_ARG_FILENAME, &opt.list, "Probe the domain of every outbound entry of a list source file", "FILE"},
     {"resolver", 0, 0, G_OPTION_ARG_STRING, &opt.resolver,
@@ -149,6 +165,60 @@ static void no_servers(GString *json, const char *domain, const char *why)
     g_string_append(json, ",\"servers\":[]}");
 }
 
+/* "yes"/"no" Postfix booleans */
+static gboolean postfix_yes(const char *value)
+{
+    return g_ascii_strcasecmp(value, "yes") == 0 || g_ascii_strcasecmp(value, "true") == 0;
+}
+
+/* Postfix's smtp client settings, read once; FALSE when an explicitly
+ * named configuration cannot be read. */
+static gboolean read_delivery(void)
+{
+    GError *error = NULL;
+    g_autoptr(PostfixSite) site = postfix_site_read(opt.postfix_config, &error);
+    if (!site) {
+        gboolean none = g_error_matches(error, POSTFIX_SITE_ERROR, POSTFIX_SITE_ERROR_NO_CONFIG);
+        if (opt.postfix_config || !none)
+            fprintf(stderr, "tlsprobe: %s%s\n", opt.postfix_config ? "" : "warning: ", error->message);
+        g_error_free(error);
+        return !opt.postfix_config;
+    }
+    static char cafile[4096], capath[4096], port[64];
+    g_strlcpy(cafile, postfix_site_param(site, "smtp_tls_CAfile"), sizeof cafile);
+    g_strlcpy(capath, postfix_site_param(site, "smtp_tls_CApath"), sizeof capath);
+    g_strlcpy(port, postfix_site_param(site, "smtp_tcp_port"), sizeof port);
+    deliver.cafile = *cafile ? cafile : NULL;
+    deliver.capath = *capath ? capath : NULL;
+    deliver.default_cas = postfix_yes(postfix_site_param(site, "tls_append_default_CA"));
+    if (*port)
+        deliver.port = port;
+    const char *level = postfix_site_param(site, "smtp_dns_support_level");
+    deliver.mx_lookups = *level ? strcmp(level, "disabled") != 0
+                                : !postfix_yes(postfix_site_param(site, "disable_dns_lookups"));
+    const char *lookup = postfix_site_param(site, "smtp_host_lookup");
+    deliver.native = !deliver.mx_lookups || g_str_has_prefix(lookup, "native");
+
+    GString *d = g_string_new(NULL);
+    g_string_printf(d, "%s (Postfix %s): trusts ", site->directory, postfix_site_param(site, "mail_version"));
+    if (opt.cafile || opt.capath)
+        g_string_append(d, "the CAs named on the command line");
+    else if (deliver.cafile || deliver.capath)
+        g_string_append_printf(d, "%s%s%s%s%s", deliver.cafile ? "smtp_tls_CAfile " : "",
+                               deliver.cafile ? deliver.cafile : "", deliver.cafile && deliver.capath ? ", " : "",
+                               deliver.capath ? "smtp_tls_CApath " : "", deliver.capath ? deliver.capath : "");
+    else if (!deliver.default_cas)
+        g_string_append(d, "no CA (no smtp_tls_CAfile or smtp_tls_CApath): verify fails, as in Postfix");
+    if (!opt.cafile && !opt.capath && deliver.default_cas)
+        g_string_append(d, deliver.cafile || deliver.capath ? " and the system's CAs" : "the system's CAs");
+    g_string_append_printf(d, "; port %s%s; ", opt.port ? opt.port : deliver.port, opt.port ? " (--port)" : "");
+    g_string_append(d, deliver.mx_lookups ? "MX records from DNS" : "no DNS (smtp_dns_support_level = disabled): "
+                                                                      "the domain is the host");
+    g_string_append(d, deliver.native ? ", addresses from the system's resolver (/etc/hosts)" : "");
+    deliver.described = g_string_free(d, FALSE);
+    return TRUE;
+}
+
 /* Probe one destination; returns 0/1/2 as the exit status would be. */
 static int probe_destination(const char *destination, GString *json)
 {
@@ -156,7 +226,7 @@ static int probe_destination(const char *destination, GString *json)
     g_autofree char *domain = g_ascii_strdown(at ? at + 1 : destination, -1);
     GArray *servers = NULL;
     g_autofree char *mx_host = NULL, *mx_port = NULL;
-    const char *port = opt.port ? opt.port : "25";
+    const char *port = opt.port ? opt.port : deliver.port;
     g_autoptr(Published) published = dns ? published_lookup(dns, domain, opt.cafile, (guint)opt.timeout) : NULL;
 
     /* Where to connect: --mx / --connect skip DNS. */
@@ -167,7 +237,7 @@ static int probe_destination(const char *destination, GString *json)
         servers = g_array_new(FALSE, FALSE, sizeof(MxRecord));
         MxRecord r = {0, g_strdup(mx_host)};
         g_array_append_val(servers, r);
-    } else if (opt.connect) {
+    } else if (opt.connect || !published) {  /* no DNS: Postfix delivers to the domain's own address */
         servers = g_array_new(FALSE, FALSE, sizeof(MxRecord));
         MxRecord r = {0, g_strdup(domain)};
         g_array_append_val(servers, r);
@@ -189,6 +259,11 @@ static int probe_destination(const char *destination, GString *json)
     if (json) {
         g_string_append(json, "{\"destination\":");
         json_append_string(json, domain);
+        g_string_append(json, ",\"delivery\":");
+        if (deliver.described)
+            json_append_string(json, deliver.described);
+        else
+            g_string_append(json, "null");
         g_string_append(json, ",\"mx_dnssec\":");
         json_append_string(json, published ? dns_trust_name(published->mx_trust) : "not checked");
         g_string_append(json, ",\"mta_sts\":");
@@ -197,6 +272,8 @@ static int probe_destination(const char *destination, GString *json)
     } else {
         char a[1024];
         printf("%s\n", domain);
+        if (deliver.described)
+            printf("  %-20s %s\n", "as Postfix delivers", shown(deliver.described, a, sizeof a));
         if (published) {
             printf("  %-20s %s\n", "MX records DNSSEC", dns_trust_name(published->mx_trust));
             printf("  %-20s %s\n", "MTA-STS", shown(sts, a, sizeof a));
@@ -211,14 +288,18 @@ static int probe_destination(const char *destination, GString *json)
             caddr = colon ? g_strndup(opt.connect, (gsize)(colon - opt.connect)) : g_strdup(opt.connect);
             cport = colon ? g_strdup(colon + 1) : g_strdup(port);
         }
-        g_autofree char *resolved = opt.resolver && !caddr ? published_address(dns, host) : NULL;
-        if (opt.resolver && !caddr && !resolved) {
+        gboolean ask_resolver = opt.resolver && !caddr && !deliver.native;
+        g_autofree char *resolved = ask_resolver ? published_address(dns, host) : NULL;
+        if (ask_resolver && !resolved) {
             if (!json)
                 printf("  server %s: no IPv4 address\n", host);
             continue;
         }
         ProbeTarget t = {.domain = domain, .host = host, .address = caddr ? caddr : resolved ? resolved : host,
-                         .port = cport ? cport : mx_port ? mx_port : port, .cafile = opt.cafile,
+                         .port = cport ? cport : mx_port ? mx_port : port,
+                         .cafile = opt.cafile || opt.capath ? opt.cafile : deliver.cafile,
+                         .capath = opt.cafile || opt.capath ? opt.capath : deliver.capath,
+                         .default_cas = !opt.cafile && !opt.capath && deliver.default_cas,
                          .timeout = (guint)opt.timeout};
         ProbeResult *r = probe_server(&t);
         HostTlsa *tlsa = published && published->mx_trust == DNS_SECURE ? published_tlsa(dns, host, t.port) : NULL;
@@ -302,7 +383,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "tlsprobe: --level takes encrypt, verify, secure, dane, dane-only or mta-sts\n");
         return 2;
     }
-    if ((!opt.mx && !opt.connect) || opt.resolver) {
+    if (!read_delivery())
+        return 2;
+    if ((!opt.mx && !opt.connect && deliver.mx_lookups) || opt.resolver) {
         const char *anchor = opt.trust_anchor ? opt.trust_anchor : "/usr/share/dns/root.key";
         dns = dns_context_new(opt.resolver ? opt.resolver : "", access(anchor, R_OK) == 0 ? anchor : "", FALSE, &error);
         if (!dns) {

@@ -294,7 +294,7 @@ ok "... the new id makes the daemon fetch the new policy" wait_for 30 new_policy
 
 # --- tlsprobe: the same facts, checked from outside -------------------------------------
 probe() {  # level domain
-    "$TLSPROBE" --resolver "$DNSLAB_RESOLVER" --trust-anchor "$TMP/lab/ta.ds" --port 2526 --CAfile "$TMP/ca.crt" \
+    MAIL_CONFIG=$TMP/no-postfix "$TLSPROBE" --resolver "$DNSLAB_RESOLVER" --trust-anchor "$TMP/lab/ta.ds" --port 2526 --CAfile "$TMP/ca.crt" \
         --timeout 5 --level "$1" "$2" 2>&1
 }
 out=$(probe dane-only "dane-ok.$Z"); rc=$?

@@ -6,6 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 SRC=${SRCDIR:?set SRCDIR}
 P=${TLSPROBE:?set TLSPROBE}
+export MAIL_CONFIG=$TMP/no-postfix  # the machine's Postfix decides nothing here (postfix.t tests that)
 cd "$TMP" || exit 1
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$TMP"' EXIT
@@ -194,5 +195,37 @@ out=$(printf 'worse.test verify direction=outbound\n' | "$TLSMAP" -i --probe --s
 is "$rc" 2 "tlsmap --probe --strict: refused"
 like "$out" "error: worse.test verify" "... saying why"
 ok "... and nothing changed" cmp probe.list.lmdb before.lmdb
+
+# --- the trust and port of the local Postfix's smtp client (--postfix-config) ------
+# Each row: a main.cf, the options, the exit status of --level verify
+# against the good sink (a test-CA certificate), and what the probe says
+# it used.  postconf reads each directory; no Postfix runs.
+if command -v postconf >/dev/null; then
+    capath=$TMP/capath; mkdir -p "$capath"; cp ca.crt "$capath/"; openssl rehash "$capath" 2>/dev/null || c_rehash "$capath" >/dev/null 2>&1
+    while IFS='|' read -r name main opts want said; do
+        d=$TMP/pfc-$RANDOM; mkdir -p "$d"
+        printf 'compatibility_level = 3.6\nsmtp_tcp_port = %s\n%b' "$PORT" "$main" > "$d/main.cf"
+        touch -d "@$(( $(date +%s) - 10 ))" "$d/main.cf"  # Postfix re-reads files younger than a second
+        # shellcheck disable=SC2086
+        out=$("$P" --postfix-config "$d" --timeout 3 --mx mx.good.test --connect 127.0.1.2 $opts --level verify good.test 2>&1); rc=$?
+        is "$rc" "$want" "postfix-config: $name: exit $want"
+        like "$out" "as Postfix delivers +$d \\(Postfix [0-9.]+\\): trusts $said" "postfix-config: $name: says what it trusts"
+    done <<ROWS
+smtp_tls_CAfile trusts the test CA|smtp_tls_CAfile = $TMP/ca.crt\n||0|smtp_tls_CAfile $TMP/ca.crt; port $PORT;
+smtp_tls_CApath|smtp_tls_CApath = $capath\n||0|smtp_tls_CApath $capath;
+neither, no default CAs: Postfix verifies nothing|||1|no CA \\(no smtp_tls_CAfile or smtp_tls_CApath\\): verify fails, as in Postfix
+the system's CAs only (tls_append_default_CA)|tls_append_default_CA = yes\n||1|the system's CAs;
+--CAfile wins over main.cf|smtp_tls_CAfile = /etc/ssl/certs/ca-certificates.crt\n|--CAfile $TMP/ca.crt|0|the CAs named on the command line
+main.cf's CAfile is not the test CA|smtp_tls_CAfile = /etc/ssl/certs/ca-certificates.crt\n||1|smtp_tls_CAfile /etc/ssl/certs/ca-certificates.crt;
+ROWS
+    out=$("$P" --postfix-config "$TMP/nowhere" --connect 127.0.1.2:$PORT good.test 2>&1); rc=$?
+    is "$rc" 2 "postfix-config: a directory without main.cf: exit 2"
+    like "$out" "no Postfix configuration: $TMP/nowhere/main.cf" "... saying so"
+    out=$(MAIL_CONFIG=$TMP/nowhere "$P" --CAfile ca.crt --timeout 3 --connect 127.0.1.2:$PORT --mx mx.good.test good.test 2>&1); rc=$?
+    is "$rc" 0 "no local Postfix (MAIL_CONFIG without main.cf): probes as before"
+    unlike "$out" "as Postfix delivers" "... and claims no Postfix settings"
+else
+    skip "postconf not installed: --postfix-config rows"
+fi
 
 done_testing
