@@ -81,6 +81,7 @@ cat > "$Q/etc/hosts" <<HOSTS
 127.0.0.6 relay.test
 HOSTS
 echo "hosts: files" > "$Q/etc/nsswitch.conf"
+mkdir -p "$PF/vmail"; chown 65534:65534 "$PF/vmail"
 
 { pf_base_main
   cat <<MAIN
@@ -95,6 +96,12 @@ smtpd_tls_key_file = $TMP/mx.key
 smtpd_tls_security_level = may
 smtpd_tls_protocols = >=TLSv1
 tls_medium_cipherlist = DEFAULT:@SECLEVEL=0
+# a domain this Postfix delivers itself (virtual(8) to a maildir)
+virtual_mailbox_domains = ownsite.test
+virtual_mailbox_base = $PF/vmail
+virtual_mailbox_maps = texthash:$CONF/vmailbox
+virtual_uid_maps = static:65534
+virtual_gid_maps = static:65534
 MAIN
 } > "$CONF/main.cf"
 echo "# --- postfix/main.cf, as shipped ---" >> "$CONF/main.cf"
@@ -136,7 +143,9 @@ scan unix - - n - 4 smtp
   -o smtpd_authorized_xforward_hosts=127.0.0.0/8
 MASTER
 pf_base_services >> "$CONF/master.cf"
+echo "virtual   unix  -       n       n       -       -       virtual" >> "$CONF/master.cf"
 pf_install_snippets
+printf 'postmaster@ownsite.test ownsite/postmaster/\n' > "$CONF/vmailbox"
 
 out=$(postfix -c "$CONF" check 2>&1); is "$?" 0 "postfix check accepts the shipped snippets"
 [ -n "$out" ] && printf '%s\n' "$out" | sort | uniq -c | sed 's/^ */# /'
@@ -164,6 +173,7 @@ legacybounce.test       encrypt direction=outbound on_failure=bounce
 daneh.test              dane    direction=outbound
 hdrenc.test             encrypt direction=outbound
 hdrver.test             verify  direction=outbound
+second.test             encrypt direction=outbound
 TLSLIST
 "$TLSMAP" "$LIST"
 # the installed tlspolicyd.conf's shape: both sockets the snippets name
@@ -173,6 +183,7 @@ write_daemon_conf() {  # [extra option lines]
       echo "listen = unix:$Q/private/tlspolicy;inet:127.0.0.1:10041;"
       echo "socketmap_listen = unix:$Q/private/tlsmap;"
       echo "dns_resolver = 127.0.0.1@9"  # never the machine's: listed domains' DANE/MTA-STS lookups fail at once
+      echo "postfix_config_directory = $CONF"  # the instance served: its relayhost and local domains
       [ -n "${DAEMON_VERBOSE:-}" ] && echo "verbose = true"
       [ $# -gt 0 ] && printf '%s\n' "$@"; } > "$TMP/tlspolicyd.conf"
 }
@@ -332,8 +343,7 @@ apply_shape() {  # shape
     write_daemon_conf
     case $1 in
     filter)    postconf -c "$CONF" -e "content_filter = scan:[127.0.0.1]:10025" ;;
-    relayhost) postconf -c "$CONF" -e "relayhost = [relay.test]:2526"
-               write_daemon_conf "relayhost = [relay.test]:2526" ;;
+    relayhost) postconf -c "$CONF" -e "relayhost = [relay.test]:2526" ;;  # main.cf alone: tlspolicyd reads it
     policymap) printf 'enc.test may\ngood.test may\nunlisted.test may\n' > "$CONF/site_tls_policy"
                postconf -c "$CONF" -e "smtp_tls_policy_maps = texthash:$CONF/site_tls_policy" ;;
     esac
@@ -385,6 +395,85 @@ for shape in ${SHAPES:-plain filter relayhost policymap}; do
 done
 unlike "$(grep -v '^sink=filter ' "$SINKLOG")" "to=[^ ]*<enc-[^>]*>.* tls=none " "no listed encrypt recipient ever reached a sink in plaintext"
 apply_shape plain
+
+# --- the Postfix served, read: never repeated in tlspolicyd.conf --------------------
+# Both entered below through main.cf alone, and a tlspolicyd that reads it.
+map_q() {  # key [socket] -> what trivial-rewrite would get
+    postmap -c "$CONF" -q "$1" "socketmap:unix:${2:-$Q/private/tlsmap}:transport"
+}
+reloads_since() { [ "$(grep -c "configuration reloaded" "$DLOG")" -gt "$1" ]; }
+# main.cf changes, no SIGHUP: the daemon notices and takes the relay
+before=$(grep -c "configuration reloaded" "$DLOG")
+postconf -c "$CONF" -e "relayhost = [relay.test]:2526"
+ok "main.cf changed, no SIGHUP: the daemon reloads by itself" wait_for 15 reloads_since "$before"
+like "$(grep "changed: reloading" "$DLOG" | tail -1)" "the Postfix configuration in $CONF changed: reloading" "... and says why"
+like "$(grep "relayhost" "$DLOG" | tail -1)" "Postfix $PF_VERSION in $CONF: relayhost \[relay.test\]:2526 \(main.cf relayhost\)" "... and where its relay came from"
+is "$(map_q x@enc.test)" "tls-encrypt:[relay.test]:2526" "... listed mail now goes through the relay at its level"
+before=$(grep -c "configuration reloaded" "$DLOG")
+postconf -c "$CONF" -X relayhost
+wait_for 15 reloads_since "$before"
+is "$(map_q x@enc.test)" "tls-encrypt:" "relayhost removed from main.cf: straight to the MX again"
+
+# A listed key that is one of this Postfix's own (virtual mailbox) domains:
+# its mail is delivered here on every path, never routed out.
+out=$(printf 'ownsite.test encrypt\n' | MAIL_CONFIG=$CONF "$TLSMAP" -i "$LIST" 2>&1)
+like "$out" "stdin, line 1: warning: ownsite.test is a local or virtual domain of the Postfix in $CONF" "tlsmap -i warns for a key that is a local domain (and adds it)"
+for path in submission port25 sendmail; do send_path $path "own-$path" postmaster@ownsite.test; done
+own_sent() { [ "$(grep -c 'to=<postmaster@ownsite.test>.*relay=virtual.*status=sent' "$MAILLOG")" -ge 3 ]; }
+ok "listed local domain: all three paths delivered by virtual(8)" wait_for 30 own_sent
+is "$(find "$PF/vmail/ownsite/postmaster/new" -type f 2>/dev/null | wc -l)" 3 "... three messages in the maildir"
+unlike "$(grep 'ownsite' "$MAILLOG")" "relay=(tls-|smtp)|status=(deferred|bounced)" "... none routed out, deferred or bounced"
+unlike "$(cat "$SINKLOG")" "ownsite" "... and nothing in any sink"
+is "$(grep -c 'key=ownsite.test .*reason="local domain: Postfix delivers it, the list entry is not applied"' "$DLOG")" 1 "... the listed key said once, not per message"
+out=$("$TLSPOLICYD" --check-postfix --config "$TMP/tlspolicyd.conf" 2>&1)
+like "$out" "problem: the list: ownsite.test is a local or virtual domain of this Postfix" "--check-postfix names it"
+
+# A reload whose list cannot be opened (list = typo) keeps the old one answering.
+is "$(map_q bob@good.test)" "tls-verify:" "before the bad reload: the list answers"
+sed -i "s|^list = .*|list = $TMP/tls.lst|" "$TMP/tlspolicyd.conf"
+before=$(grep -c "reload refused" "$DLOG")
+kill -HUP "$DAEMON"
+ok "SIGHUP with list = a file that does not exist: refused" wait_for 10 count_above "reload refused" "$DLOG" "$before"
+like "$(grep "reload refused" "$DLOG" | tail -1)" "reload refused: list = $TMP/tls.lst: .*keeping the running configuration and list $LIST" "... logged with both names"
+is "$(map_q bob@good.test)" "tls-verify:" "... and the old list still answers"
+write_daemon_conf
+reload_daemon
+
+# tlsprobe predicts Postfix: it trusts the instance's smtp_tls_CAfile (the
+# test CA), uses its port and, with DNS disabled, the hosts file - here a
+# private /etc/hosts in a mount namespace of its own.
+printf '127.0.0.1 localhost\n127.0.0.3 good.test\n127.0.0.4 wrongname.test\n' > "$TMP/hosts"
+in_hosts() { unshare --mount sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$TMP/hosts" "$@"; }
+if in_hosts true 2>/dev/null; then
+    out=$(in_hosts "$TLSPROBE" --postfix-config "$CONF" --timeout 5 --level verify good.test 2>&1); rc=$?
+    is "$rc" 0 "tlsprobe --level verify good.test: passes, as Postfix delivered it (tls-verify sent)"
+    like "$out" "as Postfix delivers +$CONF .*trusts smtp_tls_CAfile $TMP/ca.crt; port 2526; no DNS .*/etc/hosts" "... saying it used the instance's CA, port and lookups"
+    like "$out" "server good.test \(127.0.0.3:2526\)" "... and reached the host through /etc/hosts"
+    out=$(in_hosts "$TLSPROBE" --postfix-config "$CONF" --timeout 5 --level verify wrongname.test 2>&1); rc=$?
+    is "$rc" 1 "tlsprobe --level verify wrongname.test: fails, as Postfix deferred it"
+    out=$(in_hosts "$TLSPROBE" --postfix-config "$CONF" --CAfile /etc/ssl/certs/ca-certificates.crt --timeout 5 --level verify good.test 2>&1); rc=$?
+    is "$rc" 1 "... and --CAfile still overrides the instance's CA"
+else
+    for _ in 1 2 3 4 5; do skip "unshare --mount not permitted here: tlsprobe /etc/hosts rows"; done
+fi
+
+# A second instance (postmulti-style: a configuration directory of its own)
+# served by a second tlspolicyd: each follows its own instance.
+CONF2=$TMP/pf2
+mkdir -p "$CONF2"
+cp "$CONF/main.cf" "$CONF/master.cf" "$CONF2/"
+postconf -c "$CONF2" -e "relayhost = [relay.test]:2526" "mydestination = second.test"
+touch -d "@$(( $(date +%s) - 10 ))" "$CONF2/main.cf"
+{ echo "[tlspolicyd]"; echo "list = $LIST"; echo "listen = unix:$TMP/pf2-policy;"
+  echo "socketmap_listen = unix:$TMP/pf2-map;"; echo "dns_resolver = 127.0.0.1@9"
+  echo "postfix_config_directory = $CONF2"; } > "$TMP/tlspolicyd2.conf"
+"$TLSPOLICYD" --config "$TMP/tlspolicyd2.conf" 2>"$TMP/tlspolicyd2.log" &
+PIDS+=($!)
+ok "a second tlspolicyd for the second instance" wait_for 10 test -S "$TMP/pf2-map"
+is "$(map_q x@second.test "$TMP/pf2-map")" "" "second instance: its own local domain is not routed"
+is "$(map_q x@second.test)" "tls-encrypt:" "first instance: the same key is a remote domain, routed"
+is "$(map_q x@enc.test "$TMP/pf2-map")" "tls-encrypt:[relay.test]:2526" "second instance: through its own relay"
+is "$(map_q x@enc.test)" "tls-encrypt:" "first instance: no relay"
 
 # --- outbound: a sender's "TLS-Required: no" (RFC 8689) -----------------------------
 # Postfix 3.10 sends such a message at level may unless the transport says

@@ -344,10 +344,11 @@ W=$TMP/warn.list PFC=$TMP/pfc
 mkdir -p "$PFC"
 cat > "$PFC/main.cf" <<MAIN
 compatibility_level = 3.6
-mydestination = own.example, .sub.own.example
+mydestination = own.example, .sub.own.example, $PFC/more-domains
 virtual_mailbox_domains = hash:$PFC/vdomains
 virtual_alias_domains = regexp:$PFC/aliases
 MAIN
+printf '# a /file/name list\nfile1.example file2.example\n' > "$PFC/more-domains"
 printf 'vm1.example OK\nvm2.example OK\nuser@vm3.example OK\n' > "$PFC/vdomains"
 postmap -c "$PFC" "hash:$PFC/vdomains"
 while IFS='|' read -r name line want; do
@@ -371,6 +372,8 @@ a virtual mailbox domain (hash table key)|vm2.example encrypt|vm2.example is a l
 an address key of that table is not a domain|vm3.example encrypt|
 a local domain, inbound only|own.example encrypt direction=inbound|
 a remote domain|remote.example encrypt|
+a domain from a /file/name list|file2.example encrypt|file2.example is a local or virtual domain
+upper case, trailing dot|FILE1.Example. encrypt|file1.example is a local or virtual domain
 CASES
 out=$(printf 'own.example encrypt\n' | MAIL_CONFIG=$PFC "$TLSMAP" -i "$W" 2>&1)
 like "$out" "stdin, line 1: warning: own.example is a local or virtual domain" "tlsmap -i: the warning names stdin's line"
