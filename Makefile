@@ -115,10 +115,11 @@ run: all
 	@mkdir -p $(dir $(EXAMPLE)) $(RUN_Q)/private $(RUN_DIR)/postfix
 	cp maps/example.list $(EXAMPLE)
 	$(B)/tlsmap -v $(EXAMPLE)
-	@printf '[tlspolicyd]\nlist = %s\nlisten = unix:%s/private/tlspolicy;inet:127.0.0.1:10040;\nsocketmap_listen = unix:%s/private/tlsmap;\nmetrics_listen = inet:127.0.0.1:10041;\n' \
-	    $(CURDIR)/$(EXAMPLE) $(RUN_Q) $(RUN_Q) > $(RUN_DIR)/tlspolicyd.conf
+	@printf '[tlspolicyd]\nlist = %s\nlisten = unix:%s/private/tlspolicy;inet:127.0.0.1:10040;\nsocketmap_listen = unix:%s/private/tlsmap;\nmetrics_listen = inet:127.0.0.1:10041;\npostfix_config_directory = %s/postfix\n' \
+	    $(CURDIR)/$(EXAMPLE) $(RUN_Q) $(RUN_Q) $(RUN_DIR) > $(RUN_DIR)/tlspolicyd.conf
 	@{ echo "queue_directory = $(RUN_Q)"; echo "compatibility_level = 3.6"; cat postfix/main.cf; } > $(RUN_DIR)/postfix/main.cf
 	@{ echo "smtp inet n - y - - smtpd"; cat postfix/master.cf; } > $(RUN_DIR)/postfix/master.cf
+	@cp postfix/tlspolicyd_bounce $(RUN_DIR)/postfix/
 	@echo
 	@echo "Serving $(EXAMPLE) (config $(RUN_DIR)/tlspolicyd.conf; Ctrl-C stops):"
 	@echo "  policy service (inbound)  unix:$(RUN_Q)/private/tlspolicy and inet:127.0.0.1:10040"
@@ -128,7 +129,7 @@ run: all
 	@echo "  smtpd_recipient_restrictions = check_policy_service { unix:$(RUN_Q)/private/tlspolicy, default_action=DEFER_IF_PERMIT, timeout=10s }, ..."
 	@echo "  transport_maps = socketmap:unix:$(RUN_Q)/private/tlsmap:transport"
 	@echo "Try it from another shell:"
-	@echo "  bash -c 'exec 3<>/dev/tcp/127.0.0.1/10040; printf \"request=smtpd_access_policy\nprotocol_state=RCPT\nsender=a@bank.example\n\n\" >&3; read -r r <&3; echo \$$r'"
+	@echo "  bash -c 'exec 3<>/dev/tcp/127.0.0.1/10040; printf \"request=smtpd_access_policy\nprotocol_state=RCPT\nsender=a@health.example\n\n\" >&3; read -r r <&3; echo \$$r'"
 	@echo "  postmap -q bob@bank.example socketmap:unix:$(RUN_Q)/private/tlsmap:transport"
 	@echo "  $(B)/tlspolicyd --config $(RUN_DIR)/tlspolicyd.conf --explain bob@bank.example   # list, DANE, MTA-STS"
 	@echo

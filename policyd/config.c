@@ -276,6 +276,21 @@ static gboolean set_option(Config *c, const Option *opt, GKeyFile *kf, const cha
     return FALSE;
 }
 
+/* GKeyFile's syntax errors name no line: the first line that is neither
+ * blank, a comment, a [group] nor name = value. */
+static guint bad_line_of(const char *text)
+{
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    for (guint i = 0; lines[i]; i++) {
+        const char *l = lines[i] + strspn(lines[i], " \t\r");
+        if (*l && *l != '#' && *l != '[' && !strchr(l, '='))
+            return i + 1;
+        if (*l == '[' && !strchr(l, ']'))
+            return i + 1;
+    }
+    return 0;
+}
+
 gboolean config_load(Config *c, const char *path, GError **error)
 {
     g_autofree char *text = NULL;
@@ -286,8 +301,10 @@ gboolean config_load(Config *c, const char *path, GError **error)
         || !g_key_file_load_from_data(kf, text, (gsize)-1, G_KEY_FILE_NONE, &err)) {
         /* GLib's file messages name the file already, GKeyFile's do not */
         gboolean named = err->domain == G_FILE_ERROR;
-        g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_FILE, "%s%s%s", named ? "" : path, named ? "" : ": ",
-                    err->message);
+        guint line = named ? 0 : bad_line_of(text);
+        g_autofree char *where = line ? g_strdup_printf("%s, line %u: ", path, line)
+                                      : g_strdup_printf("%s%s", named ? "" : path, named ? "" : ": ");
+        g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_FILE, "%s%s", where, err->message);
         g_error_free(err);
         return FALSE;
     }

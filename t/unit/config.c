@@ -46,7 +46,10 @@ static const ConfigCase cases[] = {
     {"inet address without a port", "listen = inet:127.0.0.1\n", "listen: each address is", "line 2:"},
     {"unix address without a path", "socketmap_listen = unix:\n", "socketmap_listen: each address is", "line 2:"},
     {"socketmap_name two words", "socketmap_name = a b\n", "socketmap_name must be one word", "line 2:"},
-    {"not key-file syntax", "garbage\n", "not a key-value pair", NULL},
+    {"not key-file syntax", "garbage\n", "not a key-value pair", "line 2:"},
+    {"not key-file syntax after comments", "# a\n\nlist = /x\nrelayhost [x]\n", "not a key-value pair", "line 5:"},
+    {"an unclosed group header", "list = /x\n[tlspolicyd\n", "not a key-value pair", "line 3:"},
+    {"postfix_config_directory empty: read no Postfix", "postfix_config_directory =\n", NULL, NULL},
     {"octal mode too big", "socket_mode = 1777\n", "invalid value \"1777\" for socket_mode", "line 2:"},
 };
 

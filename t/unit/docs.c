@@ -55,6 +55,49 @@ static void test_list_attributes_documented(void)
     }
 }
 
+/* The lines of a file from the line starting with start up to the first
+ * blank line (a Postfix parameter with its continuation lines). */
+static char *paragraph(const char *text, const char *start)
+{
+    const char *p = strstr(text, start);
+    g_assert_nonnull(p);
+    const char *end = strstr(p, "\n\n");
+    const char *ee = strstr(p, "\n.EE");
+    if (!end || (ee && ee < end))
+        end = ee;
+    return g_strndup(p, end ? (gsize)(end - p) : strlen(p));
+}
+
+/* tlspolicyd(8)'s example restrictions are the shipped main.cf's, in its
+ * order (the policy check first), with the service named as installed. */
+static void test_example_restrictions_as_shipped(void)
+{
+    g_autofree char *shipped = read_source("postfix/main.cf");
+    g_autofree char *man = read_source("man/tlspolicyd.8");
+    g_autofree char *want = paragraph(shipped, "smtpd_recipient_restrictions =");
+    g_autofree char *got = paragraph(man, "smtpd_recipient_restrictions =");
+    g_autoptr(GString) expanded = g_string_new(want);
+    g_string_replace(expanded, "$tlspolicyd_service", "unix:private/tlspolicy", 0);
+    if (strcmp(expanded->str, got) != 0)
+        g_error("tlspolicyd(8) EXAMPLES:\n%s\nis not postfix/main.cf's:\n%s", got, expanded->str);
+}
+
+/* Nothing claims that a dane entry may go out in plaintext, or that
+ * tlsmap warns for dane entries: the daemon routes dane dane-only or
+ * encrypt (decide.c). */
+static void test_dane_claims(void)
+{
+    static const char *const files[] = {"README.md", "man/tlsmap.1", "man/tlspolicyd.8", "man/tlspolicyd.conf.5"};
+    static const char *const wrong[] = {"warns for\nevery outbound `dane` entry", "warns for every outbound `dane`",
+                                        "for every\n.B dane\nentry", "entry therefore does not make TLS mandatory"};
+    for (guint f = 0; f < G_N_ELEMENTS(files); f++) {
+        g_autofree char *text = read_source(files[f]);
+        for (guint w = 0; w < G_N_ELEMENTS(wrong); w++)
+            if (strstr(text, wrong[w]))
+                g_error("%s still says \"%s\"", files[f], wrong[w]);
+    }
+}
+
 static void test_checker_can_fail(void)
 {
     g_assert_false(man_mentions("\n.B other_option\n", "option"));
@@ -70,5 +113,7 @@ int main(int argc, char **argv)
     g_test_add_func("/docs/config_options", test_config_options_documented);
     g_test_add_func("/docs/list_attributes", test_list_attributes_documented);
     g_test_add_func("/docs/checker_can_fail", test_checker_can_fail);
+    g_test_add_func("/docs/example_restrictions", test_example_restrictions_as_shipped);
+    g_test_add_func("/docs/dane_claims", test_dane_claims);
     return g_test_run();
 }
