@@ -76,9 +76,25 @@ static const PostfixSite *local_postfix(void)
 }
 
 /* Entries that do what their writer may not expect: compiled all the
- * same, each said with its file and line. */
+ * same, each said with its file and line (the first WARNINGS_SHOWN; a
+ * generated list of thousands would bury the rest of the output). */
+#define WARNINGS_SHOWN 20
+static guint warnings_said;
+
+static void warn(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+static void warn(const char *fmt, ...)
+{
+    if (warnings_said++ >= WARNINGS_SHOWN)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+
 static void warn_surprises(const List *list)
 {
+    warnings_said = 0;
     for (guint i = 0; i < list->records->len; i++) {
         const ListRecord *rec = &g_array_index(list->records, ListRecord, i);
         const Entry *e = &rec->value->entry;
@@ -86,16 +102,19 @@ static void warn_surprises(const List *list)
             continue;
         if (e->direction == DIRECTION_BOTH && (e->level == LEVEL_VERIFY || e->level == LEVEL_SECURE)
             && e->mode != MODE_REPORT)
-            fprintf(stderr, "tlsmap: %s, line %u: warning: %s %s also governs inbound mail (direction=both, the "
+            warn("tlsmap: %s, line %u: warning: %s %s also governs inbound mail (direction=both, the "
                             "default): mail from %s is refused unless its server presents a CA-signed client "
                             "certificate; direction=outbound for outbound only, or mode=report to see first\n",
                     list->name, rec->line, rec->key, entry_level_name(e->level), rec->key);
         const PostfixSite *site = entry_covers(e, DIRECTION_OUTBOUND) && rec->key[0] != '.' ? local_postfix() : NULL;
         if (site && postfix_site_is_local(site, key_domain(rec->key)))
-            fprintf(stderr, "tlsmap: %s, line %u: warning: %s is a local or virtual domain of the Postfix in %s: "
+            warn("tlsmap: %s, line %u: warning: %s is a local or virtual domain of the Postfix in %s: "
                             "its mail is delivered there, never routed out at %s (direction=inbound says so)\n",
                     list->name, rec->line, rec->key, site->directory, entry_level_name(e->level));
     }
+    if (warnings_said > WARNINGS_SHOWN)
+        fprintf(stderr, "tlsmap: %s: %u more warnings like these not shown\n", list->name,
+                warnings_said - WARNINGS_SHOWN);
 }
 
 /* Parse text into list; FALSE after printing the errors. */

@@ -375,6 +375,10 @@ a remote domain|remote.example encrypt|
 a domain from a /file/name list|file2.example encrypt|file2.example is a local or virtual domain
 upper case, trailing dot|FILE1.Example. encrypt|file1.example is a local or virtual domain
 CASES
+printf 'v%d.example verify\n' $(seq 30) > "$W"
+out=$("$TLSMAP" -c "$W" 2>&1); rc=$?
+is "$rc:$(printf '%s\n' "$out" | grep -c ': warning: ')" "0:20" "30 warnings: the first 20 shown"
+like "$out" "$W: 10 more warnings like these not shown" "... and the rest counted"
 out=$(printf 'own.example encrypt\n' | MAIL_CONFIG=$PFC "$TLSMAP" -i "$W" 2>&1)
 like "$out" "stdin, line 1: warning: own.example is a local or virtual domain" "tlsmap -i: the warning names stdin's line"
 out=$(MAIL_CONFIG=$TMP/nowhere "$TLSMAP" -c "$W" 2>&1); rc=$?
