@@ -381,6 +381,7 @@ is "$rc:$(printf '%s\n' "$out" | grep -c ': warning: ')" "0:20" "30 warnings: th
 like "$out" "$W: 10 more warnings like these not shown" "... and the rest counted"
 out=$(printf 'own.example encrypt\n' | MAIL_CONFIG=$PFC "$TLSMAP" -i "$W" 2>&1)
 like "$out" "stdin, line 1: warning: own.example is a local or virtual domain" "tlsmap -i: the warning names stdin's line"
+printf 'own.example encrypt\n' > "$W"
 out=$(MAIL_CONFIG=$TMP/nowhere "$TLSMAP" -c "$W" 2>&1); rc=$?
 is "$rc:$(printf '%s' "$out" | grep -c warning)" "0:0" "no Postfix configuration there: no local-domain warning, no noise"
 
