@@ -61,7 +61,7 @@ LDLIBS      = $(PKG_LIBS)
 
 MAPS_LIB   = entry key escape list source store lookup audit tlsrules logging mtasts dns https postfixsite
 MAPS_OBJS  = $(MAPS_LIB:%=$(B)/maps/%.o)
-POLICYD_LIB  = request netstring http config decide destination metrics ledger notify endpoint verdictlog postfixcheck statefile server
+POLICYD_LIB  = request netstring http config decide destination metrics ledger notify endpoint verdictlog postfixcheck statefile account server
 POLICYD_OBJS = $(POLICYD_LIB:%=$(B)/policyd/%.o)
 UNIT_TESTS = $(patsubst t/unit/%.c,$(B)/t/%.t,$(wildcard t/unit/*.c))
 PROBE_OBJS = $(B)/probe/mx.o $(B)/probe/probe.o $(B)/probe/published.o
@@ -115,8 +115,8 @@ run: all
 	@mkdir -p $(dir $(EXAMPLE)) $(RUN_Q)/private $(RUN_DIR)/postfix
 	cp maps/example.list $(EXAMPLE)
 	$(B)/tlsmap -v $(EXAMPLE)
-	@printf '[tlspolicyd]\nlist = %s\nlisten = unix:%s/private/tlspolicy;inet:127.0.0.1:10040;\nsocketmap_listen = unix:%s/private/tlsmap;\nmetrics_listen = inet:127.0.0.1:10041;\npostfix_config_directory = %s/postfix\n' \
-	    $(CURDIR)/$(EXAMPLE) $(RUN_Q) $(RUN_Q) $(RUN_DIR) > $(RUN_DIR)/tlspolicyd.conf
+	@printf '[tlspolicyd]\nlist = %s\nlisten = unix:%s/private/tlspolicy;inet:127.0.0.1:10040;\nsocketmap_listen = unix:%s/private/tlsmap;\nmetrics_listen = inet:127.0.0.1:10041;\npostfix_config_directory = %s/postfix\nuser = %s\n' \
+	    $(CURDIR)/$(EXAMPLE) $(RUN_Q) $(RUN_Q) $(RUN_DIR) "$$(id -un)" > $(RUN_DIR)/tlspolicyd.conf
 	@{ echo "queue_directory = $(RUN_Q)"; echo "compatibility_level = 3.6"; cat postfix/main.cf; } > $(RUN_DIR)/postfix/main.cf
 	@{ echo "smtp inet n - y - - smtpd"; cat postfix/master.cf; } > $(RUN_DIR)/postfix/master.cf
 	@cp postfix/tlspolicyd_bounce $(RUN_DIR)/postfix/

@@ -9,7 +9,7 @@ C=${C:-10}; N=${N:-500000}; HZ=$(getconf CLK_TCK)
 rm -f /tmp/null.sock /tmp/tls.sock
 taskset -c 1 $B/nullpolicyd -T 600 -l $B/data/lmdb_1m unix:/tmp/null.sock >/dev/null 2>&1 &
 NP=$!
-taskset -c 1 $T/tlspolicyd --list $B/data/tls1m.list --listen unix:/tmp/tls.sock 2>/dev/null &
+taskset -c 1 $T/tlspolicyd --user root --list $B/data/tls1m.list --listen unix:/tmp/tls.sock 2>/dev/null &
 TP=$!
 sleep 1
 for rep in 1 2 3; do

@@ -40,6 +40,7 @@ for i in $(seq "$BURST"); do echo "u@b$i.lab.example"; done > burst.keys
 "$SRC/build/tlsmap" tls.list 2>/dev/null
 cat > tlspolicyd.conf <<CONF
 [tlspolicyd]
+user = root
 postfix_config_directory =
 list = $W/tls.list
 listen = unix:$W/policy.sock;

@@ -42,6 +42,7 @@ for i in $(seq "$FLOOD"); do echo "u@f$i.hole.lab.example"; done > flood.keys
 for i in $(seq "$CHURN"); do echo "u@c$i.lab.example"; done > churn.keys
 cat > tlspolicyd.conf <<CONF
 [tlspolicyd]
+user = root
 postfix_config_directory =
 list = $W/tls.list
 listen = unix:$W/policy.sock;

@@ -14,7 +14,7 @@ B=${BENCH:-/tmp/policybench}; T=${BUILD:-$(cd "$(dirname "$0")/.." && pwd)/build
 rm -f /tmp/null.sock /tmp/tls.sock
 taskset -c 1 $B/nullpolicyd -T 600 -l $B/data/lmdb_1m unix:/tmp/null.sock >/dev/null 2>&1 &
 NP=$!
-taskset -c 1 $T/tlspolicyd --list $B/data/tls1m.list --listen unix:/tmp/tls.sock 2>${TLS_LOG:-/tmp/tls.log} &
+taskset -c 1 $T/tlspolicyd --user root --list $B/data/tls1m.list --listen unix:/tmp/tls.sock 2>${TLS_LOG:-/tmp/tls.log} &
 TP=$!
 sleep 1
 for c in ${CONNS:-1 10 100}; do

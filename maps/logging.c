@@ -4,6 +4,7 @@
  */
 #include "logging.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,14 +12,25 @@
 #include <syslog.h>
 #include <unistd.h>
 
-typedef enum { LOGGING_JOURNAL, LOGGING_STDERR, LOGGING_SYSLOG } LoggingTarget;
+typedef enum { LOGGING_JOURNAL, LOGGING_STDERR, LOGGING_SYSLOG, LOGGING_FILE } LoggingTarget;
+
+/* A log file's lines wait here for logging_flush() (at once before the
+ * event loop holds them); past FILE_BUFFER_MAX bytes unwritten (the
+ * disk is full, the file gone) lines are dropped, counted, and the count
+ * said when writing works again. */
+#define FILE_BUFFER_MAX (1 << 20)
 
 static struct {
     char ident[32];
     LoggingTarget target;
-    gboolean echo, verbose;
+    gboolean echo, verbose, held;
     int pid;
-} logging;
+    char host[64];
+    char *file_path;
+    int file_fd;
+    GString *file_buf;
+    guint64 file_dropped;
+} logging = {.file_fd = -1};
 
 static const char *level_word(GLogLevelFlags level)
 {
@@ -47,6 +59,39 @@ static void write_stderr(GLogLevelFlags level, const char *message)
     fprintf(stderr, "%s[%d]: %s%s\n", logging.ident, logging.pid, level_word(level), message);
 }
 
+static void file_write_out(void)
+{
+    while (logging.file_buf->len) {
+        ssize_t n = write(logging.file_fd, logging.file_buf->str, logging.file_buf->len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;  /* kept, up to FILE_BUFFER_MAX */
+        g_string_erase(logging.file_buf, 0, n);
+    }
+}
+
+/* "Dec  3 12:00:00 host tlspolicyd[123]: text", as Postfix's maillog_file */
+static void write_file(GLogLevelFlags level, const char *message)
+{
+    if (logging.file_buf->len > FILE_BUFFER_MAX) {
+        logging.file_dropped++;
+        return;
+    }
+    g_autoptr(GDateTime) now = g_date_time_new_now_local();
+    g_autofree char *stamp = g_date_time_format(now, "%b %e %H:%M:%S");
+    if (logging.file_dropped) {
+        g_string_append_printf(logging.file_buf, "%s %s %s[%d]: warning: %" G_GUINT64_FORMAT " log lines dropped "
+                               "(%s could not be written)\n", stamp, logging.host, logging.ident, logging.pid,
+                               logging.file_dropped, logging.file_path);
+        logging.file_dropped = 0;
+    }
+    g_string_append_printf(logging.file_buf, "%s %s %s[%d]: %s%s\n", stamp, logging.host, logging.ident, logging.pid,
+                           level_word(level), message);
+    if (!logging.held || logging.file_buf->len >= (1 << 16))
+        file_write_out();
+}
+
 static GLogWriterOutput writer(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data)
 {
     (void)data;
@@ -61,6 +106,10 @@ static GLogWriterOutput writer(GLogLevelFlags level, const GLogField *fields, gs
         return G_LOG_WRITER_HANDLED;
     if (logging.echo && logging.target != LOGGING_STDERR)
         write_stderr(level, message);
+    if (logging.target == LOGGING_FILE) {
+        write_file(level, message);
+        return G_LOG_WRITER_HANDLED;
+    }
     if (logging.target == LOGGING_JOURNAL && g_log_writer_journald(level, fields, n, NULL) == G_LOG_WRITER_HANDLED)
         return G_LOG_WRITER_HANDLED;
     if (logging.target == LOGGING_SYSLOG) {
@@ -110,11 +159,84 @@ void logging_init(const char *ident, gboolean foreground, gboolean echo)
 void logging_hold_stderr(void)
 {
     setvbuf(stderr, NULL, _IOFBF, 1 << 16);
+    logging.held = TRUE;
 }
 
 void logging_flush(void)
 {
     fflush(stderr);
+    if (logging.target == LOGGING_FILE)
+        file_write_out();
+}
+
+static int open_log_file(const char *path, GError **error)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0640);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+        close(fd);
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "log_file %s: not a regular file", path);
+        return -1;
+    }
+    if (fd < 0)
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "log_file %s: %s", path, g_strerror(errno));
+    return fd;
+}
+
+gboolean logging_open_file(const char *path, uid_t owner, gid_t group, GError **error)
+{
+    int fd = open_log_file(path, error);
+    if (fd < 0)
+        return FALSE;
+    /* made by root for an account that reopens it after a rotation */
+    if (owner != (uid_t)-1 && fchown(fd, owner, group) != 0) {
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "log_file %s: chown: %s", path,
+                    g_strerror(errno));
+        close(fd);
+        return FALSE;
+    }
+    if (logging.file_fd >= 0)
+        close(logging.file_fd);
+    logging.file_fd = fd;
+    g_free(logging.file_path);
+    logging.file_path = g_strdup(path);
+    if (!logging.file_buf)
+        logging.file_buf = g_string_sized_new(1 << 16);
+    if (gethostname(logging.host, sizeof logging.host) != 0 || !*logging.host)
+        g_strlcpy(logging.host, "localhost", sizeof logging.host);
+    logging.host[strcspn(logging.host, ".")] = 0;  /* the short name, as syslog writes it */
+    logging.target = LOGGING_FILE;
+    return TRUE;
+}
+
+gboolean logging_reopen(GError **error)
+{
+    if (logging.target != LOGGING_FILE)
+        return TRUE;
+    file_write_out();  /* what was meant for the old file goes there */
+    int fd = open_log_file(logging.file_path, error);
+    if (fd < 0)
+        return FALSE;
+    close(logging.file_fd);
+    logging.file_fd = fd;
+    return TRUE;
+}
+
+const char *logging_where(void)
+{
+    static char where[4200];
+    switch (logging.target) {
+    case LOGGING_JOURNAL:
+        return "the journal";
+    case LOGGING_SYSLOG:
+        return "syslog (facility mail)";
+    case LOGGING_FILE:
+        g_snprintf(where, sizeof where, "log_file %s (reopened on SIGUSR2)", logging.file_path);
+        return where;
+    case LOGGING_STDERR:
+        break;
+    }
+    return "standard error";
 }
 
 void logging_set_verbose(gboolean verbose)

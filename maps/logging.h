@@ -11,6 +11,10 @@
  *   4. syslog, facility mail, when /dev/log exists;
  *   5. stderr.
  *
+ * A log file (tlspolicyd's log_file, as Postfix's maillog_file) replaces
+ * that choice: lines in syslog's format, reopened on request (a rotation
+ * renames the file, then SIGUSR2).
+ *
  * On stderr and in syslog a message reads "IDENT[PID]: warning: text";
  * debug messages are dropped unless verbose.  Values from the network or
  * a file go through text_escape() (escape.h) before they reach a message.
@@ -19,6 +23,7 @@
 #define TLSPOLICYD_LOGGING_H
 
 #include <glib.h>
+#include <sys/types.h>
 
 /* ident names the program (SYSLOG_IDENTIFIER, the stderr prefix);
  * foreground: prefer stderr unless it is the journal (step 2); echo:
@@ -35,6 +40,15 @@ void logging_init(const char *ident, gboolean foreground, gboolean echo);
  * and 100 connections; a write per batch 3.12-3.22 us and 0.90-0.96x,
  * as much as the 40 lines of 100 ms batching it replaced (0.92-0.96x). */
 void logging_hold_stderr(void);
+
+/* Log to path from now on (appended; created mode 0640, owned by
+ * owner:group unless owner is (uid_t)-1). */
+gboolean logging_open_file(const char *path, uid_t owner, gid_t group, GError **error);
+/* Open the log file's path again (after a rotation renamed it); the old
+ * file keeps what was written before.  TRUE when there is no log file. */
+gboolean logging_reopen(GError **error);
+/* Where lines go, for the startup line: "the journal", "log_file PATH"... */
+const char *logging_where(void);
 void logging_flush(void);
 void logging_set_verbose(gboolean verbose);
 gboolean logging_is_verbose(void);

@@ -46,16 +46,18 @@ static gboolean lmdb_fail(GError **error, StoreErrorCode code, const char *path,
 
 /* Writers lock ".NAME.lock" beside the compiled list, not the directory:
  * any local user can open a world-readable directory and hold its flock
- * for ever.  The lock file is the maintainers' (mode 0640: the owner and
- * group can open it, and flock needs no more than read; never a link),
- * and the wait is bounded. */
+ * for ever.  The lock file is the maintainers' (mode 0660, the group of a
+ * setgid directory: whoever of them runs first, the others can open it;
+ * flock needs no more than read; never a link), and the wait is bounded.
+ * A lock an earlier run left root:root 0640 is given to the directory's
+ * group by its owner. */
 int store_lock_writers(const char *path, guint wait_seconds, GError **error)
 {
     g_autofree char *dir = g_path_get_dirname(path);
     g_autofree char *base = g_path_get_basename(path);
     g_autofree char *lock = g_strdup_printf("%s/.%s.lock", dir, base);
-    int fd = open(lock, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
-    struct stat st;
+    int fd = open(lock, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660);
+    struct stat st, dir_st;
 
     if (fd < 0 || fstat(fd, &st) < 0) {
         g_set_error(error, STORE_ERROR, STORE_ERROR_WRITE, "%s: cannot open the lock file: %s", lock,
@@ -63,6 +65,12 @@ int store_lock_writers(const char *path, guint wait_seconds, GError **error)
         if (fd >= 0)
             close(fd);
         return -1;
+    }
+    if (S_ISREG(st.st_mode) && st.st_uid == geteuid() && stat(dir, &dir_st) == 0) {
+        if ((dir_st.st_mode & S_ISGID) && st.st_gid != dir_st.st_gid && fchown(fd, (uid_t)-1, dir_st.st_gid) == 0)
+            st.st_gid = dir_st.st_gid;
+        if ((st.st_mode & 0777) != 0660 && fchmod(fd, 0660) == 0)
+            st.st_mode = (st.st_mode & ~0777u) | 0660;
     }
     if (!S_ISREG(st.st_mode) || ((st.st_mode & 0007) && fchmod(fd, st.st_mode & 0770) < 0)) {
         g_set_error(error, STORE_ERROR, STORE_ERROR_WRITE,

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include "account.h"
 #include "tlsrules.h"
 
 #include <stddef.h>
@@ -95,6 +96,8 @@ static const Option options[] = {
     {"mta_sts_state_file", T_STRING, O(mta_sts_state_file)},
     {"tls_policy_name", T_STRING, O(tls_policy_name)},
     {"postfix_config_directory", T_STRING, O(postfix_config_directory)},
+    {"user", T_STRING, O(user)},
+    {"log_file", T_STRING, O(log_file)},
     {"max_line", T_SIZE, O(limits.max_line), NULL, 256, 1 << 20},
     {"max_request", T_SIZE, O(limits.max_request), NULL, 1024, 16 << 20},
     {"max_attributes", T_UINT, O(limits.max_attributes), NULL, 10, 100000},
@@ -153,6 +156,8 @@ Config *config_new_defaults(void)
     c->mta_sts_state_file = g_strdup("");
     c->tls_policy_name = g_strdup("tlspolicy");
     c->postfix_config_directory = g_strdup("/etc/postfix");
+    c->user = g_strdup(ACCOUNT_DEFAULT);
+    c->log_file = g_strdup("");
     c->from_file = g_hash_table_new(g_str_hash, g_str_equal);
     c->limits = (RequestLimits){.max_line = 4096, .max_request = 65536, .max_attributes = 100};
     c->read_timeout = 10;

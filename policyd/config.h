@@ -82,6 +82,9 @@ typedef struct {
     PostfixSite *postfix;       /* config_read_postfix(); NULL when not read */
     GHashTable *from_file;      /* the option names the file set */
 
+    char *user;                 /* the account to serve as when started as root ("root": stay) */
+    char *log_file;             /* "" = the journal, stderr or syslog (logging.h) */
+
     RequestLimits limits;
     guint read_timeout;         /* seconds to finish a started request */
     guint idle_timeout;         /* seconds between requests */

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "config.h"
 #include "logging.h"
 #include "postfixcheck.h"
@@ -27,7 +28,7 @@ static struct {
     char *config_path;
     char *list;
     char **listen;
-    char *postfix_config, *level, *explain;
+    char *postfix_config, *level, *explain, *user;
     gint min;
     gboolean check_config, check_postfix, report, suggest, verbose;
 } opt = {.min = 100};
@@ -46,6 +47,7 @@ static const GOptionEntry options[] = {
     {"postfix-config", 0, 0, G_OPTION_ARG_FILENAME, &opt.postfix_config, "Postfix's configuration directory (postfix_config_directory)", "DIR"},
     {"explain", 0, 0, G_OPTION_ARG_STRING, &opt.explain,
      "Ask the running daemon how it routes ADDRESS: the list, DANE, MTA-STS and the effective route", "ADDRESS"},
+    {"user", 'u', 0, G_OPTION_ARG_STRING, &opt.user, "Started as root: serve as this account (user; root: stay root)", "NAME"},
     {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt.verbose, "Log every decision, DUNNO included", NULL},
     {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
@@ -136,6 +138,10 @@ static Config *build_config(gboolean with_postfix, GError **error)
     }
     if (opt.verbose)
         c->verbose = TRUE;
+    if (opt.user) {
+        g_free(c->user);
+        c->user = g_strdup(opt.user);
+    }
     if (opt.postfix_config) {
         g_free(c->postfix_config_directory);
         c->postfix_config_directory = g_strdup(opt.postfix_config);
@@ -214,10 +220,30 @@ int main(int argc, char **argv)
         return 0;
     }
     logging_set_verbose(config->verbose);
+    uid_t uid = (uid_t)-1;
+    gid_t gid = (gid_t)-1;
+    gboolean dropping = account_target(config->user, &uid, &gid);
+    if (geteuid() == 0 && strcmp(config->user, "root") != 0 && !dropping) {
+        fprintf(stderr, "tlspolicyd: user = %s: no such account (adduser --system --group --no-create-home %s; "
+                        "or user = root to serve as root on purpose)\n", config->user, config->user);
+        return 1;
+    }
+    if (*config->log_file && !logging_open_file(config->log_file, dropping ? uid : (uid_t)-1, gid, &error)) {
+        fprintf(stderr, "tlspolicyd: %s\n", error->message);
+        return 1;
+    }
+    g_message("logging to %s", logging_where());
 
+    /* sockets and locks as root, then the account before any request */
     Server *server = server_new(config, reload, NULL, &error);
     if (!server) {
         fprintf(stderr, "tlspolicyd: %s\n", error->message);
+        return 1;
+    }
+    if (!account_drop(config->user, &error)) {
+        g_critical("%s", error->message);
+        fprintf(stderr, "tlspolicyd: %s\n", error->message);
+        server_free(server);
         return 1;
     }
     int rc = server_run(server);

@@ -12,11 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "endpoint.h"
 #include "key.h"
 #include "store.h"
 
-#define DAEMON_ACCOUNT "tlspolicyd"  /* the systemd unit's User= */
+#define DAEMON_ACCOUNT ACCOUNT_DEFAULT  /* the systemd unit's User= */
 
 typedef struct {
     char *name, *type, *command;
@@ -604,7 +605,8 @@ static gboolean daemon_account(Check *c, uid_t *uid, gid_t *gid, char **user)
     for (char **a = c->config->listen; a && *a && peer == (uid_t)-1; a++)
         if (g_str_has_prefix(*a, "unix:"))
             endpoint_unix_peer(*a + 5, &peer);
-    struct passwd *pw = peer != (uid_t)-1 ? getpwuid(peer) : getpwnam(DAEMON_ACCOUNT);
+    const char *account = strcmp(c->config->user, "root") == 0 ? "root" : c->config->user;
+    struct passwd *pw = peer != (uid_t)-1 ? getpwuid(peer) : getpwnam(account);
     if (peer != (uid_t)-1) {
         *uid = peer;
         *gid = pw ? pw->pw_gid : (gid_t)-1;
@@ -612,8 +614,10 @@ static gboolean daemon_account(Check *c, uid_t *uid, gid_t *gid, char **user)
         return TRUE;
     }
     if (!pw) {
-        problem(c, "adduser --system --group --no-create-home " DAEMON_ACCOUNT " (the Debian package makes it)",
-                "no account " DAEMON_ACCOUNT ": the systemd unit (User=" DAEMON_ACCOUNT ") cannot start the daemon");
+        g_autofree char *fix = g_strdup_printf("adduser --system --group --no-create-home %s (the Debian package "
+                                               "makes " DAEMON_ACCOUNT ")", account);
+        problem(c, fix, "no account %s (tlspolicyd.conf user =, the systemd unit's User=): the daemon cannot start",
+                account);
         return FALSE;
     }
     *uid = pw->pw_uid;

@@ -904,6 +904,8 @@ static void warn_restart_keys(const Config *old, const Config *fresh)
         {"destination_cache_size", old->destination_cache_size != fresh->destination_cache_size},
         {"destination_max_lookups", old->destination_max_lookups != fresh->destination_max_lookups},
         {"mta_sts_state_file", g_strcmp0(old->mta_sts_state_file, fresh->mta_sts_state_file) != 0},
+        {"user", g_strcmp0(old->user, fresh->user) != 0},
+        {"log_file", g_strcmp0(old->log_file, fresh->log_file) != 0},
     };
     g_autoptr(GString) changed = g_string_new(NULL);
     for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
@@ -993,6 +995,15 @@ static void handle_signals(Server *s, Watch *w, guint32 events)
         case SIGUSR1:
             log_counters(s);
             break;
+        case SIGUSR2: {
+            GError *error = NULL;
+            if (logging_reopen(&error))
+                g_message("log file reopened");
+            else
+                g_warning("log file not reopened, still writing the old one: %s", error->message);
+            g_clear_error(&error);
+            break;
+        }
         default:
             g_message("signal %u: stopping", si.ssi_signo);
             s->stopping = TRUE;
@@ -1080,6 +1091,7 @@ Server *server_new(Config *config, ConfigReloader reload, gpointer reload_data, 
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGUSR2);
     sigaddset(&mask, SIGUSR1);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);

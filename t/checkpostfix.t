@@ -16,7 +16,7 @@ mkdir -p "$Q/private" "$TMP/base"
 printf 'in.example verify direction=inbound\nout.example verify direction=outbound\nenc.example encrypt\n' > "$TMP/tls.list"
 "$TLSMAP" "$TMP/tls.list" 2>/dev/null
 conf() {  # file [extra lines]
-    printf '[tlspolicyd]\nlist = %s\nlisten = unix:%s/private/tlspolicy;\nsocketmap_listen = unix:%s/private/tlsmap;\n%s' \
+    printf '[tlspolicyd]\nuser = root\nlist = %s\nlisten = unix:%s/private/tlspolicy;\nsocketmap_listen = unix:%s/private/tlsmap;\n%s' \
         "$TMP/tls.list" "$Q" "$Q" "${2:-}" > "$1"
 }
 conf "$TMP/tlspolicyd.conf"
@@ -227,6 +227,6 @@ like "$out" "tlspolicyd is not answering on unix:$Q/private/tlspolicy" "the daem
 if getent passwd tlspolicyd >/dev/null; then
     unlike "$out" "no account tlspolicyd" "the daemon stopped, the tlspolicyd account there: nothing said of it"
 else
-    like "$out" "problem: no account tlspolicyd: the systemd unit \(User=tlspolicyd\) cannot start the daemon" "the daemon stopped and no tlspolicyd account: named"
+    like "$out" "problem: no account tlspolicyd \(tlspolicyd.conf user =, the systemd unit's User=\): the daemon cannot start" "the daemon stopped and no tlspolicyd account: named"
 fi
 done_testing

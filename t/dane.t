@@ -171,6 +171,7 @@ TLSLIST
 "$TLSMAP" "$LIST"
 cat > tlspolicyd.conf <<CONF
 [tlspolicyd]
+user = root
 postfix_config_directory = $CONF
 list = $LIST
 listen = unix:$Q/private/tlspolicy;

@@ -88,6 +88,7 @@ echo "good.$Z secure direction=outbound" > tls.list
 "$TLSMAP" tls.list
 cat > tlspolicyd.conf <<CONF
 [tlspolicyd]
+user = root
 postfix_config_directory =
 list = $TMP/tls.list
 listen = unix:$TMP/policy.sock;

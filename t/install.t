@@ -29,8 +29,9 @@ usr/share/man/man8/tlspolicyd.8"
 is "$(cd "$D" && find . -type f | sed 's|^\./||' | sort)" "$want" "installed tree"
 like "$(cat "$D/usr/lib/systemd/system/tlspolicyd.service")" "ExecStart=/usr/sbin/tlspolicyd --config /etc/tlspolicyd/tlspolicyd.conf" "unit points at the installed binary and config"
 ok "installed binaries are executable" test -x "$D/usr/sbin/tlspolicyd" -a -x "$D/usr/sbin/tlsmap"
-like "$(cat "$D/usr/lib/tmpfiles.d/tlspolicyd.conf")" "^d /etc/tlspolicyd 0775 root tlspolicyd" "tmpfiles.d names the config directory"
+like "$(cat "$D/usr/lib/tmpfiles.d/tlspolicyd.conf")" "^d /etc/tlspolicyd 2775 root tlspolicyd-lists" "tmpfiles.d: the config directory is the list maintainers', not the daemon's"
 like "$(cat "$D/usr/lib/sysusers.d/tlspolicyd.conf")" "^u tlspolicyd " "sysusers.d creates the static account"
+like "$(cat "$D/usr/lib/sysusers.d/tlspolicyd.conf")" "^g tlspolicyd-lists " "... and the list maintainers' group"
 ok "installed example config is valid" "$D/usr/sbin/tlspolicyd" --config "$D/usr/share/doc/tlspolicyd/examples/tlspolicyd.conf.example" --check-config
 out=$("$D/usr/sbin/tlspolicyd" --config "$D/etc/tlspolicyd/tlspolicyd.conf" --check-config 2>&1); rc=$?
 is "$rc" 0 "installed config is valid"

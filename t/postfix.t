@@ -184,6 +184,7 @@ write_daemon_conf() {  # [extra option lines]
       echo "socketmap_listen = unix:$Q/private/tlsmap;"
       echo "dns_resolver = 127.0.0.1@9"  # never the machine's: listed domains' DANE/MTA-STS lookups fail at once
       echo "postfix_config_directory = $CONF"  # the instance served: its relayhost and local domains
+      echo "user = root"  # the test's own account (t/supervise.t drops to another)
       [ -n "${DAEMON_VERBOSE:-}" ] && echo "verbose = true"
       [ $# -gt 0 ] && printf '%s\n' "$@"; } > "$TMP/tlspolicyd.conf"
 }
@@ -466,7 +467,7 @@ postconf -c "$CONF2" -e "relayhost = [relay.test]:2526" "mydestination = second.
 touch -d "@$(( $(date +%s) - 10 ))" "$CONF2/main.cf"
 { echo "[tlspolicyd]"; echo "list = $LIST"; echo "listen = unix:$TMP/pf2-policy;"
   echo "socketmap_listen = unix:$TMP/pf2-map;"; echo "dns_resolver = 127.0.0.1@9"
-  echo "postfix_config_directory = $CONF2"; } > "$TMP/tlspolicyd2.conf"
+  echo "postfix_config_directory = $CONF2"; echo "user = root"; } > "$TMP/tlspolicyd2.conf"
 "$TLSPOLICYD" --config "$TMP/tlspolicyd2.conf" 2>"$TMP/tlspolicyd2.log" &
 PIDS+=($!)
 ok "a second tlspolicyd for the second instance" wait_for 10 test -S "$TMP/pf2-map"

@@ -32,6 +32,7 @@ printf 'bank.example encrypt\n.parent.example verify\n' > "$TMP/tls.list"
 "$TLSMAP" "$TMP/tls.list" 2>/dev/null
 cat > "$TMP/tlspolicyd.conf" <<CONF
 [tlspolicyd]
+user = root
 postfix_config_directory =
 list = $TMP/tls.list
 listen = inet:127.0.0.1:$POLICY

@@ -104,7 +104,7 @@ fi
 
 # --- the writers' lock: the maintainers' own file, a bounded wait --------------
 LOCK=$TMP/.policy.list.lmdb.lock
-is "$(stat -c %a "$LOCK")" 640 "the lock file is the maintainers' (0640: no access for others)"
+is "$(stat -c %a "$LOCK")" 660 "the lock file is the maintainers' (0660: the group's, no access for others)"
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
     chmod 755 "$TMP"
     # any user could open the directory and hold its flock for ever
@@ -125,6 +125,38 @@ is "$rc" 2 "a held lock: -w 1 gives up with exit 2"
 like "$out" "another tlsmap has held the lock for 1 s; nothing changed" "... with a clear message"
 ok "... within the bound" test $(( $(date +%s) - start )) -le 4
 pkill -P $HOLDER; kill $HOLDER 2>/dev/null; wait $HOLDER 2>/dev/null
+
+# --- who may change a list: the maintainers' group, never the daemon's account ------
+# As the shipped tmpfiles line sets it up: the directory root's, setgid,
+# group-writable for the maintainers (gid 4300 here); a maintainer (uid
+# 4301 in that group) and the daemon's account (uid 4302, its own group,
+# no other) are real processes with those ids (setpriv).  Root compiles
+# first, so the lock file is root's run's.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    chmod 755 "$TMP"
+    M=$TMP/etc-tlspolicyd
+    mkdir -p "$M"; chown root:4300 "$M"; chmod 2775 "$M"
+    printf 'a.example encrypt\n' > "$M/tls.list"
+    (umask 022; "$TLSMAP" "$M/tls.list" 2>/dev/null)
+    is "$(stat -c '%a %U:%g' "$M/.tls.list.lmdb.lock")" "660 root:4300" "root's first run: the lock is the maintainers' group's, 0660"
+    as_maintainer() { setpriv --reuid=4301 --regid=4301 --groups=4300 "$@"; }
+    as_daemon() { setpriv --reuid=4302 --regid=4302 --clear-groups "$@"; }
+    out=$(printf 'b.example verify direction=outbound\n' | as_maintainer "$TLSMAP" -i "$M/tls.list" 2>&1); rc=$?
+    is "$rc" 0 "a maintainer runs tlsmap -i after root made the lock"
+    is "$(as_maintainer "$TLSMAP" -q b.example "$M/tls.list")" "b.example	verify direction=outbound" "... and the entry is in"
+    out=$(printf 'b.example\n' | as_maintainer "$TLSMAP" -d - "$M/tls.list" 2>&1); rc=$?
+    is "$rc" 0 "... and tlsmap -d"
+    out=$(as_maintainer "$TLSMAP" "$M/tls.list" 2>&1); rc=$?
+    is "$rc" 0 "... and a full compile"
+    is "$(as_daemon "$TLSMAP" -q a.example "$M/tls.list")" "a.example	encrypt" "the daemon's account reads the list"
+    out=$(printf 'evil.example none\n' | as_daemon "$TLSMAP" -i "$M/tls.list" 2>&1); rc=$?
+    is "$rc" 2 "the daemon's account cannot change the list (tlsmap -i: exit 2)"
+    ok "... nor write in its directory" bash -c '! setpriv --reuid=4302 --regid=4302 --clear-groups touch "$0/x" 2>/dev/null' "$M"
+    ok "... nor replace the list source" bash -c '! setpriv --reuid=4302 --regid=4302 --clear-groups sh -c "echo x >> \"\$0\"" "$0/tls.list" 2>/dev/null' "$M"
+    is "$("$TLSMAP" -q evil.example "$M/tls.list")" "" "... evil.example is not in it"
+else
+    skip "needs root and setpriv: maintainers and the daemon's account as real users"
+fi
 
 # --- errors quote at most 64 bytes of a token, escaped ------------------------
 { head -c 1048576 /dev/zero | tr '\0' a; printf '.example encrypt\nx.example encrypt colour=\033[31mred\n'; } > "$TMP/big.list"

@@ -29,8 +29,9 @@ static const char request[] =
     "recipient=b@local.example\nencryption_protocol=\n\n";
 /* DNS the tests never leave the machine for: lookups of listed domains
  * fail at once (nothing listens on the discard port) */
-/* never the machine's DNS (lookups fail at once) or its Postfix */
-#define ISOLATED "dns_resolver = 127.0.0.1@9\npostfix_config_directory =\n"
+/* never the machine's DNS (lookups fail at once) or its Postfix; as
+ * root, the tests' own account (t/supervise.t drops to another) */
+#define ISOLATED "dns_resolver = 127.0.0.1@9\npostfix_config_directory =\nuser = root\n"
 #define REJECT "action=550 5.7.1 TLS required: mail from this sender must arrive over an encrypted connection\n\n"
 
 static void write_config(const char *extra)
@@ -328,7 +329,7 @@ static void test_command_line(void)
     g_assert_nonnull(strstr(err, "bad.conf, line 3: invalid value \"TLSv9\" for min_protocol"));
 
     g_free(cmd), g_free(out), g_free(err);
-    cmd = g_strdup_printf("%s --list %s --listen inet:192.0.2.1:10040", g_getenv("TLSPOLICYD"), list_path);
+    cmd = g_strdup_printf("%s --user root --list %s --listen inet:192.0.2.1:10040", g_getenv("TLSPOLICYD"), list_path);
     g_assert_true(g_spawn_command_line_sync(cmd, &out, &err, &status, NULL));
     g_assert_cmpint(status, !=, 0);
     g_assert_nonnull(strstr(err, "not a loopback address"));
@@ -341,7 +342,7 @@ static void test_second_instance(void)
 {
     g_autofree char *out = NULL, *err = NULL;
     int status;
-    g_autofree char *cmd = g_strdup_printf("%s --list %s --listen unix:%s", g_getenv("TLSPOLICYD"), list_path, sock_path);
+    g_autofree char *cmd = g_strdup_printf("%s --user root --list %s --listen unix:%s", g_getenv("TLSPOLICYD"), list_path, sock_path);
     g_assert_true(g_spawn_command_line_sync(cmd, &out, &err, &status, NULL));
     g_assert_cmpint(status, !=, 0);
     g_assert_nonnull(strstr(err, "another server is listening on this socket"));
@@ -350,7 +351,7 @@ static void test_second_instance(void)
 
     /* a daemon whose socket file was replaced leaves the new one alone */
     g_autofree char *other = g_build_filename(tmpdir, "other.sock", NULL);
-    g_autofree char *run = g_strdup_printf("%s --list %s --listen unix:%s", g_getenv("TLSPOLICYD"), list_path, other);
+    g_autofree char *run = g_strdup_printf("%s --user root --list %s --listen unix:%s", g_getenv("TLSPOLICYD"), list_path, other);
     GPid pid = client_spawn(run, other);
     g_autofree char *moved = g_strconcat(other, ".old", NULL);
     g_assert_cmpint(rename(other, moved), ==, 0);
@@ -419,7 +420,11 @@ static void test_systemd_protocol(void)
     g_assert_cmpint(bind(notify, (struct sockaddr *)&sun, sizeof sun), ==, 0);
 
     g_setenv("NOTIFY_SOCKET", notify_path, TRUE);
-    char *argv[] = {(char *)g_getenv("TLSPOLICYD"), "--list", list_path, "--listen", "unix:/nonexistent/ignored", NULL};
+    /* as root here, where systemd's User= would have made it the account */
+    g_autofree char *systemd_conf = g_strconcat(list_path, ".conf", NULL);
+    g_assert_true(g_file_set_contents(systemd_conf, "[tlspolicyd]\nuser = root\npostfix_config_directory =\n", -1, NULL));
+    char *argv[] = {(char *)g_getenv("TLSPOLICYD"), "--config", systemd_conf, "--list", list_path, "--listen",
+                    "unix:/nonexistent/ignored", NULL};
     GPid pid;
     g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL,
                                 systemd_child_setup, NULL, &pid, NULL));

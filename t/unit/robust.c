@@ -598,7 +598,7 @@ static void test_partial_request_not_rescanned(void)
 {
     g_autofree char *conf = g_build_filename(tmpdir, "big.conf", NULL);
     g_autofree char *sock = g_build_filename(tmpdir, "big.sock", NULL);
-    g_autofree char *text = g_strdup_printf("[tlspolicyd]\nlist = %s\nread_timeout = 120\nmax_attributes = 100000\ndns_resolver = 127.0.0.1@9\npostfix_config_directory =\n"
+    g_autofree char *text = g_strdup_printf("[tlspolicyd]\nlist = %s\nread_timeout = 120\nmax_attributes = 100000\ndns_resolver = 127.0.0.1@9\npostfix_config_directory =\nuser = root\n"
                                             "max_request = 2097152\n", list_path);
     g_assert_true(g_file_set_contents(conf, text, -1, NULL));
     g_autofree char *cmd = g_strdup_printf("%s --config %s --listen unix:%s >/dev/null 2>>%s", g_getenv("TLSPOLICYD"),
@@ -756,7 +756,7 @@ int main(int argc, char **argv)
     conf_path = g_build_filename(tmpdir, "tlspolicyd.conf", NULL);
     log_path = g_build_filename(tmpdir, "daemon.log", NULL);
     client_compile_list(list_path, "listed.example encrypt\n");
-    g_autofree char *conf = g_strdup_printf("[tlspolicyd]\nlist = %s\nread_timeout = 1\ndns_resolver = 127.0.0.1@9\npostfix_config_directory =\n"
+    g_autofree char *conf = g_strdup_printf("[tlspolicyd]\nlist = %s\nread_timeout = 1\ndns_resolver = 127.0.0.1@9\npostfix_config_directory =\nuser = root\n"
                                             "max_attributes = 100\nmax_request = 65536\n", list_path);
     g_assert_true(g_file_set_contents(conf_path, conf, -1, NULL));
     target = sock_path;
