@@ -222,7 +222,8 @@ check readable
 unlike "$out" "not readable by the daemon" "readable again: nothing said"
 
 kill $DAEMON; wait $DAEMON 2>/dev/null
-check stopped
+sed '/^user = /d' "$TMP/tlspolicyd.conf" > "$TMP/packaged-user.conf"  # user = tlspolicyd, the default
+CONF=$TMP/packaged-user.conf check stopped
 like "$out" "tlspolicyd is not answering on unix:$Q/private/tlspolicy" "the daemon stopped: not answering"
 if getent passwd tlspolicyd >/dev/null; then
     unlike "$out" "no account tlspolicyd" "the daemon stopped, the tlspolicyd account there: nothing said of it"
