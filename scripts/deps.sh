@@ -21,7 +21,7 @@ set -eu
 # needs their -dev packages too; dns-root-data is the DNSSEC trust anchor.
 build_pkgs="build-essential pkg-config libglib2.0-dev liblmdb-dev libssl-dev libunbound-dev libevent-dev nettle-dev dns-root-data"
 package_pkgs="debhelper dpkg-dev fakeroot lintian"
-test_pkgs="$package_pkgs prometheus perl python3 strace openssl mandoc systemd postfix swaks libnet-ssleay-perl libio-socket-ssl-perl clang libclang-rt-14-dev nsd unbound ldnsutils bind9-dnsutils curl patchelf"
+test_pkgs="$package_pkgs prometheus perl python3 strace openssl mandoc systemd postfix swaks libnet-ssleay-perl libio-socket-ssl-perl clang libclang-rt-14-dev nsd unbound ldnsutils bind9-dnsutils curl patchelf runit"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;
@@ -56,6 +56,7 @@ for p in $missing; do
     prometheus) services="$services prometheus.service" ;;
     nsd) services="$services nsd.service" ;;
     unbound) services="$services unbound.service" ;;
+    runit) services="$services runit.service" ;;
     esac
 done
 if [ -n "$services" ]; then

@@ -106,8 +106,10 @@ MAIN
 } > "$CONF/main.cf"
 echo "# --- postfix/main.cf, as shipped ---" >> "$CONF/main.cf"
 cat "$SRC/postfix/main.cf" >> "$CONF/main.cf"
-# the site's own CA: the one line it changes
-postconf -c "$CONF" -e "smtpd_tls_CAfile = $TMP/ca.crt"
+# the site's own CAs: a hashed directory with the test CA in it (the one
+# line it changes; the shipped line names /etc/ssl/certs)
+mkdir -p "$TMP/cas"; cp "$TMP/ca.crt" "$TMP/cas/"; openssl rehash "$TMP/cas"
+postconf -c "$CONF" -e "smtpd_tls_CApath = $TMP/cas"
 
 # 2525 is port 25; 2587 a submission service shaped like Debian's stock
 # master.cf (its smtpd_recipient_restrictions= override; SASL replaced by
@@ -265,6 +267,23 @@ like "$out" "<[-~] *250 .*queued as" "secure-listed sender whose certificate nam
 SUBJECT=in-sother; out=$(send 2525 a@sbank.test rcpt@local.test $TLSC --tls-cert oclient.crt --tls-key oclient.key)
 like "$out" "<[*~]\* *550 5\.7\.1 .*needs a client certificate that names sbank.test" "secure-listed sender whose certificate names another domain: 550"
 like "$(grep 'sender=<a@sbank.test>' "$DLOG" | tail -1)" "reject: queue_id=NOQUEUE instance=[0-9a-f.]+ .*reason=\"listed sender: client certificate for another name \(client certificate mx.other.test does not name sbank.test\)\"" "... logged with the instance and the reason"
+
+# --- inbound: the handshake's size (client certificates asked for) -----------------------
+# A CApath sends no CA names in the certificate request; the bundle as a
+# CAfile (what the shipped main.cf used to say) sends all of them.
+handshake_read() {  # -> bytes the client read in the handshake
+    openssl s_client -starttls smtp -connect 127.0.0.1:2525 -tls1_3 </dev/null 2>/dev/null \
+        | sed -n 's/^SSL handshake has read \([0-9]*\) bytes.*/\1/p'
+}
+small=$(handshake_read)
+ok "shipped main.cf (CApath): a small handshake ($small bytes)" test "${small:-999999}" -lt 4000
+postconf -c "$CONF" -e "smtpd_tls_CAfile = /etc/ssl/certs/ca-certificates.crt"
+reload_postfix
+big=$(handshake_read)
+ok "the CA bundle as smtpd_tls_CAfile instead: $big bytes, every CA named" test "${big:-0}" -gt 10000
+postconf -c "$CONF" -X smtpd_tls_CAfile
+reload_postfix
+echo "# handshake read by the client: $small bytes (CApath) against $big (CAfile bundle)"
 
 # --- inbound: a long local part cannot slip past its domain's rule -------------------
 long=$(printf 'a%.0s' $(seq 330))
@@ -571,5 +590,10 @@ SUBJECT=down-out
 printf 'Subject: %s\n\nhello\n' "$SUBJECT" | sendmail -C "$CONF" -f alice@local.test down@good.test
 ok "daemon down: sendmail to a listed recipient is deferred" wait_for 30 log_has "to=<down@good.test>.*status=deferred"
 unlike "$(cat "$SINKLOG")" "<down@good.test>" "... and reaches no sink"
+# started again (by hand, a supervisor, systemd): the deferred mail goes
+# at the next queue run; postqueue -f asks for it now
+ok "tlspolicyd started again" start_daemon
+postqueue -c "$CONF" -f
+like "$(delivered good down@good.test down-out)" "tls=TLSv1[._][23] " "... postqueue -f: the deferred message is delivered, verified TLS"
 
 done_testing
