@@ -20,6 +20,22 @@ typedef enum { LOGGING_JOURNAL, LOGGING_STDERR, LOGGING_SYSLOG, LOGGING_FILE } L
  * said when writing works again. */
 #define FILE_BUFFER_MAX (1 << 20)
 
+/* Once the event loop holds the log (logging_hold()), it never writes a
+ * line itself: lines join a queue of at most QUEUE_MAX bytes that one
+ * writer thread empties into the target, whatever is behind it (a pipe
+ * nobody reads, a slow disk, a busy journal).  A line that finds the
+ * queue full is dropped and counted; the count is logged once writing
+ * goes on.  issue 31, bench/logcost.sh: the loop waited on its writes
+ * with a file behind stderr (95k lookups/s and a 4.2 ms p99 at 50
+ * connections, against 222k/s to a pipe). */
+#define QUEUE_MAX (1 << 20)
+
+typedef struct {
+    GLogLevelFlags level;
+    char *message;
+    char *verdict;          /* TLSPOLICYD_VERDICT, for the journal; NULL */
+} QueuedLine;
+
 static struct {
     char ident[32];
     LoggingTarget target;
@@ -30,6 +46,15 @@ static struct {
     int file_fd;
     GString *file_buf;
     guint64 file_dropped;
+    /* the writer thread's queue */
+    GMutex lock;
+    GCond wake, drained;
+    GArray *queue;          /* QueuedLine */
+    gsize queued_bytes;
+    gboolean writing;       /* the writer has lines out of the queue */
+    guint64 dropped;        /* since the last "dropped" line */
+    guint64 dropped_total;
+    GThread *writer;
 } logging = {.file_fd = -1};
 
 static const char *level_word(GLogLevelFlags level)
@@ -53,6 +78,8 @@ static int syslog_priority(GLogLevelFlags level)
         return LOG_DEBUG;
     return LOG_INFO;
 }
+
+static void enqueue(GLogLevelFlags level, const char *message, const GLogField *fields, gsize n);
 
 static void write_stderr(GLogLevelFlags level, const char *message)
 {
@@ -97,6 +124,105 @@ static void write_file(GLogLevelFlags level, const char *message)
         file_write_out();
 }
 
+/* One line to the target, from the writer thread (or before the hold). */
+static void emit_line(GLogLevelFlags level, const char *message, const char *verdict, GString *err_batch)
+{
+    switch (logging.target) {
+    case LOGGING_FILE:
+        write_file(level, message);
+        return;
+    case LOGGING_SYSLOG:
+        syslog(syslog_priority(level), "%s%s", level_word(level), message);
+        return;
+    case LOGGING_JOURNAL: {
+        char priority[2] = {(char)('0' + syslog_priority(level)), 0};
+        GLogField f[4] = {{"MESSAGE", message, -1}, {"PRIORITY", priority, -1},
+                          {"SYSLOG_IDENTIFIER", logging.ident, -1}, {"TLSPOLICYD_VERDICT", verdict, -1}};
+        if (g_log_writer_journald(level, f, verdict ? 4 : 3, NULL) == G_LOG_WRITER_HANDLED)
+            return;
+        break;  /* a journal that failed: stderr */
+    }
+    case LOGGING_STDERR:
+        break;
+    }
+    g_string_append_printf(err_batch, "%s[%d]: %s%s\n", logging.ident, logging.pid, level_word(level), message);
+}
+
+static void write_all(int fd, const GString *text)
+{
+    for (gsize done = 0; done < text->len;) {
+        ssize_t n = write(fd, text->str + done, text->len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        done += (gsize)n;
+    }
+}
+
+static void enqueue(GLogLevelFlags level, const char *message, const GLogField *fields, gsize n)
+{
+    const char *verdict = NULL;
+    for (gsize i = 0; i < n; i++)
+        if (strcmp(fields[i].key, "TLSPOLICYD_VERDICT") == 0)
+            verdict = fields[i].value;
+    gsize bytes = strlen(message) + 64;
+    g_mutex_lock(&logging.lock);
+    if (logging.queued_bytes + bytes > QUEUE_MAX) {
+        logging.dropped++;
+        logging.dropped_total++;
+    } else {
+        QueuedLine line = {level, g_strdup(message), g_strdup(verdict)};
+        g_array_append_val(logging.queue, line);
+        logging.queued_bytes += bytes;
+    }
+    g_mutex_unlock(&logging.lock);
+}
+
+static gpointer writer_thread(gpointer data)
+{
+    (void)data;
+    GArray *batch = g_array_new(FALSE, FALSE, sizeof(QueuedLine));
+    GString *err_batch = g_string_sized_new(1 << 16);
+    g_mutex_lock(&logging.lock);
+    for (;;) {
+        while (logging.queue->len == 0 && !logging.dropped) {
+            logging.writing = FALSE;
+            g_cond_broadcast(&logging.drained);
+            g_cond_wait(&logging.wake, &logging.lock);
+        }
+        /* take the whole queue: the loop appends to an empty one meanwhile */
+        GArray *full = logging.queue;
+        logging.queue = batch;
+        batch = full;
+        logging.queued_bytes = 0;
+        logging.writing = TRUE;
+        guint64 dropped = logging.dropped;
+        logging.dropped = 0;
+        g_mutex_unlock(&logging.lock);
+
+        if (dropped) {
+            g_autofree char *said = g_strdup_printf("%" G_GUINT64_FORMAT " log lines dropped: the log was written "
+                                                    "slower than lines came (counted in "
+                                                    "tlspolicyd_log_lines_dropped_total)", dropped);
+            emit_line(G_LOG_LEVEL_WARNING, said, NULL, err_batch);
+        }
+        for (guint i = 0; i < batch->len; i++) {
+            QueuedLine *l = &g_array_index(batch, QueuedLine, i);
+            emit_line(l->level, l->message, l->verdict, err_batch);
+            g_free(l->message);
+            g_free(l->verdict);
+        }
+        g_array_set_size(batch, 0);
+        if (logging.target == LOGGING_FILE)
+            file_write_out();
+        write_all(STDERR_FILENO, err_batch);
+        g_string_truncate(err_batch, 0);
+        g_mutex_lock(&logging.lock);
+    }
+    return NULL;
+}
+
 static GLogWriterOutput writer(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data)
 {
     (void)data;
@@ -109,6 +235,10 @@ static GLogWriterOutput writer(GLogLevelFlags level, const GLogField *fields, gs
     }
     if (!message)
         return G_LOG_WRITER_HANDLED;
+    if (logging.held) {
+        enqueue(level, message, fields, n);
+        return G_LOG_WRITER_HANDLED;
+    }
     if (logging.echo && logging.target != LOGGING_STDERR)
         write_stderr(level, message);
     if (logging.target == LOGGING_FILE) {
@@ -161,17 +291,50 @@ void logging_init(const char *ident, gboolean foreground, gboolean echo)
     g_log_set_writer_func(writer, NULL, NULL);
 }
 
-void logging_hold_stderr(void)
+void logging_hold(void)
 {
-    setvbuf(stderr, NULL, _IOFBF, 1 << 16);
+    if (logging.held)
+        return;
+    fflush(stderr);
+    logging.queue = g_array_new(FALSE, FALSE, sizeof(QueuedLine));
+    logging.writer = g_thread_new("log writer", writer_thread, NULL);
     logging.held = TRUE;
 }
 
 void logging_flush(void)
 {
-    fflush(stderr);
-    if (logging.target == LOGGING_FILE)
-        file_write_out();
+    if (!logging.held) {
+        fflush(stderr);
+        if (logging.target == LOGGING_FILE)
+            file_write_out();
+        return;
+    }
+    g_mutex_lock(&logging.lock);
+    if (logging.queue->len || logging.dropped)
+        g_cond_signal(&logging.wake);
+    g_mutex_unlock(&logging.lock);
+}
+
+gboolean logging_drain(guint timeout_ms)
+{
+    if (!logging.held)
+        return TRUE;
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    g_mutex_lock(&logging.lock);
+    g_cond_signal(&logging.wake);
+    gboolean done = TRUE;
+    while ((logging.queue->len || logging.writing || logging.dropped) && done)
+        done = g_cond_wait_until(&logging.drained, &logging.lock, deadline);
+    g_mutex_unlock(&logging.lock);
+    return done;
+}
+
+guint64 logging_dropped_total(void)
+{
+    g_mutex_lock(&logging.lock);
+    guint64 n = logging.dropped_total;
+    g_mutex_unlock(&logging.lock);
+    return n;
 }
 
 static int open_log_file(const char *path, GError **error)
@@ -218,7 +381,9 @@ gboolean logging_reopen(GError **error)
 {
     if (logging.target != LOGGING_FILE)
         return TRUE;
-    file_write_out();  /* what was meant for the old file goes there */
+    logging_drain(1000);  /* what was meant for the old file goes there */
+    if (!logging.held)
+        file_write_out();
     int fd = open_log_file(logging.file_path, error);
     if (fd < 0)
         return FALSE;

@@ -31,15 +31,18 @@
  * (tlsmap -v). */
 void logging_init(const char *ident, gboolean foreground, gboolean echo);
 
-/* For an event loop (the daemon): lines for stderr are held in a buffer
- * until logging_flush(), which the loop calls after each batch of events,
- * before it waits again (a 64 KiB buffer fills and goes out sooner).
- * bench/policyd.sh and cpu.sh (every reject logged, 10% of requests;
- * 2026-11-25): a write per line cost 3.32-3.38 us of CPU per request
- * against nullpolicyd's 2.96-3.04 and 0.87-0.92x its requests/s at 10
- * and 100 connections; a write per batch 3.12-3.22 us and 0.90-0.96x,
- * as much as the 40 lines of 100 ms batching it replaced (0.92-0.96x). */
-void logging_hold_stderr(void);
+/* For an event loop (the daemon): from logging_hold() on, a message is
+ * queued (bounded: past 1 MiB a line is dropped and counted) and a writer
+ * thread writes it; logging_flush(), which the loop calls after each
+ * batch of events, wakes that thread.  No log target can stall the loop.
+ * bench/logcost.sh measures it (bench/README.md).  logging_drain() waits
+ * at most timeout_ms for the queue to be written (at exit); FALSE when
+ * the target did not take it in time. */
+void logging_hold(void);
+void logging_flush(void);
+gboolean logging_drain(guint timeout_ms);
+/* Lines dropped because the queue was full, since the start. */
+guint64 logging_dropped_total(void);
 
 /* Log to path from now on (appended; created mode 0640, owned by
  * owner:group unless owner is (uid_t)-1). */
@@ -49,7 +52,6 @@ gboolean logging_open_file(const char *path, uid_t owner, gid_t group, GError **
 gboolean logging_reopen(GError **error);
 /* Where lines go, for the startup line: "the journal", "log_file PATH"... */
 const char *logging_where(void);
-void logging_flush(void);
 void logging_set_verbose(gboolean verbose);
 gboolean logging_is_verbose(void);
 

@@ -3,6 +3,8 @@
  */
 #include "metrics.h"
 
+#include "logging.h"
+
 #include <string.h>
 
 static const double bucket_bounds[METRICS_LATENCY_BUCKETS] = {
@@ -96,6 +98,9 @@ void metrics_format(const Metrics *m, const MetricsGauges *g, GString *out)
     for (int f = FALLBACK_PENDING_TEMP; f < FALLBACK_COUNT; f++)
         g_string_append_printf(out, "tlspolicyd_route_fallbacks_total{cause=\"%s\",choice=\"%s\"} %" G_GUINT64_FORMAT "\n",
                                causes[f][0], causes[f][1], m->fallbacks[f]);
+    family(out, "tlspolicyd_log_lines_dropped_total", "counter",
+           "Log lines dropped because the log was written slower than they came (the queue holds 1 MiB).");
+    g_string_append_printf(out, "tlspolicyd_log_lines_dropped_total %" G_GUINT64_FORMAT "\n", logging_dropped_total());
     static const char *const outcomes[] = {"failed", "none", "found"};
     family(out, "tlspolicyd_dane_lookups_total", "counter",
            "Finished DANE lookups (MX, then TLSA per MX host) by outcome.");

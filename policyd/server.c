@@ -106,6 +106,8 @@ struct Server {
     gint64 expire_at;      /* when to look for expired connections next */
     gint64 postfix_check_at;  /* when to look at main.cf's signature next (ms) */
     GHashTable *local_logged; /* listed local domains said once (since the last reload) */
+    GHashTable *routes_said[2];  /* "query\treply" logged: this period's, the last one's */
+    gint64 routes_said_at;       /* when this period began (ms) */
 };
 
 /* Deadlines in milliseconds: whole seconds would cut a 1 s read_timeout
@@ -344,6 +346,34 @@ static gboolean first_time_local(Server *s, const char *key)
     return g_hash_table_add(s->local_logged, g_strdup(key));
 }
 
+/* Postfix asks the transport table at least twice per recipient (smtpd's
+ * RCPT, then the queue manager's delivery), and again at each retry: a
+ * route line is said once per query and answer in ROUTE_SAID_MS, about a
+ * queue run (queue_run_delay, 300 s by default).  Two generations of
+ * seen pairs, swapped each period (or when one holds ROUTE_SAID_MAX),
+ * bound the memory whatever the traffic.  issue 31: one line per lookup
+ * was the log (1 GB in a 20 s run) and the cost behind a file. */
+#define ROUTE_SAID_MS (300 * 1000)
+#define ROUTE_SAID_MAX 100000
+
+static gboolean first_time_route(Server *s, const char *request, const RouteDecision *d)
+{
+    if (!s->routes_said[0] || s->now - s->routes_said_at >= ROUTE_SAID_MS
+        || g_hash_table_size(s->routes_said[0]) >= ROUTE_SAID_MAX) {
+        if (s->routes_said[1])
+            g_hash_table_unref(s->routes_said[1]);
+        s->routes_said[1] = s->routes_said[0];
+        s->routes_said[0] = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        s->routes_said_at = s->now;
+    }
+    g_autofree char *pair = g_strconcat(request, "\t", d->reply, NULL);
+    if (g_hash_table_contains(s->routes_said[0], pair)
+        || (s->routes_said[1] && g_hash_table_contains(s->routes_said[1], pair)))
+        return FALSE;
+    g_hash_table_add(s->routes_said[0], g_steal_pointer(&pair));
+    return TRUE;
+}
+
 static void decide_socketmap(Server *s, StoreReader *list, gpointer data)
 {
     RouteAnswer *a = data;
@@ -436,7 +466,10 @@ static gboolean process_socketmap(Server *s, Connection *c, size_t *consumed)
         with_list(s, decide_socketmap, &a);
         const RouteDecision *d = &a.d;
         metrics_count_route(&s->count, d, g_get_monotonic_time() - began);
-        verdictlog_route(request, d, d->local_listed && first_time_local(s, d->key));
+        if (d->local_listed)
+            verdictlog_route(request, d, first_time_local(s, d->key));
+        else if (!verdictlog_route_changes_flow(d) || logging_is_verbose() || first_time_route(s, request, d))
+            verdictlog_route(request, d, FALSE);
         netstring_append(c->out, d->reply);
         offset += total;
     }
@@ -1140,7 +1173,7 @@ int server_run(Server *s)
 {
     struct epoll_event events[256];
     notify_ready();
-    logging_hold_stderr();
+    logging_hold();
     while (!s->stopping) {
         int n = epoll_wait(s->epfd, events, G_N_ELEMENTS(events), 1000);
         if (n < 0 && errno != EINTR) {
@@ -1177,6 +1210,7 @@ int server_run(Server *s)
     log_counters(s);
     save_state(s, TRUE);
     logging_flush();
+    logging_drain(STOP_WRITE_MS);  /* a log nobody reads does not keep us from exiting */
     return 0;
 }
 
@@ -1201,6 +1235,9 @@ void server_free(Server *s)
     g_free(s->explain_logged);
     if (s->local_logged)
         g_hash_table_unref(s->local_logged);
+    for (int i = 0; i < 2; i++)
+        if (s->routes_said[i])
+            g_hash_table_unref(s->routes_said[i]);
     config_free(s->config);
     if (s->epfd >= 0)
         close(s->epfd);
