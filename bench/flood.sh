@@ -27,7 +27,7 @@ cleanup() {
 trap cleanup EXIT
 
 make -C "$SRC" -s all >/dev/null
-cc -O2 -o "$W/smbench" "$SRC/bench/smbench.c"
+cc -O2 -pthread -o "$W/smbench" "$SRC/bench/smbench.c"
 git -C "$SRC" worktree add -f "$W/old" "$OLD_REV" >/dev/null 2>&1
 make -C "$W/old" -s all >/dev/null 2>&1
 cd "$W"

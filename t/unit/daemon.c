@@ -922,6 +922,138 @@ static void test_sigterm(void)
     close(fd);
 }
 
+typedef struct {
+    int fd;
+    GString *got;
+} Drain;
+
+static gpointer drain_pipe(gpointer data)
+{
+    Drain *dr = data;
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(dr->fd, buf, sizeof buf)) > 0)
+        g_string_append_len(dr->got, buf, n);
+    return NULL;
+}
+
+/* A log sink that stops reading (stderr a pipe nobody drains): answers go
+ * on at full speed, the lines that do not fit the queue are dropped and
+ * counted, and once the pipe is read again a warning says how many. */
+static void test_stuck_log_sink(void)
+{
+    g_autofree char *msock = g_build_filename(tmpdir, "stuck-http.sock", NULL);
+    g_autofree char *sock = g_build_filename(tmpdir, "stuck.sock", NULL);
+    g_autofree char *conf = g_build_filename(tmpdir, "stuck.conf", NULL);
+    g_autofree char *fifo = g_build_filename(tmpdir, "stuck.fifo", NULL);
+    g_autofree char *list = g_build_filename(tmpdir, "stuck.list", NULL);
+    client_compile_list(list, "listed.example encrypt\n");
+    g_autofree char *text = g_strdup_printf("[tlspolicyd]\nlist = %s\nlisten = unix:%s\nmetrics_listen = unix:%s\n" ISOLATED,
+                                            list, sock, msock);
+    g_assert_true(g_file_set_contents(conf, text, -1, NULL));
+    g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+    int hold = open(fifo, O_RDWR | O_CLOEXEC);  /* open, never read (until the end) */
+    g_assert_cmpint(hold, >=, 0);
+    g_autofree char *cmd = g_strdup_printf("%s --config %s >/dev/null 2>%s", g_getenv("TLSPOLICYD"), conf, fifo);
+    GPid pid = client_spawn(cmd, sock);
+
+    /* 20,000 refusals, each a log line of ~400 bytes: 8 MB for a 64 KiB pipe and a 1 MiB queue */
+    int fd = client_connect(sock);
+    gint64 began = g_get_monotonic_time();
+    for (int i = 0; i < 20000; i++) {
+        g_autofree char *req = g_strdup_printf("request=smtpd_access_policy\nprotocol_state=RCPT\nqueue_id=S%d\n"
+                                               "instance=s%d\nsender=a@listed.example\nrecipient=b@here.example\n"
+                                               "client_address=192.0.2.1\nclient_name=mx.listed.example\n\n", i, i);
+        client_send_all(fd, req, strlen(req));
+        g_autofree char *reply = client_read_replies(fd, 1);
+        g_assert_cmpstr(reply, ==, REJECT);
+    }
+    close(fd);
+    gint64 took_ms = (g_get_monotonic_time() - began) / 1000;
+    g_test_message("20000 answers in %" G_GINT64_FORMAT " ms with the log stuck", took_ms);
+    g_assert_cmpint(took_ms, <, 60000);  /* a stalled loop never finishes at all */
+    g_autofree char *metrics = http_exchange(msock, "GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n");
+    const char *dropped = strstr(metrics, "\ntlspolicyd_log_lines_dropped_total ");
+    g_assert_nonnull(dropped);
+    guint64 n = g_ascii_strtoull(dropped + strlen("\ntlspolicyd_log_lines_dropped_total "), NULL, 10);
+    g_test_message("%" G_GUINT64_FORMAT " lines dropped", n);
+    g_assert_cmpuint(n, >, 0);
+
+    /* the sink recovers: the drop is said */
+    int rd = open(fifo, O_RDONLY | O_CLOEXEC | O_NONBLOCK);  /* its own end: EOF once the writers are gone */
+    g_assert_cmpint(rd, >=, 0);
+    g_assert_cmpint(fcntl(rd, F_SETFL, 0), ==, 0);
+    Drain dr = {rd, g_string_new(NULL)};
+    GThread *reader = g_thread_new("drain", drain_pipe, &dr);
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (!strstr(dr.got->str, "log lines dropped: the log was written slower than lines came")
+           && g_get_monotonic_time() < deadline)
+        g_usleep(20000);  /* polling the drained text inside the deadline */
+    g_assert_nonnull(strstr(dr.got->str, "log lines dropped: the log was written slower than lines came"));
+    g_assert_cmpint(client_stop(pid), ==, 0);
+    close(hold);
+    g_thread_join(reader);
+    close(rd);
+    g_string_free(dr.got, TRUE);
+}
+
+/* Route lines: once per recipient and answer (Postfix asks at least twice
+ * per recipient), nothing for unlisted ones.  Each row sends its queries,
+ * then a marker query whose line proves the earlier ones are written. */
+static void test_route_lines_per_recipient(void)
+{
+    g_autofree char *list = g_build_filename(tmpdir, "routelines.list", NULL);
+    client_compile_list(list, "listed.example encrypt direction=outbound nexthop=[relay.example]\n"
+                              "trial.example encrypt direction=outbound mode=report\n"
+                              "marker.example encrypt direction=outbound nexthop=[relay.example]\n");
+    g_autofree char *map = g_build_filename(tmpdir, "routelines-map.sock", NULL);
+    g_autofree char *extra = g_strdup_printf("socketmap_listen = unix:%s\n", map);
+    OwnDaemon d = own_daemon("routelines", list, extra);
+    static const struct {
+        const char *name;
+        const char *queries[4];
+        const char *line;    /* the log line's start */
+        guint want;          /* how many such lines */
+    } rows[] = {
+        {"listed, asked three times", {"a@listed.example", "a@listed.example", "a@listed.example"},
+         "route: socketmap query=\"transport a@listed.example\" key=listed.example level=encrypt "
+         "reason=\"listed recipient\" reply=\"OK tls-encrypt:[relay.example]\"", 1},
+        {"two recipients of one listed domain", {"b@listed.example", "c@listed.example", "b@listed.example"},
+         "route: socketmap query=\"transport ", 2},
+        {"unlisted, asked three times", {"a@unlisted.example", "a@unlisted.example", "a@unlisted.example"},
+         "socketmap query=\"transport a@unlisted.example\"", 0},
+        {"report mode, asked twice", {"a@trial.example", "a@trial.example"},
+         "report: socketmap query=\"transport a@trial.example\" key=trial.example level=encrypt "
+         "reason=\"report mode\" reply=\"would have been: OK tls-encrypt:\"", 1},
+        {"TEMP (a domain that cannot be folded), asked twice", {"a@\xff.example", "a@\xff.example"},
+         "tempfail: socketmap query=\"transport a@\\xFF.example\"", 1},
+    };
+    for (guint r = 0; r < G_N_ELEMENTS(rows); r++) {
+        guint before = client_count_in_file(d.log, rows[r].line);
+        int fd = client_connect(map);
+        for (guint q = 0; q < G_N_ELEMENTS(rows[r].queries) && rows[r].queries[q]; q++) {
+            g_autofree char *key = g_strconcat("transport ", rows[r].queries[q], NULL);
+            g_autofree char *ns = g_strdup_printf("%zu:%s,", strlen(key), key);
+            client_send_all(fd, ns, strlen(ns));
+            g_free(read_netstrings(fd, 1));
+        }
+        g_autofree char *marker = g_strdup_printf("transport m%u@marker.example", r);
+        g_autofree char *ns = g_strdup_printf("%zu:%s,", strlen(marker), marker);
+        client_send_all(fd, ns, strlen(ns));
+        g_free(read_netstrings(fd, 1));
+        close(fd);
+        g_autofree char *seen = g_strdup_printf("query=\"%s\"", marker);
+        g_assert_true(client_wait_for_log(d.log, seen, 1, 5000));
+        guint got = client_count_in_file(d.log, rows[r].line) - before;
+        if (rows[r].want == 2)  /* b@ and c@: count the two queries' own lines */
+            got = client_count_in_file(d.log, "query=\"transport b@listed.example\"")
+                  + client_count_in_file(d.log, "query=\"transport c@listed.example\"");
+        if (got != rows[r].want)
+            g_error("row %s: %u lines \"%s\", want %u", rows[r].name, got, rows[r].line, rows[r].want);
+    }
+    own_daemon_stop(&d);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -953,6 +1085,8 @@ int main(int argc, char **argv)
     g_test_add_func("/daemon/command_line", test_command_line);
     g_test_add_func("/daemon/second_instance", test_second_instance);
     g_test_add_func("/daemon/socketmap", test_socketmap);
+    g_test_add_func("/daemon/route_lines_per_recipient", test_route_lines_per_recipient);
+    g_test_add_func("/daemon/stuck_log_sink", test_stuck_log_sink);
     g_test_add_func("/daemon/systemd_protocol", test_systemd_protocol);
     g_test_add_func("/daemon/backpressure", test_backpressure);
     g_test_add_func("/daemon/big_request", test_big_request);
