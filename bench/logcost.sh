@@ -3,11 +3,12 @@
 # this tree against OLD_REV (built in a git worktree: a line per lookup,
 # written by the event loop), the same machine, the same run.
 #
-#   bench/logcost.sh             OLD_REV=678e394 N=200000 ROUNDS=3
+#   bench/logcost.sh             OLD_REV=678e394 N=200000 ROUNDS=3 REPEAT=1
 #
-# Every lookup is a distinct listed recipient (1,000 listed domains with a
-# relay, so no DNS), so every answer is a line to log: the worst case for
-# the log, not the common one (repeated recipients are said once).  The
+# Lookups are of listed recipients (1,000 listed domains with a relay, so
+# no DNS), each asked REPEAT times in a row: REPEAT=1, every answer a line
+# to log (the worst case for the log); REPEAT=2, as Postfix asks (smtpd's
+# RCPT, then the queue manager), where the daemon says each once.  The
 # daemon runs on CPU 1, bench/smbench.c on CPU 0, at 10 and 50
 # connections; each run starts a fresh daemon with its log going to
 #   null      stderr to /dev/null (the reference: nothing written)
@@ -18,7 +19,7 @@
 # Prints rps and p99 per run, then each sink's median ratio to null.
 set -eu
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-OLD_REV=${OLD_REV:-678e394} N=${N:-200000} ROUNDS=${ROUNDS:-3}
+OLD_REV=${OLD_REV:-678e394} N=${N:-200000} ROUNDS=${ROUNDS:-3} REPEAT=${REPEAT:-1}
 W=$(mktemp -d /tmp/tlspolicyd-logcost.XXXXXX)
 DAEMON=
 cleanup() {
@@ -37,7 +38,7 @@ NEW=$SRC/build/tlspolicyd OLD=$W/old/build/tlspolicyd
 
 for d in $(seq 1000); do echo "d$d.example encrypt direction=outbound nexthop=[relay.example]"; done > "$W/tls.list"
 "$SRC/build/tlsmap" "$W/tls.list" 2>/dev/null
-awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "u%d@d%d.example\n", i, i % 1000 + 1 }' > "$W/keys"
+awk -v n="$N" -v r="$REPEAT" 'BEGIN { for (i = 0; i < n; i++) printf "u%d@d%d.example\n", int(i / r), int(i / r) % 1000 + 1 }' > "$W/keys"
 
 run() {  # binary sink connections -> "rps p99"
     local bin=$1 sink=$2 c=$3 conf=$W/run.conf
@@ -59,7 +60,7 @@ run() {  # binary sink connections -> "rps p99"
     DAEMON=
 }
 
-sinks="null file pipe log_file"
+sinks=${SINKS:-null file pipe log_file}
 [ -S /run/systemd/journal/socket ] && command -v systemd-cat >/dev/null && sinks="$sinks journal"
 for c in 10 50; do
     for r in $(seq "$ROUNDS"); do
