@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "key.h"
 
 G_DEFINE_QUARK(tlspolicyd-postfix-site-error-quark, postfix_site_error)
@@ -130,9 +131,10 @@ char *postfix_site_postconf(const char *directory, const char *const *args, GErr
     }
     if (!g_spawn_check_wait_status(status, NULL)) {
         g_strchomp(err_text);
+        char shown[1024];  /* postconf may quote main.cf: never raw bytes into a log */
         g_set_error(error, POSTFIX_SITE_ERROR, POSTFIX_SITE_ERROR_POSTCONF, "postconf%s%s failed: %s",
                     directory && *directory ? " -c " : "", directory && *directory ? directory : "",
-                    *err_text ? err_text : "(no message)");
+                    *err_text ? text_escape(err_text, shown, sizeof shown) : "(no message)");
         g_free(out_text);
         return NULL;
     }

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "account.h"
+#include "escape.h"
 #include "tlsrules.h"
 
 #include <stddef.h>
@@ -514,9 +515,10 @@ gboolean config_read_postfix(Config *c, char **note, GError **error)
     if (config_from_file(c, "relayhost"))
         return TRUE;
     if (*relayhost && !entry_nexthop_valid(relayhost)) {
+        char shown[512];
         g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_VALUE,
                     "%s/main.cf: relayhost %s is not one next-hop destination tlspolicyd can route listed mail to; "
-                    "set relayhost in tlspolicyd.conf", c->postfix->directory, relayhost);
+                    "set relayhost in tlspolicyd.conf", c->postfix->directory, text_escape(relayhost, shown, sizeof shown));
         return FALSE;
     }
     g_free(c->relayhost);
@@ -532,21 +534,23 @@ char *config_describe_postfix(const Config *c)
     GString *out = g_string_new(NULL);
     g_string_printf(out, "Postfix %s in %s: relayhost ", postfix_site_param(site, "mail_version"), site->directory);
     const char *theirs = postfix_site_relayhost(site);
+    char shown[512];
     if (!config_from_file(c, "relayhost"))
-        g_string_append_printf(out, "%s (%s)", *theirs ? theirs : "none",
+        g_string_append_printf(out, "%s (%s)", *theirs ? text_escape(theirs, shown, sizeof shown) : "none",
                                *postfix_site_param(site, "relayhost") ? "main.cf relayhost"
                                : *theirs                                ? "main.cf default_transport"
                                                                         : "main.cf");
     else if (strcmp(theirs, c->relayhost) != 0)
         g_string_append_printf(out, "%s (tlspolicyd.conf, not main.cf's %s)", *c->relayhost ? c->relayhost : "none",
-                               *theirs ? theirs : "none");
+                               *theirs ? text_escape(theirs, shown, sizeof shown) : "none");
     else
         g_string_append_printf(out, "%s (tlspolicyd.conf, as main.cf)", *c->relayhost ? c->relayhost : "none");
     g_string_append_printf(out, ", %u local and virtual domains never routed out",
                            g_hash_table_size(site->local_domains));
+    /* main.cf and its files' text: escaped for the log */
     for (guint i = 0; i < site->unfollowed->len; i++)
         g_string_append_printf(out, "%s%s", i ? ", " : "; not followed (tlspolicyd cannot list them): ",
-                               (char *)site->unfollowed->pdata[i]);
+                               text_escape(site->unfollowed->pdata[i], shown, sizeof shown));
     return g_string_free(out, FALSE);
 }
 
