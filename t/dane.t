@@ -260,6 +260,7 @@ ok "dane-bogus (DNS validation failure): deferred" \
 like "$(grep "to=<bob@dane-bogus.$Z>" "$MAILLOG" | grep status=)" "TLS policy lookup failed|Temporary lookup failure|address resolver failure|transport" "... because tlspolicyd answered TEMP"
 ok "sts-testing (testing policy, wrong-name certificate): delivered, not enforced" \
     wait_for 40 log_has "to=<bob@sts-testing.$Z>.*status=sent"
+wait_for 10 grep -qE -- "report: socketmap query=.*sources=.*MTA-STS testing: enforced it would route secure" "$DLOG"  # the writer thread writes it within ms
 like "$(grep "bob@sts-testing.$Z" "$DLOG" | grep -v explain | head -1)" "report: socketmap query=.*sources=.*MTA-STS testing: enforced it would route secure" "... and the would-be route logged"
 ok "plain (unlisted, nothing published): delivered by Postfix's default" wait_for 40 log_has "to=<bob@plain.$Z>.*status=sent"
 ok "dane-none with TLS-Required: no: deferred, TLS required" \
@@ -267,6 +268,7 @@ ok "dane-none with TLS-Required: no: deferred, TLS required" \
 ok "sts-wrong with TLS-Required: no: deferred, certificate not verified" \
     wait_for 40 log_has "to=<carla@sts-wrong.$Z>.*status=deferred (Server certificate not verified"
 is "$(grep -c -E "to=<(bob|carla)@(dane-none|dane-bogus|sts-wrong|deep)" "$SINKLOG")" 0 "no sink got a message it must not get"
+wait_for 10 grep -qE -- "reason=\"DANE: TLSA records published\"" "$DLOG"  # the writer thread writes it within ms
 like "$(grep "route: .*bob@dane-ok.$Z" "$DLOG" | head -1)" "reason=\"DANE: TLSA records published\"" "the route is logged with its reason"
 
 # --- counted ------------------------------------------------------------------------------

@@ -236,6 +236,7 @@ like "$out" "<[-~] *250 .*queued as" "inbound TLS 1.3 from a listed domain: acce
 like "$(delivered plain rcpt@local.test in-tls13)" "from=<a@bank.test>" "... and delivered"
 SUBJECT=in-tls11; out=$(send 2525 a@bank.test rcpt@local.test --tls --tls-protocol tlsv1_1 --tls-cipher 'DEFAULT:@SECLEVEL=0')
 like "$out" "<[*~]\* *550 5\.7\.1" "inbound TLS 1.1 from a listed domain: 550"
+wait_for 10 grep -qE -- "reject: .*reason=\"listed sender: TLS version below the floor \(TLSv1.1 below TLSv1.2\)\"" "$DLOG"  # the writer thread writes it within ms
 like "$(grep 'sender=<a@bank.test>' "$DLOG" | grep 'TLSv1.1 below TLSv1.2' | head -1)" "reject: .*reason=\"listed sender: TLS version below the floor \(TLSv1.1 below TLSv1.2\)\"" "... logged with the reason"
 SUBJECT=in-unlisted; out=$(send 2525 a@unlisted.test rcpt@local.test)
 like "$out" "<[-~] *250 .*queued as" "inbound plaintext from an unlisted domain: accepted"
@@ -250,6 +251,7 @@ SUBJECT=in-addr-other; out=$(send 2525 other@addr.test rcpt@local.test)
 like "$out" "<[-~] *250 .*queued as" "inbound plaintext from another address of that domain: accepted"
 SUBJECT=in-report; out=$(send 2525 a@watch.test rcpt@local.test)
 like "$out" "<[-~] *250 .*queued as" "report mode: accepted"
+wait_for 10 grep -qE -- "report: .*would have been: reject" "$DLOG"  # the writer thread writes it within ms
 like "$(grep 'sender=<a@watch.test>' "$DLOG")" "report: .*would have been: reject" "report mode: the would-be reject is logged"
 SUBJECT=in-tcp; out=$(send 2588 a@bank.test rcpt@local.test)
 like "$out" "<[*~]\* *550 5\.7\.1" "policy over TCP: 550 as well"
@@ -266,6 +268,7 @@ SUBJECT=in-scert; out=$(send 2525 a@sbank.test rcpt@local.test $TLSC --tls-cert 
 like "$out" "<[-~] *250 .*queued as" "secure-listed sender whose certificate names its domain: accepted"
 SUBJECT=in-sother; out=$(send 2525 a@sbank.test rcpt@local.test $TLSC --tls-cert oclient.crt --tls-key oclient.key)
 like "$out" "<[*~]\* *550 5\.7\.1 .*needs a client certificate that names sbank.test" "secure-listed sender whose certificate names another domain: 550"
+wait_for 10 grep -qE -- "reject: queue_id=NOQUEUE instance=[0-9a-f.]+ .*reason=\"listed sender: client certificate for another name \(client certificate mx.other.test does not name sbank.test\)\"" "$DLOG"  # the writer thread writes it within ms
 like "$(grep 'sender=<a@sbank.test>' "$DLOG" | tail -1)" "reject: queue_id=NOQUEUE instance=[0-9a-f.]+ .*reason=\"listed sender: client certificate for another name \(client certificate mx.other.test does not name sbank.test\)\"" "... logged with the instance and the reason"
 
 # --- inbound: the handshake's size (client certificates asked for) -----------------------
@@ -304,6 +307,7 @@ write_daemon_conf "global_floor = report"
 reload_daemon
 SUBJECT=floor-report; out=$(send 2525 a@unlisted.test rcpt@local.test $TLS11)
 like "$out" "<[-~] *250 .*queued as" "global floor, report: TLS 1.1 from an unlisted sender accepted"
+wait_for 10 grep -qE -- "report: .*reason=\"global floor: TLS version below the floor \(TLSv1.1 below TLSv1.2\)\" action=\"would have been: reject\"" "$DLOG"  # the writer thread writes it within ms
 like "$(grep 'sender=<a@unlisted.test>' "$DLOG" | tail -1)" "report: .*reason=\"global floor: TLS version below the floor \(TLSv1.1 below TLSv1.2\)\" action=\"would have been: reject\"" "... and the would-be reject logged"
 write_daemon_conf "global_floor = enforce"
 reload_daemon
@@ -426,7 +430,9 @@ reloads_since() { [ "$(grep -c "configuration reloaded" "$DLOG")" -gt "$1" ]; }
 before=$(grep -c "configuration reloaded" "$DLOG")
 postconf -c "$CONF" -e "relayhost = [relay.test]:2526"
 ok "main.cf changed, no SIGHUP: the daemon reloads by itself" wait_for 15 reloads_since "$before"
+wait_for 10 grep -qE -- "the Postfix configuration in $CONF changed: reloading" "$DLOG"  # the writer thread writes it within ms
 like "$(grep "changed: reloading" "$DLOG" | tail -1)" "the Postfix configuration in $CONF changed: reloading" "... and says why"
+wait_for 10 grep -qE -- "Postfix $PF_VERSION in $CONF: relayhost \[relay.test\]:2526 \(main.cf relayhost\)" "$DLOG"  # the writer thread writes it within ms
 like "$(grep "relayhost" "$DLOG" | tail -1)" "Postfix $PF_VERSION in $CONF: relayhost \[relay.test\]:2526 \(main.cf relayhost\)" "... and where its relay came from"
 is "$(map_q x@enc.test)" "tls-encrypt:[relay.test]:2526" "... listed mail now goes through the relay at its level"
 before=$(grep -c "configuration reloaded" "$DLOG")
@@ -444,6 +450,7 @@ ok "listed local domain: all three paths delivered by virtual(8)" wait_for 30 ow
 is "$(find "$PF/vmail/ownsite/postmaster/new" -type f 2>/dev/null | wc -l)" 3 "... three messages in the maildir"
 unlike "$(grep 'ownsite' "$MAILLOG")" "relay=(tls-|smtp)|status=(deferred|bounced)" "... none routed out, deferred or bounced"
 unlike "$(cat "$SINKLOG")" "ownsite" "... and nothing in any sink"
+wait_for 10 grep -q 'key=ownsite.test .*reason="local domain' "$DLOG"
 is "$(grep -c 'key=ownsite.test .*reason="local domain: Postfix delivers it, the list entry is not applied"' "$DLOG")" 1 "... the listed key said once, not per message"
 out=$("$TLSPOLICYD" --check-postfix --config "$TMP/tlspolicyd.conf" 2>&1)
 like "$out" "problem: the list: ownsite.test is a local or virtual domain of this Postfix" "--check-postfix names it"
@@ -454,6 +461,7 @@ sed -i "s|^list = .*|list = $TMP/tls.lst|" "$TMP/tlspolicyd.conf"
 before=$(grep -c "reload refused" "$DLOG")
 kill -HUP "$DAEMON"
 ok "SIGHUP with list = a file that does not exist: refused" wait_for 10 count_above "reload refused" "$DLOG" "$before"
+wait_for 10 grep -qE -- "reload refused: list = $TMP/tls.lst: .*keeping the running configuration and list $LIST" "$DLOG"  # the writer thread writes it within ms
 like "$(grep "reload refused" "$DLOG" | tail -1)" "reload refused: list = $TMP/tls.lst: .*keeping the running configuration and list $LIST" "... logged with both names"
 is "$(map_q bob@good.test)" "tls-verify:" "... and the old list still answers"
 write_daemon_conf
@@ -569,6 +577,7 @@ write_daemon_conf "outbound_routing = filter"
 reload_daemon && reload_postfix
 SUBJECT=filter-good; out=$(send 2589 alice@local.test bob@good.test)
 like "$(delivered good bob@good.test filter-good)" "tls=TLSv1[._][23] " "FILTER: listed recipient over verified TLS"
+wait_for 10 grep -qE -- "filter: .*action=\"FILTER tls-verify:\"" "$DLOG"  # the writer thread writes it within ms
 like "$(grep 'recipient=<bob@good.test>' "$DLOG")" "filter: .*action=\"FILTER tls-verify:\"" "... and tlspolicyd logged the FILTER"
 # One message, a listed and an unlisted recipient: the second gets 452 and is
 # sent again in its own transaction, as an MTA does; each is delivered right.
