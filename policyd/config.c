@@ -99,6 +99,7 @@ static const Option options[] = {
     {"postfix_config_directory", T_STRING, O(postfix_config_directory)},
     {"user", T_STRING, O(user)},
     {"log_file", T_STRING, O(log_file)},
+    {"maillog", T_STRING, O(maillog)},
     {"max_line", T_SIZE, O(limits.max_line), NULL, 256, 1 << 20},
     {"max_request", T_SIZE, O(limits.max_request), NULL, 1024, 16 << 20},
     {"max_attributes", T_UINT, O(limits.max_attributes), NULL, 10, 100000},
@@ -159,6 +160,7 @@ Config *config_new_defaults(void)
     c->postfix_config_directory = g_strdup("/etc/postfix");
     c->user = g_strdup(ACCOUNT_DEFAULT);
     c->log_file = g_strdup("");
+    c->maillog = g_strdup("");
     c->from_file = g_hash_table_new(g_str_hash, g_str_equal);
     c->limits = (RequestLimits){.max_line = 4096, .max_request = 65536, .max_attributes = 100};
     c->read_timeout = 10;

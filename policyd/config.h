@@ -84,6 +84,7 @@ typedef struct {
 
     char *user;                 /* the account to serve as when started as root ("root": stay) */
     char *log_file;             /* "" = the journal, stderr or syslog (logging.h) */
+    char *maillog;              /* Postfix's delivery log to follow (outbound.h), "" = none */
 
     RequestLimits limits;
     guint read_timeout;         /* seconds to finish a started request */

@@ -4,7 +4,7 @@
  *
  *   tlspolicyd [--config FILE] [--list FILE] [--listen ADDR]... [--check-config] [-v]
  *   tlspolicyd --check-postfix [--postfix-config DIR] [--config FILE]
- *   tlspolicyd --report | --suggest [--min N] [--level LEVEL] [--config FILE]
+ *   tlspolicyd --report | --suggest [--min N] [--level LEVEL] [--direction DIR] [--config FILE]
  *   tlspolicyd --explain ADDRESS [--config FILE]
  *
  * The command line overrides the configuration file, so a list can be
@@ -28,7 +28,7 @@ static struct {
     char *config_path;
     char *list;
     char **listen;
-    char *postfix_config, *level, *explain, *user;
+    char *postfix_config, *level, *direction, *explain, *user;
     gint min;
     gboolean check_config, check_postfix, report, suggest, verbose;
 } opt = {.min = 100};
@@ -44,6 +44,8 @@ static const GOptionEntry options[] = {
     {"suggest", 0, 0, G_OPTION_ARG_NONE, &opt.suggest, "Print unlisted domains that always met a level, as list lines", NULL},
     {"min", 0, 0, G_OPTION_ARG_INT, &opt.min, "With --suggest: at least N transactions (default 100)", "N"},
     {"level", 0, 0, G_OPTION_ARG_STRING, &opt.level, "With --suggest: encrypt (default), verify or secure", "LEVEL"},
+    {"direction", 0, 0, G_OPTION_ARG_STRING, &opt.direction,
+     "With --suggest: inbound (default: sending domains) or outbound (recipient domains, from maillog)", "DIR"},
     {"postfix-config", 0, 0, G_OPTION_ARG_FILENAME, &opt.postfix_config, "Postfix's configuration directory (postfix_config_directory)", "DIR"},
     {"explain", 0, 0, G_OPTION_ARG_STRING, &opt.explain,
      "Ask the running daemon how it routes ADDRESS: the list, DANE, MTA-STS and the effective route", "ADDRESS"},
@@ -193,8 +195,9 @@ int main(int argc, char **argv)
     }
     if (opt.report || opt.suggest) {
         g_autofree char *path = opt.report ? g_strdup("/report")
-                                           : g_strdup_printf("/suggest?min=%d&level=%s", MAX(opt.min, 1),
-                                                             opt.level ? opt.level : "encrypt");
+                                           : g_strdup_printf("/suggest?min=%d&level=%s&direction=%s", MAX(opt.min, 1),
+                                                             opt.level ? opt.level : "encrypt",
+                                                             opt.direction ? opt.direction : "inbound");
         g_autoptr(GString) body = g_string_new(NULL);
         int rc = ask_daemon(config, path, body);
         fputs(body->str, stdout);

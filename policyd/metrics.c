@@ -62,6 +62,35 @@ static void family(GString *out, const char *name, const char *type, const char 
     g_string_append_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* The delivery log reader (maillog): only when it is on. */
+static void format_maillog(GString *out, const MetricsGauges *g)
+{
+    const OutboundCounts *c = &g->outbound;
+    family(out, "tlspolicyd_maillog_lines_total", "counter", "Lines read from Postfix's delivery log (maillog).");
+    g_string_append_printf(out, "tlspolicyd_maillog_lines_total %" G_GUINT64_FORMAT "\n", c->lines);
+    family(out, "tlspolicyd_maillog_lines_unparsed_total", "counter",
+           "Lines of Postfix's smtp client that are no TLS or delivery line tlspolicyd knows.");
+    g_string_append_printf(out, "tlspolicyd_maillog_lines_unparsed_total %" G_GUINT64_FORMAT "\n", c->unparsed);
+    family(out, "tlspolicyd_maillog_lines_too_long_total", "counter", "Lines longer than 8 KiB, skipped.");
+    g_string_append_printf(out, "tlspolicyd_maillog_lines_too_long_total %" G_GUINT64_FORMAT "\n", c->long_lines);
+    family(out, "tlspolicyd_maillog_behind_bytes", "gauge", "Bytes of the delivery log not read yet.");
+    g_string_append_printf(out, "tlspolicyd_maillog_behind_bytes %" G_GUINT64_FORMAT "\n", c->behind_bytes);
+    family(out, "tlspolicyd_maillog_lag_seconds", "gauge",
+           "Now minus the newest smtp client line's own timestamp (idle Postfix: grows; -1: none read yet).");
+    g_string_append_printf(out, "tlspolicyd_maillog_lag_seconds %.0f\n",
+                           c->last_line_time ? g->now - (double)c->last_line_time : -1.0);
+    family(out, "tlspolicyd_outbound_deliveries_total", "counter",
+           "Delivery lines counted in the outbound ledger (content filter hops left out).");
+    g_string_append_printf(out, "tlspolicyd_outbound_deliveries_total %" G_GUINT64_FORMAT "\n", c->deliveries);
+    family(out, "tlspolicyd_outbound_hops_total", "counter", "Delivery lines to a content filter on loopback, not counted.");
+    g_string_append_printf(out, "tlspolicyd_outbound_hops_total %" G_GUINT64_FORMAT "\n", c->hops);
+    family(out, "tlspolicyd_outbound_sessions_total", "counter",
+           "Deliveries with a session, by RFC 8460 result type (none: TLS met what the transport asked).");
+    for (int r = 0; r < RESULT_COUNT; r++)
+        g_string_append_printf(out, "tlspolicyd_outbound_sessions_total{result=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                               delivery_result_name((TlsResult)r), c->results[r]);
+}
+
 void metrics_format(const Metrics *m, const MetricsGauges *g, GString *out)
 {
     static const char *const verdicts[METRICS_VERDICTS] = {"dunno", "filter", "reject", "split", "tempfail", "report"};
@@ -180,4 +209,6 @@ void metrics_format(const Metrics *m, const MetricsGauges *g, GString *out)
     g_string_append_printf(out, "tlspolicyd_list_errors_total %" G_GUINT64_FORMAT "\n", m->list_errors);
     family(out, "tlspolicyd_start_time_seconds", "gauge", "When the daemon started (Unix time).");
     g_string_append_printf(out, "tlspolicyd_start_time_seconds %.3f\n", g->start_time);
+    if (g->maillog)
+        format_maillog(out, g);
 }

@@ -8,6 +8,7 @@
 #define TLSPOLICYD_METRICS_H
 
 #include "decide.h"
+#include "outbound.h"
 
 typedef enum { SESSION_TLS13, SESSION_TLS12, SESSION_TLS11, SESSION_TLS10, SESSION_OTHER, SESSION_NONE,
                SESSION_COUNT } SessionProtocol;
@@ -36,6 +37,9 @@ typedef struct {
     gboolean list_usable;
     double start_time;
     DestinationCounts destinations;  /* DANE/MTA-STS lookups */
+    gboolean maillog;                /* Postfix's delivery log is followed */
+    OutboundCounts outbound;
+    double now;                      /* Unix time of the scrape */
 } MetricsGauges;
 
 void metrics_count_decision(Metrics *m, const Decision *d, gint64 elapsed_us);

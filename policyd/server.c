@@ -27,6 +27,7 @@
 #include "metrics.h"
 #include "netstring.h"
 #include "notify.h"
+#include "outbound.h"
 #include "statefile.h"
 #include "verdictlog.h"
 
@@ -112,6 +113,8 @@ struct Server {
     gint64 postfix_check_at;  /* when to look at main.cf's signature next (ms) */
     GHashTable *local_logged; /* listed local domains said once (since the last reload) */
     RouteSaid *routes_said;   /* route lines said lately (first_time_route) */
+    Outbound *outbound;       /* Postfix's delivery log followed, NULL: maillog off */
+    gint64 maillog_at;        /* when to read it next (ms) */
 };
 
 /* Deadlines in milliseconds: whole seconds would cut a 1 s read_timeout
@@ -536,21 +539,34 @@ static List *list_keys(Server *s)
 /* GET /entries, /report, /suggest?min=N&level=L */
 static void ledger_page(Server *s, const HttpRequest *req, GString *body, int *status)
 {
+    OutLedger *out = s->outbound ? outbound_ledger(s->outbound) : NULL;
     if (strcmp(req->path, "/entries") == 0) {
         ledger_format_json(s->ledger, body);
+        if (out) {  /* the inbound object gains "outbound" as its last member */
+            g_string_truncate(body, body->len - 2);
+            g_string_append(body, ",\"outbound\":");
+            outledger_format_json(out, body);
+            g_string_append(body, "}\n");
+        }
         return;
     }
     if (strcmp(req->path, "/report") == 0) {
         g_autoptr(List) list = list_keys(s);
         g_autoptr(GPtrArray) keys = g_ptr_array_new();
-        for (guint i = 0; list && i < list->records->len; i++)
-            g_ptr_array_add(keys, (char *)g_array_index(list->records, ListRecord, i).key);
+        for (guint i = 0; list && i < list->records->len; i++) {
+            const char *key = g_array_index(list->records, ListRecord, i).key;
+            if (!out || !outledger_has_key(out, key))  /* seen outbound is seen */
+                g_ptr_array_add(keys, (char *)key);
+        }
         ledger_format_report(s->ledger, list ? keys : NULL, body);
+        if (out)
+            outledger_format_report(out, body);
         return;
     }
-    char min[16] = "100", level[16] = "encrypt";
+    char min[16] = "100", level[16] = "encrypt", direction[16] = "inbound";
     http_query_value(req->query, "min", min, sizeof min);
     http_query_value(req->query, "level", level, sizeof level);
+    http_query_value(req->query, "direction", direction, sizeof direction);
     TlsLevel l;
     guint64 sessions;
     if (!g_ascii_string_to_unsigned(min, 10, 1, 1000000000, &sessions, NULL)) {
@@ -563,7 +579,17 @@ static void ledger_page(Server *s, const HttpRequest *req, GString *body, int *s
         g_string_append(body, "level must be encrypt, verify or secure\n");
         return;
     }
-    ledger_format_suggest(s->ledger, (guint)sessions, l, body);
+    if (strcmp(direction, "outbound") == 0 && !out) {
+        *status = 404;
+        g_string_append(body, "no outbound evidence: maillog is not set (tlspolicyd.conf(5))\n");
+    } else if (strcmp(direction, "outbound") == 0) {
+        outledger_format_suggest(out, (guint)sessions, l, body);
+    } else if (strcmp(direction, "inbound") == 0) {
+        ledger_format_suggest(s->ledger, (guint)sessions, l, body);
+    } else {
+        *status = 400;
+        g_string_append(body, "direction must be inbound or outbound\n");
+    }
 }
 
 /* The ledger and the MTA-STS policies go to their state files a minute
@@ -575,7 +601,8 @@ static void save_state(Server *s, gboolean at_exit)
         g_warning("state not saved: %s (tried again in a minute)", failed);
         s->state_retry = TRUE;
     }
-    gboolean ledger = *s->config->state_file && (ledger_changed(s->ledger) || s->state_retry);
+    gboolean ledger = *s->config->state_file && (ledger_changed(s->ledger) || s->state_retry
+                                                 || (s->outbound && outbound_changed(s->outbound)));
     gboolean policies =
         *s->config->mta_sts_state_file && (destinations_changed(s->destinations) || s->state_retry);
     if (!ledger && !policies)
@@ -585,6 +612,8 @@ static void save_state(Server *s, gboolean at_exit)
     s->state_saved_at = now_ms(s);
     s->state_retry = FALSE;
     g_autoptr(GKeyFile) ledger_kf = ledger ? ledger_to_keyfile(s->ledger) : NULL;
+    if (ledger_kf && s->outbound)  /* with its position in the log: each line counted once */
+        outbound_save(s->outbound, ledger_kf);
     g_autoptr(GKeyFile) policies_kf = policies ? destinations_to_keyfile(s->destinations) : NULL;
     if (!at_exit) {
         statewriter_submit(s->state_writer, s->config->state_file, ledger_kf, s->config->mta_sts_state_file,
@@ -900,6 +929,9 @@ static MetricsGauges gauges(Server *s)
         .list_usable = s->list_error == NULL && store_reader_inode(s->list) != 0,
         .start_time = (double)s->started / 1e6,
         .destinations = destinations_counts(s->destinations),
+        .maillog = s->outbound != NULL,
+        .outbound = s->outbound ? outbound_counts(s->outbound) : (OutboundCounts){0},
+        .now = (double)g_get_real_time() / 1e6,
     };
 }
 
@@ -948,6 +980,7 @@ static void warn_restart_keys(const Config *old, const Config *fresh)
         {"mta_sts_state_file", g_strcmp0(old->mta_sts_state_file, fresh->mta_sts_state_file) != 0},
         {"user", g_strcmp0(old->user, fresh->user) != 0},
         {"log_file", g_strcmp0(old->log_file, fresh->log_file) != 0},
+        {"maillog", g_strcmp0(old->maillog, fresh->maillog) != 0},
     };
     g_autoptr(GString) changed = g_string_new(NULL);
     for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
@@ -1055,6 +1088,37 @@ static void handle_signals(Server *s, Watch *w, guint32 events)
 
 /* The DNS/MTA-STS side, from the configuration; a trust anchor that
  * cannot be read is an error at start, never a quiet "nothing is secure". */
+/* The outbound ledger and where it stopped in the log, from the state
+ * file the inbound ledger was read from (missing: from the start). */
+static void load_outbound(Server *s)
+{
+    GError *error = NULL;
+    g_autoptr(GKeyFile) kf = statefile_read(s->config->state_file, &error);
+    if (kf)
+        outbound_load(s->outbound, kf);
+    else if (!g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        g_warning("outbound ledger starts empty, the log is read from its start: %s", error->message);
+    g_clear_error(&error);
+}
+
+/* Postfix's delivery log, read twice a second, a bounded part at a time
+ * (more waiting: again after the next batch of events). */
+#define MAILLOG_READ_EVERY_MS 500
+static void read_maillog(Server *s, StoreReader *list, gpointer data)
+{
+    gboolean *more = data;
+    *more = list && outbound_poll(s->outbound, list, s->config, g_get_real_time() / G_USEC_PER_SEC);
+}
+
+static void follow_maillog(Server *s)
+{
+    if (!s->outbound || now_ms(s) < s->maillog_at)
+        return;
+    gboolean more = FALSE;
+    with_list(s, read_maillog, &more);
+    s->maillog_at = more ? 0 : now_ms(s) + MAILLOG_READ_EVERY_MS;
+}
+
 static Destinations *destinations_open(const Config *c, GError **error)
 {
     if (access(c->dns_trust_anchor, R_OK) != 0) {
@@ -1124,6 +1188,9 @@ Server *server_new(Config *config, ConfigReloader reload, gpointer reload_data, 
         g_warning("compliance ledger starts empty: %s", ledger_error->message);
         g_error_free(ledger_error);
     }
+    s->outbound = outbound_new(config);
+    if (s->outbound && *config->state_file)
+        load_outbound(s);
     s->state_saved_at = g_get_monotonic_time() / 1000;
     clock_tick(s);
     g_autofree char *path = g_strconcat(config->list, ".lmdb", NULL);
@@ -1184,7 +1251,8 @@ int server_run(Server *s)
     notify_ready();
     logging_hold();
     while (!s->stopping) {
-        int n = epoll_wait(s->epfd, events, G_N_ELEMENTS(events), 1000);
+        int timeout = !s->outbound ? 1000 : s->maillog_at == 0 ? 0 : MAILLOG_READ_EVERY_MS;  /* 0: more log waiting */
+        int n = epoll_wait(s->epfd, events, G_N_ELEMENTS(events), timeout);
         if (n < 0 && errno != EINTR) {
             g_critical("epoll_wait: %s", g_strerror(errno));
             return 1;
@@ -1200,6 +1268,7 @@ int server_run(Server *s)
             w->handler(s, w, events[i].events);
         }
         expire_connections(s);
+        follow_maillog(s);
         watch_postfix(s);
         update_status(s);
         save_state(s, FALSE);
@@ -1240,6 +1309,7 @@ void server_free(Server *s)
             close(s->state_locks[i]);
     }
     ledger_free(s->ledger);
+    outbound_free(s->outbound);
     g_free(s->list_error);
     g_free(s->explain_logged);
     if (s->local_logged)

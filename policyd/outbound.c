@@ -1,0 +1,248 @@
+/*
+ * outbound.c - Postfix's delivery log into the outbound ledger; see
+ * outbound.h.
+ */
+#include "outbound.h"
+
+#include <string.h>
+
+#include "escape.h"
+#include "logfollow.h"
+#include "logging.h"
+#include "lookup.h"
+#include "maillog.h"
+
+/* Sessions tracked at once: Postfix's default_process_limit is 100. */
+#define OUTBOUND_MAX_SESSIONS 4096
+
+struct Outbound {
+    LogFollow *follow;
+    DeliveryTracker *tracker;
+    OutLedger *ledger;
+    OutboundCounts counts;
+    guint smtp_port;
+    gboolean changed;
+    /* for the line callback */
+    StoreReader *list;
+    const Config *config;
+    gint64 now;
+};
+
+static guint smtp_port(const Config *config)
+{
+    const char *port = config->postfix ? postfix_site_param(config->postfix, "smtp_tcp_port") : "";
+    guint64 n;
+    if (*port && g_ascii_string_to_unsigned(port, 10, 1, 65535, &n, NULL))
+        return (guint)n;
+    return 25;  /* "smtp", or no Postfix read */
+}
+
+Outbound *outbound_new(const Config *config)
+{
+    if (!*config->maillog)
+        return NULL;
+    Outbound *o = g_new0(Outbound, 1);
+    o->follow = logfollow_new(config->maillog);
+    o->tracker = delivery_tracker_new(OUTBOUND_MAX_SESSIONS);
+    o->ledger = outledger_new(OUTLEDGER_MAX_KEYS, OUTLEDGER_MAX_DOMAINS);
+    o->smtp_port = smtp_port(config);
+    return o;
+}
+
+void outbound_free(Outbound *o)
+{
+    if (!o)
+        return;
+    logfollow_free(o->follow);
+    delivery_tracker_free(o->tracker);
+    outledger_free(o->ledger);
+    g_free(o);
+}
+
+OutLedger *outbound_ledger(Outbound *o)
+{
+    return o->ledger;
+}
+
+OutboundCounts outbound_counts(const Outbound *o)
+{
+    OutboundCounts c = o->counts;
+    c.behind_bytes = logfollow_behind(o->follow);
+    c.long_lines = logfollow_long_lines(o->follow);
+    return c;
+}
+
+gboolean outbound_changed(const Outbound *o)
+{
+    return o->changed;
+}
+
+/* "host[127.0.0.1]:10025" on a loopback address, at another port than
+ * the smtp client's own: a content filter's hop (amavis, a milter-less
+ * scanner), whose real delivery is logged after the re-injection. */
+static gboolean filter_hop(const char *relay, guint port)
+{
+    const char *open = strchr(relay, '[');
+    const char *close = open ? strchr(open, ']') : NULL;
+    if (!close || close[1] != ':')
+        return FALSE;
+    guint64 n;
+    if (!g_ascii_string_to_unsigned(close + 2, 10, 1, 65535, &n, NULL) || n == port)
+        return FALSE;
+    return g_str_has_prefix(open + 1, "127.") || strncmp(open + 1, "::1]", 4) == 0
+           || g_str_has_prefix(open + 1, "ipv6:::1]");
+}
+
+/* The recipient's domain, lower case ("" for none). */
+static void recipient_domain(const char *recipient, char *out, size_t size)
+{
+    const char *at = strrchr(recipient, '@');
+    g_strlcpy(out, at ? at + 1 : "", size);
+    for (char *p = out; *p; p++)
+        *p = g_ascii_tolower(*p);
+    size_t n = strlen(out);
+    if (n && out[n - 1] == '.')
+        out[n - 1] = '\0';
+}
+
+static void append_escaped(GString *line, const char *s)
+{
+    char buf[LOG_VALUE_MAX * 2];
+    g_string_append(line, text_escape(s, buf, sizeof buf));
+}
+
+static void log_delivery(const OutboundRecord *r)
+{
+    const Delivery *d = r->delivery;
+    g_autoptr(GString) line = g_string_sized_new(512);
+    g_string_append(line, "delivery: queue_id=");
+    append_escaped(line, d->queue_id);
+    g_string_append(line, " to=<");
+    append_escaped(line, d->recipient);
+    g_string_append(line, "> relay=");
+    append_escaped(line, d->relay);
+    g_string_append(line, " service=");
+    append_escaped(line, d->service);
+    g_string_append(line, " key=");
+    append_escaped(line, r->key);
+    g_string_append_printf(line, " level=%s mode=%s status=", entry_level_name(r->entry->level),
+                           r->entry->mode == MODE_REPORT ? "report" : "enforce");
+    append_escaped(line, d->status);
+    g_string_append(line, " tls=");
+    if (d->trust == TRUST_PLAINTEXT) {
+        g_string_append(line, "none");
+    } else {
+        append_escaped(line, d->protocol);
+        g_string_append_c(line, '/');
+        g_string_append(line, delivery_trust_name(d->trust));
+    }
+    g_string_append_printf(line, " result=%s", delivery_result_name(d->result));
+    if (d->detail[0]) {
+        g_string_append(line, " detail=\"");
+        append_escaped(line, d->detail);
+        g_string_append_c(line, '"');
+    }
+    if (r->entry->mode == MODE_REPORT) {
+        if (r->would_succeed)
+            g_string_append(line, " would_be=\"would succeed");
+        else
+            g_string_append_printf(line, " would_be=\"would %s: %s",
+                                   r->entry->on_failure == ON_FAILURE_BOUNCE ? "bounce" : "defer",
+                                   delivery_result_name(r->would_result));
+        if (r->would_detail && *r->would_detail) {
+            g_string_append(line, " (");
+            append_escaped(line, r->would_detail);
+            g_string_append_c(line, ')');
+        }
+        g_string_append_c(line, '"');
+    }
+    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "TLSPOLICYD_VERDICT", "delivery", "MESSAGE", "%s", line->str);
+}
+
+static void count_delivery(Outbound *o, const Delivery *d, const LookupMatch *match, gboolean listed)
+{
+    char domain[256];
+    recipient_domain(d->recipient, domain, sizeof domain);
+    const Entry *entry = listed && !entry_level_is_exemption(match->entry.level) ? &match->entry : NULL;
+    OutboundRecord r = {.delivery = d, .domain = domain, .key = entry ? match->key : "", .entry = entry,
+                        .would_succeed = TRUE};
+    char would_detail[160] = "";
+    if (entry && entry->mode == MODE_REPORT && d->connected) {
+        r.would_succeed = delivery_predict(d, entry, &r.would_result, would_detail, sizeof would_detail);
+        r.would_detail = would_detail;
+    }
+    outledger_record(o->ledger, &r);
+    o->counts.deliveries++;
+    if (d->connected)
+        o->counts.results[d->result]++;
+    if (entry)
+        log_delivery(&r);
+}
+
+static gboolean take_line(const char *text, size_t len, gpointer data)
+{
+    Outbound *o = data;
+    MaillogLine line;
+    o->counts.lines++;
+    o->changed = TRUE;
+    if (!maillog_parse(text, len, o->now, &line))
+        return TRUE;  /* another program's */
+    if (line.time > o->counts.last_line_time)
+        o->counts.last_line_time = line.time;
+    if (line.kind == MAILLOG_OTHER) {
+        o->counts.unparsed++;
+        return TRUE;
+    }
+    if (line.kind == MAILLOG_DELIVERY && filter_hop(line.relay, o->smtp_port)) {
+        o->counts.hops++;
+        return TRUE;
+    }
+    /* the list first: a fault in it (SIGBUS) leaves this line unread */
+    LookupMatch match;
+    gboolean listed = line.kind == MAILLOG_DELIVERY
+                      && lookup_find(o->list, line.recipient, o->config->recipient_delimiter, DIRECTION_OUTBOUND,
+                                     &match) == LOOKUP_FOUND;
+    Delivery d;
+    if (delivery_feed(o->tracker, &line, &d))
+        count_delivery(o, &d, &match, listed);
+    return TRUE;
+}
+
+gboolean outbound_poll(Outbound *o, StoreReader *list, const Config *config, gint64 now)
+{
+    o->list = list;
+    o->config = config;
+    o->now = now;
+    char *problem = NULL;
+    gboolean more = logfollow_poll(o->follow, OUTBOUND_POLL_BYTES, take_line, o, &problem);
+    if (problem) {
+        g_message("maillog %s", problem);
+        g_free(problem);
+    }
+    o->list = NULL;
+    return more;
+}
+
+void outbound_save(Outbound *o, GKeyFile *kf)
+{
+    LogPosition at = logfollow_position(o->follow);
+    g_key_file_set_uint64(kf, "maillog", "device", at.device);
+    g_key_file_set_uint64(kf, "maillog", "inode", at.inode);
+    g_key_file_set_uint64(kf, "maillog", "offset", at.offset);
+    delivery_save(o->tracker, kf);
+    outledger_save(o->ledger, kf);
+    o->changed = FALSE;
+}
+
+void outbound_load(Outbound *o, GKeyFile *kf)
+{
+    LogPosition at = {
+        .device = g_key_file_get_uint64(kf, "maillog", "device", NULL),
+        .inode = g_key_file_get_uint64(kf, "maillog", "inode", NULL),
+        .offset = g_key_file_get_uint64(kf, "maillog", "offset", NULL),
+    };
+    logfollow_resume(o->follow, &at);
+    delivery_load(o->tracker, kf);
+    outledger_load(o->ledger, kf);
+    o->changed = FALSE;
+}

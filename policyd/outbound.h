@@ -1,0 +1,56 @@
+/*
+ * outbound.h - outbound evidence: Postfix's delivery log followed
+ * (logfollow.h), its smtp client lines parsed (maillog.h) and joined
+ * into deliveries (delivery.h), each attributed to the list entry that
+ * governs its recipient and counted in the outbound ledger
+ * (outledger.h); a listed recipient's delivery is logged with what it
+ * met, and for a mode=report entry with what enforcing would have done:
+ *
+ *   delivery: queue_id=4F2A1 to=<bob@rep.example> relay=mx.rep.example[192.0.2.7]:25
+ *     service=smtp key=rep.example level=encrypt mode=report status=sent tls=none
+ *     result=starttls-not-supported would_be="would defer: starttls-not-supported (delivered in plaintext)"
+ *
+ * The server polls it (outbound_poll) with the list open; the position
+ * in the log, the sessions not yet ended and the ledger are saved in
+ * one state file together (outbound_save), so a restart counts each
+ * line once.  A hop to a content filter (a relay on a loopback address
+ * at another port than smtp_tcp_port) is no delivery and is not counted.
+ */
+#ifndef TLSPOLICYD_OUTBOUND_H
+#define TLSPOLICYD_OUTBOUND_H
+
+#include "config.h"
+#include "outledger.h"
+#include "store.h"
+
+/* At most this much of the log per poll: the event loop's other work
+ * waits while it is read (about 1 ms, bench/maillog.sh). */
+#define OUTBOUND_POLL_BYTES (256 * 1024)
+
+typedef struct Outbound Outbound;
+
+typedef struct {
+    guint64 lines, unparsed, long_lines, deliveries, hops;
+    guint64 results[RESULT_COUNT];  /* connected deliveries by TLS result */
+    guint64 behind_bytes;
+    gint64 last_line_time;          /* the newest line's own timestamp */
+} OutboundCounts;
+
+/* NULL when config->maillog is "" (off). */
+Outbound *outbound_new(const Config *config);
+void outbound_free(Outbound *o);
+
+/* Read what Postfix logged since; list: open (store_reader_begin), never
+ * NULL - without a list nothing can be attributed, so nothing is read.
+ * TRUE when more is waiting. */
+gboolean outbound_poll(Outbound *o, StoreReader *list, const Config *config, gint64 now);
+
+OutLedger *outbound_ledger(Outbound *o);
+OutboundCounts outbound_counts(const Outbound *o);
+
+/* The position, the open sessions and the ledger into kf; and back. */
+void outbound_save(Outbound *o, GKeyFile *kf);
+void outbound_load(Outbound *o, GKeyFile *kf);
+gboolean outbound_changed(const Outbound *o);
+
+#endif
