@@ -169,7 +169,7 @@ endif
 # machine's Postfix and apt sources are left as they are).  They share
 # ports with each other's first-pass runs, hence after that pass.
 PF310        = $(CURDIR)/build/postfix-3.10
-POSTFIX_TESTS = t/postfix.t t/dane.t t/checkpostfix.t
+POSTFIX_TESTS = t/postfix.t t/dane.t t/checkpostfix.t t/outbound.t
 check-postfix-3.10: test-deps all
 	@echo "=== the Postfix tests on Postfix 3.10 (make check-postfix-3.10) ==="
 	@scripts/postfix-backports.sh $(PF310) >/dev/null
@@ -195,7 +195,7 @@ F                  = build-fuzz
 FUZZ_CC            = clang
 FUZZ_SECONDS      ?= 600
 FUZZ_CHECK_SECONDS ?= 4
-FUZZERS            = request list decide netstring http mtasts dns
+FUZZERS            = request list decide netstring http mtasts dns maillog
 FUZZ_LIB_OBJS      = $(MAPS_LIB:%=$(F)/maps/%.o) $(POLICYD_LIB:%=$(F)/policyd/%.o)
 FUZZ_CFLAGS        = -std=c11 -g -O1 -Wall -Wextra $(WERROR_FLAG) -Wno-missing-field-initializers \
                      -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all $(BASE_CPPFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP
