@@ -215,8 +215,11 @@ gboolean outbound_poll(Outbound *o, StoreReader *list, const Config *config, gin
     o->now = now;
     char *problem = NULL;
     gboolean more = logfollow_poll(o->follow, OUTBOUND_POLL_BYTES, take_line, o, &problem);
-    if (problem) {
-        g_message("maillog %s", problem);
+    if (problem) {  /* said once: missing, unreadable, or rotated */
+        if (strstr(problem, "rotated"))
+            g_message("maillog %s", problem);
+        else
+            g_warning("maillog %s: no outbound evidence until it can be read", problem);
         g_free(problem);
     }
     o->list = NULL;

@@ -315,8 +315,47 @@ static void check_chroot_sockets(Check *c)
 }
 
 
+/* Outbound evidence (maillog): a log the daemon's account can read, and a
+ * TLS line per session - without one every TLS delivery reads as
+ * plaintext, and report-mode predictions would be wrong. */
+static void check_maillog(Check *c)
+{
+    const char *path = c->config->maillog;
+    if (!*path)
+        return;
+    uid_t uid;
+    gid_t gid;
+    g_autofree char *user = NULL, *why = NULL;
+    if (access(path, F_OK) != 0)
+        pfc_problem(c, "maillog = the file Postfix or syslog writes (tlspolicyd.conf)",
+                    "tlspolicyd.conf: maillog %s does not exist: no outbound evidence", path);
+    else if (daemon_account(c, &uid, &gid, &user) && !readable_by(path, uid, gid, user, &why))
+        pfc_problem(c, "SupplementaryGroups= the file's group (systemctl edit tlspolicyd), or chgrp/chmod g+r it",
+                    "tlspolicyd.conf: maillog %s is not readable by the daemon's account %s: %s", path,
+                    user ? user : "?", why);
+    guint64 level = 0;
+    g_ascii_string_to_unsigned(pfc_param(c, "smtp_tls_loglevel"), 10, 0, 10, &level, NULL);
+    if (level < 1)
+        pfc_problem(c, "smtp_tls_loglevel = 1 (main.cf)",
+                    "main.cf: smtp_tls_loglevel = %s logs no line for a TLS session that worked: with maillog, the "
+                    "deliveries of report-mode entries and unlisted domains read as plaintext",
+                    *pfc_param(c, "smtp_tls_loglevel") ? pfc_param(c, "smtp_tls_loglevel") : "0");
+    for (guint i = 0; i < c->services->len; i++) {
+        const Service *s = g_ptr_array_index(c->services, i);
+        if (!g_str_has_prefix(s->name, "tls-") || strcmp(s->command, "smtp") != 0)
+            continue;
+        g_autofree char *v = pfc_service_param(c, s, "smtp_tls_loglevel", NULL);
+        if (v && g_ascii_string_to_unsigned(v, 10, 1, 10, NULL, NULL))
+            continue;
+        g_autofree char *fix = g_strdup_printf("-o smtp_tls_loglevel=1 (master.cf, service %s)", s->name);
+        pfc_problem(c, fix, "master.cf: %s has smtp_tls_loglevel %s: with maillog, its deliveries read as plaintext",
+                    s->name, v && *v ? v : "0");
+    }
+}
+
 void postfix_check_promises(Check *c)
 {
+    check_maillog(c);
     check_relay(c);
     check_site_transports(c);
     check_local_keys(c);

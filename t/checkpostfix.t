@@ -68,6 +68,21 @@ check override 'postconf -c DIR -P "rewrite/unix/transport_maps=hash:/etc/postfi
 like "$out" "master.cf: rewrite/unix/transport_maps = hash:/etc/postfix/transport overrides main.cf's transport_maps" \
     "a service's -o transport_maps: named"
 
+# --- outbound evidence (maillog): readable, and a TLS line per session -----------
+: > "$TMP/maillog"
+conf "$TMP/maillog.conf" "maillog = $TMP/maillog
+"
+CONF=$TMP/maillog.conf check maillog
+is "$rc" 0 "maillog readable, the shipped smtp_tls_loglevel: exit 0"
+CONF=$TMP/maillog.conf check loglevel 'postconf -c DIR -e "smtp_tls_loglevel = 0"'
+like "$out" "main.cf: smtp_tls_loglevel = 0 logs no line for a TLS session that worked" "main.cf without TLS lines: named"
+CONF=$TMP/maillog.conf check serviceloglevel 'postconf -c DIR -P "tls-encrypt/unix/smtp_tls_loglevel=0"'
+like "$out" "master.cf: tls-encrypt has smtp_tls_loglevel 0" "a tls-* service without TLS lines: named"
+conf "$TMP/nolog.conf" "maillog = $TMP/no-such-log
+"
+CONF=$TMP/nolog.conf check nolog
+like "$out" "maillog $TMP/no-such-log does not exist" "a maillog that does not exist: named"
+
 check transport 'postconf -c DIR -MX tls-verify/unix'
 is "$rc" 1 "a tls-* transport the list needs is missing: exit 1"
 like "$out" "master.cf: no service tls-verify, which the list's verify entries need \(first: out.example\)" "... named with the entry"
