@@ -89,8 +89,7 @@ static gboolean filter_hop(const char *relay, guint port)
     guint64 n;
     if (!g_ascii_string_to_unsigned(close + 2, 10, 1, 65535, &n, NULL) || n == port)
         return FALSE;
-    return g_str_has_prefix(open + 1, "127.") || strncmp(open + 1, "::1]", 4) == 0
-           || g_str_has_prefix(open + 1, "ipv6:::1]");
+    return g_str_has_prefix(open + 1, "127.") || strncmp(open + 1, "::1]", 4) == 0;
 }
 
 /* The recipient's domain, lower case ("" for none). */
