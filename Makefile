@@ -35,7 +35,7 @@ DOCDIR     ?= $(PREFIX)/share/doc/tlspolicyd
 DESTDIR    ?=
 CC         ?= cc
 CFLAGS     ?= -O2 -g
-PKGS        = glib-2.0 gio-2.0 lmdb openssl libunbound
+PKGS        = glib-2.0 gio-2.0 lmdb openssl libunbound libsystemd
 
 ifeq ($(SANITIZE),1)
 B          := build-san
@@ -61,7 +61,7 @@ LDLIBS      = $(PKG_LIBS)
 
 MAPS_LIB   = entry key escape list source store lookup audit tlsrules logging mtasts dns https postfixsite
 MAPS_OBJS  = $(MAPS_LIB:%=$(B)/maps/%.o)
-POLICYD_LIB  = request netstring http config decide destination metrics ledger maillog delivery outledger logfollow outbound notify endpoint verdictlog postfixcheck postfixpromises statefile account server
+POLICYD_LIB  = request netstring http config decide destination metrics ledger maillog delivery outledger logfollow journalfollow outbound notify endpoint verdictlog postfixcheck postfixpromises statefile account server
 POLICYD_OBJS = $(POLICYD_LIB:%=$(B)/policyd/%.o)
 UNIT_TESTS = $(patsubst t/unit/%.c,$(B)/t/%.t,$(wildcard t/unit/*.c))
 PROBE_OBJS = $(B)/probe/mx.o $(B)/probe/probe.o $(B)/probe/published.o

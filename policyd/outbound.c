@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "escape.h"
+#include "journalfollow.h"
 #include "logfollow.h"
 #include "logging.h"
 #include "lookup.h"
@@ -15,8 +16,12 @@
 /* Sessions tracked at once: Postfix's default_process_limit is 100. */
 #define OUTBOUND_MAX_SESSIONS 4096
 
+/* Journal entries read per turn: about as many as OUTBOUND_POLL_BYTES of lines. */
+#define OUTBOUND_POLL_ENTRIES 330
+
 struct Outbound {
-    LogFollow *follow;
+    LogFollow *follow;       /* a file, or */
+    JournalFollow *journal;  /* the journal ("journal", "journal:DIR") */
     DeliveryTracker *tracker;
     OutLedger *ledger;
     OutboundCounts counts;
@@ -37,12 +42,31 @@ static guint smtp_port(const Config *config)
     return 25;  /* "smtp", or no Postfix read */
 }
 
-Outbound *outbound_new(const Config *config)
+gboolean outbound_is_journal(const char *maillog, const char **directory)
+{
+    if (strcmp(maillog, "journal") == 0) {
+        *directory = NULL;
+        return TRUE;
+    }
+    if (g_str_has_prefix(maillog, "journal:")) {
+        *directory = maillog + 8;
+        return TRUE;
+    }
+    return FALSE;
+}
+
+Outbound *outbound_new(const Config *config, GError **error)
 {
     if (!*config->maillog)
         return NULL;
+    const char *directory;
+    JournalFollow *journal = NULL;
+    if (outbound_is_journal(config->maillog, &directory) && !(journal = journalfollow_open(directory, error)))
+        return NULL;
     Outbound *o = g_new0(Outbound, 1);
-    o->follow = logfollow_new(config->maillog);
+    o->journal = journal;
+    if (!journal)
+        o->follow = logfollow_new(config->maillog);
     o->tracker = delivery_tracker_new(OUTBOUND_MAX_SESSIONS);
     o->ledger = outledger_new(OUTLEDGER_MAX_KEYS, OUTLEDGER_MAX_DOMAINS);
     o->smtp_port = smtp_port(config);
@@ -54,6 +78,7 @@ void outbound_free(Outbound *o)
     if (!o)
         return;
     logfollow_free(o->follow);
+    journalfollow_free(o->journal);
     delivery_tracker_free(o->tracker);
     outledger_free(o->ledger);
     g_free(o);
@@ -67,8 +92,10 @@ OutLedger *outbound_ledger(Outbound *o)
 OutboundCounts outbound_counts(const Outbound *o)
 {
     OutboundCounts c = o->counts;
-    c.behind_bytes = logfollow_behind(o->follow);
-    c.long_lines = logfollow_long_lines(o->follow);
+    if (o->follow) {
+        c.behind_bytes = logfollow_behind(o->follow);
+        c.long_lines = logfollow_long_lines(o->follow);
+    }
     return c;
 }
 
@@ -178,33 +205,50 @@ static void count_delivery(Outbound *o, const Delivery *d, const LookupMatch *ma
         log_delivery(&r);
 }
 
+/* One line, parsed (FALSE: another program's). */
+static void take_parsed(Outbound *o, gboolean parsed, MaillogLine *line);
+
 static gboolean take_line(const char *text, size_t len, gpointer data)
 {
     Outbound *o = data;
     MaillogLine line;
+    take_parsed(o, maillog_parse(text, len, o->now, &line), &line);
+    return TRUE;
+}
+
+static gboolean take_entry(const char *identifier, guint pid, const char *message, size_t len, gint64 time,
+                           gpointer data)
+{
+    Outbound *o = data;
+    MaillogLine line;
+    take_parsed(o, maillog_parse_text(identifier, pid, message, len, time, &line), &line);
+    return TRUE;
+}
+
+static void take_parsed(Outbound *o, gboolean parsed, MaillogLine *line)
+{
     o->counts.lines++;
     o->changed = TRUE;
-    if (!maillog_parse(text, len, o->now, &line))
-        return TRUE;  /* another program's */
-    if (line.time > o->counts.last_line_time)
-        o->counts.last_line_time = line.time;
-    if (line.kind == MAILLOG_OTHER) {
+    if (!parsed)
+        return;
+    if (line->time > o->counts.last_line_time)
+        o->counts.last_line_time = line->time;
+    if (line->kind == MAILLOG_OTHER) {
         o->counts.unparsed++;
-        return TRUE;
+        return;
     }
-    if (line.kind == MAILLOG_DELIVERY && filter_hop(line.relay, o->smtp_port)) {
+    if (line->kind == MAILLOG_DELIVERY && filter_hop(line->relay, o->smtp_port)) {
         o->counts.hops++;
-        return TRUE;
+        return;
     }
     /* the list first: a fault in it (SIGBUS) leaves this line unread */
     LookupMatch match;
-    gboolean listed = line.kind == MAILLOG_DELIVERY
-                      && lookup_find(o->list, line.recipient, o->config->recipient_delimiter, DIRECTION_OUTBOUND,
+    gboolean listed = line->kind == MAILLOG_DELIVERY
+                      && lookup_find(o->list, line->recipient, o->config->recipient_delimiter, DIRECTION_OUTBOUND,
                                      &match) == LOOKUP_FOUND;
     Delivery d;
-    if (delivery_feed(o->tracker, &line, &d))
+    if (delivery_feed(o->tracker, line, &d))
         count_delivery(o, &d, &match, listed);
-    return TRUE;
 }
 
 gboolean outbound_poll(Outbound *o, StoreReader *list, const Config *config, gint64 now)
@@ -212,6 +256,11 @@ gboolean outbound_poll(Outbound *o, StoreReader *list, const Config *config, gin
     o->list = list;
     o->config = config;
     o->now = now;
+    if (o->journal) {
+        gboolean more = journalfollow_poll(o->journal, OUTBOUND_POLL_ENTRIES, take_entry, o);
+        o->list = NULL;
+        return more;
+    }
     char *problem = NULL;
     gboolean more = logfollow_poll(o->follow, OUTBOUND_POLL_BYTES, take_line, o, &problem);
     if (problem) {  /* said once: missing, unreadable, or rotated */
@@ -227,10 +276,14 @@ gboolean outbound_poll(Outbound *o, StoreReader *list, const Config *config, gin
 
 void outbound_save(Outbound *o, GKeyFile *kf)
 {
-    LogPosition at = logfollow_position(o->follow);
-    g_key_file_set_uint64(kf, "maillog", "device", at.device);
-    g_key_file_set_uint64(kf, "maillog", "inode", at.inode);
-    g_key_file_set_uint64(kf, "maillog", "offset", at.offset);
+    if (o->journal && journalfollow_cursor(o->journal)) {
+        g_key_file_set_string(kf, "maillog", "cursor", journalfollow_cursor(o->journal));
+    } else if (o->follow) {
+        LogPosition at = logfollow_position(o->follow);
+        g_key_file_set_uint64(kf, "maillog", "device", at.device);
+        g_key_file_set_uint64(kf, "maillog", "inode", at.inode);
+        g_key_file_set_uint64(kf, "maillog", "offset", at.offset);
+    }
     delivery_save(o->tracker, kf);
     outledger_save(o->ledger, kf);
     o->changed = FALSE;
@@ -243,7 +296,12 @@ void outbound_load(Outbound *o, GKeyFile *kf)
         .inode = g_key_file_get_uint64(kf, "maillog", "inode", NULL),
         .offset = g_key_file_get_uint64(kf, "maillog", "offset", NULL),
     };
-    logfollow_resume(o->follow, &at);
+    if (o->follow) {
+        logfollow_resume(o->follow, &at);
+    } else {
+        g_autofree char *cursor = g_key_file_get_string(kf, "maillog", "cursor", NULL);
+        journalfollow_resume(o->journal, cursor);
+    }
     delivery_load(o->tracker, kf);
     outledger_load(o->ledger, kf);
     o->changed = FALSE;

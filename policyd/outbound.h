@@ -38,8 +38,11 @@ typedef struct {
     gint64 last_line_time;          /* the newest line's own timestamp */
 } OutboundCounts;
 
-/* NULL when config->maillog is "" (off). */
-Outbound *outbound_new(const Config *config);
+/* NULL when config->maillog is "" (off), or the journal cannot be
+ * opened (*error).  maillog "journal": the system journal (sd-journal);
+ * "journal:DIR": the journal files in DIR; else a file. */
+Outbound *outbound_new(const Config *config, GError **error);
+gboolean outbound_is_journal(const char *maillog, const char **directory);
 void outbound_free(Outbound *o);
 
 /* Read what Postfix logged since; list: open (store_reader_begin), never

@@ -15,6 +15,7 @@
 
 #include "account.h"
 #include "endpoint.h"
+#include "outbound.h"
 #include "key.h"
 
 #define DAEMON_ACCOUNT ACCOUNT_DEFAULT  /* the systemd unit's User= */
@@ -326,7 +327,10 @@ static void check_maillog(Check *c)
     uid_t uid;
     gid_t gid;
     g_autofree char *user = NULL, *why = NULL;
-    if (access(path, F_OK) != 0)
+    const char *journal_dir;
+    if (outbound_is_journal(path, &journal_dir))
+        ;  /* sd-journal says at the start whether it can be read (the log) */
+    else if (access(path, F_OK) != 0)
         pfc_problem(c, "maillog = the file Postfix or syslog writes (tlspolicyd.conf)",
                     "tlspolicyd.conf: maillog %s does not exist: no outbound evidence", path);
     else if (daemon_account(c, &uid, &gid, &user) && !readable_by(path, uid, gid, user, &why))

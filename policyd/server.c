@@ -1188,7 +1188,12 @@ Server *server_new(Config *config, ConfigReloader reload, gpointer reload_data, 
         g_warning("compliance ledger starts empty: %s", ledger_error->message);
         g_error_free(ledger_error);
     }
-    s->outbound = outbound_new(config);
+    GError *maillog_error = NULL;
+    s->outbound = outbound_new(config, &maillog_error);
+    if (maillog_error) {  /* the journal: no outbound evidence, the rest serves */
+        g_warning("maillog %s: %s: no outbound evidence", config->maillog, maillog_error->message);
+        g_error_free(maillog_error);
+    }
     if (s->outbound && *config->state_file)
         load_outbound(s);
     s->state_saved_at = g_get_monotonic_time() / 1000;

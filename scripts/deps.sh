@@ -19,9 +19,9 @@ set -eu
 
 # libunbound's pkg-config file names libevent and nettle, so pkg-config
 # needs their -dev packages too; dns-root-data is the DNSSEC trust anchor.
-build_pkgs="build-essential pkg-config libglib2.0-dev liblmdb-dev libssl-dev libunbound-dev libevent-dev nettle-dev dns-root-data"
+build_pkgs="build-essential pkg-config libglib2.0-dev liblmdb-dev libssl-dev libunbound-dev libsystemd-dev libevent-dev nettle-dev dns-root-data"
 package_pkgs="debhelper dpkg-dev fakeroot lintian"
-test_pkgs="$package_pkgs prometheus perl python3 strace openssl mandoc systemd postfix swaks libnet-ssleay-perl libio-socket-ssl-perl clang libclang-rt-14-dev nsd unbound ldnsutils bind9-dnsutils curl patchelf runit"
+test_pkgs="$package_pkgs prometheus perl python3 strace openssl mandoc systemd postfix swaks libnet-ssleay-perl libio-socket-ssl-perl clang libclang-rt-14-dev nsd unbound ldnsutils bind9-dnsutils curl patchelf runit systemd-journal-remote"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;

@@ -257,4 +257,63 @@ for pair in "entries rep.test deliveries" "entries repgood.test deliveries" "dom
 done
 ok "tlspolicyd still serves after the hostile lines" kill -0 "${PIDS[-1]}"
 
+# --- the same log from the journal (sd-journal), written by systemd-journal-remote --
+# Each smtp line becomes an entry as journald writes it (_COMM=smtp, _PID,
+# SYSLOG_IDENTIFIER); one more claims to be Postfix's (its identifier)
+# from another program (_COMM=logger), which the journal can tell.
+JREMOTE=/lib/systemd/systemd-journal-remote
+to_export() {  # < maillog lines > export format; FIRST: the first entry's number (its
+    python3 -c '         # monotonic time: one boot, so later entries must count on)
+import sys, time, re, os
+usec = int(time.time() * 1e6)
+n = int(os.environ.get("FIRST", "0"))
+def entry(comm, ident, pid, msg):
+    global n
+    n += 1
+    sys.stdout.write("__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n_BOOT_ID=0123456789abcdef0123456789abcdef\n"
+                     "_COMM=%s\n_PID=%s\nSYSLOG_IDENTIFIER=%s\nMESSAGE=%s\n\n" % (usec + n, n, comm, pid, ident, msg))
+for line in sys.stdin:
+    m = re.match(r"^\S+ +\S+ \S+ \S+ (postfix[^\[]*)\[(\d+)\]: (.*)$", line.rstrip("\n"))
+    if m:
+        entry(m.group(1).rsplit("/", 1)[-1], m.group(1), m.group(2), m.group(3))
+entry("logger", "postfix/smtp", "999", "F00: to=<y@goodu.test>, relay=goodu.test[127.0.2.3]:2526, dsn=2.0.0, status=sent (ok)")
+'
+}
+mkdir -p "$TMP/journal"
+{ cat "$MAILLOG".* 2>/dev/null | gzip -dcf; cat "$MAILLOG"; } | to_export > "$TMP/one.export"
+ok "systemd-journal-remote wrote a journal of Postfix's lines" "$JREMOTE" -o "$TMP/journal/one.journal" "$TMP/one.export"
+write_conf "$TMP/journal.conf" "journal:$TMP/journal" "$TMP/journal.state"
+sed -i -e "s|^listen = .*|listen = unix:$TMP/p3;|" -e "s|^socketmap_listen = .*|socketmap_listen = unix:$TMP/s3;|" \
+    -e "s|^metrics_listen = .*|metrics_listen = inet:127.0.0.1:10045;|" "$TMP/journal.conf"
+ADMIN3=127.0.0.1:10045
+start_journal_daemon() {
+    "$TLSPOLICYD" --config "$TMP/journal.conf" 2>>"$TMP/journal-daemon.log" &
+    JDAEMON=$!
+    PIDS+=($JDAEMON)
+}
+start_journal_daemon
+wait_for 30 bash -c "[ \"\$(curl -s http://$ADMIN3/entries | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"outbound\"][\"domains\"].get(\"goodu.test\",{}).get(\"deliveries\",0))' 2>/dev/null)\" = 3 ]"
+is "$(count_of "$ADMIN3" domains goodu.test deliveries)" 3 "the journal: goodu.test 3, the posing entry (_COMM=logger) not counted"
+for pair in "entries rep.test deliveries" "entries wrongname.test failures" "entries good.test sessions" \
+            "domains plainu.test deliveries"; do
+    set -- $pair
+    if [ "$2" = wrongname.test ]; then
+        got=$(curl -s "http://$ADMIN3/entries" | python3 -c 'import json,sys; print(json.load(sys.stdin)["outbound"]["entries"]["wrongname.test"]["failures"])')
+        want=$(entries | python3 -c 'import json,sys; print(json.load(sys.stdin)["outbound"]["entries"]["wrongname.test"]["failures"])')
+        is "$got" "$want" "the journal agrees with maillog_file: wrongname.test's failures"
+        continue
+    fi
+    is "$(count_of "$ADMIN3" "$1" "$2" "$3")" "$(ledger "$1" "$2" "$3")" "the journal agrees with maillog_file: $pair"
+done
+# stopped, a new journal file while it is down, started: from the cursor
+kill "$JDAEMON"; wait "$JDAEMON" 2>/dev/null
+printf '%s\n' "Dec 03 23:59:59 mx postfix/smtp[4242]: Verified TLS connection established to goodu.test[127.0.2.3]:2526: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)" \
+    "Dec 03 23:59:59 mx postfix/smtp[4242]: 4242AAA: to=<d@goodu.test>, relay=goodu.test[127.0.2.3]:2526, delay=0.1, delays=0/0/0/0.1, dsn=2.0.0, status=sent (250 ok)" \
+    | FIRST=1000000 to_export > "$TMP/two.export"
+"$JREMOTE" -o "$TMP/journal/two.journal" "$TMP/two.export" >/dev/null 2>&1
+start_journal_daemon
+wait_for 30 bash -c "curl -s http://$ADMIN3/entries | grep -q '\"goodu.test\":{\"deliveries\":4'"
+is "$(count_of "$ADMIN3" domains goodu.test deliveries)" 4 "after a restart: the new entry counted, none of the old again"
+like "$(count_of "$ADMIN3" domains goodu.test trust)" "'verified': 1" "... its session joined: verified"
+
 done_testing
