@@ -191,7 +191,7 @@ static void count_delivery(Outbound *o, const Delivery *d, const LookupMatch *ma
     recipient_domain(d->recipient, domain, sizeof domain);
     const Entry *entry = listed && !entry_level_is_exemption(match->entry.level) ? &match->entry : NULL;
     OutboundRecord r = {.delivery = d, .domain = domain, .key = entry ? match->key : "", .entry = entry,
-                        .would_succeed = TRUE};
+                        .exempt = listed && !entry, .would_succeed = TRUE};
     char would_detail[160] = "";
     if (entry && entry->mode == MODE_REPORT && d->connected) {
         r.would_succeed = delivery_predict(d, entry, &r.would_result, would_detail, sizeof would_detail);

@@ -144,7 +144,7 @@ void outledger_record(OutLedger *l, const OutboundRecord *r)
         l->dropped++;
     if (domain) {
         count(domain, r);
-        if (!r->entry && d->connected)
+        if (!r->entry && !r->exempt && d->connected)
             count_compliance(domain, d);
         if (d->connected && d->result != RESULT_NONE)
             note_failure(domain, d, d->result, d->detail);
@@ -357,7 +357,7 @@ void outledger_format_suggest(const OutLedger *l, guint min_deliveries, TlsLevel
     for (guint i = 0; i < names->len; i++) {
         const Tally *t = g_hash_table_lookup(l->domains, names->pdata[i]);
         guint64 met = verify ? t->met_verify : t->met_encrypt;
-        if (t->unlisted >= min_deliveries && t->unlisted > 0 && met == t->unlisted)
+        if (t->unlisted >= min_deliveries && t->unlisted > 0 && met == t->unlisted && t->unlisted == t->deliveries)
             g_string_append_printf(out, "%s %s direction=outbound mode=report\n", (char *)names->pdata[i],
                                    entry_level_name(level));
     }

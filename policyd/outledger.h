@@ -33,6 +33,7 @@ typedef struct {
     const char *domain;          /* the recipient's domain, lower case */
     const char *key;
     const Entry *entry;
+    gboolean exempt;             /* unlisted for the ledger, but listed "none": never suggested */
     gboolean would_succeed;
     TlsResult would_result;
     const char *would_detail;

@@ -583,6 +583,9 @@ static void ledger_page(Server *s, const HttpRequest *req, GString *body, int *s
         *status = 404;
         g_string_append(body, "no outbound evidence: maillog is not set (tlspolicyd.conf(5))\n");
     } else if (strcmp(direction, "outbound") == 0) {
+        if (*s->config->relayhost)  /* every delivery went to the relay: its TLS was seen, not the domains' */
+            g_string_append_printf(body, "# note: mail leaves through relayhost %s: the TLS seen is the relay's, "
+                                         "not each domain's own servers'\n", s->config->relayhost);
         outledger_format_suggest(out, (guint)sessions, l, body);
     } else if (strcmp(direction, "inbound") == 0) {
         ledger_format_suggest(s->ledger, (guint)sessions, l, body);

@@ -443,6 +443,13 @@ static void test_ledger(void)
     record(l, "a@mixed.test", "mixed.test", "", NULL, TRUST_VERIFIED, "TLSv1.3", RESULT_NONE);
     record(l, "b@mixed.test", "mixed.test", "", NULL, TRUST_PLAINTEXT, "", RESULT_NONE);
     record(l, "a@old.test", "old.test", "", NULL, TRUST_UNTRUSTED, "TLSv1.1", RESULT_NONE);
+    /* a domain listed "none" is no candidate, whatever it met */
+    Delivery ex = {.time = NOW, .connected = TRUE, .new_session = TRUE, .new_message = TRUE, .trust = TRUST_VERIFIED};
+    g_strlcpy(ex.recipient, "a@exempt.test", sizeof ex.recipient);
+    g_strlcpy(ex.status, "sent", sizeof ex.status);
+    g_strlcpy(ex.protocol, "TLSv1.3", sizeof ex.protocol);
+    g_strlcpy(ex.cipher, "TLS_AES_256_GCM_SHA384", sizeof ex.cipher);
+    outledger_record(l, &(OutboundRecord){.delivery = &ex, .domain = "exempt.test", .key = "", .exempt = TRUE});
 
     g_autoptr(GString) text = g_string_new(NULL);
     outledger_format_report(l, text);
@@ -462,6 +469,7 @@ static void test_ledger(void)
     g_assert_null(strstr(enc->str, "mixed.test"));
     g_assert_null(strstr(enc->str, "old.test"));
     g_assert_null(strstr(enc->str, "rep.test"));  /* listed */
+    g_assert_null(strstr(enc->str, "exempt.test"));
     g_assert_nonnull(strstr(ver->str, "\nfine.test verify direction=outbound mode=report\n"));
 
     /* saved and loaded, the same pages */
