@@ -3,6 +3,7 @@
  */
 #include "outledger.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "escape.h"
@@ -191,6 +192,24 @@ static GPtrArray *sorted_names(GHashTable *table)
     return names;
 }
 
+/* The names of the trust and result counters, as arrays for the loops
+ * that print and save them. */
+static const char *const *trust_names(void)
+{
+    static const char *names[TRUST_COUNT];
+    for (int i = 0; i < TRUST_COUNT; i++)
+        names[i] = delivery_trust_name((TlsTrust)i);
+    return names;
+}
+
+static const char *const *result_names(void)
+{
+    static const char *names[RESULT_COUNT];
+    for (int i = 0; i < RESULT_COUNT; i++)
+        names[i] = delivery_result_name((TlsResult)i);
+    return names;
+}
+
 static void json_counts(GString *out, const char *const *names, const guint64 *counts, guint n, guint first)
 {
     g_string_append_c(out, '{');
@@ -206,11 +225,7 @@ static void json_counts(GString *out, const char *const *names, const guint64 *c
 
 static void json_tally(GString *out, const Tally *t, gboolean entry)
 {
-    const char *trusts[TRUST_COUNT], *results[RESULT_COUNT];
-    for (int i = 0; i < TRUST_COUNT; i++)
-        trusts[i] = delivery_trust_name((TlsTrust)i);
-    for (int i = 0; i < RESULT_COUNT; i++)
-        results[i] = delivery_result_name((TlsResult)i);
+    const char *const *trusts = trust_names(), *const *results = result_names();
     g_string_append_c(out, '{');
     if (entry)
         g_string_append_printf(out, "\"level\":\"%s\",\"mode\":\"%s\",\"on_failure\":\"%s\",", t->level, t->mode,
@@ -366,8 +381,21 @@ void outledger_format_suggest(const OutLedger *l, guint min_deliveries, TlsLevel
 /*
  * The state file
  */
-#define SAVE_U64(field) g_key_file_set_uint64(kf, group, #field, t->field)
-#define LOAD_U64(field) t->field = g_key_file_get_uint64(kf, group, #field, NULL)
+/* The counters saved by name. */
+#define COUNTER(field) {#field, offsetof(Tally, field)}
+static const struct {
+    const char *name;
+    size_t offset;
+} counters[] = {
+    COUNTER(deliveries), COUNTER(messages), COUNTER(sessions), COUNTER(no_connection),
+    COUNTER(sent), COUNTER(deferred), COUNTER(bounced), COUNTER(would_fail),
+    COUNTER(would_succeed), COUNTER(unlisted), COUNTER(met_encrypt), COUNTER(met_verify),
+};
+
+static guint64 *counter(const Tally *t, guint i)
+{
+    return (guint64 *)((char *)t + counters[i].offset);
+}
 
 static void save_array(GKeyFile *kf, const char *group, const char *prefix, const char *const *names,
                        const guint64 *counts, guint n)
@@ -403,27 +431,13 @@ static void get_string(GKeyFile *kf, const char *group, const char *key, char *o
 
 static void save_tally(GKeyFile *kf, const char *group, const char *name, const Tally *t)
 {
-    const char *trusts[TRUST_COUNT], *results[RESULT_COUNT];
-    for (int i = 0; i < TRUST_COUNT; i++)
-        trusts[i] = delivery_trust_name((TlsTrust)i);
-    for (int i = 0; i < RESULT_COUNT; i++)
-        results[i] = delivery_result_name((TlsResult)i);
+    const char *const *trusts = trust_names(), *const *results = result_names();
     g_key_file_set_string(kf, group, "name", name);
     set_string(kf, group, "level", t->level);
     set_string(kf, group, "mode", t->mode);
     set_string(kf, group, "on_failure", t->on_failure);
-    SAVE_U64(deliveries);
-    SAVE_U64(messages);
-    SAVE_U64(sessions);
-    SAVE_U64(no_connection);
-    SAVE_U64(sent);
-    SAVE_U64(deferred);
-    SAVE_U64(bounced);
-    SAVE_U64(would_fail);
-    SAVE_U64(would_succeed);
-    SAVE_U64(unlisted);
-    SAVE_U64(met_encrypt);
-    SAVE_U64(met_verify);
+    for (guint i = 0; i < G_N_ELEMENTS(counters); i++)
+        g_key_file_set_uint64(kf, group, counters[i].name, *counter(t, i));
     save_array(kf, group, "protocol", protocol_names, t->protocols, PROTOCOLS);
     save_array(kf, group, "trust", trusts, t->trust, TRUST_COUNT);
     save_array(kf, group, "failure", results, t->failures, RESULT_COUNT);
@@ -443,26 +457,12 @@ static void save_tally(GKeyFile *kf, const char *group, const char *name, const 
 
 static void load_tally(GKeyFile *kf, const char *group, Tally *t)
 {
-    const char *trusts[TRUST_COUNT], *results[RESULT_COUNT];
-    for (int i = 0; i < TRUST_COUNT; i++)
-        trusts[i] = delivery_trust_name((TlsTrust)i);
-    for (int i = 0; i < RESULT_COUNT; i++)
-        results[i] = delivery_result_name((TlsResult)i);
+    const char *const *trusts = trust_names(), *const *results = result_names();
     get_string(kf, group, "level", t->level, sizeof t->level);
     get_string(kf, group, "mode", t->mode, sizeof t->mode);
     get_string(kf, group, "on_failure", t->on_failure, sizeof t->on_failure);
-    LOAD_U64(deliveries);
-    LOAD_U64(messages);
-    LOAD_U64(sessions);
-    LOAD_U64(no_connection);
-    LOAD_U64(sent);
-    LOAD_U64(deferred);
-    LOAD_U64(bounced);
-    LOAD_U64(would_fail);
-    LOAD_U64(would_succeed);
-    LOAD_U64(unlisted);
-    LOAD_U64(met_encrypt);
-    LOAD_U64(met_verify);
+    for (guint i = 0; i < G_N_ELEMENTS(counters); i++)
+        *counter(t, i) = g_key_file_get_uint64(kf, group, counters[i].name, NULL);
     load_array(kf, group, "protocol", protocol_names, t->protocols, PROTOCOLS);
     load_array(kf, group, "trust", trusts, t->trust, TRUST_COUNT);
     load_array(kf, group, "failure", results, t->failures, RESULT_COUNT);

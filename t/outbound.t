@@ -32,19 +32,13 @@ trap cleanup EXIT
 
 # --- certificates and sinks (127.0.2.x: no other test's addresses) ---------------
 cd "$TMP" || exit 1
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=outbound test CA" \
-    -keyout ca.key -out ca.crt >/dev/null 2>&1
-make_cert() {  # name cn
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=$2" -keyout "$1.key" -out "$1.csr" >/dev/null 2>&1
-    printf 'subjectAltName=DNS:%s\n' "$2" > "$1.ext"
-    openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
-        -extfile "$1.ext" -out "$1.crt" >/dev/null 2>&1
-}
+. "$SRC/t/support/testca.sh"
+testca_new "outbound test CA"
 make_cert good good.test
 make_cert wrong other.test
 make_cert legacy legacy.test
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=self.test" -keyout self.key -out self.crt >/dev/null 2>&1
-chmod 644 ./*.key ./*.crt
+chmod 644 self.key self.crt
 start_sink plain 127.0.2.2
 start_sink good 127.0.2.3 --cert good.crt --key good.key
 start_sink wrong 127.0.2.4 --cert wrong.crt --key wrong.key
