@@ -37,7 +37,13 @@ postfix_config_directory =
 list = $TMP/tls.list
 listen = inet:127.0.0.1:$POLICY
 metrics_listen = inet:127.0.0.1:$METRICS
+maillog = $TMP/maillog
 CONF
+# a delivery log with one TLS session and its delivery: the reader's
+# families are exposed, and checked by promtool too
+printf '%s\n' "Dec 03 14:16:29 mx postfix/smtp[7]: Verified TLS connection established to mx.bank.example[192.0.2.1]:25: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)" \
+    "Dec 03 14:16:29 mx postfix/smtp[7]: 4B: to=<a@bank.example>, relay=mx.bank.example[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)" \
+    > "$TMP/maillog"
 "$TLSPOLICYD" --config "$TMP/tlspolicyd.conf" 2>"$TMP/daemon.log" &
 PIDS+=($!)
 ok "tlspolicyd serves metrics on loopback" wait_for 10 get "http://127.0.0.1:$METRICS/metrics"
@@ -77,6 +83,8 @@ ok "... 3 refusals for no TLS" wait_for 30 query_is 'tlspolicyd_refusals_total{r
 ok "... 1 for the protocol" wait_for 30 query_is 'tlspolicyd_refusals_total{reason="protocol"}' 1
 ok "... 1 TLS 1.1 session" wait_for 30 query_is 'tlspolicyd_inbound_sessions_total{protocol="TLSv1.1"}' 1
 ok "... the list's 2 entries" wait_for 30 query_is 'tlspolicyd_list_entries' 2
+ok "... the delivery log's 2 lines" wait_for 30 query_is 'tlspolicyd_maillog_lines_total' 2
+ok "... 1 outbound session that met its level" wait_for 30 query_is 'tlspolicyd_outbound_sessions_total{result="none"}' 1
 ok "... 6 decisions in the latency histogram" wait_for 30 query_is 'tlspolicyd_decision_duration_seconds_count{service="policy"}' 6
 
 out=$(get "http://127.0.0.1:$METRICS/metrics" | promtool check metrics 2>&1); rc=$?
