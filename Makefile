@@ -63,7 +63,10 @@ MAPS_LIB   = entry key escape list source store lookup audit tlsrules logging mt
 MAPS_OBJS  = $(MAPS_LIB:%=$(B)/maps/%.o)
 POLICYD_LIB  = request netstring http config decide destination metrics ledger maillog delivery outledger logfollow journalfollow outbound notify endpoint verdictlog postfixcheck postfixpromises statefile account server
 POLICYD_OBJS = $(POLICYD_LIB:%=$(B)/policyd/%.o)
+# t/unit: pure tests (no daemon, no root, no Postfix: the package build
+# runs them); t/daemon: tests that start tlspolicyd
 UNIT_TESTS = $(patsubst t/unit/%.c,$(B)/t/%.t,$(wildcard t/unit/*.c))
+DAEMON_TESTS = $(patsubst t/daemon/%.c,$(B)/t/%.t,$(wildcard t/daemon/*.c))
 PROBE_OBJS = $(B)/probe/mx.o $(B)/probe/probe.o $(B)/probe/published.o
 PROGRAMS   = $(B)/tlsmap $(B)/tlspolicyd $(B)/tlsprobe
 
@@ -74,7 +77,7 @@ $(B)/config.mk: scripts/deps.sh scripts/config.sh Makefile
 .PHONY: all programs deps test-deps run check check-postfix-3.10 unit-check clean install uninstall fuzz fuzz-check deb
 # keep intermediate objects (no "rm ..." after the test summary)
 .SECONDARY:
-all: deps $(PROGRAMS) $(UNIT_TESTS)
+all: deps $(PROGRAMS) $(UNIT_TESTS) $(DAEMON_TESTS)
 programs: $(PROGRAMS)
 
 deps:
@@ -101,7 +104,10 @@ $(B)/tlspolicyd: $(B)/policyd/main.o $(B)/libpolicyd.a $(B)/libtlsmaps.a
 $(B)/tlsprobe: $(B)/probe/tlsprobe.o $(PROBE_OBJS) $(B)/libtlsmaps.a
 	$(CC) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/t/%.t: $(B)/t/unit/%.o $(PROBE_OBJS) $(B)/t/support/client.o $(B)/libpolicyd.a $(B)/libtlsmaps.a
+$(B)/t/%.t: $(B)/t/unit/%.o $(PROBE_OBJS) $(B)/libpolicyd.a $(B)/libtlsmaps.a
+	$(CC) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/t/%.t: $(B)/t/daemon/%.o $(PROBE_OBJS) $(B)/t/support/client.o $(B)/libpolicyd.a $(B)/libtlsmaps.a
 	$(CC) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 EXAMPLE = $(B)/example/example.list
@@ -156,7 +162,7 @@ SLOW_FIRST  = t/postfix.t $(B)/t/robust.t t/fuzz.t
 TEST_ENV    = SRCDIR=$(CURDIR) FUZZDIR=$(CURDIR)/$(F) FUZZ_CHECK_SECONDS=$(FUZZ_CHECK_SECONDS) TLSMAP=$(CURDIR)/$(B)/tlsmap \
               TLSPOLICYD=$(CURDIR)/$(B)/tlspolicyd TLSPROBE=$(CURDIR)/$(B)/tlsprobe BUILD=$(CURDIR)/$(B) SANITIZE=$(SANITIZE)
 check: test-deps all fuzz-check
-	$(TEST_ENV) prove -j$(PROVE_JOBS) --exec '' $(SLOW_FIRST) $(filter-out $(SLOW_FIRST),$(UNIT_TESTS) $(wildcard t/*.t))
+	$(TEST_ENV) prove -j$(PROVE_JOBS) --exec '' $(SLOW_FIRST) $(filter-out $(SLOW_FIRST),$(UNIT_TESTS) $(DAEMON_TESTS) $(wildcard t/*.t))
 ifeq ($(SANITIZE)$(QUICK),)
 	@$(MAKE) --no-print-directory check-postfix-3.10
 	@echo "=== the same suite under ASan+UBSan (make check SANITIZE=1) ==="
@@ -175,10 +181,9 @@ check-postfix-3.10: test-deps all
 	@scripts/postfix-backports.sh $(PF310) >/dev/null
 	$(TEST_ENV) POSTFIX_ROOT=$(PF310)/root prove -j3 --exec '' $(POSTFIX_TESTS)
 
-# The unit tests that need no daemon, no root and no Postfix (the package
-# build runs them).
-PURE_TESTS = config decide dns key lookup mtasts source tlsrules verdictlog
-unit-check: $(PURE_TESTS:%=$(B)/t/%.t)
+# The unit tests: they need no daemon, no root and no Postfix (the
+# package build runs them all).
+unit-check: $(UNIT_TESTS)
 	SRCDIR=$(CURDIR) prove --exec '' $^
 
 # The Debian package (debian/), built from this tree into build/deb/.
