@@ -89,6 +89,29 @@ static const char *field(sd_journal *journal, const char *name, size_t *len)
     return (const char *)data + n + 1;
 }
 
+/* One entry's fields to fn; TRUE to go on.  An entry without them, or
+ * with oversized ones, is skipped. */
+static gboolean hand_out(const char *ident, size_t ilen, const char *pid, size_t plen, const char *message,
+                         size_t mlen, guint64 usec, JournalEntryFn fn, gpointer data)
+{
+    if (!ident || !pid || !message || ilen >= 256 || plen >= 16 || mlen > MAILLOG_LINE_MAX)
+        return TRUE;
+    char identifier[256], pid_text[16];
+    memcpy(identifier, ident, ilen);
+    identifier[ilen] = '\0';
+    memcpy(pid_text, pid, plen);
+    pid_text[plen] = '\0';
+    guint64 p;
+    if (!g_ascii_string_to_unsigned(pid_text, 10, 1, G_MAXUINT, &p, NULL))
+        return TRUE;
+    return fn(identifier, (guint)p, message, mlen, (gint64)(usec / G_USEC_PER_SEC), data);
+}
+
+void journalfollow_rewind(JournalFollow *j)
+{
+    j->positioned = FALSE;
+}
+
 gboolean journalfollow_poll(JournalFollow *j, guint max_entries, JournalEntryFn fn, gpointer data)
 {
     sd_journal_process(j->journal);
@@ -105,22 +128,16 @@ gboolean journalfollow_poll(JournalFollow *j, guint max_entries, JournalEntryFn 
         guint64 usec = 0;
         sd_journal_get_realtime_usec(j->journal, &usec);
         char *cursor = NULL;
-        if (sd_journal_get_cursor(j->journal, &cursor) >= 0) {
+        if (sd_journal_get_cursor(j->journal, &cursor) < 0)
+            cursor = NULL;
+        gboolean go_on = hand_out(ident, ilen, pid, plen, message, mlen, usec, fn, data);
+        /* counted: the entry is behind us (a fault in fn never gets here) */
+        if (cursor) {
             g_free(j->cursor);
             j->cursor = g_strdup(cursor);
             free(cursor);
         }
-        if (!ident || !pid || !message || ilen >= 256 || plen >= 16 || mlen > MAILLOG_LINE_MAX)
-            continue;
-        char identifier[256], pid_text[16];
-        memcpy(identifier, ident, ilen);
-        identifier[ilen] = '\0';
-        memcpy(pid_text, pid, plen);
-        pid_text[plen] = '\0';
-        guint64 p;
-        if (!g_ascii_string_to_unsigned(pid_text, 10, 1, G_MAXUINT, &p, NULL))
-            continue;
-        if (!fn(identifier, (guint)p, message, mlen, (gint64)(usec / G_USEC_PER_SEC), data))
+        if (!go_on)
             return TRUE;
     }
     return TRUE;

@@ -32,6 +32,10 @@ void journalfollow_resume(JournalFollow *j, const char *cursor);
  * NULL before any. */
 const char *journalfollow_cursor(const JournalFollow *j);
 
+/* The next poll starts after the last entry handed out and returned
+ * from (an entry whose callback never returned is handed out again). */
+void journalfollow_rewind(JournalFollow *j);
+
 /* Hands out at most max_entries new entries; TRUE when there may be more. */
 gboolean journalfollow_poll(JournalFollow *j, guint max_entries, JournalEntryFn fn, gpointer data);
 

@@ -130,10 +130,13 @@ static void open_resuming(LogFollow *f, int fd, const struct stat *st)
     adopt(f, fd, st, 0);
 }
 
-/* Lines in buf[0, len) handed out; returns the bytes consumed (whole
- * lines, a too-long line's bytes) or stops early when fn says so. */
+/* Lines in buf[0, len) (read at f->offset) handed out; returns the bytes
+ * consumed (whole lines, a too-long line's bytes) or stops early when fn
+ * says so.  The offset moves past each line once fn returns: a fault
+ * that leaves fn (a SIGBUS in the list, longjmp) leaves that line unread. */
 static gsize hand_out(LogFollow *f, gsize len, LogLineFn fn, gpointer data, gboolean *stop)
 {
+    guint64 base = f->offset;
     gsize done = 0;
     while (done < len) {
         char *nl = memchr(f->buf + done, '\n', len - done);
@@ -152,8 +155,10 @@ static gsize hand_out(LogFollow *f, gsize len, LogLineFn fn, gpointer data, gboo
             f->long_lines++;
         f->skipping = FALSE;
         const char *line = f->buf + done;
+        gboolean go_on = skip || fn(line, line_len, data);
         done += line_len + 1;
-        if (!skip && !fn(line, line_len, data)) {
+        f->offset = base + done;  /* counted: behind us (a fault in fn never gets here) */
+        if (!go_on) {
             *stop = TRUE;
             return done;
         }
@@ -171,8 +176,9 @@ static gboolean read_open(LogFollow *f, gsize max_bytes, LogLineFn fn, gpointer 
             continue;
         if (n <= 0)
             return FALSE;
+        guint64 base = f->offset;
         gsize used = hand_out(f, (gsize)n, fn, data, stop);
-        f->offset += used;
+        f->offset = base + used;  /* hand_out moved it line by line; a skipped long line too */
         total += used;
         if (f->offset > f->size)
             f->size = f->offset;

@@ -274,6 +274,13 @@ gboolean outbound_poll(Outbound *o, StoreReader *list, const Config *config, gin
     return more;
 }
 
+void outbound_rewind(Outbound *o)
+{
+    o->list = NULL;
+    if (o->journal)
+        journalfollow_rewind(o->journal);  /* a file's offset moves per line counted already */
+}
+
 void outbound_save(Outbound *o, GKeyFile *kf)
 {
     if (o->journal && journalfollow_cursor(o->journal)) {

@@ -50,6 +50,10 @@ void outbound_free(Outbound *o);
  * TRUE when more is waiting. */
 gboolean outbound_poll(Outbound *o, StoreReader *list, const Config *config, gint64 now);
 
+/* A poll cut short (the list faulted in a lookup): the next one starts
+ * at the first line not counted. */
+void outbound_rewind(Outbound *o);
+
 OutLedger *outbound_ledger(Outbound *o);
 OutboundCounts outbound_counts(const Outbound *o);
 

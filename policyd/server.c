@@ -1089,8 +1089,6 @@ static void handle_signals(Server *s, Watch *w, guint32 events)
     }
 }
 
-/* The DNS/MTA-STS side, from the configuration; a trust anchor that
- * cannot be read is an error at start, never a quiet "nothing is secure". */
 /* The outbound ledger and where it stopped in the log, from the state
  * file the inbound ledger was read from (missing: from the start). */
 static void load_outbound(Server *s)
@@ -1110,7 +1108,12 @@ static void load_outbound(Server *s)
 static void read_maillog(Server *s, StoreReader *list, gpointer data)
 {
     gboolean *more = data;
-    *more = list && outbound_poll(s->outbound, list, s->config, g_get_real_time() / G_USEC_PER_SEC);
+    if (!list) {  /* unusable, or it faulted mid-read: read again from the last line counted */
+        outbound_rewind(s->outbound);
+        *more = FALSE;
+        return;
+    }
+    *more = outbound_poll(s->outbound, list, s->config, g_get_real_time() / G_USEC_PER_SEC);
 }
 
 static void follow_maillog(Server *s)
@@ -1122,6 +1125,8 @@ static void follow_maillog(Server *s)
     s->maillog_at = more ? 0 : now_ms(s) + MAILLOG_READ_EVERY_MS;
 }
 
+/* The DNS/MTA-STS side, from the configuration; a trust anchor that
+ * cannot be read is an error at start, never a quiet "nothing is secure". */
 static Destinations *destinations_open(const Config *c, GError **error)
 {
     if (access(c->dns_trust_anchor, R_OK) != 0) {

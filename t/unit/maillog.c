@@ -5,6 +5,7 @@
  * (outledger.c).  The lines are what Postfix 3.7 wrote in t/postfix.t's
  * instance (smtp_tls_loglevel = 1). */
 #include <fcntl.h>
+#include <setjmp.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -405,6 +406,37 @@ static void test_follow(void)
     g_rmdir(dir);
 }
 
+/* A fault in the callback (the daemon's SIGBUS recovery longjmps out of
+ * a list lookup) leaves that line unread, and the lines before it read:
+ * the next poll starts at the faulting line. */
+static jmp_buf fault;
+static gboolean fault_on_two(const char *line, size_t len, gpointer data)
+{
+    if (len == 3 && memcmp(line, "two", 3) == 0 && !*(gboolean *)data) {
+        *(gboolean *)data = TRUE;
+        longjmp(fault, 1);
+    }
+    return TRUE;
+}
+
+static void test_follow_fault(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("logfollow-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "mail.log", NULL);
+    append(path, "one\ntwo\nthree\n");
+    LogFollow *f = logfollow_new(path);
+    static gboolean faulted;  /* static: kept across the longjmp */
+    faulted = FALSE;
+    if (setjmp(fault) == 0)
+        logfollow_poll(f, 1024, fault_on_two, &faulted, NULL);
+    g_assert_true(faulted);
+    g_autofree char *rest = poll_all(f);
+    g_assert_cmpstr(rest, ==, "two|three");
+    logfollow_free(f);
+    g_unlink(path);
+    g_rmdir(dir);
+}
+
 /*
  * The ledger
  */
@@ -514,6 +546,7 @@ int main(int argc, char **argv)
     g_test_add_func("/maillog/sessions_bounded", test_sessions_bounded);
     g_test_add_func("/maillog/predict", test_predict);
     g_test_add_func("/maillog/follow", test_follow);
+    g_test_add_func("/maillog/follow_fault", test_follow_fault);
     g_test_add_func("/maillog/ledger", test_ledger);
     return g_test_run();
 }
