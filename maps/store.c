@@ -51,6 +51,11 @@ static gboolean lmdb_fail(GError **error, StoreErrorCode code, const char *path,
  * flock needs no more than read; never a link), and the wait is bounded.
  * A lock an earlier run left root:root 0640 is given to the directory's
  * group by its owner. */
+char *store_compiled_path(const char *source)
+{
+    return g_strconcat(source, ".lmdb", NULL);
+}
+
 int store_lock_writers(const char *path, guint wait_seconds, GError **error)
 {
     g_autofree char *dir = g_path_get_dirname(path);

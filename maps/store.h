@@ -38,6 +38,10 @@ typedef enum {
     STORE_ERROR_WRITE,
 } StoreErrorCode;
 
+/* The compiled list of a list source: "SOURCE.lmdb", what tlsmap writes
+ * and the daemon, --check-postfix and tlsmap -q read (g_free it). */
+char *store_compiled_path(const char *source);
+
 /* Take the writers' lock of the list at path (".NAME.lock" beside it),
  * waiting at most wait_seconds; returns an fd to close() to release it,
  * or -1 with error. */

@@ -131,11 +131,6 @@ static gboolean parse_or_report(List *list, const char *text, size_t len)
     return FALSE;
 }
 
-static char *compiled_path(const char *source)
-{
-    return g_strconcat(source, ".lmdb", NULL);
-}
-
 static void print_record(FILE *out, const char *prefix, const char *key, const Entry *entry)
 {
     g_autoptr(GString) line = g_string_new(NULL);
@@ -222,7 +217,7 @@ static gboolean load_current(const char *path, List *list, gboolean must_exist, 
 
 static int do_compile(const char *source, gboolean check_only)
 {
-    g_autofree char *path = compiled_path(source);
+    g_autofree char *path = store_compiled_path(source);
     g_autoptr(List) list = list_new(source);
     GError *error = NULL;
     struct stat st;
@@ -253,7 +248,7 @@ static int do_compile(const char *source, gboolean check_only)
 
 static int do_query(const char *source)
 {
-    g_autofree char *path = compiled_path(source);
+    g_autofree char *path = store_compiled_path(source);
     g_autoptr(GPtrArray) keys = keys_argument(opt.query);
     if (!keys)
         return EXIT_ERROR;
@@ -304,7 +299,7 @@ static int do_query(const char *source)
 
 static int do_show(const char *source)
 {
-    g_autofree char *path = compiled_path(source);
+    g_autofree char *path = store_compiled_path(source);
     g_autoptr(List) list = list_new(path);
     GError *error = NULL;
 
@@ -320,7 +315,7 @@ static int do_show(const char *source)
 /* -d: the new list is the old one without the named keys. */
 static int do_delete(const char *source)
 {
-    g_autofree char *path = compiled_path(source);
+    g_autofree char *path = store_compiled_path(source);
     g_autoptr(List) old = list_new(path);
     g_autoptr(GPtrArray) raw = keys_argument(opt.delete_key);
     g_autoptr(GHashTable) doomed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -422,7 +417,7 @@ static void keep_newer(const ListRecord *old, const ListRecord *new, gpointer me
 /* -i: entries from stdin replace or join the old ones. */
 static int do_insert(const char *source)
 {
-    g_autofree char *path = compiled_path(source);
+    g_autofree char *path = store_compiled_path(source);
     g_autoptr(List) old = list_new(path);
     g_autoptr(List) input = list_new("stdin");
     g_autoptr(GPtrArray) keys = g_ptr_array_new();
@@ -499,7 +494,7 @@ static void on_fault(int sig)
 
 static void catch_faults(const char *source)
 {
-    g_autofree char *path = compiled_path(source);
+    g_autofree char *path = store_compiled_path(source);
     g_snprintf(fault_message, sizeof fault_message,
                "tlsmap: %s: the compiled list is damaged (reading it faulted); nothing changed, "
                "recompile it from the source file\n", path);

@@ -332,7 +332,7 @@ static void check_transport(Check *c, GHashTable *reported, char *route, TlsLeve
 
 static List *load_list(Check *c)
 {
-    g_autofree char *path = g_strconcat(c->config->list, ".lmdb", NULL);
+    g_autofree char *path = store_compiled_path(c->config->list);
     List *list = list_new(path);
     GError *error = NULL;
     if (!store_load(path, list, &error)) {

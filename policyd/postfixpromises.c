@@ -222,7 +222,7 @@ static void check_permissions(Check *c)
     g_autofree char *user = NULL;
     if (!daemon_account(c, &uid, &gid, &user))
         return;
-    g_autofree char *compiled = g_strconcat(c->config->list, ".lmdb", NULL);
+    g_autofree char *compiled = store_compiled_path(c->config->list);
     const char *paths[] = {compiled, c->config->list};
     for (guint i = 0; i < G_N_ELEMENTS(paths); i++) {
         g_autofree char *why = NULL;

@@ -998,7 +998,7 @@ static void warn_restart_keys(const Config *old, const Config *fresh)
  * so a typo in list= keeps the old list answering. */
 static StoreReader *open_new_list(const char *list, GError **error)
 {
-    g_autofree char *path = g_strconcat(list, ".lmdb", NULL);
+    g_autofree char *path = store_compiled_path(list);
     StoreReader *reader = store_reader_new(path);
     if (!store_reader_begin(reader, error)) {
         store_reader_free(reader);
@@ -1206,7 +1206,7 @@ Server *server_new(Config *config, ConfigReloader reload, gpointer reload_data, 
         load_outbound(s);
     s->state_saved_at = g_get_monotonic_time() / 1000;
     clock_tick(s);
-    g_autofree char *path = g_strconcat(config->list, ".lmdb", NULL);
+    g_autofree char *path = store_compiled_path(config->list);
     s->list = store_reader_new(path);
     store_reader_set_recheck(s->list, LIST_RECHECK_US);
 
