@@ -273,3 +273,23 @@ gboolean mtasts_postfix_match(const MtastsPolicy *policy, char *const *mx_hosts,
         g_string_append(out, MTASTS_NO_MATCH);
     return TRUE;
 }
+
+char **mtasts_policy_lines(const MtastsPolicy *policy)
+{
+    GPtrArray *lines = g_ptr_array_new();
+    g_ptr_array_add(lines, g_strdup("version: STSv1"));
+    g_ptr_array_add(lines, g_strdup_printf("mode: %s", mtasts_mode_name(policy->mode)));
+    for (guint i = 0; i < policy->n_mx; i++)
+        g_ptr_array_add(lines, g_strdup_printf("mx: %s", policy->mx[i]));
+    g_ptr_array_add(lines, g_strdup_printf("max_age: %u", policy->max_age));
+    g_ptr_array_add(lines, NULL);
+    return (char **)g_ptr_array_free(lines, FALSE);
+}
+
+char **mtasts_policy_mx(const MtastsPolicy *policy)
+{
+    char **mx = g_new0(char *, policy->n_mx + 1);
+    for (guint i = 0; i < policy->n_mx; i++)
+        mx[i] = g_strdup(policy->mx[i]);
+    return mx;
+}

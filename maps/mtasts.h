@@ -57,4 +57,10 @@ gboolean mtasts_postfix_match(const MtastsPolicy *policy, char *const *mx_hosts,
 
 const char *mtasts_mode_name(MtastsMode mode);
 
+/* The policy as its file's lines ("version: STSv1", "mode: ...", each
+ * "mx: ...", "max_age: ..."), what mtasts_parse_policy() reads back and
+ * RFC 8460's policy-string; and its mx patterns alone (mx-host). */
+char **mtasts_policy_lines(const MtastsPolicy *policy);
+char **mtasts_policy_mx(const MtastsPolicy *policy);
+
 #endif

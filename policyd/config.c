@@ -37,6 +37,7 @@ static const char *const floor_choices[] = {"off", "report", "enforce", NULL};
 static const char *const dane_choices[] = {"off", "auto", NULL};
 static const char *const mta_sts_choices[] = {"off", "testing", "enforce", NULL};
 static const char *const lookup_choices[] = {"temp", "list", NULL};  /* LookupFallback */
+static const char *const tlsrpt_choices[] = {"off", "dry-run", NULL};  /* TlsrptMode */
 
 /* Options stored as a string (validated or not). */
 static gboolean is_string(OptionType type)
@@ -100,6 +101,10 @@ static const Option options[] = {
     {"user", T_STRING, O(user)},
     {"log_file", T_STRING, O(log_file)},
     {"maillog", T_STRING, O(maillog)},
+    {"tlsrpt", T_CHOICE, O(tlsrpt), tlsrpt_choices},
+    {"tlsrpt_directory", T_STRING, O(tlsrpt_directory)},
+    {"tlsrpt_organization", T_STRING, O(tlsrpt_organization)},
+    {"tlsrpt_contact", T_STRING, O(tlsrpt_contact)},
     {"max_line", T_SIZE, O(limits.max_line), NULL, 256, 1 << 20},
     {"max_request", T_SIZE, O(limits.max_request), NULL, 1024, 16 << 20},
     {"max_attributes", T_UINT, O(limits.max_attributes), NULL, 10, 100000},
@@ -161,6 +166,9 @@ Config *config_new_defaults(void)
     c->user = g_strdup(ACCOUNT_DEFAULT);
     c->log_file = g_strdup("");
     c->maillog = g_strdup("");
+    c->tlsrpt_directory = g_strdup("");
+    c->tlsrpt_organization = g_strdup("");
+    c->tlsrpt_contact = g_strdup("");
     c->from_file = g_hash_table_new(g_str_hash, g_str_equal);
     c->limits = (RequestLimits){.max_line = 4096, .max_request = 65536, .max_attributes = 100};
     c->read_timeout = 10;
@@ -415,6 +423,8 @@ static const char *first_problem(const Config *c, const char **option)
         {"metrics_listen", "metrics_listen: each address is unix:/path or inet:host:port"},
         {"tls_policy_name", "tls_policy_name must be one word, other than socketmap_name"},
         {"dns_trust_anchor", "dns_trust_anchor: a DNSSEC trust anchor file is needed (DANE is never trusted without one)"},
+        {"tlsrpt", "tlsrpt: TLS-RPT reports are made from Postfix's delivery log: set maillog"},
+        {"tlsrpt", "tlsrpt = dry-run writes the reports to tlsrpt_directory: set it"},
     };
     const gboolean broken[G_N_ELEMENTS(problems)] = {
         !c->listen || !c->listen[0],
@@ -432,6 +442,8 @@ static const char *first_problem(const Config *c, const char **option)
         !*c->tls_policy_name || strpbrk(c->tls_policy_name, " \t") != NULL
             || strcmp(c->tls_policy_name, c->socketmap_name) == 0,
         !*c->dns_trust_anchor,
+        c->tlsrpt != TLSRPT_OFF && !*c->maillog,
+        c->tlsrpt == TLSRPT_DRY_RUN && !*c->tlsrpt_directory,
     };
     for (guint i = 0; i < G_N_ELEMENTS(problems); i++) {
         if (broken[i]) {

@@ -770,6 +770,12 @@ const DestinationPolicy *destinations_get(Destinations *d, const char *domain, g
     return &dest->p;
 }
 
+const DestinationPolicy *destinations_peek(Destinations *d, const char *domain)
+{
+    Dest *dest = g_hash_table_lookup(d->by_domain, domain);
+    return dest ? &dest->p : NULL;
+}
+
 /*
  * MTA-STS policies across restarts
  */
@@ -778,12 +784,9 @@ const DestinationPolicy *destinations_get(Destinations *d, const char *domain, g
 /* The policy as a policy file: what mtasts_parse_policy() reads back. */
 static char *policy_text(const MtastsPolicy *p)
 {
-    GString *t = g_string_new("version: STSv1\n");
-    g_string_append_printf(t, "mode: %s\n", mtasts_mode_name(p->mode));
-    for (guint i = 0; i < p->n_mx; i++)
-        g_string_append_printf(t, "mx: %s\n", p->mx[i]);
-    g_string_append_printf(t, "max_age: %u\n", p->max_age);
-    return g_string_free(t, FALSE);
+    g_auto(GStrv) lines = mtasts_policy_lines(p);
+    g_autofree char *text = g_strjoinv("\n", lines);
+    return g_strconcat(text, "\n", NULL);
 }
 
 GKeyFile *destinations_to_keyfile(Destinations *d)

@@ -102,6 +102,10 @@ void destinations_process(Destinations *d);
 const DestinationPolicy *destinations_get(Destinations *d, const char *domain, gboolean dane, gboolean sts,
                                           gboolean listed);
 
+/* The domain's policy as known now, starting nothing and moving nothing
+ * in the cache; NULL when it is not cached.  Valid as destinations_get's. */
+const DestinationPolicy *destinations_peek(Destinations *d, const char *domain);
+
 DestinationCounts destinations_counts(const Destinations *d);
 
 /* MTA-STS policies across restarts (RFC 8461 5.1: a cached policy stays

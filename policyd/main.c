@@ -6,6 +6,7 @@
  *   tlspolicyd --check-postfix [--postfix-config DIR] [--config FILE]
  *   tlspolicyd --report | --suggest [--min N] [--level LEVEL] [--direction DIR] [--config FILE]
  *   tlspolicyd --explain ADDRESS [--config FILE]
+ *   tlspolicyd --tlsrpt-preview DOMAIN [--config FILE]
  *
  * The command line overrides the configuration file, so a list can be
  * served with no configuration file at all.  Runs in the foreground.
@@ -28,7 +29,7 @@ static struct {
     char *config_path;
     char *list;
     char **listen;
-    char *postfix_config, *level, *direction, *explain, *user;
+    char *postfix_config, *level, *direction, *explain, *tlsrpt_preview, *user;
     gint min;
     gboolean check_config, check_postfix, report, suggest, verbose;
 } opt = {.min = 100};
@@ -49,6 +50,8 @@ static const GOptionEntry options[] = {
     {"postfix-config", 0, 0, G_OPTION_ARG_FILENAME, &opt.postfix_config, "Postfix's configuration directory (postfix_config_directory)", "DIR"},
     {"explain", 0, 0, G_OPTION_ARG_STRING, &opt.explain,
      "Ask the running daemon how it routes ADDRESS: the list, DANE, MTA-STS and the effective route", "ADDRESS"},
+    {"tlsrpt-preview", 0, 0, G_OPTION_ARG_STRING, &opt.tlsrpt_preview,
+     "Print DOMAIN's TLS-RPT report for the day so far (RFC 8460 JSON), from the running daemon", "DOMAIN"},
     {"user", 'u', 0, G_OPTION_ARG_STRING, &opt.user, "Started as root: serve as this account (user; root: stay root)", "NAME"},
     {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt.verbose, "Log every decision, DUNNO included", NULL},
     {NULL, 0, 0, 0, NULL, NULL, NULL},
@@ -96,8 +99,8 @@ static int ask_daemon(const Config *config, const char *path, GString *out)
     }
     const char *body = strstr(reply->str, "\r\n\r\n");
     if (!g_str_has_prefix(reply->str, "HTTP/1.1 200 ") || !body) {
-        fprintf(stderr, "tlspolicyd: the daemon at %s answered: %.*s\n", address, (int)strcspn(reply->str, "\r\n"),
-                reply->str);
+        fprintf(stderr, "tlspolicyd: the daemon at %s answered: %.*s\n%s", address, (int)strcspn(reply->str, "\r\n"),
+                reply->str, body ? body + 4 : "");
         return 2;
     }
     g_string_assign(out, body + 4);
@@ -187,14 +190,16 @@ int main(int argc, char **argv)
     logging_init("tlspolicyd", TRUE, FALSE);
     logging_set_verbose(opt.verbose);
 
-    gboolean serving = !opt.report && !opt.suggest && !opt.explain;
+    gboolean serving = !opt.report && !opt.suggest && !opt.explain && !opt.tlsrpt_preview;
     Config *config = build_config(serving, &error);
     if (!config) {
         fprintf(stderr, "tlspolicyd: %s\n", error->message);
         return 2;
     }
-    if (opt.report || opt.suggest) {
-        g_autofree char *path = opt.report ? g_strdup("/report")
+    if (opt.report || opt.suggest || opt.tlsrpt_preview) {
+        g_autofree char *domain = opt.tlsrpt_preview ? g_uri_escape_string(opt.tlsrpt_preview, NULL, FALSE) : NULL;
+        g_autofree char *path = domain       ? g_strdup_printf("/tlsrpt?domain=%s", domain)
+                                : opt.report ? g_strdup("/report")
                                            : g_strdup_printf("/suggest?min=%d&level=%s&direction=%s", MAX(opt.min, 1),
                                                              opt.level ? opt.level : "encrypt",
                                                              opt.direction ? opt.direction : "inbound");

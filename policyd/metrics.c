@@ -91,6 +91,27 @@ static void format_maillog(GString *out, const MetricsGauges *g)
                                delivery_result_name((TlsResult)r), c->results[r]);
 }
 
+/* TLS-RPT (tlsrpt): only when it is on. */
+static void format_tlsrpt(GString *out, const TlsrptCounts *c)
+{
+    const struct {
+        const char *name, *help;
+        guint64 value;
+    } rows[] = {
+        {"tlspolicyd_tlsrpt_sessions_total", "TLS sessions counted into a TLS-RPT report.", c->sessions},
+        {"tlspolicyd_tlsrpt_sessions_dropped_total", "Sessions not reported: the day's domains were full.",
+         c->sessions_dropped},
+        {"tlspolicyd_tlsrpt_details_dropped_total", "Failures in a summary only: the policy's details were full.",
+         c->details_dropped},
+        {"tlspolicyd_tlsrpt_reports_written_total", "Daily reports written (tlsrpt = dry-run).", c->reports_written},
+        {"tlspolicyd_tlsrpt_reports_failed_total", "Daily reports that could not be written.", c->reports_failed},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
+        family(out, rows[i].name, "counter", rows[i].help);
+        g_string_append_printf(out, "%s %" G_GUINT64_FORMAT "\n", rows[i].name, rows[i].value);
+    }
+}
+
 void metrics_format(const Metrics *m, const MetricsGauges *g, GString *out)
 {
     static const char *const verdicts[METRICS_VERDICTS] = {"dunno", "filter", "reject", "split", "tempfail", "report"};
@@ -211,4 +232,6 @@ void metrics_format(const Metrics *m, const MetricsGauges *g, GString *out)
     g_string_append_printf(out, "tlspolicyd_start_time_seconds %.3f\n", g->start_time);
     if (g->maillog)
         format_maillog(out, g);
+    if (g->tlsrpt)
+        format_tlsrpt(out, &g->reports);
 }

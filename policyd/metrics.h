@@ -39,6 +39,8 @@ typedef struct {
     DestinationCounts destinations;  /* DANE/MTA-STS lookups */
     gboolean maillog;                /* Postfix's delivery log is followed */
     OutboundCounts outbound;
+    gboolean tlsrpt;                 /* TLS-RPT reports are made */
+    TlsrptCounts reports;
     double now;                      /* Unix time of the scrape */
 } MetricsGauges;
 

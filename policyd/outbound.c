@@ -12,6 +12,7 @@
 #include "logging.h"
 #include "lookup.h"
 #include "maillog.h"
+#include "mtasts.h"
 
 /* Sessions tracked at once: Postfix's default_process_limit is 100. */
 #define OUTBOUND_MAX_SESSIONS 4096
@@ -24,6 +25,8 @@ struct Outbound {
     JournalFollow *journal;  /* the journal ("journal", "journal:DIR") */
     DeliveryTracker *tracker;
     OutLedger *ledger;
+    Tlsrpt *tlsrpt;          /* NULL: tlsrpt = off */
+    Destinations *destinations;  /* the policies TLS-RPT reports; NULL: none known */
     OutboundCounts counts;
     guint smtp_port;
     gboolean changed;
@@ -69,6 +72,8 @@ Outbound *outbound_new(const Config *config, GError **error)
         o->follow = logfollow_new(config->maillog);
     o->tracker = delivery_tracker_new(OUTBOUND_MAX_SESSIONS);
     o->ledger = outledger_new(OUTLEDGER_MAX_KEYS, OUTLEDGER_MAX_DOMAINS);
+    if (config->tlsrpt != TLSRPT_OFF)
+        o->tlsrpt = tlsrpt_new(TLSRPT_MAX_DOMAINS, g_get_real_time() / G_USEC_PER_SEC);
     o->smtp_port = smtp_port(config);
     return o;
 }
@@ -81,12 +86,23 @@ void outbound_free(Outbound *o)
     journalfollow_free(o->journal);
     delivery_tracker_free(o->tracker);
     outledger_free(o->ledger);
+    tlsrpt_free(o->tlsrpt);
     g_free(o);
 }
 
 OutLedger *outbound_ledger(Outbound *o)
 {
     return o->ledger;
+}
+
+Tlsrpt *outbound_tlsrpt(Outbound *o)
+{
+    return o->tlsrpt;
+}
+
+void outbound_use_destinations(Outbound *o, Destinations *destinations)
+{
+    o->destinations = destinations;
 }
 
 OutboundCounts outbound_counts(const Outbound *o)
@@ -185,6 +201,45 @@ static void log_delivery(const OutboundRecord *r)
     g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "TLSPOLICYD_VERDICT", "delivery", "MESSAGE", "%s", line->str);
 }
 
+/* "mx.example[192.0.2.7]:25" -> its name and address. */
+static void split_relay(const char *relay, char *host, size_t host_size, char *ip, size_t ip_size)
+{
+    const char *open = strchr(relay, '[');
+    const char *close = open ? strchr(open, ']') : NULL;
+    *host = *ip = '\0';
+    if (!close)
+        return;
+    g_strlcpy(host, relay, MIN(host_size, (size_t)(open - relay) + 1));
+    g_strlcpy(ip, open + 1, MIN(ip_size, (size_t)(close - open)));
+}
+
+/* The session into the day's TLS-RPT aggregate, under the policy the
+ * domain published as tlspolicyd knew it: a valid MTA-STS policy, else
+ * validated TLSA records when the route was a DANE one, else none. */
+static void report_session(Outbound *o, const Delivery *d, const char *domain)
+{
+    if (!o->tlsrpt || !d->connected || !d->new_session || !*domain)
+        return;
+    if (d->result == RESULT_NONE && d->trust == TRUST_PLAINTEXT)
+        return;  /* no TLS session, and none required: not in a report */
+    const DestinationPolicy *known = o->destinations ? destinations_peek(o->destinations, domain) : NULL;
+    TlsrptPolicy policy = {.type = TLSRPT_NO_POLICY};
+    g_auto(GStrv) lines = NULL;
+    g_auto(GStrv) mx = NULL;
+    if (known && known->sts == SOURCE_FOUND && known->policy) {
+        policy.type = TLSRPT_STS;
+        policy.strings = lines = mtasts_policy_lines(known->policy);
+        policy.mx = mx = mtasts_policy_mx(known->policy);
+    } else if (known && known->dane == SOURCE_FOUND && strstr(d->service, "dane")) {
+        policy.type = TLSRPT_TLSA;
+        policy.mx = known->mx_hosts;
+    }
+    char host[256], ip[64];
+    split_relay(d->relay, host, sizeof host, ip, sizeof ip);
+    TlsrptSession session = {.result = d->result, .mx_host = host, .ip = ip, .detail = d->detail};
+    tlsrpt_record(o->tlsrpt, domain, &policy, &session);
+}
+
 static void count_delivery(Outbound *o, const Delivery *d, const LookupMatch *match, gboolean listed)
 {
     char domain[256];
@@ -198,6 +253,7 @@ static void count_delivery(Outbound *o, const Delivery *d, const LookupMatch *ma
         r.would_detail = would_detail;
     }
     outledger_record(o->ledger, &r);
+    report_session(o, d, domain);
     o->counts.deliveries++;
     if (d->connected)
         o->counts.results[d->result]++;
@@ -251,8 +307,51 @@ static void take_parsed(Outbound *o, gboolean parsed, MaillogLine *line)
         count_delivery(o, &d, &match, listed);
 }
 
+/* Who the reports are from: the options, else Postfix's myhostname, else
+ * this host's name (contact: postmaster@ it). */
+static TlsrptOrg report_org(const Config *config, char *contact, size_t size)
+{
+    const char *host = config->postfix ? postfix_site_param(config->postfix, "myhostname") : "";
+    if (!host || !*host)
+        host = g_get_host_name();
+    if (*config->tlsrpt_contact)
+        g_strlcpy(contact, config->tlsrpt_contact, size);
+    else
+        g_snprintf(contact, size, "postmaster@%s", host);
+    return (TlsrptOrg){.organization = *config->tlsrpt_organization ? config->tlsrpt_organization : host,
+                       .contact = contact, .submitter = host};
+}
+
+/* At a UTC day's end: the day's reports written, and a new day. */
+static void roll_reports(Outbound *o, const Config *config, gint64 now)
+{
+    char contact[320];
+    TlsrptOrg org = report_org(config, contact, sizeof contact);
+    GError *error = NULL;
+    guint written = tlsrpt_roll(o->tlsrpt, now, config->tlsrpt_directory, &org, &error);
+    if (written)
+        g_message("tlsrpt: %u reports for the day written to %s (tlsrpt = dry-run: none sent)", written,
+                  config->tlsrpt_directory);
+    if (error) {
+        g_warning("tlsrpt: a report could not be written: %s", error->message);
+        g_error_free(error);
+    }
+    o->changed = TRUE;
+}
+
+char *outbound_tlsrpt_report(Outbound *o, const Config *config, const char *domain)
+{
+    if (!o->tlsrpt)
+        return NULL;
+    char contact[320];
+    TlsrptOrg org = report_org(config, contact, sizeof contact);
+    return tlsrpt_report_json(o->tlsrpt, domain, &org);
+}
+
 gboolean outbound_poll(Outbound *o, StoreReader *list, const Config *config, gint64 now)
 {
+    if (o->tlsrpt && tlsrpt_day_over(o->tlsrpt, now))
+        roll_reports(o, config, now);
     o->list = list;
     o->config = config;
     o->now = now;
@@ -293,6 +392,8 @@ void outbound_save(Outbound *o, GKeyFile *kf)
     }
     delivery_save(o->tracker, kf);
     outledger_save(o->ledger, kf);
+    if (o->tlsrpt)
+        tlsrpt_save(o->tlsrpt, kf);
     o->changed = FALSE;
 }
 
@@ -311,5 +412,7 @@ void outbound_load(Outbound *o, GKeyFile *kf)
     }
     delivery_load(o->tracker, kf);
     outledger_load(o->ledger, kf);
+    if (o->tlsrpt)
+        tlsrpt_load(o->tlsrpt, kf);
     o->changed = FALSE;
 }

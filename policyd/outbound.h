@@ -20,8 +20,10 @@
 #define TLSPOLICYD_OUTBOUND_H
 
 #include "config.h"
+#include "destination.h"
 #include "outledger.h"
 #include "store.h"
+#include "tlsrpt.h"
 
 /* At most this much of the log per turn of the event loop: answers wait
  * while it is read.  64 KiB is about 330 lines, 0.7-0.9 ms at the 355k-
@@ -55,6 +57,12 @@ gboolean outbound_poll(Outbound *o, StoreReader *list, const Config *config, gin
 void outbound_rewind(Outbound *o);
 
 OutLedger *outbound_ledger(Outbound *o);
+/* The day's TLS-RPT aggregate (tlsrpt.h), NULL with tlsrpt = off; the
+ * domain's report so far as JSON, NULL when none. */
+Tlsrpt *outbound_tlsrpt(Outbound *o);
+char *outbound_tlsrpt_report(Outbound *o, const Config *config, const char *domain);
+/* Where the policies reported come from (destinations_peek). */
+void outbound_use_destinations(Outbound *o, Destinations *destinations);
 OutboundCounts outbound_counts(const Outbound *o);
 
 /* The position, the open sessions and the ledger into kf; and back. */

@@ -595,6 +595,25 @@ static void ledger_page(Server *s, const HttpRequest *req, GString *body, int *s
     }
 }
 
+/* GET /tlsrpt?domain=D: the domain's TLS-RPT report for the day so far. */
+static void tlsrpt_page(Server *s, const HttpRequest *req, GString *body, int *status)
+{
+    char domain[256] = "";
+    http_query_value(req->query, "domain", domain, sizeof domain);
+    for (char *p = domain; *p; p++)
+        *p = g_ascii_tolower(*p);
+    g_autofree char *json = s->outbound ? outbound_tlsrpt_report(s->outbound, s->config, domain) : NULL;
+    if (json) {
+        g_string_append(body, json);
+        return;
+    }
+    *status = 404;
+    if (!s->outbound || !outbound_tlsrpt(s->outbound))
+        g_string_append(body, "no TLS-RPT reports: tlsrpt is off, or maillog is not set (tlspolicyd.conf(5))\n");
+    else
+        g_string_append_printf(body, "no TLS session with %s counted today (UTC)\n", *domain ? domain : "(no domain=)");
+}
+
 /* The ledger and the MTA-STS policies go to their state files a minute
  * after they changed, and at exit. */
 #define STATE_SAVE_EVERY_MS 60000
@@ -711,6 +730,12 @@ static gboolean process_http(Server *s, Connection *c)
         g_autoptr(GString) body = g_string_new(NULL);
         explain_page(s, &req, body);
         http_reply(c->out, 200, "text/plain; charset=utf-8", body->str, body->len, head);
+        return flush_output(s, c);
+    } else if (strcmp(req.path, "/tlsrpt") == 0) {
+        g_autoptr(GString) body = g_string_new(NULL);
+        tlsrpt_page(s, &req, body, &status);
+        const char *type = status == 200 ? "application/tlsrpt+json" : "text/plain; charset=utf-8";
+        http_reply(c->out, status, type, body->str, body->len, head);
         return flush_output(s, c);
     } else if (strcmp(req.path, "/entries") == 0 || strcmp(req.path, "/report") == 0
                || strcmp(req.path, "/suggest") == 0) {
@@ -934,6 +959,9 @@ static MetricsGauges gauges(Server *s)
         .destinations = destinations_counts(s->destinations),
         .maillog = s->outbound != NULL,
         .outbound = s->outbound ? outbound_counts(s->outbound) : (OutboundCounts){0},
+        .tlsrpt = s->outbound && outbound_tlsrpt(s->outbound),
+        .reports = s->outbound && outbound_tlsrpt(s->outbound) ? tlsrpt_counts(outbound_tlsrpt(s->outbound))
+                                                                : (TlsrptCounts){0},
         .now = (double)g_get_real_time() / 1e6,
     };
 }
@@ -984,6 +1012,7 @@ static void warn_restart_keys(const Config *old, const Config *fresh)
         {"user", g_strcmp0(old->user, fresh->user) != 0},
         {"log_file", g_strcmp0(old->log_file, fresh->log_file) != 0},
         {"maillog", g_strcmp0(old->maillog, fresh->maillog) != 0},
+        {"tlsrpt", old->tlsrpt != fresh->tlsrpt},
     };
     g_autoptr(GString) changed = g_string_new(NULL);
     for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
@@ -1242,6 +1271,8 @@ Server *server_new(Config *config, ConfigReloader reload, gpointer reload_data, 
     }
     s->dns_watch.handler = destinations_ready;
     struct epoll_event dns_ev = {.events = EPOLLIN, .data.ptr = &s->dns_watch};
+    if (s->outbound)
+        outbound_use_destinations(s->outbound, s->destinations);
     epoll_ctl(s->epfd, EPOLL_CTL_ADD, destinations_fd(s->destinations), &dns_ev);
     epoll_ctl(s->epfd, EPOLL_CTL_ADD, destinations_wake_fd(s->destinations), &dns_ev);
     s->listener_watches = g_new0(ListenerWatch, s->listeners->len);

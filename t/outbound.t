@@ -96,6 +96,8 @@ write_conf() {  # file maillog state
       echo "postfix_config_directory = $CONF"
       echo "user = root"
       echo "maillog = $2"
+      echo "tlsrpt = dry-run"
+      echo "tlsrpt_directory = $TMP/tlsrpt"
       echo "state_file = $3"; } > "$1"
 }
 write_conf "$TMP/tlspolicyd.conf" "$MAILLOG" "$STATE"
@@ -188,6 +190,57 @@ metrics=$(curl -s "http://$ADMIN/metrics")
 like "$metrics" "tlspolicyd_outbound_sessions_total\{result=\"starttls-not-supported\"\} 1" "metrics: deliveries by result type"
 like "$metrics" "tlspolicyd_maillog_behind_bytes 0" "metrics: the reader keeps up"
 
+# --- TLS-RPT: the day's report per domain, RFC 8460 4.4 field by field -------------
+# (DNS is off here: no domain has a policy, so each is "no-policy-found")
+tlsrpt() {  # domain -> the report so far, checked, then "FIELD=VALUE" lines of it
+    "$TLSPOLICYD" --config "$TMP/tlspolicyd.conf" --tlsrpt-preview "$1" 2>&1 | python3 -c '
+import json, sys, datetime
+text = sys.stdin.read()
+try:
+    r = json.loads(text)
+except ValueError:
+    print("not JSON: " + text.strip()); sys.exit(0)
+problems = []
+def need(obj, key, kind, where):
+    if not isinstance(obj.get(key), kind): problems.append("%s.%s missing or not %s" % (where, key, kind.__name__))
+    return obj.get(key)
+for key in ("organization-name", "contact-info", "report-id"): need(r, key, str, "report")
+dr = need(r, "date-range", dict, "report") or {}
+today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+if dr.get("start-datetime") != today + "T00:00:00Z" or dr.get("end-datetime") != today + "T23:59:59Z":
+    problems.append("date-range is not today (UTC): %r" % dr)
+for i, p in enumerate(need(r, "policies", list, "report") or []):
+    pol = need(p, "policy", dict, "policies[%d]" % i) or {}
+    if pol.get("policy-type") not in ("sts", "tlsa", "no-policy-found"): problems.append("bad policy-type")
+    need(pol, "policy-domain", str, "policy")
+    summ = need(p, "summary", dict, "policies[%d]" % i) or {}
+    for key in ("total-successful-session-count", "total-failure-session-count"): need(summ, key, int, "summary")
+    for d in p.get("failure-details", []):
+        need(d, "result-type", str, "failure-details"); need(d, "failed-session-count", int, "failure-details")
+print("valid" if not problems else "; ".join(problems))
+p = r["policies"][0]
+print("org=%s contact=%s type=%s domain=%s" % (r["organization-name"], r["contact-info"], p["policy"]["policy-type"], p["policy"]["policy-domain"]))
+print("successes=%d failures=%d" % (p["summary"]["total-successful-session-count"], p["summary"]["total-failure-session-count"]))
+for d in p.get("failure-details", []):
+    print("detail=%s mx=%s ip=%s count=%d" % (d["result-type"], d.get("receiving-mx-hostname"), d.get("receiving-ip"), d["failed-session-count"]))
+'
+}
+r=$(tlsrpt wrongname.test)
+like "$r" "^valid
+org=mx.outbound.test contact=postmaster@mx.outbound.test type=no-policy-found domain=wrongname.test" \
+    "tlsrpt: wrongname.test's report is RFC 8460 JSON, from Postfix's myhostname"
+like "$r" "successes=0 failures=1
+detail=certificate-host-mismatch mx=wrongname.test ip=127.0.2.4 count=1" "... its failure: certificate-host-mismatch at its MX and IP"
+like "$(tlsrpt enc.test)" "failures=1
+detail=starttls-not-supported mx=enc.test ip=127.0.2.2" "tlsrpt: enc.test, TLS required and not offered: starttls-not-supported"
+like "$(tlsrpt self.test)" "detail=certificate-not-trusted" "tlsrpt: self.test: certificate-not-trusted"
+like "$(tlsrpt goodu.test)" "^valid
+.*
+successes=1 failures=0" "tlsrpt: goodu.test (unlisted), one successful session"
+like "$(tlsrpt rep.test)" "no TLS session with rep.test counted today" \
+    "tlsrpt: rep.test went in plaintext that nothing required: no TLS session to report"
+like "$(curl -s "http://$ADMIN/metrics")" "tlspolicyd_tlsrpt_sessions_total [1-9]" "metrics: sessions counted into reports"
+
 # --- restarts: nothing lost, nothing doubled ----------------------------------------
 # The stop comes as Postfix delivers: the lines land before or after it,
 # and must be counted once either way. A recipient whose route lookup met
@@ -209,6 +262,7 @@ start_daemon
 wait_for 30 counted domains goodu.test deliveries 2
 is "$(ledger domains goodu.test deliveries)" 2 "after a KILL restart: still exactly 2 (read again from the last save)"
 is "$(ledger entries rep.test deliveries)" 1 "... rep.test still 1"
+like "$(tlsrpt goodu.test)" "successes=2 failures=0" "... and goodu.test's TLS-RPT report counts its 2 sessions, once each"
 
 # --- Postfix rotates its log ----------------------------------------------------------
 postfix -c "$CONF" logrotate >/dev/null 2>&1

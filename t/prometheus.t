@@ -38,6 +38,8 @@ list = $TMP/tls.list
 listen = inet:127.0.0.1:$POLICY
 metrics_listen = inet:127.0.0.1:$METRICS
 maillog = $TMP/maillog
+tlsrpt = dry-run
+tlsrpt_directory = $TMP
 CONF
 # a delivery log with one TLS session and its delivery: the reader's
 # families are exposed, and checked by promtool too
@@ -85,6 +87,7 @@ ok "... 1 TLS 1.1 session" wait_for 30 query_is 'tlspolicyd_inbound_sessions_tot
 ok "... the list's 2 entries" wait_for 30 query_is 'tlspolicyd_list_entries' 2
 ok "... the delivery log's 2 lines" wait_for 30 query_is 'tlspolicyd_maillog_lines_total' 2
 ok "... 1 outbound session that met its level" wait_for 30 query_is 'tlspolicyd_outbound_sessions_total{result="none"}' 1
+ok "... that session in the day's TLS-RPT report" wait_for 30 query_is 'tlspolicyd_tlsrpt_sessions_total' 1
 ok "... 6 decisions in the latency histogram" wait_for 30 query_is 'tlspolicyd_decision_duration_seconds_count{service="policy"}' 6
 
 out=$(get "http://127.0.0.1:$METRICS/metrics" | promtool check metrics 2>&1); rc=$?
