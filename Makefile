@@ -59,7 +59,7 @@ endif
 ALL_CFLAGS  = $(WARN) $(CFLAGS) $(SANFLAGS) $(BASE_CPPFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP
 LDLIBS      = $(PKG_LIBS)
 
-MAPS_LIB   = entry key escape list source store lookup audit tlsrules logging mtasts dns https postfixsite
+MAPS_LIB   = entry key escape list source store lookup audit tlsrules logging mtasts tlsrptrecord dns https postfixsite
 MAPS_OBJS  = $(MAPS_LIB:%=$(B)/maps/%.o)
 POLICYD_LIB  = request netstring http config decide destination metrics ledger maillog delivery outledger tlsrpt logfollow journalfollow outbound notify endpoint verdictlog postfixcheck postfixpromises statefile account server
 POLICYD_OBJS = $(POLICYD_LIB:%=$(B)/policyd/%.o)
@@ -200,7 +200,7 @@ F                  = build-fuzz
 FUZZ_CC            = clang
 FUZZ_SECONDS      ?= 600
 FUZZ_CHECK_SECONDS ?= 4
-FUZZERS            = request list decide netstring http mtasts dns maillog
+FUZZERS            = request list decide netstring http mtasts dns maillog tlsrptrecord
 FUZZ_LIB_OBJS      = $(MAPS_LIB:%=$(F)/maps/%.o) $(POLICYD_LIB:%=$(F)/policyd/%.o)
 FUZZ_CFLAGS        = -std=c11 -g -O1 -Wall -Wextra $(WERROR_FLAG) -Wno-missing-field-initializers \
                      -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all $(BASE_CPPFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP

@@ -7,7 +7,7 @@ SRC=${SRCDIR:?set SRCDIR}
 FZ=${FUZZDIR:?set FUZZDIR}
 secs=${FUZZ_CHECK_SECONDS:-4}
 
-for name in request list decide netstring http mtasts dns maillog; do
+for name in request list decide netstring http mtasts dns maillog tlsrptrecord; do
     bin=$FZ/fuzz_$name
     if [ ! -x "$bin" ]; then _result 1 "fuzz_$name is built"; continue; fi
     mkdir -p "$TMP/$name"

@@ -1,12 +1,14 @@
 /* tlsrpt.c - unit tests of the day's TLS-RPT aggregate (policyd/tlsrpt.c):
  * sessions grouped by policy, the RFC 8460 JSON report byte for byte,
  * the bounds, the UTC day's end (the reports written gzipped, named as
- * RFC 8460 5.3 names them, and a new day), and the day across a restart. */
+ * RFC 8460 5.3 names them, and a new day), the day across a restart, and
+ * the _smtp._tls record a domain publishes (maps/tlsrptrecord.c). */
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <string.h>
 
 #include "tlsrpt.h"
+#include "tlsrptrecord.h"
 
 #define DAY 1796256000     /* 2026-12-03T00:00:00Z */
 #define NOW (DAY + 50000)  /* that afternoon */
@@ -199,6 +201,85 @@ static void test_restart(void)
     tlsrpt_free(t);
 }
 
+static void test_record(void)
+{
+    static const struct {
+        const char *name, *txt;
+        const char *want;  /* the destinations kept, "|"-joined, then " ignored=N"; NULL: refused */
+        const char *why;
+    } rows[] = {
+        {"mailto", "v=TLSRPTv1; rua=mailto:tlsrpt@example.com", "mailto:tlsrpt@example.com ignored=0", NULL},
+        {"https with a port, and mailto", "v=TLSRPTv1;rua=https://r.Example.com:8443/v1,mailto:a@b.example",
+         "https:r.example.com:8443 https://r.Example.com:8443/v1|mailto:a@b.example ignored=0", NULL},
+        {"spaces around the comma, a trailing ;", "v=TLSRPTv1 ; rua=mailto:a@b.example , mailto:c@d.example;",
+         "mailto:a@b.example|mailto:c@d.example ignored=0", NULL},
+        {"an escaped comma in the address: refused", "v=TLSRPTv1; rua=mailto:a%2Cb@x.example?subject=hi",
+         NULL, "no mailto: or https: destination"},
+        {"percent-escaped @ is the address", "v=TLSRPTv1; rua=mailto:rep%40x.example",
+         "mailto:rep@x.example ignored=0", NULL},
+        {"hfields dropped", "v=TLSRPTv1; rua=mailto:rep@x.example?subject=TLS%20report",
+         "mailto:rep@x.example ignored=0", NULL},
+        {"other schemes ignored", "v=TLSRPTv1; rua=http://plain.example/,ftp://x.example/,mailto:a@b.example",
+         "mailto:a@b.example ignored=2", NULL},
+        {"only other schemes", "v=TLSRPTv1; rua=http://plain.example/", NULL, "no mailto: or https: destination"},
+        {"https with user information", "v=TLSRPTv1; rua=https://u:p@x.example/", NULL, "no mailto: or https:"},
+        {"mailto with two @", "v=TLSRPTv1; rua=mailto:a@b@c.example", NULL, "no mailto: or https:"},
+        {"mailto to a bad host", "v=TLSRPTv1; rua=mailto:a@-x..example", NULL, "no mailto: or https:"},
+        {"no rua", "v=TLSRPTv1; ext=1", NULL, "no rua= field"},
+        {"another version", "v=TLSRPTv2; rua=mailto:a@b.example", NULL, "not a TLSRPTv1 record"},
+        {"version run on", "v=TLSRPTv10; rua=mailto:a@b.example", NULL, "not a TLSRPTv1 record"},
+        {"the first rua counts", "v=TLSRPTv1; rua=mailto:a@b.example; rua=mailto:evil@x.example",
+         "mailto:a@b.example ignored=0", NULL},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
+        TlsrptRecord r;
+        const char *why = NULL;
+        gboolean ok = tlsrpt_record_parse(rows[i].txt, strlen(rows[i].txt), &r, &why);
+        g_test_message("%s: %s", rows[i].name, ok ? "parsed" : why);
+        if (!rows[i].want) {
+            g_assert_false(ok);
+            g_assert_nonnull(strstr(why, rows[i].why));
+            continue;
+        }
+        g_assert_true(ok);
+        GString *got = g_string_new(NULL);
+        for (guint k = 0; k < r.rua->len; k++) {
+            const TlsrptRua *rua = r.rua->pdata[k];
+            if (k)
+                g_string_append_c(got, '|');
+            if (rua->scheme == TLSRPT_HTTPS)
+                g_string_append_printf(got, "https:%s:%u %s", rua->host, rua->port, rua->target);
+            else
+                g_string_append_printf(got, "mailto:%s", rua->target);
+        }
+        g_string_append_printf(got, " ignored=%u", r.ignored);
+        g_assert_cmpstr(got->str, ==, rows[i].want);
+        g_string_free(got, TRUE);
+        tlsrpt_record_clear(&r);
+    }
+    /* 100 URIs: TLSRPT_MAX_RUA kept, 95 ignored */
+    GString *many = g_string_new("v=TLSRPTv1; rua=");
+    for (guint i = 0; i < 100; i++)
+        g_string_append_printf(many, "%smailto:r%u@x.example", i ? "," : "", i);
+    TlsrptRecord r;
+    const char *why;
+    g_assert_true(tlsrpt_record_parse(many->str, many->len, &r, &why));
+    g_assert_cmpuint(r.rua->len, ==, TLSRPT_MAX_RUA);
+    g_assert_cmpuint(r.ignored, ==, 100 - TLSRPT_MAX_RUA);
+    tlsrpt_record_clear(&r);
+    g_string_free(many, TRUE);
+    /* the record set: exactly one TLSRPTv1 record */
+    char *one[] = {"v=spf1 -all", "v=TLSRPTv1; rua=mailto:a@b.example", NULL};
+    char *two[] = {"v=TLSRPTv1; rua=mailto:a@b.example", "v=TLSRPTv1; rua=mailto:c@d.example", NULL};
+    char *none[] = {"v=spf1 -all", NULL};
+    g_assert_true(tlsrpt_record_select(one, &r, &why));
+    tlsrpt_record_clear(&r);
+    g_assert_false(tlsrpt_record_select(two, &r, &why));
+    g_assert_nonnull(strstr(why, "more than one"));
+    g_assert_false(tlsrpt_record_select(none, &r, &why));
+    g_assert_nonnull(strstr(why, "no _smtp._tls TXT record"));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -206,5 +287,6 @@ int main(int argc, char **argv)
     g_test_add_func("/tlsrpt/bounds", test_bounds);
     g_test_add_func("/tlsrpt/roll", test_roll);
     g_test_add_func("/tlsrpt/restart", test_restart);
+    g_test_add_func("/tlsrpt/record", test_record);
     return g_test_run();
 }
