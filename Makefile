@@ -61,7 +61,7 @@ LDLIBS      = $(PKG_LIBS)
 
 MAPS_LIB   = entry key escape list source store lookup audit tlsrules logging mtasts tlsrptrecord dns https postfixsite
 MAPS_OBJS  = $(MAPS_LIB:%=$(B)/maps/%.o)
-POLICYD_LIB  = request netstring http config decide destination metrics ledger maillog delivery outledger tlsrpt logfollow journalfollow outbound notify endpoint verdictlog postfixcheck postfixpromises statefile account server
+POLICYD_LIB  = request netstring http config decide destination metrics ledger maillog delivery outledger tlsrpt tlsrptsend logfollow journalfollow outbound notify endpoint verdictlog postfixcheck postfixpromises statefile account server
 POLICYD_OBJS = $(POLICYD_LIB:%=$(B)/policyd/%.o)
 # t/unit: pure tests (no daemon, no root, no Postfix: the package build
 # runs them); t/daemon: tests that start tlspolicyd

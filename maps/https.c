@@ -131,14 +131,13 @@ static SSL_CTX *client_context(const char *ca_file, GError **error)
 
 /* One request on a connected socket; the whole answer into response,
  * and whether the server ended it with close_notify. */
-static gboolean exchange(SSL_CTX *ctx, int fd, const HttpsFetch *f, gint64 deadline, GByteArray *response,
-                         gboolean *closed_cleanly, GError **error)
+static gboolean exchange(SSL_CTX *ctx, int fd, const HttpsFetch *f, gint64 deadline, GBytes *request,
+                         GByteArray *response, gboolean *closed_cleanly, GError **error)
 {
     SSL *ssl = SSL_new(ctx);
     gboolean ok = FALSE;
-    g_autofree char *request = g_strdup_printf("GET /.well-known/mta-sts.txt HTTP/1.0\r\nHost: %s\r\n"
-                                               "User-Agent: tlspolicyd\r\nAccept: text/plain\r\n\r\n",
-                                               f->host);
+    gsize request_len;
+    const char *request_data = g_bytes_get_data(request, &request_len);
     SSL_set_fd(ssl, fd);
     SSL_set_tlsext_host_name(ssl, f->host);
     SSL_set1_host(ssl, f->host);
@@ -151,7 +150,7 @@ static gboolean exchange(SSL_CTX *ctx, int fd, const HttpsFetch *f, gint64 deadl
                                           : ssl_reason());
         goto out;
     }
-    if (ssl_io(ssl, fd, deadline, do_write, request, (int)strlen(request)) <= 0) {
+    if (ssl_io(ssl, fd, deadline, do_write, (void *)request_data, (int)request_len) <= 0) {
         g_set_error(error, HTTPS_ERROR, 0, "sending the request to %s: %s", f->host, ssl_reason());
         goto out;
     }
@@ -179,7 +178,9 @@ out:
     return ok;
 }
 
-GBytes *https_fetch_policy(const HttpsFetch *f, GError **error)
+/* The request to each address in turn until one answers, under one
+ * deadline; the whole answer. */
+static GByteArray *round_trip(const HttpsFetch *f, GBytes *request, gboolean *closed_cleanly, GError **error)
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)f->timeout_ms * 1000;
     if (!f->addresses || !f->addresses[0]) {
@@ -189,19 +190,65 @@ GBytes *https_fetch_policy(const HttpsFetch *f, GError **error)
     SSL_CTX *ctx = client_context(f->ca_file, error);
     if (!ctx)
         return NULL;
-    g_autoptr(GByteArray) response = g_byte_array_new();
-    gboolean got = FALSE, closed_cleanly = FALSE;
+    GByteArray *response = g_byte_array_new();
+    gboolean got = FALSE;
     for (char **a = f->addresses; *a && !got; a++) {
         g_clear_error(error);
         int fd = connect_one(*a, f->port, deadline, error);
         if (fd < 0)
             continue;
         g_byte_array_set_size(response, 0);
-        got = exchange(ctx, fd, f, deadline, response, &closed_cleanly, error);
+        got = exchange(ctx, fd, f, deadline, request, response, closed_cleanly, error);
         close(fd);
     }
     SSL_CTX_free(ctx);
-    if (!got)
+    if (!got) {
+        g_byte_array_unref(response);
+        return NULL;
+    }
+    return response;
+}
+
+gboolean https_post(const HttpsFetch *f, const char *path, const char *content_type, GBytes *body, guint *status,
+                    GError **error)
+{
+    gsize body_len;
+    const char *body_data = g_bytes_get_data(body, &body_len);
+    GString *request = g_string_new(NULL);
+    g_string_append_printf(request, "POST %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: tlspolicyd\r\n"
+                                    "Content-Type: %s\r\nContent-Length: %" G_GSIZE_FORMAT "\r\n\r\n",
+                           path, f->host, content_type, body_len);
+    g_string_append_len(request, body_data, (gssize)body_len);
+    g_autoptr(GBytes) bytes = g_string_free_to_bytes(request);
+    gboolean closed_cleanly = FALSE;
+    g_autoptr(GByteArray) response = round_trip(f, bytes, &closed_cleanly, error);
+    if (!response)
+        return FALSE;
+    /* "HTTP/1.x NNN ...": the status is all a collector says that matters */
+    guint64 code;
+    char digits[4] = "";
+    if (response->len < 12 || memcmp(response->data, "HTTP/1.", 7) != 0 || response->data[8] != ' ') {
+        g_set_error(error, HTTPS_ERROR, 0, "https://%s%s: no HTTP status line in the answer", f->host, path);
+        return FALSE;
+    }
+    memcpy(digits, response->data + 9, 3);
+    if (!g_ascii_string_to_unsigned(digits, 10, 100, 599, &code, NULL)) {
+        g_set_error(error, HTTPS_ERROR, 0, "https://%s%s: no HTTP status line in the answer", f->host, path);
+        return FALSE;
+    }
+    *status = (guint)code;
+    return TRUE;
+}
+
+GBytes *https_fetch_policy(const HttpsFetch *f, GError **error)
+{
+    g_autofree char *text = g_strdup_printf("GET /.well-known/mta-sts.txt HTTP/1.0\r\nHost: %s\r\n"
+                                            "User-Agent: tlspolicyd\r\nAccept: text/plain\r\n\r\n",
+                                            f->host);
+    g_autoptr(GBytes) request = g_bytes_new(text, strlen(text));
+    gboolean closed_cleanly = FALSE;
+    g_autoptr(GByteArray) response = round_trip(f, request, &closed_cleanly, error);
+    if (!response)
         return NULL;
     size_t start, len;
     const char *why;

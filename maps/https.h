@@ -25,6 +25,13 @@ typedef struct {
  * or NULL with an error that says what went wrong. */
 GBytes *https_fetch_policy(const HttpsFetch *fetch, GError **error);
 
+/* POST body to https://host[:port]path (TLS-RPT's report upload, RFC
+ * 8460 5.3.2): TRUE and the answer's HTTP status, read under the same
+ * deadline and size cap as a policy fetch; FALSE and *error when no
+ * address answered with an HTTP status line. */
+gboolean https_post(const HttpsFetch *fetch, const char *path, const char *content_type, GBytes *body, guint *status,
+                    GError **error);
+
 /* The response parser https_fetch_policy() uses (an HTTP/1.0 answer, the
  * whole of it): TRUE with the body's place, or FALSE with why.
  * closed_cleanly: the server ended the TLS stream with close_notify.

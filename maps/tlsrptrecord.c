@@ -15,6 +15,7 @@ static void rua_free(gpointer p)
     TlsrptRua *r = p;
     g_free(r->target);
     g_free(r->host);
+    g_free(r->path);
     g_free(r);
 }
 
@@ -57,17 +58,23 @@ static TlsrptRua *mailto_rua(const char *uri)
 /* https://host[:port]/path, no user information. */
 static TlsrptRua *https_rua(const char *uri)
 {
-    g_autoptr(GUri) parsed = g_uri_parse(uri, G_URI_FLAGS_NONE, NULL);
+    /* encoded: the path goes into the request line as the domain wrote it */
+    g_autoptr(GUri) parsed = g_uri_parse(uri, G_URI_FLAGS_ENCODED, NULL);
     if (!parsed || g_ascii_strcasecmp(g_uri_get_scheme(parsed), "https") != 0 || g_uri_get_userinfo(parsed))
         return NULL;
     const char *host = g_uri_get_host(parsed);
     if (!host || !dns_name_is_hostname(host))
         return NULL;
+    for (const char *p = uri; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            return NULL;  /* nothing that would end or split the request line */
     TlsrptRua *r = g_new0(TlsrptRua, 1);
     r->scheme = TLSRPT_HTTPS;
     r->target = g_strdup(uri);
     r->host = g_ascii_strdown(host, -1);
     r->port = g_uri_get_port(parsed) > 0 ? (guint)g_uri_get_port(parsed) : 443;
+    const char *path = g_uri_get_path(parsed), *query = g_uri_get_query(parsed);
+    r->path = g_strconcat(*path ? path : "/", query ? "?" : "", query ? query : "", NULL);
     return r;
 }
 

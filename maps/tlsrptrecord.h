@@ -26,6 +26,7 @@ typedef struct {
     char *target;                 /* the address (mailto), or the whole URL (https) */
     char *host;                   /* the address's domain, or the URL's host */
     guint port;                   /* https: 443 unless given */
+    char *path;                   /* https: the path and query to POST to ("/" for none) */
 } TlsrptRua;
 
 typedef struct {

@@ -37,7 +37,7 @@ static const char *const floor_choices[] = {"off", "report", "enforce", NULL};
 static const char *const dane_choices[] = {"off", "auto", NULL};
 static const char *const mta_sts_choices[] = {"off", "testing", "enforce", NULL};
 static const char *const lookup_choices[] = {"temp", "list", NULL};  /* LookupFallback */
-static const char *const tlsrpt_choices[] = {"off", "dry-run", NULL};  /* TlsrptMode */
+static const char *const tlsrpt_choices[] = {"off", "dry-run", "send", NULL};  /* TlsrptMode */
 
 /* Options stored as a string (validated or not). */
 static gboolean is_string(OptionType type)

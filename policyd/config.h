@@ -24,7 +24,7 @@ typedef enum {
 
 typedef enum { LIST_ERROR_TEMPFAIL, LIST_ERROR_DUNNO } ListErrorMode;
 typedef enum { MIXED_REJECT, MIXED_STRICTEST } MixedMode;
-typedef enum { TLSRPT_OFF, TLSRPT_DRY_RUN } TlsrptMode;
+typedef enum { TLSRPT_OFF, TLSRPT_DRY_RUN, TLSRPT_SEND } TlsrptMode;
 typedef enum { ROUTING_FILTER, ROUTING_TRANSPORT_MAPS } RoutingMode;
 typedef enum { GLOBAL_FLOOR_OFF, GLOBAL_FLOOR_REPORT, GLOBAL_FLOOR_ENFORCE } GlobalFloor;
 typedef enum { DANE_OFF, DANE_AUTO } DaneMode;
@@ -87,7 +87,7 @@ typedef struct {
     char *log_file;             /* "" = the journal, stderr or syslog (logging.h) */
     char *maillog;              /* Postfix's delivery log to follow (outbound.h), "" = none */
     TlsrptMode tlsrpt;          /* TLS-RPT reports from that log (tlsrpt.h) */
-    char *tlsrpt_directory;     /* dry-run: where each day's reports are written */
+    char *tlsrpt_directory;     /* where each day's reports are written (dry-run; send: a copy) */
     char *tlsrpt_organization;  /* organization-name; "" = this host's name */
     char *tlsrpt_contact;       /* contact-info; "" = postmaster@ this host's name */
 

@@ -92,7 +92,7 @@ static void format_maillog(GString *out, const MetricsGauges *g)
 }
 
 /* TLS-RPT (tlsrpt): only when it is on. */
-static void format_tlsrpt(GString *out, const TlsrptCounts *c)
+static void format_tlsrpt(GString *out, const TlsrptCounts *c, const TlsrptSendCounts *sent)
 {
     const struct {
         const char *name, *help;
@@ -105,6 +105,16 @@ static void format_tlsrpt(GString *out, const TlsrptCounts *c)
          c->details_dropped},
         {"tlspolicyd_tlsrpt_reports_written_total", "Daily reports written (tlsrpt = dry-run).", c->reports_written},
         {"tlspolicyd_tlsrpt_reports_failed_total", "Daily reports that could not be written.", c->reports_failed},
+        {"tlspolicyd_tlsrpt_sent_total", "Reports a domain's https: rua= collector accepted (2xx).", sent->https_sent},
+        {"tlspolicyd_tlsrpt_failed_total", "Reports an https: collector refused, or that could not reach it.",
+         sent->https_failed},
+        {"tlspolicyd_tlsrpt_mailto_unsent_total", "Reports for mailto: destinations, not sent (not built yet).",
+         sent->mailto_unsent},
+        {"tlspolicyd_tlsrpt_no_record_total", "Reports not sent: the domain publishes no usable _smtp._tls record.",
+         sent->no_record},
+        {"tlspolicyd_tlsrpt_lookup_failed_total", "Reports not sent: the _smtp._tls lookup failed or was bogus.",
+         sent->lookup_failed},
+        {"tlspolicyd_tlsrpt_queue_dropped_total", "Reports not sent: the send queue was full.", sent->dropped},
     };
     for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
         family(out, rows[i].name, "counter", rows[i].help);
@@ -233,5 +243,5 @@ void metrics_format(const Metrics *m, const MetricsGauges *g, GString *out)
     if (g->maillog)
         format_maillog(out, g);
     if (g->tlsrpt)
-        format_tlsrpt(out, &g->reports);
+        format_tlsrpt(out, &g->reports, &g->sends);
 }

@@ -41,6 +41,7 @@ typedef struct {
     OutboundCounts outbound;
     gboolean tlsrpt;                 /* TLS-RPT reports are made */
     TlsrptCounts reports;
+    TlsrptSendCounts sends;          /* tlsrpt = send */
     double now;                      /* Unix time of the scrape */
 } MetricsGauges;
 

@@ -26,6 +26,7 @@ struct Outbound {
     DeliveryTracker *tracker;
     OutLedger *ledger;
     Tlsrpt *tlsrpt;          /* NULL: tlsrpt = off */
+    TlsrptSender *sender;    /* NULL: reports are not sent (off, dry-run) */
     Destinations *destinations;  /* the policies TLS-RPT reports; NULL: none known */
     OutboundCounts counts;
     guint smtp_port;
@@ -74,6 +75,17 @@ Outbound *outbound_new(const Config *config, GError **error)
     o->ledger = outledger_new(OUTLEDGER_MAX_KEYS, OUTLEDGER_MAX_DOMAINS);
     if (config->tlsrpt != TLSRPT_OFF)
         o->tlsrpt = tlsrpt_new(TLSRPT_MAX_DOMAINS, g_get_real_time() / G_USEC_PER_SEC);
+    if (config->tlsrpt == TLSRPT_SEND) {
+        TlsrptSenderSettings settings = {.resolver = config->dns_resolver, .trust_anchor = config->dns_trust_anchor,
+                                         .ca_file = config->mta_sts_ca_file,
+                                         .timeout_ms = config->mta_sts_timeout * 1000,
+                                         .private_hosts = config->mta_sts_private_hosts};
+        GError *send_error = NULL;
+        if (!(o->sender = tlsrpt_sender_new(&settings, &send_error))) {  /* reports written, not sent: said */
+            g_warning("tlsrpt: reports cannot be sent: %s", send_error->message);
+            g_error_free(send_error);
+        }
+    }
     o->smtp_port = smtp_port(config);
     return o;
 }
@@ -86,6 +98,7 @@ void outbound_free(Outbound *o)
     journalfollow_free(o->journal);
     delivery_tracker_free(o->tracker);
     outledger_free(o->ledger);
+    tlsrpt_sender_free(o->sender);
     tlsrpt_free(o->tlsrpt);
     g_free(o);
 }
@@ -98,6 +111,11 @@ OutLedger *outbound_ledger(Outbound *o)
 Tlsrpt *outbound_tlsrpt(Outbound *o)
 {
     return o->tlsrpt;
+}
+
+TlsrptSender *outbound_tlsrpt_sender(Outbound *o)
+{
+    return o->sender;
 }
 
 void outbound_use_destinations(Outbound *o, Destinations *destinations)
@@ -327,11 +345,19 @@ static void roll_reports(Outbound *o, const Config *config, gint64 now)
 {
     char contact[320];
     TlsrptOrg org = report_org(config, contact, sizeof contact);
+    g_autoptr(GPtrArray) domains = o->sender ? tlsrpt_domains(o->tlsrpt) : g_ptr_array_new();
+    for (guint i = 0; i < domains->len; i++) {
+        g_autofree char *json = tlsrpt_report_json(o->tlsrpt, domains->pdata[i], &org);
+        g_autofree char *id = tlsrpt_report_id(o->tlsrpt, domains->pdata[i], &org);
+        tlsrpt_sender_queue(o->sender, domains->pdata[i], id, json);
+    }
     GError *error = NULL;
     guint written = tlsrpt_roll(o->tlsrpt, now, config->tlsrpt_directory, &org, &error);
     if (written)
-        g_message("tlsrpt: %u reports for the day written to %s (tlsrpt = dry-run: none sent)", written,
-                  config->tlsrpt_directory);
+        g_message("tlsrpt: %u reports for the day written to %s%s", written, config->tlsrpt_directory,
+                  o->sender ? "" : " (none sent)");
+    if (domains->len)
+        g_message("tlsrpt: %u reports for the day queued for their domains' rua= destinations", domains->len);
     if (error) {
         g_warning("tlsrpt: a report could not be written: %s", error->message);
         g_error_free(error);

@@ -24,6 +24,7 @@
 #include "outledger.h"
 #include "store.h"
 #include "tlsrpt.h"
+#include "tlsrptsend.h"
 
 /* At most this much of the log per turn of the event loop: answers wait
  * while it is read.  64 KiB is about 330 lines, 0.7-0.9 ms at the 355k-
@@ -60,6 +61,7 @@ OutLedger *outbound_ledger(Outbound *o);
 /* The day's TLS-RPT aggregate (tlsrpt.h), NULL with tlsrpt = off; the
  * domain's report so far as JSON, NULL when none. */
 Tlsrpt *outbound_tlsrpt(Outbound *o);
+TlsrptSender *outbound_tlsrpt_sender(Outbound *o);  /* NULL unless tlsrpt = send */
 char *outbound_tlsrpt_report(Outbound *o, const Config *config, const char *domain);
 /* Where the policies reported come from (destinations_peek). */
 void outbound_use_destinations(Outbound *o, Destinations *destinations);

@@ -962,6 +962,9 @@ static MetricsGauges gauges(Server *s)
         .tlsrpt = s->outbound && outbound_tlsrpt(s->outbound),
         .reports = s->outbound && outbound_tlsrpt(s->outbound) ? tlsrpt_counts(outbound_tlsrpt(s->outbound))
                                                                 : (TlsrptCounts){0},
+        .sends = s->outbound && outbound_tlsrpt_sender(s->outbound)
+                     ? tlsrpt_sender_counts(outbound_tlsrpt_sender(s->outbound))
+                     : (TlsrptSendCounts){0},
         .now = (double)g_get_real_time() / 1e6,
     };
 }

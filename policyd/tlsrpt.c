@@ -214,6 +214,11 @@ static void append_policy(GString *out, const char *domain, const PolicyDay *pd)
     g_string_append_c(out, '}');
 }
 
+char *tlsrpt_report_id(const Tlsrpt *t, const char *domain, const TlsrptOrg *org)
+{
+    return g_strdup_printf("%" G_GINT64_FORMAT ".%s@%s", t->begin, domain, org->submitter);
+}
+
 char *tlsrpt_report_json(const Tlsrpt *t, const char *domain, const TlsrptOrg *org)
 {
     GPtrArray *policies = g_hash_table_lookup(t->domains, domain);
@@ -227,7 +232,7 @@ char *tlsrpt_report_json(const Tlsrpt *t, const char *domain, const TlsrptOrg *o
     append_time(out, t->begin + DAY_SECONDS - 1);
     g_string_append_c(out, '}');
     append_member(out, "contact-info", org->contact);
-    g_autofree char *id = g_strdup_printf("%" G_GINT64_FORMAT ".%s@%s", t->begin, domain, org->submitter);
+    g_autofree char *id = tlsrpt_report_id(t, domain, org);
     append_member(out, "report-id", id);
     g_string_append(out, ",\"policies\":[");
     for (guint i = 0; i < policies->len; i++) {
@@ -261,8 +266,7 @@ char *tlsrpt_file_name(const char *submitter, const char *domain, gint64 begin, 
     return g_strdup_printf("%s!%s!%" G_GINT64_FORMAT "!%" G_GINT64_FORMAT ".json.gz", submitter, domain, begin, end);
 }
 
-/* text, gzipped (RFC 8460 5.3: application/tlsrpt+gzip). */
-static GBytes *gzip_bytes(const char *text, GError **error)
+GBytes *tlsrpt_gzip(const char *text, GError **error)
 {
     g_autoptr(GZlibCompressor) z = g_zlib_compressor_new(G_ZLIB_COMPRESSOR_FORMAT_GZIP, -1);
     g_autoptr(GOutputStream) memory = g_memory_output_stream_new_resizable();
@@ -277,7 +281,7 @@ static gboolean write_report(const Tlsrpt *t, const char *directory, const char 
                              GError **error)
 {
     g_autofree char *json = tlsrpt_report_json(t, domain, org);
-    g_autoptr(GBytes) gz = gzip_bytes(json, error);
+    g_autoptr(GBytes) gz = tlsrpt_gzip(json, error);
     if (!gz)
         return FALSE;
     g_autofree char *name = tlsrpt_file_name(org->submitter, domain, t->begin, t->begin + DAY_SECONDS - 1);

@@ -78,6 +78,10 @@ void tlsrpt_record(Tlsrpt *t, const char *domain, const TlsrptPolicy *policy, co
 /* The domain's report for the day so far (RFC 8460 4.4 JSON), or NULL
  * when it had no session counted. */
 char *tlsrpt_report_json(const Tlsrpt *t, const char *domain, const TlsrptOrg *org);
+/* Its report-id: "BEGIN.DOMAIN@SUBMITTER", unique per day and domain. */
+char *tlsrpt_report_id(const Tlsrpt *t, const char *domain, const TlsrptOrg *org);
+/* text, gzipped (RFC 8460 5.3: application/tlsrpt+gzip). */
+GBytes *tlsrpt_gzip(const char *text, GError **error);
 /* The domains with a report, sorted. */
 GPtrArray *tlsrpt_domains(const Tlsrpt *t);
 
