@@ -67,12 +67,10 @@ static const Option options[] = {
     {"transport_encrypt", T_TRANSPORT, O(transports[LEVEL_ENCRYPT])},
     {"transport_verify", T_TRANSPORT, O(transports[LEVEL_VERIFY])},
     {"transport_secure", T_TRANSPORT, O(transports[LEVEL_SECURE])},
-    {"transport_dane", T_TRANSPORT, O(transports[LEVEL_DANE])},
     {"transport_dane_only", T_TRANSPORT, O(transports[LEVEL_DANE_ONLY])},
     {"bounce_transport_encrypt", T_TRANSPORT, O(bounce_transports[LEVEL_ENCRYPT])},
     {"bounce_transport_verify", T_TRANSPORT, O(bounce_transports[LEVEL_VERIFY])},
     {"bounce_transport_secure", T_TRANSPORT, O(bounce_transports[LEVEL_SECURE])},
-    {"bounce_transport_dane", T_TRANSPORT, O(bounce_transports[LEVEL_DANE])},
     {"bounce_transport_dane_only", T_TRANSPORT, O(bounce_transports[LEVEL_DANE_ONLY])},
     {"relayhost", T_NEXTHOP, O(relayhost)},
     {"min_protocol", T_PROTOCOL, O(min_protocol)},
@@ -307,6 +305,17 @@ static guint bad_line_of(const char *text)
     return 0;
 }
 
+/* Options that once were and now do nothing: a file that still sets
+ * them loads, with a warning, rather than failing at the next restart. */
+static gboolean is_obsolete(const char *key)
+{
+    static const char *const obsolete[] = {"transport_dane", "bounce_transport_dane"};
+    for (guint i = 0; i < G_N_ELEMENTS(obsolete); i++)
+        if (strcmp(key, obsolete[i]) == 0)
+            return TRUE;
+    return FALSE;
+}
+
 gboolean config_load(Config *c, const char *path, GError **error)
 {
     g_autofree char *text = NULL;
@@ -340,6 +349,11 @@ gboolean config_load(Config *c, const char *path, GError **error)
         for (guint i = 0; i < G_N_ELEMENTS(options) && !opt; i++)
             opt = strcmp(options[i].name, *k) == 0 ? &options[i] : NULL;
         guint line = line_of(text, *k);
+        if (!opt && is_obsolete(*k)) {  /* as Postfix does with its obsolete parameters */
+            g_warning("%s, line %u: %s is obsolete and ignored: a dane entry routes through the dane-only or "
+                      "encrypt transport (tlspolicyd.conf(5))", path, line, *k);
+            continue;
+        }
         if (!opt) {
             g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_UNKNOWN,
                         "%s, line %u: unknown option \"%s\"", path, line, *k);

@@ -110,12 +110,37 @@ static void test_config_values(void)
     g_assert_null(defaults->socketmap_listen[0]);
 }
 
+/* An obsolete option loads, said with its file and line, and is unknown
+ * to --check-config's listing; a misspelled one still fails. */
+static void test_config_obsolete(void)
+{
+    g_autofree char *path = g_build_filename(tmpdir, "obsolete.conf", NULL);
+    g_assert_true(g_file_set_contents(path, "[tlspolicyd]\n# old\ntransport_dane = tls-dane\n"
+                                            "bounce_transport_dane = x\n", -1, NULL));
+    g_autoptr(Config) config = config_new_defaults();
+    g_autofree char *first = g_strdup_printf("%s, line 3: transport_dane is obsolete and ignored*", path);
+    g_autofree char *second = g_strdup_printf("%s, line 4: bounce_transport_dane is obsolete and ignored*", path);
+    g_test_expect_message(NULL, G_LOG_LEVEL_WARNING, first);
+    g_test_expect_message(NULL, G_LOG_LEVEL_WARNING, second);
+    g_assert_true(config_load(config, path, NULL));
+    g_test_assert_expected_messages();
+    for (const char *const *key = config_known_keys(); *key; key++)
+        g_assert_cmpstr(*key, !=, "transport_dane");
+    g_assert_true(g_file_set_contents(path, "[tlspolicyd]\ntransport_danes = x\n", -1, NULL));
+    GError *error = NULL;
+    g_assert_false(config_load(config, path, &error));
+    g_assert_nonnull(strstr(error->message, "unknown option \"transport_danes\""));
+    g_error_free(error);
+    g_unlink(path);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     tmpdir = g_dir_make_tmp("config-test-XXXXXX", NULL);
     g_test_add_func("/config/table", test_config_table);
     g_test_add_func("/config/values", test_config_values);
+    g_test_add_func("/config/obsolete", test_config_obsolete);
     int rc = g_test_run();
     g_autofree char *a = g_build_filename(tmpdir, "check.conf", NULL);
     g_autofree char *b = g_build_filename(tmpdir, "values.conf", NULL);
