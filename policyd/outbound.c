@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "dns.h"
 #include "escape.h"
 #include "journalfollow.h"
 #include "logfollow.h"
@@ -236,8 +237,8 @@ static void split_relay(const char *relay, char *host, size_t host_size, char *i
  * validated TLSA records when the route was a DANE one, else none. */
 static void report_session(Outbound *o, const Delivery *d, const char *domain)
 {
-    if (!o->tlsrpt || !d->connected || !d->new_session || !*domain)
-        return;
+    if (!o->tlsrpt || !d->connected || !d->new_session || !dns_name_is_hostname(domain))
+        return;  /* an address literal or an odd name has no _smtp._tls record, and names no file */
     if (d->result == RESULT_NONE && d->trust == TRUST_PLAINTEXT)
         return;  /* no TLS session, and none required: not in a report */
     const DestinationPolicy *known = o->destinations ? destinations_peek(o->destinations, domain) : NULL;

@@ -68,7 +68,9 @@ session() {  # pid domain [failure]
     fi
 }
 { session 11 a.$Z; session 12 a.$Z; session 13 a.$Z fail
-  session 21 b.$Z; session 31 c.$Z; session 41 d.$Z; session 51 e.$Z; session 61 f.$Z; } > maillog
+  session 21 b.$Z; session 31 c.$Z; session 41 d.$Z; session 51 e.$Z; session 61 f.$Z
+  # no report for an address literal, nor for a "domain" that would name a file elsewhere
+  session 71 "[192.0.2.71]"; session 72 "../../../tmp/tlsrpt-escape"; } > maillog
 cat > tlspolicyd.conf <<CONF
 [tlspolicyd]
 user = root
@@ -101,7 +103,8 @@ start_daemon() {
     wait_for 10 test -S metrics.sock
 }
 ok "tlspolicyd is up, reading the log" start_daemon
-ok "... 8 TLS sessions counted into the day's reports" wait_for 30 metric_is tlspolicyd_tlsrpt_sessions_total 8
+ok "... the log read (19 lines)" wait_for 30 metric_is tlspolicyd_maillog_lines_total 19
+is "$(metric tlspolicyd_tlsrpt_sessions_total)" 8 "... 8 TLS sessions counted into the day's reports (not the literal's, not ../)"
 ok "... none sent before the day is over" metric_is tlspolicyd_tlsrpt_sent_total 0
 kill "$DAEMON"; wait "$DAEMON" 2>/dev/null
 
