@@ -303,6 +303,8 @@ guint tlsrpt_roll(Tlsrpt *t, gint64 now, const char *directory, const TlsrptOrg 
         return 0;
     guint written = 0;
     g_autoptr(GPtrArray) names = tlsrpt_domains(t);
+    if (*directory && names->len)
+        g_mkdir_with_parents(directory, 0750);  /* a failure shows in the writes below */
     for (guint i = 0; *directory && i < names->len; i++) {
         GError *failure = NULL;
         if (write_report(t, directory, names->pdata[i], org, &failure)) {

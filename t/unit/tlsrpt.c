@@ -140,11 +140,12 @@ static void test_roll(void)
     g_assert_false(tlsrpt_day_over(t, DAY + 86399));
     g_assert_true(tlsrpt_day_over(t, DAY + 86400));
     GError *error = NULL;
-    g_assert_cmpuint(tlsrpt_roll(t, DAY + 86400 + 5, dir, &org, &error), ==, 2);
+    g_autofree char *made = g_build_filename(dir, "made", NULL);  /* a missing directory is made */
+    g_assert_cmpuint(tlsrpt_roll(t, DAY + 86400 + 5, made, &org, &error), ==, 2);
     g_assert_no_error(error);
     g_autofree char *name = tlsrpt_file_name("mx.example", "a.example", DAY, DAY + 86399);
     g_assert_cmpstr(name, ==, "mx.example!a.example!1796256000!1796342399.json.gz");
-    g_autofree char *path = g_build_filename(dir, name, NULL);
+    g_autofree char *path = g_build_filename(made, name, NULL);
     g_autofree char *got = gunzip_file(path);
     g_assert_cmpstr(got, ==, want_a);
     /* the new day starts empty, dated the next day */
@@ -153,19 +154,21 @@ static void test_roll(void)
     g_autofree char *next = tlsrpt_report_json(t, "a.example", &org);
     g_assert_nonnull(strstr(next, "\"start-datetime\":\"2026-12-04T00:00:00Z\""));
     g_assert_cmpuint(tlsrpt_counts(t).reports_written, ==, 2);
-    /* a directory that cannot be written: counted, said, the day still ends */
-    g_assert_cmpuint(tlsrpt_roll(t, DAY + 2 * 86400, "/nonexistent/tlsrpt", &org, &error), ==, 0);
+    /* a directory that cannot be made (under a file): counted, said, the day still ends */
+    g_autofree char *under_file = g_build_filename(path, "tlsrpt", NULL);
+    g_assert_cmpuint(tlsrpt_roll(t, DAY + 2 * 86400, under_file, &org, &error), ==, 0);
     g_assert_nonnull(error);
     g_clear_error(&error);
     g_assert_cmpuint(tlsrpt_counts(t).reports_failed, ==, 1);
     g_assert_null(tlsrpt_report_json(t, "a.example", &org));
     tlsrpt_free(t);
-    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    g_autoptr(GDir) d = g_dir_open(made, 0, NULL);
     const char *entry;
     while ((entry = g_dir_read_name(d))) {
-        g_autofree char *p = g_build_filename(dir, entry, NULL);
+        g_autofree char *p = g_build_filename(made, entry, NULL);
         g_unlink(p);
     }
+    g_rmdir(made);
     g_rmdir(dir);
 }
 
