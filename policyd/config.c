@@ -139,6 +139,8 @@ Config *config_new_defaults(void)
     c->default_on_failure = ON_FAILURE_DEFER;
     c->relayhost = g_strdup("");
     for (int level = LEVEL_ENCRYPT; level < LEVEL_COUNT; level++) {
+        if (level == LEVEL_DANE)
+            continue;  /* routed dane-only (config_level_route): transport_dane is obsolete */
         c->transports[level] = g_strdup_printf("tls-%s", entry_level_name(level));
         c->bounce_transports[level] = g_strdup_printf("tls-%s-bounce", entry_level_name(level));
     }
@@ -591,6 +593,8 @@ gboolean config_bounces(const Config *c, const Entry *entry)
 void config_level_route(const Config *c, TlsLevel level, gboolean bounce, const char *nexthop,
                         char *out, size_t size)
 {
+    if (level == LEVEL_DANE)
+        level = LEVEL_DANE_ONLY;  /* no transport of its own (config_route_level) */
     const char *transport = bounce ? c->bounce_transports[level] : c->transports[level];
     g_snprintf(out, size, "%s:%s", transport, nexthop);
 }
