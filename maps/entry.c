@@ -16,12 +16,7 @@
 
 #include <string.h>
 
-/* Say why (a static text) and refuse. */
-static gboolean refuse(const char **why, const char *text)
-{
-    *why = text;
-    return FALSE;
-}
+#include "refuse.h"
 
 static const char *const level_names[LEVEL_COUNT] = {
     [LEVEL_NONE] = "none",       [LEVEL_MAY] = "may",

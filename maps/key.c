@@ -8,12 +8,7 @@
 
 #include <string.h>
 
-/* Say why (a static text) and refuse. */
-static gboolean refuse(const char **why, const char *text)
-{
-    *why = text;
-    return FALSE;
-}
+#include "refuse.h"
 
 /* Letters, digits, '-' and '_' in labels of 1-63 bytes, at most 253 in all. */
 static gboolean key_domain_is_valid(const char *domain, size_t total)
