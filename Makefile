@@ -61,7 +61,7 @@ LDLIBS      = $(PKG_LIBS)
 
 MAPS_LIB   = entry key escape list source store lookup audit tlsrules logging mtasts tlsrptrecord dns https postfixsite
 MAPS_OBJS  = $(MAPS_LIB:%=$(B)/maps/%.o)
-POLICYD_LIB  = request netstring http config decide destination metrics ledger maillog delivery outledger tlsrpt tlsrptsend logfollow journalfollow outbound notify endpoint verdictlog postfixcheck postfixpromises statefile account server
+POLICYD_LIB  = request netstring http config decide destination metrics ledger maillog delivery outledger tlsrpt tlsrptmail smtpsubmit tlsrptsend logfollow journalfollow outbound notify endpoint verdictlog postfixcheck postfixpromises statefile account server
 POLICYD_OBJS = $(POLICYD_LIB:%=$(B)/policyd/%.o)
 # t/unit: pure tests (no daemon, no root, no Postfix: the package build
 # runs them); t/daemon: tests that start tlspolicyd
@@ -175,7 +175,7 @@ endif
 # machine's Postfix and apt sources are left as they are).  They share
 # ports with each other's first-pass runs, hence after that pass.
 PF310        = $(CURDIR)/build/postfix-3.10
-POSTFIX_TESTS = t/postfix.t t/dane.t t/checkpostfix.t t/outbound.t
+POSTFIX_TESTS = t/postfix.t t/dane.t t/checkpostfix.t t/outbound.t t/tlsrpt.t
 check-postfix-3.10: test-deps all
 	@echo "=== the Postfix tests on Postfix 3.10 (make check-postfix-3.10) ==="
 	@scripts/postfix-backports.sh $(PF310) >/dev/null

@@ -103,6 +103,7 @@ static const Option options[] = {
     {"tlsrpt_directory", T_STRING, O(tlsrpt_directory)},
     {"tlsrpt_organization", T_STRING, O(tlsrpt_organization)},
     {"tlsrpt_contact", T_STRING, O(tlsrpt_contact)},
+    {"tlsrpt_submit", T_STRING, O(tlsrpt_submit)},
     {"max_line", T_SIZE, O(limits.max_line), NULL, 256, 1 << 20},
     {"max_request", T_SIZE, O(limits.max_request), NULL, 1024, 16 << 20},
     {"max_attributes", T_UINT, O(limits.max_attributes), NULL, 10, 100000},
@@ -169,6 +170,7 @@ Config *config_new_defaults(void)
     c->tlsrpt_directory = g_strdup("");
     c->tlsrpt_organization = g_strdup("");
     c->tlsrpt_contact = g_strdup("");
+    c->tlsrpt_submit = g_strdup("unix:public/tlsrpt");
     c->from_file = g_hash_table_new(g_str_hash, g_str_equal);
     c->limits = (RequestLimits){.max_line = 4096, .max_request = 65536, .max_attributes = 100};
     c->read_timeout = 10;
@@ -390,6 +392,21 @@ static gboolean notice_is_valid(const char *text)
     return strlen(text) <= 512 && g_utf8_validate(text, -1, NULL);
 }
 
+/* An address for MAIL FROM and a From field: local@domain, nothing that
+ * could end or add a field or a command ("" = the default). */
+static gboolean address_is_valid(const char *address)
+{
+    const char *at = strchr(address, '@');
+    if (!*address)
+        return TRUE;
+    if (!at || at == address || !at[1] || strchr(at + 1, '@') || strlen(address) > 254)
+        return FALSE;
+    for (const unsigned char *p = (const unsigned char *)address; *p; p++)
+        if (*p <= ' ' || *p >= 0x7f || strchr("<>\"\\,;()[]", *p))
+            return FALSE;
+    return TRUE;
+}
+
 /* "5.X.Y" with 1-3 digits each (RFC 3463): nothing else may follow the
  * reply code, or a newline in it would inject a line into the reply. */
 static gboolean status_is_valid(const char *status)
@@ -441,6 +458,8 @@ static const char *first_problem(const Config *c, const char **option)
         {"dns_trust_anchor", "dns_trust_anchor: a DNSSEC trust anchor file is needed (DANE is never trusted without one)"},
         {"tlsrpt", "tlsrpt: TLS-RPT reports are made from Postfix's delivery log: set maillog"},
         {"tlsrpt", "tlsrpt = dry-run writes the reports to tlsrpt_directory: set it"},
+        {"tlsrpt_contact", "tlsrpt_contact must be an address, local@domain"},
+        {"tlsrpt_submit", "tlsrpt_submit must be unix:/path, unix:public/name (under Postfix's queue_directory) or empty"},
     };
     const gboolean broken[G_N_ELEMENTS(problems)] = {
         !c->listen || !c->listen[0],
@@ -460,6 +479,8 @@ static const char *first_problem(const Config *c, const char **option)
         !*c->dns_trust_anchor,
         c->tlsrpt != TLSRPT_OFF && !*c->maillog,
         c->tlsrpt == TLSRPT_DRY_RUN && !*c->tlsrpt_directory,
+        !address_is_valid(c->tlsrpt_contact),
+        *c->tlsrpt_submit && (!g_str_has_prefix(c->tlsrpt_submit, "unix:") || !c->tlsrpt_submit[5]),
     };
     for (guint i = 0; i < G_N_ELEMENTS(problems); i++) {
         if (broken[i]) {

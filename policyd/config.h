@@ -90,6 +90,7 @@ typedef struct {
     char *tlsrpt_directory;     /* where each day's reports are written (dry-run; send: a copy) */
     char *tlsrpt_organization;  /* organization-name; "" = this host's name */
     char *tlsrpt_contact;       /* contact-info; "" = postmaster@ this host's name */
+    char *tlsrpt_submit;        /* "unix:PATH": the smtpd mailto: reports go to; "" = none */
 
     RequestLimits limits;
     guint read_timeout;         /* seconds to finish a started request */

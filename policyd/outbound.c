@@ -4,7 +4,10 @@
  */
 #include "outbound.h"
 
+#include <errno.h>
+#include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dns.h"
 #include "escape.h"
@@ -60,6 +63,17 @@ gboolean outbound_is_journal(const char *maillog, const char **directory)
     return FALSE;
 }
 
+/* tlsrpt_submit's socket: "unix:public/x" is under Postfix's
+ * queue_directory, as main.cf's "unix:private/..." names are. */
+static char *submit_socket(const Config *config)
+{
+    const char *path = config->tlsrpt_submit + strlen("unix:");
+    if (!*config->tlsrpt_submit || g_path_is_absolute(path))
+        return g_strdup(*config->tlsrpt_submit ? path : "");
+    const char *queue = config->postfix ? postfix_site_param(config->postfix, "queue_directory") : "";
+    return g_build_filename(queue && *queue ? queue : "/var/spool/postfix", path, NULL);
+}
+
 Outbound *outbound_new(const Config *config, GError **error)
 {
     if (!*config->maillog)
@@ -77,15 +91,23 @@ Outbound *outbound_new(const Config *config, GError **error)
     if (config->tlsrpt != TLSRPT_OFF)
         o->tlsrpt = tlsrpt_new(TLSRPT_MAX_DOMAINS, g_get_real_time() / G_USEC_PER_SEC);
     if (config->tlsrpt == TLSRPT_SEND) {
+        g_autofree char *submit_path = submit_socket(config);
         TlsrptSenderSettings settings = {.resolver = config->dns_resolver, .trust_anchor = config->dns_trust_anchor,
                                          .ca_file = config->mta_sts_ca_file,
                                          .timeout_ms = config->mta_sts_timeout * 1000,
-                                         .private_hosts = config->mta_sts_private_hosts};
+                                         .private_hosts = config->mta_sts_private_hosts,
+                                         .submit_path = submit_path};
         GError *send_error = NULL;
         if (!(o->sender = tlsrpt_sender_new(&settings, &send_error))) {  /* reports written, not sent: said */
             g_warning("tlsrpt: reports cannot be sent: %s", send_error->message);
             g_error_free(send_error);
         }
+        /* a socket that is not there yet (Postfix starts later) or that
+         * this account cannot write to: said now, not at midnight */
+        if (*submit_path && g_access(submit_path, W_OK) != 0)
+            g_warning("tlsrpt: reports for mailto: destinations cannot be handed to Postfix now: %s: %s (tlsrpt_submit; "
+                      "the shipped master.cf's tlsrpt service, and the postdrop group)",
+                      submit_path, g_strerror(errno));
     }
     o->smtp_port = smtp_port(config);
     return o;
@@ -239,6 +261,8 @@ static void report_session(Outbound *o, const Delivery *d, const char *domain)
 {
     if (!o->tlsrpt || !d->connected || !d->new_session || !dns_name_is_hostname(domain))
         return;  /* an address literal or an odd name has no _smtp._tls record, and names no file */
+    if (strcmp(d->service, TLSRPT_SERVICE) == 0)
+        return;  /* a report's own delivery: never a report about a report (RFC 8460 3) */
     if (d->result == RESULT_NONE && d->trust == TRUST_PLAINTEXT)
         return;  /* no TLS session, and none required: not in a report */
     const DestinationPolicy *known = o->destinations ? destinations_peek(o->destinations, domain) : NULL;
@@ -348,9 +372,13 @@ static void roll_reports(Outbound *o, const Config *config, gint64 now)
     TlsrptOrg org = report_org(config, contact, sizeof contact);
     g_autoptr(GPtrArray) domains = o->sender ? tlsrpt_domains(o->tlsrpt) : g_ptr_array_new();
     for (guint i = 0; i < domains->len; i++) {
-        g_autofree char *json = tlsrpt_report_json(o->tlsrpt, domains->pdata[i], &org);
-        g_autofree char *id = tlsrpt_report_id(o->tlsrpt, domains->pdata[i], &org);
-        tlsrpt_sender_queue(o->sender, domains->pdata[i], id, json);
+        const char *domain = domains->pdata[i];
+        g_autofree char *json = tlsrpt_report_json(o->tlsrpt, domain, &org);
+        g_autofree char *id = tlsrpt_report_id(o->tlsrpt, domain, &org);
+        g_autofree char *file_name = tlsrpt_report_file_name(o->tlsrpt, domain, &org);
+        TlsrptOutgoing report = {.domain = domain, .report_id = id, .file_name = file_name,
+                                 .submitter = org.submitter, .contact = org.contact, .json = json};
+        tlsrpt_sender_queue(o->sender, &report);
     }
     GError *error = NULL;
     guint written = tlsrpt_roll(o->tlsrpt, now, config->tlsrpt_directory, &org, &error);

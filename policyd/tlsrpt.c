@@ -266,6 +266,11 @@ char *tlsrpt_file_name(const char *submitter, const char *domain, gint64 begin, 
     return g_strdup_printf("%s!%s!%" G_GINT64_FORMAT "!%" G_GINT64_FORMAT ".json.gz", submitter, domain, begin, end);
 }
 
+char *tlsrpt_report_file_name(const Tlsrpt *t, const char *domain, const TlsrptOrg *org)
+{
+    return tlsrpt_file_name(org->submitter, domain, t->begin, t->begin + DAY_SECONDS - 1);
+}
+
 GBytes *tlsrpt_gzip(const char *text, GError **error)
 {
     g_autoptr(GZlibCompressor) z = g_zlib_compressor_new(G_ZLIB_COMPRESSOR_FORMAT_GZIP, -1);
@@ -284,7 +289,7 @@ static gboolean write_report(const Tlsrpt *t, const char *directory, const char 
     g_autoptr(GBytes) gz = tlsrpt_gzip(json, error);
     if (!gz)
         return FALSE;
-    g_autofree char *name = tlsrpt_file_name(org->submitter, domain, t->begin, t->begin + DAY_SECONDS - 1);
+    g_autofree char *name = tlsrpt_report_file_name(t, domain, org);
     g_autofree char *path = g_build_filename(directory, name, NULL);
     gsize size;
     const char *data = g_bytes_get_data(gz, &size);

@@ -92,6 +92,8 @@ gboolean tlsrpt_day_over(const Tlsrpt *t, gint64 now);
 guint tlsrpt_roll(Tlsrpt *t, gint64 now, const char *directory, const TlsrptOrg *org, GError **error);
 /* The file name section 5.3 gives: submitter!domain!begin!end.json.gz */
 char *tlsrpt_file_name(const char *submitter, const char *domain, gint64 begin, gint64 end);
+/* The domain's report's, for the day so far. */
+char *tlsrpt_report_file_name(const Tlsrpt *t, const char *domain, const TlsrptOrg *org);
 
 TlsrptCounts tlsrpt_counts(const Tlsrpt *t);
 

@@ -10,7 +10,9 @@
 #include "escape.h"
 #include "https.h"
 #include "logging.h"
+#include "smtpsubmit.h"
 #include "tlsrpt.h"
+#include "tlsrptmail.h"
 #include "tlsrptrecord.h"
 
 #define DNS_CLASS_IN 1
@@ -18,7 +20,7 @@
 
 struct TlsrptSender {
     TlsrptSenderSettings settings;  /* its strings copied: */
-    char *resolver, *trust_anchor, *ca_file;
+    char *resolver, *trust_anchor, *ca_file, *submit_path;
     struct ub_ctx *ub;              /* libunbound serializes the workers' queries */
     GThreadPool *workers;
     GMutex lock;                    /* counts */
@@ -26,13 +28,16 @@ struct TlsrptSender {
 };
 
 typedef struct {
-    char *domain, *report_id, *json;
+    char *domain, *report_id, *file_name, *submitter, *contact, *json;
 } Job;
 
 static void job_free(Job *j)
 {
     g_free(j->domain);
     g_free(j->report_id);
+    g_free(j->file_name);
+    g_free(j->submitter);
+    g_free(j->contact);
     g_free(j->json);
     g_free(j);
 }
@@ -101,6 +106,37 @@ static void post_one(TlsrptSender *s, const Job *j, const TlsrptRua *rua, GBytes
     count(s, &s->counts.https_sent);
 }
 
+static void mail_one(TlsrptSender *s, const Job *j, const TlsrptRua *rua, GBytes *gz)
+{
+    char where[LOG_VALUE_MAX * 2];
+    text_escape(rua->target, where, sizeof where);
+    if (!*s->submit_path) {
+        g_warning("tlsrpt: report %s for %s not sent to mailto:%s: tlsrpt_submit is empty", j->report_id, j->domain,
+                  where);
+        count(s, &s->counts.mail_failed);
+        return;
+    }
+    TlsrptMail mail = {.domain = j->domain, .submitter = j->submitter, .report_id = j->report_id,
+                       .file_name = j->file_name, .from = j->contact, .to = rua->target,
+                       .date = g_get_real_time() / G_USEC_PER_SEC, .gz = gz};
+    g_autofree char *message = tlsrpt_mail_compose(&mail);
+    SmtpSubmit submit = {.socket_path = s->submit_path, .helo = j->submitter, .sender = j->contact,
+                         .recipient = rua->target, .timeout_ms = TLSRPT_SUBMIT_TIMEOUT_MS};
+    g_autofree char *queue_id = NULL;
+    GError *error = NULL;
+    if (!smtp_submit(&submit, message, &queue_id, &error)) {
+        g_warning("tlsrpt: report %s for %s not sent to mailto:%s: %s: %s", j->report_id, j->domain, where,
+                  s->submit_path, error->message);
+        g_error_free(error);
+        count(s, &s->counts.mail_failed);
+        return;
+    }
+    char id[64];
+    g_message("tlsrpt: report %s for %s queued for mailto:%s: queue id %s", j->report_id, j->domain, where,
+              *queue_id ? text_escape(queue_id, id, sizeof id) : "unknown");
+    count(s, &s->counts.mailed);
+}
+
 /* The domain's record: FALSE when it publishes none usable (said). */
 static gboolean lookup_record(TlsrptSender *s, const Job *j, TlsrptRecord *record)
 {
@@ -142,14 +178,10 @@ static void send_job(gpointer data, gpointer user_data)
     g_autoptr(GBytes) gz = tlsrpt_gzip(j->json, &error);
     for (guint i = 0; gz && i < record.rua->len; i++) {
         const TlsrptRua *rua = record.rua->pdata[i];
-        if (rua->scheme == TLSRPT_HTTPS) {
+        if (rua->scheme == TLSRPT_HTTPS)
             post_one(s, j, rua, gz);
-            continue;
-        }
-        char where[LOG_VALUE_MAX * 2];
-        g_warning("tlsrpt: report %s for %s not sent to mailto:%s: mail delivery of reports is not built yet",
-                  j->report_id, j->domain, text_escape(rua->target, where, sizeof where));
-        count(s, &s->counts.mailto_unsent);
+        else
+            mail_one(s, j, rua, gz);
     }
     if (error) {
         g_warning("tlsrpt: report %s for %s: %s", j->report_id, j->domain, error->message);
@@ -169,6 +201,7 @@ TlsrptSender *tlsrpt_sender_new(const TlsrptSenderSettings *settings, GError **e
     s->resolver = g_strdup(settings->resolver);
     s->trust_anchor = g_strdup(settings->trust_anchor);
     s->ca_file = g_strdup(settings->ca_file);
+    s->submit_path = g_strdup(settings->submit_path ? settings->submit_path : "");
     s->ub = ub;
     g_mutex_init(&s->lock);
     s->workers = g_thread_pool_new(send_job, s, TLSRPT_SEND_WORKERS, FALSE, NULL);
@@ -190,19 +223,23 @@ void tlsrpt_sender_free(TlsrptSender *s)
     g_free(s->resolver);
     g_free(s->trust_anchor);
     g_free(s->ca_file);
+    g_free(s->submit_path);
     g_free(s);
 }
 
-void tlsrpt_sender_queue(TlsrptSender *s, const char *domain, const char *report_id, const char *json)
+void tlsrpt_sender_queue(TlsrptSender *s, const TlsrptOutgoing *report)
 {
     if (g_thread_pool_unprocessed(s->workers) >= TLSRPT_SEND_QUEUE_MAX) {
         count(s, &s->counts.dropped);
         return;
     }
     Job *j = g_new0(Job, 1);
-    j->domain = g_strdup(domain);
-    j->report_id = g_strdup(report_id);
-    j->json = g_strdup(json);
+    j->domain = g_strdup(report->domain);
+    j->report_id = g_strdup(report->report_id);
+    j->file_name = g_strdup(report->file_name);
+    j->submitter = g_strdup(report->submitter);
+    j->contact = g_strdup(report->contact);
+    j->json = g_strdup(report->json);
     g_thread_pool_push(s->workers, j, NULL);
 }
 

@@ -12,9 +12,19 @@
  * collector's certificate verified for its name), request and answer,
  * so a collector that drips or never answers holds a worker no longer.
  * A 2xx answer is delivered; anything else is a failure, logged and
- * counted.  mailto: destinations are not sent yet: each is logged and
- * counted as unsent.  Reports are never about reports: the upload is
- * HTTPS, not mail, so no session of it is in Postfix's log.
+ * counted.
+ *
+ * A mailto: destination gets the report as mail (tlsrptmail.h), handed
+ * over SMTP to the local Postfix's smtpd on submit_path (smtpsubmit.h;
+ * the shipped master.cf's "tlsrpt" service on public/tlsrpt).  That
+ * service sends it through its content_filter, the opportunistic
+ * "tlsrpt" smtp transport, past transport_maps: RFC 8460 5.3 wants
+ * reports delivered despite TLS failures, so a listed rua= domain does
+ * not hold its report back, and a report is never about a report
+ * (TLSRPT_SERVICE's sessions are not counted, outbound.c).  Queued by
+ * Postfix is sent, as far as tlspolicyd can tell: Postfix retries and
+ * bounces it as any mail; Postfix's log has the rest.  An empty
+ * submit_path sends none, said and counted.
  */
 #ifndef TLSPOLICYD_TLSRPTSEND_H
 #define TLSPOLICYD_TLSRPTSEND_H
@@ -23,17 +33,31 @@
 
 #define TLSRPT_SEND_WORKERS 4
 #define TLSRPT_SEND_QUEUE_MAX 10000  /* reports waiting at most; more are dropped, counted */
+/* the local smtpd answers in milliseconds, a signing milter in a second
+ * or two: one that takes longer is stuck */
+#define TLSRPT_SUBMIT_TIMEOUT_MS 30000
+/* the syslog_name of the shipped transport that carries reports by mail */
+#define TLSRPT_SERVICE "tlsrpt"
 
 typedef struct {
     const char *resolver, *trust_anchor;  /* dns.h */
     const char *ca_file;                  /* "" = the system's CAs */
     guint timeout_ms;
     gboolean private_hosts;
+    const char *submit_path;              /* the smtpd socket for mailto:; "" = none */
 } TlsrptSenderSettings;
+
+/* A day's report, out. */
+typedef struct {
+    const char *domain, *report_id, *file_name;
+    const char *submitter;                /* the mail's EHLO and TLS-Report-Submitter */
+    const char *contact;                  /* its From and envelope sender */
+    const char *json;
+} TlsrptOutgoing;
 
 typedef struct {
     guint64 https_sent, https_failed;
-    guint64 mailto_unsent;
+    guint64 mailed, mail_failed;  /* mailto: queued by Postfix, or not */
     guint64 no_record;        /* domains that publish no usable TLS-RPT record */
     guint64 lookup_failed;    /* the record's lookup failed or was bogus */
     guint64 dropped;          /* the queue was full */
@@ -45,8 +69,8 @@ TlsrptSender *tlsrpt_sender_new(const TlsrptSenderSettings *settings, GError **e
 /* Waits for the uploads under way (each bounded by timeout_ms); the
  * reports still queued are dropped, and said. */
 void tlsrpt_sender_free(TlsrptSender *s);
-/* The report (JSON) for domain: gzipped and sent by a worker. */
-void tlsrpt_sender_queue(TlsrptSender *s, const char *domain, const char *report_id, const char *json);
+/* The report: gzipped and sent by a worker. */
+void tlsrpt_sender_queue(TlsrptSender *s, const TlsrptOutgoing *report);
 TlsrptSendCounts tlsrpt_sender_counts(TlsrptSender *s);
 
 #endif

@@ -5,7 +5,7 @@
 #               [--cert CRT --key KEY] [--max-tls 1.1] [--hostname NAME]
 #               [--mode normal|starttls-error|inject|tarpit|huge-ehlo|
 #                       drip-banner|drip-ehlo|drip-starttls|drip-tls|hostile-banner]
-#               [--forward HOST:PORT]
+#               [--forward HOST:PORT] [--save DIR]
 #
 # Accepts every message.  With --cert it offers STARTTLS (with --max-tls
 # it speaks nothing newer than that TLS version).  Appends one line per
@@ -15,6 +15,8 @@
 # With --forward it is a pass-through content filter, as amavis is: each
 # message is recorded, then sent on unchanged (same envelope) to HOST:PORT,
 # Postfix's re-injection smtpd; the client gets the re-injection's answer.
+# With --save each message's text (dot-stuffing undone) is also written
+# to DIR/NAME-N.eml, N counting from 1.
 use strict;
 use warnings;
 use IO::Socket::INET;
@@ -22,10 +24,11 @@ use IO::Socket::SSL;
 use Getopt::Long;
 use Net::SMTP;
 
-my ($listen, $name, $log, $cert, $key, $max_tls, $hostname, $mode, $forward) = ('', 'sink', '/dev/null', '', '', '', 'sink.test', 'normal', '');
+my ($listen, $name, $log, $cert, $key, $max_tls, $hostname, $mode, $forward, $save) = ('', 'sink', '/dev/null', '', '', '', 'sink.test', 'normal', '', '');
+my $saved = 0;
 GetOptions('listen=s' => \$listen, 'name=s' => \$name, 'log=s' => \$log, 'cert=s' => \$cert,
            'key=s' => \$key, 'max-tls=s' => \$max_tls, 'hostname=s' => \$hostname, 'mode=s' => \$mode,
-           'forward=s' => \$forward) or die "usage\n";
+           'forward=s' => \$forward, 'save=s' => \$save) or die "usage\n";
 my $server = IO::Socket::INET->new(LocalAddr => $listen, Listen => 16, ReuseAddr => 1)
     or die "smtpsink: listen $listen: $!\n";
 $SIG{PIPE} = 'IGNORE';
@@ -124,7 +127,15 @@ sub serve {
             my $text = '';
             while (defined(my $d = <$sock>)) {
                 last if $d =~ /^\.\r?\n$/;
+                $d =~ s/^\.//;
                 $text .= $d;
+            }
+            if ($save) {  # written whole, then renamed: a reader never sees half
+                $saved++;
+                open(my $fh, '>', "$save/$name-$saved.tmp") or die "smtpsink: $save: $!\n";
+                print $fh $text;
+                close($fh);
+                rename("$save/$name-$saved.tmp", "$save/$name-$saved.eml");
             }
             ($subject) = $text =~ /^Subject:\s*(.*?)\r?$/mi;
             my ($reason) = $text =~ /^Diagnostic-Code:\s*(.*?)\r?$/mi;
