@@ -175,6 +175,15 @@ guint dns_usable_tlsa(const struct ub_result *r)
     return n;
 }
 
+char *dns_tlsa_text(const unsigned char *rdata, int len)
+{
+    GString *s = g_string_sized_new(16 + 2 * (gsize)len);
+    g_string_printf(s, "%u %u %u ", rdata[0], rdata[1], rdata[2]);
+    for (int i = 3; i < len; i++)
+        g_string_append_printf(s, "%02X", rdata[i]);
+    return g_string_free(s, FALSE);
+}
+
 gboolean dns_secure_expansion(int err, const struct ub_result *r, const char *host, char *out, size_t size)
 {
     if (dns_trust(err, r) != DNS_SECURE || !r->canonname || strlen(r->canonname) >= size)

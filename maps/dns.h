@@ -60,6 +60,10 @@ gboolean dns_tlsa_usable(const unsigned char *rdata, int len);
 
 /* How many records of the result are. */
 guint dns_usable_tlsa(const struct ub_result *result);
+/* One TLSA record (RDATA, at least 3 bytes) in presentation form:
+ * "3 1 1 0A1B..." (RFC 6698 2.2), as RFC 8460 4.4's policy-string
+ * lists it. */
+char *dns_tlsa_text(const unsigned char *rdata, int len);
 
 /* The CNAME expansion of host that an address answer shows, when the
  * answer is DNSSEC-secure and names another host (lower case, no

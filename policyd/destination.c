@@ -71,6 +71,8 @@ struct Dest {
     guint hosts_left, hosts_failed, hosts_bogus, hosts_tlsa, hosts_total;
     int dane_ttl;
     char failed_host[128];
+    GPtrArray *tlsa_found;     /* the usable records, while the lookup runs */
+    char **tlsa_records;       /* p.tlsa_records: the last lookup's that found some */
     /* MTA-STS in flight */
     gboolean sts_busy;
     gboolean mx_busy;          /* the MX query beside the TXT one: what the wildcards match */
@@ -156,6 +158,9 @@ static void dest_free(gpointer data)
         g_free(dest->hosts[i].host);
     g_free(dest->hosts);
     g_strfreev(dest->mx_hosts);
+    if (dest->tlsa_found)
+        g_ptr_array_free(dest->tlsa_found, TRUE);
+    g_strfreev(dest->tlsa_records);
     g_free(dest->policy);
     g_free(dest->domain);
     g_free(dest);
@@ -285,8 +290,22 @@ static gboolean resolve(Destinations *d, const char *name, int type, void *data,
 /*
  * DANE
  */
+/* found (NULL: none) becomes the records in force, and is taken. */
+static void set_tlsa_records(Dest *dest, GPtrArray *found)
+{
+    g_strfreev(dest->tlsa_records);
+    dest->tlsa_records = NULL;
+    if (found) {
+        g_ptr_array_add(found, NULL);
+        dest->tlsa_records = (char **)g_ptr_array_free(found, FALSE);
+    }
+    dest->p.tlsa_records = dest->tlsa_records;
+}
+
 static void dane_done(Destinations *d, Dest *dest, SourceState state, int ttl)
 {
+    if (state != SOURCE_FOUND)
+        set_tlsa_records(dest, NULL);
     dest->p.dane = state;
     dest->p.dane_bogus = FALSE;
     dest->dane_busy = FALSE;
@@ -328,6 +347,8 @@ static void dane_conclude(Destinations *d, Dest *dest)
     g_clear_pointer(&dest->hosts, g_free);
     dest->hosts_total = 0;
     if (dest->hosts_tlsa > 0) {
+        set_tlsa_records(dest, dest->tlsa_found);
+        dest->tlsa_found = NULL;
         p->mx_total = total;
         p->mx_tlsa = dest->hosts_tlsa;
         g_snprintf(p->dane_note, sizeof p->dane_note, "TLSA on %u of %u MX, DNSSEC secure%s%s", dest->hosts_tlsa,
@@ -367,6 +388,25 @@ static void host_failed(MxHost *h, const char *name, DnsTrust trust)
         g_snprintf(dest->failed_host, sizeof dest->failed_host, "%s %s", name, dns_trust_name(trust));
 }
 
+/* The usable records of a validated answer, for the TLS-RPT report's
+ * policy-string: each once, at most DANE_MAX_RECORDS. */
+static void keep_tlsa_records(Dest *dest, const struct ub_result *r)
+{
+    for (int i = 0; r->data[i] && dest->tlsa_found->len < DANE_MAX_RECORDS; i++) {
+        const unsigned char *rdata = (const unsigned char *)r->data[i];
+        if (!dns_tlsa_usable(rdata, r->len[i]))
+            continue;
+        char *text = dns_tlsa_text(rdata, r->len[i]);
+        gboolean seen = FALSE;
+        for (guint j = 0; j < dest->tlsa_found->len && !seen; j++)
+            seen = strcmp(dest->tlsa_found->pdata[j], text) == 0;
+        if (seen)
+            g_free(text);
+        else
+            g_ptr_array_add(dest->tlsa_found, text);
+    }
+}
+
 static void on_tlsa(void *data, int err, struct ub_result *r)
 {
     MxHost *h = data;
@@ -374,8 +414,10 @@ static void on_tlsa(void *data, int err, struct ub_result *r)
     DnsTrust trust = dns_trust(err, r);
     if (trust == DNS_BOGUS || trust == DNS_FAILED)
         host_failed(h, r ? r->qname : h->host, trust);
-    else if (trust == DNS_SECURE && r->havedata && dns_usable_tlsa(r) > 0)
+    else if (trust == DNS_SECURE && r->havedata && dns_usable_tlsa(r) > 0) {
         h->tlsa = TRUE;
+        keep_tlsa_records(dest, r);
+    }
     if (r && r->ttl < dest->dane_ttl)
         dest->dane_ttl = r->ttl;
     ub_resolve_free(r);
@@ -449,6 +491,9 @@ static void on_mx(void *data, int err, struct ub_result *r)
     guint n = g_strv_length(hosts) < DANE_MAX_HOSTS ? g_strv_length(hosts) : DANE_MAX_HOSTS;
     dest->hosts_failed = dest->hosts_bogus = dest->hosts_tlsa = 0;
     dest->failed_host[0] = 0;
+    if (dest->tlsa_found)
+        g_ptr_array_free(dest->tlsa_found, TRUE);
+    dest->tlsa_found = g_ptr_array_new_with_free_func(g_free);
     dest->dane_ttl = ttl;
     dest->hosts = g_new0(MxHost, n);
     dest->hosts_total = dest->hosts_left = n;

@@ -40,6 +40,8 @@
 
 #include "mtasts.h"
 
+#define DANE_MAX_RECORDS 8  /* TLSA records kept for a domain's TLS-RPT policy-string */
+
 typedef enum {
     SOURCE_OFF,      /* not asked for */
     SOURCE_PENDING,  /* first lookup not finished */
@@ -53,6 +55,8 @@ typedef struct {
     guint mx_total, mx_tlsa;
     gboolean dane_bogus;      /* the last DANE lookup failed validation (never "no DANE") */
     char dane_note[160];      /* "TLSA on 2 of 2 MX, DNSSEC secure", why none, what failed */
+    char *const *tlsa_records;  /* when dane is SOURCE_FOUND: the usable records validated, in
+                                 * presentation form ("3 1 1 0A1B..."), at most DANE_MAX_RECORDS */
     SourceState sts;
     const MtastsPolicy *policy;  /* when sts is SOURCE_FOUND, else NULL */
     char *const *mx_hosts;    /* the MX hosts as last looked up with MTA-STS (any DNSSEC

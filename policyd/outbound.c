@@ -275,6 +275,7 @@ static void report_session(Outbound *o, const Delivery *d, const char *domain)
         policy.mx = mx = mtasts_policy_mx(known->policy);
     } else if (known && known->dane == SOURCE_FOUND && strstr(d->service, "dane")) {
         policy.type = TLSRPT_TLSA;
+        policy.strings = known->tlsa_records;
         policy.mx = known->mx_hosts;
     }
     char host[256], ip[64];

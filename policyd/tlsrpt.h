@@ -40,7 +40,8 @@ typedef enum { TLSRPT_NO_POLICY, TLSRPT_STS, TLSRPT_TLSA } TlsrptPolicyType;
 /* The policy a session met, as enforced. */
 typedef struct {
     TlsrptPolicyType type;
-    char *const *strings;  /* policy-string: the MTA-STS policy's lines; NULL: none */
+    char *const *strings;  /* policy-string: the MTA-STS policy's lines, or the TLSA
+                            * records ("3 1 1 0A1B..."); NULL: none */
     char *const *mx;       /* mx-host: the policy's MX patterns; NULL: none */
 } TlsrptPolicy;
 

@@ -185,6 +185,9 @@ mta_sts_ca_file = $TMP/ca.crt
 mta_sts_private_hosts = true
 on_lookup_failure = temp
 mta_sts_state_file = $TMP/mta-sts.state
+maillog = $MAILLOG
+tlsrpt = dry-run
+tlsrpt_directory = $TMP/tlsrpt
 CONF
 "$TLSPOLICYD" --config tlspolicyd.conf 2>>"$DLOG" &
 DAEMON=$!
@@ -241,6 +244,17 @@ ok "dane-ok: delivered" wait_for 40 log_has "to=<bob@dane-ok.$Z>.*status=sent"
 like "$(grep 'to=<bob@dane-ok' "$MAILLOG" | grep status=sent)" "postfix/tls-dane-only/smtp" "... through tls-dane-only"
 ok "... Postfix verified the sink by DANE" log_has "Verified TLS connection established to mx.dane-ok.$Z"
 ok "... the TLSA record matched (the sink's key)" grep -q "sink=daneok .*to=<bob@dane-ok.$Z>.*tls=TLS" "$SINKLOG"
+tlsa_policy() {  # domain -> its TLS-RPT policy so far: type, strings, mx-host
+    "$TLSPOLICYD" --config tlspolicyd.conf --tlsrpt-preview "$1" 2>/dev/null | python3 -c '
+import json, sys
+p = json.load(sys.stdin)["policies"][0]
+print(p["policy"]["policy-type"], ",".join(p["policy"].get("policy-string", [])).lower(),
+      p["summary"]["total-successful-session-count"])'
+}
+tlsa_counted() { [ -n "$(tlsa_policy "dane-ok.$Z")" ]; }
+ok "... its TLS session is in dane-ok's TLS-RPT report" wait_for 30 tlsa_counted
+is "$(tlsa_policy "dane-ok.$Z")" "tlsa 3 1 1 $(echo "$tlsa" | tr A-F a-f) 1" \
+    "... under the tlsa policy, its policy-string the TLSA record validated (RFC 8460 4.4)"
 
 ok "cname (MX host a CNAME, TLSA at its expansion): delivered" wait_for 40 log_has "to=<bob@cname.$Z>.*status=sent"
 like "$(grep 'to=<bob@cname' "$MAILLOG" | grep status=sent)" "postfix/tls-dane-only/smtp" "... through tls-dane-only"
