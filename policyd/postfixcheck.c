@@ -110,7 +110,7 @@ char *pfc_service_param(const Check *c, const Service *s, const char *name, gboo
     return o ? pfc_expand(c, o) : g_strdup(pfc_param(c, name));
 }
 
-static const Service *find_service(const Check *c, const char *name)
+const Service *pfc_find_service(const Check *c, const char *name)
 {
     for (guint i = 0; i < c->services->len; i++) {
         const Service *s = c->services->pdata[i];
@@ -303,7 +303,7 @@ static void check_transport(Check *c, GHashTable *reported, char *route, TlsLeve
         *colon = 0;
     if (!g_hash_table_add(reported, g_strdup(route)))
         return;
-    const Service *s = find_service(c, route);
+    const Service *s = pfc_find_service(c, route);
     if (!s) {
         g_autofree char *fix = g_strdup_printf("the %s lines of postfix/master.cf", route);
         pfc_problem(c, fix, "master.cf: no service %s, which the list's %s entries need (first: %s): their mail is "

@@ -38,6 +38,8 @@ void pfc_note(Check *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 const char *pfc_param(const Check *c, const char *name);
 char *pfc_expand(const Check *c, const char *value);
 char *pfc_service_param(const Check *c, const Service *s, const char *name, gboolean *overridden);
+/* master.cf's unix service of that name, or NULL. */
+const Service *pfc_find_service(const Check *c, const char *name);
 
 /* postfixpromises.c: relays, per-sender routes, the site's own transport
  * entries, listed local domains, the bounce filter file, the list as the

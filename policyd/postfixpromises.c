@@ -17,6 +17,7 @@
 #include "endpoint.h"
 #include "outbound.h"
 #include "key.h"
+#include "tlsrptsend.h"
 
 #define DAEMON_ACCOUNT ACCOUNT_DEFAULT  /* the systemd unit's User= */
 
@@ -357,8 +358,69 @@ static void check_maillog(Check *c)
     }
 }
 
+/* The service name of tlsrpt_submit's socket ("" when it is not one of
+ * queue_directory's public/ sockets). */
+static char *tlsrpt_service_name(const Check *c)
+{
+    const char *path = c->config->tlsrpt_submit + strlen("unix:");
+    if (!g_path_is_absolute(path))
+        return g_str_has_prefix(path, "public/") ? g_strdup(path + strlen("public/")) : g_strdup("");
+    g_autofree char *public = g_build_filename(pfc_param(c, "queue_directory"), "public", NULL);
+    g_autofree char *dir = g_path_get_dirname(path);
+    return strcmp(dir, public) == 0 ? g_path_get_basename(path) : g_strdup("");
+}
+
+/* tlsrpt = send with mailto: destinations: the smtpd reports are handed
+ * to, and the way out its content_filter gives them (tlsrptsend.h): not
+ * transport_maps (a listed rua= domain would hold its report to its
+ * level), a transport that does not require TLS (RFC 8460 5.3), logged
+ * as postfix/tlsrpt (or its sessions would be reported on). */
+static void check_tlsrpt(Check *c)
+{
+    if (c->config->tlsrpt != TLSRPT_SEND || !*c->config->tlsrpt_submit)
+        return;
+    g_autofree char *name = tlsrpt_service_name(c);
+    const Service *s = *name ? pfc_find_service(c, name) : NULL;
+    if (!*name) {
+        pfc_note(c, "tlsrpt_submit = %s is not a socket of queue_directory's public/: its smtpd not checked",
+                 c->config->tlsrpt_submit);
+        return;
+    }
+    if (!s || strcmp(s->command, "smtpd") != 0) {
+        pfc_problem(c, "append postfix/master.cf's tlsrpt and tlsrpt-smtp services (master.cf)",
+                    "master.cf: no smtpd \"%s\" on public/%s (tlsrpt_submit): reports for mailto: destinations are "
+                    "not sent", name, name);
+        return;
+    }
+    g_autofree char *filter = pfc_service_param(c, s, "content_filter", NULL);
+    g_autofree char *transport = g_strndup(filter, strcspn(filter, ":"));
+    const Service *out = *transport ? pfc_find_service(c, transport) : NULL;
+    if (!out || strcmp(out->command, "smtp") != 0) {
+        pfc_problem(c, "-o content_filter=tlsrpt-smtp: (master.cf, service tlsrpt), and postfix/master.cf's tlsrpt-smtp",
+                    "master.cf: %s has content_filter %s, not an smtp transport: reports take transport_maps, which "
+                    "holds a listed rua= domain's report to its TLS level (RFC 8460 5.3: deliver it despite TLS "
+                    "failures)", name, *filter ? filter : "(none)");
+        return;
+    }
+    static const char *const required[] = {"encrypt", "dane-only", "fingerprint", "verify", "secure", NULL};
+    g_autofree char *level = pfc_service_param(c, out, "smtp_tls_security_level", NULL);
+    g_autofree char *policy_maps = pfc_service_param(c, out, "smtp_tls_policy_maps", NULL);
+    if (g_strv_contains(required, level) || *policy_maps)
+        pfc_problem(c, "-o smtp_tls_security_level=may -o smtp_tls_policy_maps= (master.cf, service tlsrpt-smtp)",
+                    "master.cf: %s sends reports at level %s%s%s: a report to a domain whose TLS fails is not "
+                    "delivered (RFC 8460 5.3 wants it delivered)", transport, level,
+                    *policy_maps ? " with smtp_tls_policy_maps " : "", policy_maps);
+    g_autofree char *syslog_name = pfc_service_param(c, out, "syslog_name", NULL);
+    g_autofree char *want = g_strdup_printf("postfix/%s", TLSRPT_SERVICE);
+    if (strcmp(syslog_name, want) != 0)
+        pfc_problem(c, "-o syslog_name=postfix/tlsrpt (master.cf, service tlsrpt-smtp)",
+                    "master.cf: %s logs as %s: tlspolicyd counts its sessions into the reports (a report about "
+                    "reports, which RFC 8460 3 rules out)", transport, *syslog_name ? syslog_name : "postfix");
+}
+
 void postfix_check_promises(Check *c)
 {
+    check_tlsrpt(c);
     check_maillog(c);
     check_relay(c);
     check_site_transports(c);

@@ -83,6 +83,25 @@ conf "$TMP/nolog.conf" "maillog = $TMP/no-such-log
 CONF=$TMP/nolog.conf check nolog
 like "$out" "maillog $TMP/no-such-log does not exist" "a maillog that does not exist: named"
 
+# --- TLS-RPT by mail: the tlsrpt smtpd and its way out --------------------------
+conf "$TMP/tlsrpt.conf" "maillog = $TMP/maillog
+tlsrpt = send
+"
+CONF=$TMP/tlsrpt.conf check tlsrpt
+is "$rc" 0 "tlsrpt = send with the shipped tlsrpt services: exit 0"
+CONF=$TMP/tlsrpt.conf check notlsrpt 'postconf -c DIR -MX tlsrpt/unix'
+like "$out" "problem: master.cf: no smtpd \"tlsrpt\" on public/tlsrpt \(tlsrpt_submit\): reports for mailto: destinations are not sent" \
+    "tlsrpt = send without the tlsrpt smtpd: named"
+CONF=$TMP/tlsrpt.conf check tlsrptfilter 'postconf -c DIR -PX tlsrpt/unix/content_filter'
+like "$out" "master.cf: tlsrpt has content_filter \(none\), not an smtp transport: reports take transport_maps" \
+    "... without its content_filter: named"
+CONF=$TMP/tlsrpt.conf check tlsrptlevel 'postconf -c DIR -P tlsrpt-smtp/unix/smtp_tls_security_level=encrypt'
+like "$out" "master.cf: tlsrpt-smtp sends reports at level encrypt: a report to a domain whose TLS fails is not delivered" \
+    "... its transport requiring TLS: named"
+CONF=$TMP/tlsrpt.conf check tlsrptname 'postconf -c DIR -P tlsrpt-smtp/unix/syslog_name=postfix/reports'
+like "$out" "master.cf: tlsrpt-smtp logs as postfix/reports: tlspolicyd counts its sessions into the reports" \
+    "... its transport logging under another name: named"
+
 check transport 'postconf -c DIR -MX tls-verify/unix'
 is "$rc" 1 "a tls-* transport the list needs is missing: exit 1"
 like "$out" "master.cf: no service tls-verify, which the list's verify entries need \(first: out.example\)" "... named with the entry"
