@@ -49,7 +49,20 @@ WERROR   ?= $(if $(wildcard $(CURDIR)/.git),1,0)
 WERROR_FLAG = $(if $(filter 1,$(WERROR)),-Werror)
 WARN     = -std=c11 -Wall -Wextra $(WERROR_FLAG) -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
 # what the build needs, whatever CPPFLAGS a packager passes (even on the command line)
-BASE_CPPFLAGS = -D_GNU_SOURCE -Imaps -Ipolicyd -Iprobe -It/support -DSYSCONFDIR='"$(SYSCONFDIR)"'
+BASE_CPPFLAGS = -D_GNU_SOURCE -DSYSCONFDIR='"$(SYSCONFDIR)"'
+# The folders are the layers: lib/ (logging, escaping) under maps/ (the
+# list, its store and tlsmap) and net/ (DNS, HTTPS, MTA-STS, TLS-RPT
+# records), those under policyd/ and probe/.  Each compiles with the
+# include paths of its own layer and those below, so an upward include
+# (maps/ including a net/ or policyd/ header) does not build; t/, fuzz/
+# and bench/ see everything.
+LAYER_lib     = -Ilib
+LAYER_maps    = -Ilib -Imaps
+LAYER_net     = -Ilib -Inet
+LAYER_policyd = -Ilib -Imaps -Inet -Ipolicyd
+LAYER_probe   = -Ilib -Imaps -Inet -Iprobe
+LAYER_ALL     = -Ilib -Imaps -Inet -Ipolicyd -Iprobe -It/support
+layer_includes = $(or $(LAYER_$(firstword $(subst /, ,$(1)))),$(LAYER_ALL))
 # "make" alone builds the programs (the rule for config.mk comes first)
 .DEFAULT_GOAL := all
 # PKG_CFLAGS and PKG_LIBS come from $(B)/config.mk (not for clean/uninstall)
@@ -59,8 +72,11 @@ endif
 ALL_CFLAGS  = $(WARN) $(CFLAGS) $(SANFLAGS) $(BASE_CPPFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP
 LDLIBS      = $(PKG_LIBS)
 
-MAPS_LIB   = entry key escape list source store lookup audit tlsrules logging mtasts tlsrptrecord dns https postfixsite
-MAPS_OBJS  = $(MAPS_LIB:%=$(B)/maps/%.o)
+LIB_SRC    = lib/escape lib/logging
+NET_SRC    = net/dns net/https net/mtasts net/tlsrptrecord
+MAPS_SRC   = maps/entry maps/key maps/list maps/source maps/store maps/lookup maps/audit maps/tlsrules maps/postfixsite
+SHARED_SRC = $(LIB_SRC) $(NET_SRC) $(MAPS_SRC)
+MAPS_OBJS  = $(SHARED_SRC:%=$(B)/%.o)
 POLICYD_LIB  = request netstring http config decide destination metrics ledger maillog delivery outledger tlsrpt tlsrptmail smtpsubmit tlsrptsend logfollow journalfollow outbound notify endpoint verdictlog postfixcheck postfixpromises statefile account server
 POLICYD_OBJS = $(POLICYD_LIB:%=$(B)/policyd/%.o)
 # t/unit: pure tests (no daemon, no root, no Postfix: the package build
@@ -87,7 +103,7 @@ test-deps:
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(call layer_includes,$<) $(ALL_CFLAGS) -c -o $@ $<
 
 $(B)/libtlsmaps.a: $(MAPS_OBJS)
 	ar rcs $@ $^
@@ -201,13 +217,13 @@ FUZZ_CC            = clang
 FUZZ_SECONDS      ?= 600
 FUZZ_CHECK_SECONDS ?= 4
 FUZZERS            = request list decide netstring http mtasts dns maillog tlsrptrecord
-FUZZ_LIB_OBJS      = $(MAPS_LIB:%=$(F)/maps/%.o) $(POLICYD_LIB:%=$(F)/policyd/%.o)
+FUZZ_LIB_OBJS      = $(SHARED_SRC:%=$(F)/%.o) $(POLICYD_LIB:%=$(F)/policyd/%.o)
 FUZZ_CFLAGS        = -std=c11 -g -O1 -Wall -Wextra $(WERROR_FLAG) -Wno-missing-field-initializers \
                      -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all $(BASE_CPPFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP
 
 $(F)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+	$(FUZZ_CC) $(call layer_includes,$<) $(FUZZ_CFLAGS) -c -o $@ $<
 
 $(F)/fuzz_%: $(F)/fuzz/fuzz_%.o $(FUZZ_LIB_OBJS)
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $(LDFLAGS) -o $@ $^ $(LDLIBS)

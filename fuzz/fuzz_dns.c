@@ -1,4 +1,4 @@
-/* fuzz_dns.c - libFuzzer harness for the DNS answer readers (maps/dns.c):
+/* fuzz_dns.c - libFuzzer harness for the DNS answer readers (net/dns.c):
  * MX, TXT, A and TLSA RDATA as libunbound hands them over, in a struct
  * ub_result built from the input.  The first byte picks the record type
  * and the answer's flags; the rest is records, each a length byte and

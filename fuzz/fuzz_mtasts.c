@@ -1,6 +1,6 @@
 /* fuzz_mtasts.c - libFuzzer harness for the MTA-STS parsers
- * (maps/mtasts.c: the TXT record, the policy file) and the policy fetch's
- * HTTP response parser (maps/https.c).  The first byte picks the parser,
+ * (net/mtasts.c: the TXT record, the policy file) and the policy fetch's
+ * HTTP response parser (net/https.c).  The first byte picks the parser,
  * the rest is the input, copied to exactly its size so ASan sees any read
  * past it.  Accepted input must keep the parsers' promises: an id of 1-32
  * letters and digits; a policy with a mode, max_age within a year and, for

@@ -1,5 +1,5 @@
 /* fuzz_tlsrptrecord.c - libFuzzer harness for the TLS-RPT record parser
- * (maps/tlsrptrecord.c: the _smtp._tls TXT record a recipient domain
+ * (net/tlsrptrecord.c: the _smtp._tls TXT record a recipient domain
  * writes).  The input is one record, copied to exactly its size so ASan
  * sees any read past it; split at NUL bytes it is also a record set for
  * tlsrpt_record_select.  Accepted input must keep the parser's promises:

@@ -4,7 +4,7 @@
  * records of each MX host, whether the certificate a server sent matches
  * one) and MTA-STS (TXT record, policy fetched over HTTPS, the MX names
  * against its patterns).  Synchronous lookups through libunbound
- * (maps/dns.h) with the same parsers and fetch as the daemon, so a probe
+ * (net/dns.h) with the same parsers and fetch as the daemon, so a probe
  * and a route agree.
  */
 #ifndef TLSPOLICYD_PUBLISHED_H

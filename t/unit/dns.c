@@ -1,4 +1,4 @@
-/* dns.c - the DNS answer readers' pure rules (maps/dns.c): which TLSA
+/* dns.c - the DNS answer readers' pure rules (net/dns.c): which TLSA
  * records are usable for SMTP, which names are ever sent to DNS, how an
  * MX record's exchange is read, and which addresses are public. */
 #include <string.h>

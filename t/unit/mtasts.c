@@ -1,5 +1,5 @@
-/* mtasts.c - unit tests of the MTA-STS parsers (maps/mtasts.c) and the
- * policy fetch's response parser (maps/https.c). */
+/* mtasts.c - unit tests of the MTA-STS parsers (net/mtasts.c) and the
+ * policy fetch's response parser (net/https.c). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>

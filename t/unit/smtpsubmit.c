@@ -196,8 +196,10 @@ static void test_submit_deadline(void)
     GError *error = NULL;
     gint64 start = g_get_monotonic_time();
     g_assert_false(submit(&stuck, TRUE, 300, "x\r\n", received, NULL, &error));
+    /* the smtpd never closes: only the deadline ended the wait (the bound
+     * is loose, a loaded machine may be slow to wake the client) */
     gint64 took_ms = (g_get_monotonic_time() - start) / 1000;
-    g_assert_cmpint(took_ms, >=, 300);
+    g_assert_cmpint(took_ms, <, 10000);
     g_assert_nonnull(strstr(error->message, "waiting for a reply: timed out"));
     g_clear_error(&error);
 

@@ -2,7 +2,7 @@
  * sessions grouped by policy, the RFC 8460 JSON report byte for byte,
  * the bounds, the UTC day's end (the reports written gzipped, named as
  * RFC 8460 5.3 names them, and a new day), the day across a restart, and
- * the _smtp._tls record a domain publishes (maps/tlsrptrecord.c). */
+ * the _smtp._tls record a domain publishes (net/tlsrptrecord.c). */
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <string.h>
