@@ -15,9 +15,6 @@
 #include "tlsrptmail.h"
 #include "tlsrptrecord.h"
 
-#define DNS_CLASS_IN 1
-#define DNS_TYPE_TXT 16
-
 struct TlsrptSender {
     TlsrptSenderSettings settings;  /* its strings copied: */
     char *resolver, *trust_anchor, *ca_file, *submit_path;
