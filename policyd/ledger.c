@@ -11,6 +11,7 @@
 #include "key.h"
 #include "statefile.h"
 #include "tlsrules.h"
+#include "topk.h"
 
 typedef struct {
     guint64 sessions, compliant, refused[REFUSAL_COUNT], would_refuse[REFUSAL_COUNT];
@@ -19,44 +20,12 @@ typedef struct {
     char last_protocol[16], last_cipher[64], last_client[128];
 } LedgerEntry;
 
-/* A space-saving counter: count may include up to error transactions of
- * domains it replaced; met_* are exact only when error is 0. */
-typedef struct {
-    char domain[256];
-    guint64 hash;       /* of domain (FNV-1a) */
-    guint64 count, error, met_encrypt, met_verify;
-} TopItem;
-
-/* Items stay in their slots (the index points at them); a binary
- * min-heap of slot numbers by count finds the one to replace in O(1) and
- * keeps itself in O(log n) per count.  A linear search for the minimum
- * cost 2.3 us per request at bench/cpu.sh's million sending domains;
- * the heap keeps the counts itself, not touching the 300-byte items. */
-typedef struct {
-    guint64 count;      /* the slot's count, here so that sifting stays in this array */
-    guint slot;
-} HeapNode;
-
-/* The index: open addressing with linear probing over a power of two
- * at least twice the items, slot + 1 per bucket (0: empty); deletion
- * shifts the run back, so there are no tombstones to rehash.  A GHashTable
- * here (hashing each domain three times a transaction, rehashing its
- * tombstones) cost 0.8 us a request at bench/cpu.sh's million domains. */
-typedef struct {
-    TopItem *items;
-    HeapNode *heap;
-    guint *heap_pos;    /* slot -> where it is in the heap: small, like the heap */
-    guint len, size;
-    guint *buckets;
-    guint mask;
-} Top;
-
 struct Ledger {
     GHashTable *entries;  /* key -> LedgerEntry */
     guint max_entries;
     guint64 dropped;
     gint64 since;
-    Top below_floor, unlisted;
+    Top *below_floor, *unlisted;
     gboolean changed;
     /* the last cipher judged: a server sees few distinct ones, and the
      * exclusion check was a third of a transaction's bookkeeping */
@@ -64,153 +33,14 @@ struct Ledger {
     gboolean cipher_known, cipher_ok;
 };
 
-static guint64 domain_hash(const char *s)
-{
-    guint64 h = 14695981039346656037ull;
-    for (; *s; s++)
-        h = (h ^ (guchar)*s) * 1099511628211ull;
-    return h;
-}
-
-static void top_init(Top *t, guint size)
-{
-    guint buckets = 16;
-    while (buckets < 2 * size)
-        buckets *= 2;
-    t->items = g_new0(TopItem, size);
-    t->heap = g_new0(HeapNode, size);
-    t->heap_pos = g_new0(guint, size);
-    t->buckets = g_new0(guint, buckets);
-    t->mask = buckets - 1;
-    t->size = size;
-    t->len = 0;
-}
-
-static void top_clear(Top *t)
-{
-    memset(t->buckets, 0, (t->mask + 1) * sizeof *t->buckets);
-    t->len = 0;
-}
-
-/* The bucket holding domain, or the empty one where it would go. */
-static guint index_find(const Top *t, const char *domain, guint64 hash)
-{
-    guint b = (guint)hash & t->mask;
-    while (t->buckets[b]) {
-        const TopItem *it = &t->items[t->buckets[b] - 1];
-        if (it->hash == hash && strcmp(it->domain, domain) == 0)
-            return b;
-        b = (b + 1) & t->mask;
-    }
-    return b;
-}
-
-/* Empty bucket b and move back the entries after it that probed past it. */
-static void index_delete(Top *t, guint b)
-{
-    t->buckets[b] = 0;
-    for (guint next = (b + 1) & t->mask; t->buckets[next]; next = (next + 1) & t->mask) {
-        guint home = (guint)t->items[t->buckets[next] - 1].hash & t->mask;
-        /* can the entry at next move to b? only if b lies between home and next */
-        gboolean movable = b <= next ? (home <= b || home > next) : (home <= b && home > next);
-        if (movable) {
-            t->buckets[b] = t->buckets[next];
-            t->buckets[next] = 0;
-            b = next;
-        }
-    }
-}
-
-static gboolean top_contains(const Top *t, const char *domain)
-{
-    return t->buckets[index_find(t, domain, domain_hash(domain))] != 0;
-}
-
-static void heap_swap(Top *t, guint a, guint b)
-{
-    HeapNode na = t->heap[a], nb = t->heap[b];
-    t->heap[a] = nb;
-    t->heap[b] = na;
-    t->heap_pos[nb.slot] = a;
-    t->heap_pos[na.slot] = b;
-}
-
-/* Restore the heap below position pos (its count grew). */
-static void heap_down(Top *t, guint pos)
-{
-    for (;;) {
-        guint left = 2 * pos + 1, right = left + 1, least = pos;
-        if (left < t->len && t->heap[left].count < t->heap[least].count)
-            least = left;
-        if (right < t->len && t->heap[right].count < t->heap[least].count)
-            least = right;
-        if (least == pos)
-            return;
-        heap_swap(t, pos, least);
-        pos = least;
-    }
-}
-
-static void heap_up(Top *t, guint pos)
-{
-    while (pos > 0) {
-        guint parent = (pos - 1) / 2;
-        if (t->heap[parent].count <= t->heap[pos].count)
-            return;
-        heap_swap(t, pos, parent);
-        pos = parent;
-    }
-}
-
-/* Count one transaction of domain; returns its item. */
-static TopItem *top_add(Top *t, const char *domain)
-{
-    guint64 hash = domain_hash(domain);
-    guint b = index_find(t, domain, hash);
-    if (t->buckets[b]) {
-        guint slot = t->buckets[b] - 1;
-        TopItem *it = &t->items[slot];
-        it->count++;
-        t->heap[t->heap_pos[slot]].count = it->count;
-        heap_down(t, t->heap_pos[slot]);
-        return it;
-    }
-    guint slot;
-    guint64 inherited = 0;
-    if (t->len < t->size) {
-        slot = t->len;
-        t->heap[t->len].slot = slot;
-        t->heap_pos[slot] = t->len;
-        t->len++;
-    } else {
-        /* replace the smallest: the newcomer may have had up to its count */
-        slot = t->heap[0].slot;
-        inherited = t->heap[0].count;
-        index_delete(t, index_find(t, t->items[slot].domain, t->items[slot].hash));
-        b = index_find(t, domain, hash);  /* the deletion may have moved the run */
-    }
-    TopItem *it = &t->items[slot];
-    guint pos = t->heap_pos[slot];
-    it->hash = hash;
-    it->count = inherited + 1;
-    it->error = inherited;
-    it->met_encrypt = it->met_verify = 0;
-    g_strlcpy(it->domain, domain, sizeof it->domain);
-    t->buckets[b] = slot + 1;
-    t->heap[pos].count = it->count;
-    heap_up(t, pos);
-    heap_down(t, t->heap_pos[slot]);
-    return it;
-}
-
 Ledger *ledger_new(guint max_entries, guint top)
 {
     Ledger *l = g_new0(Ledger, 1);
     l->entries = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     l->max_entries = max_entries;
     l->since = g_get_real_time() / G_USEC_PER_SEC;
-    top_init(&l->below_floor, top);
-    top_init(&l->unlisted, top);
+    l->below_floor = top_new(top);
+    l->unlisted = top_new(top);
     return l;
 }
 
@@ -219,14 +49,8 @@ void ledger_free(Ledger *l)
     if (!l)
         return;
     g_hash_table_unref(l->entries);
-    g_free(l->below_floor.buckets);
-    g_free(l->unlisted.buckets);
-    g_free(l->below_floor.items);
-    g_free(l->unlisted.items);
-    g_free(l->below_floor.heap);
-    g_free(l->unlisted.heap);
-    g_free(l->below_floor.heap_pos);
-    g_free(l->unlisted.heap_pos);
+    top_free(l->below_floor);
+    top_free(l->unlisted);
     g_free(l);
 }
 
@@ -308,10 +132,10 @@ void ledger_record(Ledger *l, const PolicyRequest *req, const Decision *d, gint6
     if (!sender_domain(req->sender, domain, sizeof domain))
         return;
     if (d->refusal == REFUSAL_GLOBAL_FLOOR)
-        top_add(&l->below_floor, domain);
+        top_add(l->below_floor, domain);
     if (d->key[0])
         return;
-    TopItem *it = top_add(&l->unlisted, domain);
+    TopItem *it = top_add(l->unlisted, domain);
     if (meets_encrypt(l, req)) {
         it->met_encrypt++;
         if (*req->ccert_subject)
@@ -367,8 +191,8 @@ static GPtrArray *sorted_keys(GHashTable *table)
 static void json_top(GString *out, const Top *t, gboolean compliance)
 {
     g_string_append_c(out, '[');
-    for (guint i = 0; i < t->len; i++) {
-        const TopItem *it = &t->items[i];
+    for (guint i = 0; i < top_len(t); i++) {
+        const TopItem *it = top_item(t, i);
         g_string_append(out, i ? ",{\"domain\":" : "{\"domain\":");
         json_append_string(out, it->domain);
         g_string_append_printf(out, ",\"count\":%" G_GUINT64_FORMAT ",\"error\":%" G_GUINT64_FORMAT, it->count, it->error);
@@ -405,9 +229,9 @@ void ledger_format_json(const Ledger *l, GString *out)
         g_string_append_c(out, '}');
     }
     g_string_append(out, "},\"below_floor\":");
-    json_top(out, &l->below_floor, FALSE);
+    json_top(out, l->below_floor, FALSE);
     g_string_append(out, ",\"unlisted\":");
-    json_top(out, &l->unlisted, TRUE);
+    json_top(out, l->unlisted, TRUE);
     g_string_append(out, "}\n");
 }
 
@@ -427,23 +251,6 @@ static int row_compare(const void *a, const void *b)
     if (rx != ry)
         return rx > ry ? -1 : 1;
     return strcmp(x->key, y->key);
-}
-
-static int top_compare(const void *a, const void *b)
-{
-    const TopItem *x = *(TopItem *const *)a, *y = *(TopItem *const *)b;
-    if (x->count != y->count)
-        return x->count > y->count ? -1 : 1;
-    return strcmp(x->domain, y->domain);
-}
-
-static GPtrArray *top_sorted(const Top *t)
-{
-    GPtrArray *items = g_ptr_array_new();
-    for (guint i = 0; i < t->len; i++)
-        g_ptr_array_add(items, &t->items[i]);
-    g_ptr_array_sort(items, top_compare);
-    return items;
 }
 
 void ledger_format_report(const Ledger *l, const GPtrArray *list_keys, GString *out)
@@ -490,7 +297,7 @@ void ledger_format_report(const Ledger *l, const GPtrArray *list_keys, GString *
         }
         g_string_append(out, never ? "\n" : " none\n");
     }
-    g_autoptr(GPtrArray) below = top_sorted(&l->below_floor);
+    g_autoptr(GPtrArray) below = top_sorted(l->below_floor);
     g_string_append(out, "\nSenders below the global floor (most transactions first):");
     for (i = 0; i < below->len; i++) {
         const TopItem *t = below->pdata[i];
@@ -507,7 +314,7 @@ void ledger_format_suggest(const Ledger *l, guint min_messages, TlsLevel level, 
     g_string_append_printf(out, "# unlisted sending domains whose mail always met %s over at least %u transactions\n"
                                 "# (TLS 1.2 or better without excluded ciphers%s); for tlsmap -i after a review\n",
                            entry_level_name(level), min_messages, verify ? ", a verified client certificate" : "");
-    g_autoptr(GPtrArray) items = top_sorted(&l->unlisted);
+    g_autoptr(GPtrArray) items = top_sorted(l->unlisted);
     for (guint i = 0; i < items->len; i++) {
         const TopItem *t = items->pdata[i];
         guint64 met = verify ? t->met_verify : t->met_encrypt;
@@ -536,36 +343,30 @@ static void load_counts(GKeyFile *kf, const char *group, const char *name, guint
 
 static void save_top(GKeyFile *kf, const char *name, const Top *t)
 {
-    for (guint i = 0; i < t->len; i++) {
+    for (guint i = 0; i < top_len(t); i++) {
+        const TopItem *it = top_item(t, i);
         g_autofree char *group = g_strdup_printf("%s %u", name, i);
-        g_key_file_set_string(kf, group, "domain", t->items[i].domain);
-        g_key_file_set_uint64(kf, group, "count", t->items[i].count);
-        g_key_file_set_uint64(kf, group, "error", t->items[i].error);
-        g_key_file_set_uint64(kf, group, "met_encrypt", t->items[i].met_encrypt);
-        g_key_file_set_uint64(kf, group, "met_verify", t->items[i].met_verify);
+        g_key_file_set_string(kf, group, "domain", it->domain);
+        g_key_file_set_uint64(kf, group, "count", it->count);
+        g_key_file_set_uint64(kf, group, "error", it->error);
+        g_key_file_set_uint64(kf, group, "met_encrypt", it->met_encrypt);
+        g_key_file_set_uint64(kf, group, "met_verify", it->met_verify);
     }
 }
 
 static void load_top(GKeyFile *kf, const char *group, Top *t)
 {
     g_autofree char *domain = g_key_file_get_string(kf, group, "domain", NULL);
-    if (!domain || !*domain || strlen(domain) >= sizeof t->items[0].domain || t->len == t->size
-        || top_contains(t, domain))
-        return;
-    TopItem *it = &t->items[t->len];
-    *it = (TopItem){
+    TopItem item = {
         .count = g_key_file_get_uint64(kf, group, "count", NULL),
         .error = g_key_file_get_uint64(kf, group, "error", NULL),
         .met_encrypt = g_key_file_get_uint64(kf, group, "met_encrypt", NULL),
         .met_verify = g_key_file_get_uint64(kf, group, "met_verify", NULL),
     };
-    g_strlcpy(it->domain, domain, sizeof it->domain);
-    it->hash = domain_hash(domain);
-    t->buckets[index_find(t, domain, it->hash)] = t->len + 1;
-    t->heap[t->len] = (HeapNode){.count = it->count, .slot = t->len};
-    t->heap_pos[t->len] = t->len;
-    t->len++;
-    heap_up(t, t->len - 1);
+    if (domain && strlen(domain) < sizeof item.domain) {
+        g_strlcpy(item.domain, domain, sizeof item.domain);
+        top_restore(t, &item);
+    }
 }
 
 GKeyFile *ledger_to_keyfile(Ledger *l)
@@ -589,8 +390,8 @@ GKeyFile *ledger_to_keyfile(Ledger *l)
         g_key_file_set_string(kf, group, "last_cipher", e->last_cipher);
         g_key_file_set_string(kf, group, "last_client", e->last_client);
     }
-    save_top(kf, "below_floor", &l->below_floor);
-    save_top(kf, "unlisted", &l->unlisted);
+    save_top(kf, "below_floor", l->below_floor);
+    save_top(kf, "unlisted", l->unlisted);
     l->changed = FALSE;
     return kf;
 }
@@ -617,8 +418,8 @@ gboolean ledger_load(Ledger *l, const char *path, GError **error)
         return FALSE;
     }
     g_hash_table_remove_all(l->entries);
-    top_clear(&l->below_floor);
-    top_clear(&l->unlisted);
+    top_clear(l->below_floor);
+    top_clear(l->unlisted);
     l->since = g_key_file_get_int64(kf, "ledger", "since", NULL);
     l->dropped = g_key_file_get_uint64(kf, "ledger", "dropped", NULL);
     g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
@@ -645,9 +446,9 @@ gboolean ledger_load(Ledger *l, const char *path, GError **error)
             load_counts(kf, *g, "would_refuse", e->would_refuse);
             g_hash_table_replace(l->entries, g_steal_pointer(&key), e);
         } else if (g_str_has_prefix(*g, "below_floor ")) {
-            load_top(kf, *g, &l->below_floor);
+            load_top(kf, *g, l->below_floor);
         } else if (g_str_has_prefix(*g, "unlisted ")) {
-            load_top(kf, *g, &l->unlisted);
+            load_top(kf, *g, l->unlisted);
         }
     }
     l->changed = FALSE;
