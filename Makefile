@@ -77,7 +77,7 @@ NET_SRC    = net/dns net/https net/mtasts net/tlsrptrecord
 MAPS_SRC   = maps/entry maps/key maps/list maps/source maps/store maps/storewrite maps/storeread maps/lookup maps/audit maps/tlsrules maps/postfixsite
 SHARED_SRC = $(LIB_SRC) $(NET_SRC) $(MAPS_SRC)
 MAPS_OBJS  = $(SHARED_SRC:%=$(B)/%.o)
-POLICYD_LIB  = request netstring http config decide decideinbound decidefilter decideroute destination destdane deststs metrics topk ledger maillog delivery outledger tlsrpt tlsrptmail smtpsubmit tlsrptsend logfollow journalfollow outbound notify endpoint verdictlog postfixcheck postfixpromises statefile account listguard connection adminpages server
+POLICYD_LIB  = request netstring http config configcheck configroute decide decideinbound decidefilter decideroute destination destdane deststs metrics topk ledger maillog delivery outledger tlsrpt tlsrptmail smtpsubmit tlsrptsend logfollow journalfollow outbound notify endpoint verdictlog postfixcheck postfixpromises statefile account listguard connection adminpages server
 POLICYD_OBJS = $(POLICYD_LIB:%=$(B)/policyd/%.o)
 # t/unit: pure tests (no daemon, no root, no Postfix: the package build
 # runs them); t/daemon: tests that start tlspolicyd

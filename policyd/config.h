@@ -110,6 +110,9 @@ void config_free(Config *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Config, config_free)
 
 gboolean config_load(Config *config, const char *path, GError **error);
+/* The first cross-option rule c breaks (its message), and the option it
+ * is about; NULL when none (configcheck.c). */
+const char *config_first_problem(const Config *c, const char **option);
 gboolean config_validate(const Config *config, GError **error);
 
 /* Read the Postfix in postfix_config_directory (postfixsite.h) and take
@@ -150,5 +153,13 @@ void config_global_floor_notice(const Config *config, char *out, size_t size);
 
 /* The names config_load() accepts (tests check the man page against it). */
 const char *const *config_known_keys(void);
+/* An option's default as tlspolicyd.conf would write it; NULL: no such
+ * option. */
+const char *config_default(const char *name);
+/* Is the option read at start only (a reload does not change it)? */
+gboolean config_needs_restart(const char *name);
+/* The options read at start only whose values differ: "listen, user",
+ * "" when none (a reload says they wait for a restart). */
+char *config_restart_changes(const Config *old, const Config *fresh);
 
 #endif

@@ -147,43 +147,13 @@ static void update_status(Server *s)
     notify_status(status);
 }
 
-/* Sockets are made once: say which changed keys wait for a restart. */
+/* Sockets are made once, lookups set up at start: say which changed
+ * options wait for a restart (the option table's RESTART rows). */
 static void warn_restart_keys(const Config *old, const Config *fresh)
 {
-    const struct {
-        const char *name;
-        gboolean changed;
-    } keys[] = {
-        {"listen", !g_strv_equal((const char *const *)old->listen, (const char *const *)fresh->listen)},
-        {"socketmap_listen",
-         !g_strv_equal((const char *const *)old->socketmap_listen, (const char *const *)fresh->socketmap_listen)},
-        {"metrics_listen",
-         !g_strv_equal((const char *const *)old->metrics_listen, (const char *const *)fresh->metrics_listen)},
-        {"socket_mode", old->socket_mode != fresh->socket_mode},
-        {"socket_owner", g_strcmp0(old->socket_owner, fresh->socket_owner) != 0},
-        {"socket_group", g_strcmp0(old->socket_group, fresh->socket_group) != 0},
-        {"allow_remote", old->allow_remote != fresh->allow_remote},
-        {"dns_resolver", g_strcmp0(old->dns_resolver, fresh->dns_resolver) != 0},
-        {"dns_trust_anchor", g_strcmp0(old->dns_trust_anchor, fresh->dns_trust_anchor) != 0},
-        {"dane_tlsa_port", old->dane_tlsa_port != fresh->dane_tlsa_port},
-        {"mta_sts_ca_file", g_strcmp0(old->mta_sts_ca_file, fresh->mta_sts_ca_file) != 0},
-        {"mta_sts_timeout", old->mta_sts_timeout != fresh->mta_sts_timeout},
-        {"mta_sts_private_hosts", old->mta_sts_private_hosts != fresh->mta_sts_private_hosts},
-        {"destination_cache_size", old->destination_cache_size != fresh->destination_cache_size},
-        {"destination_max_lookups", old->destination_max_lookups != fresh->destination_max_lookups},
-        {"mta_sts_state_file", g_strcmp0(old->mta_sts_state_file, fresh->mta_sts_state_file) != 0},
-        {"user", g_strcmp0(old->user, fresh->user) != 0},
-        {"log_file", g_strcmp0(old->log_file, fresh->log_file) != 0},
-        {"maillog", g_strcmp0(old->maillog, fresh->maillog) != 0},
-        {"tlsrpt", old->tlsrpt != fresh->tlsrpt},
-    };
-    g_autoptr(GString) changed = g_string_new(NULL);
-    for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
-        if (keys[i].changed)
-            g_string_append_printf(changed, "%s%s", changed->len ? ", " : "", keys[i].name);
-    }
-    if (changed->len)
-        g_warning("changed, in effect at the next restart: %s (the rest is in effect now)", changed->str);
+    g_autofree char *changed = config_restart_changes(old, fresh);
+    if (*changed)
+        g_warning("changed, in effect at the next restart: %s (the rest is in effect now)", changed);
 }
 
 /* A list named by a reload: opened before it replaces the running one,

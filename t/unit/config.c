@@ -5,6 +5,7 @@
 #include <glib/gstdio.h>
 
 #include "config.h"
+#include "tlsrules.h"
 
 static char *tmpdir;
 
@@ -143,6 +144,46 @@ static void test_config_obsolete(void)
     g_unlink(path);
 }
 
+/* The table's defaults are what the code's constants say, and a reload
+ * names exactly the options that wait for a restart. */
+static void test_config_defaults_and_restart(void)
+{
+    g_autoptr(Config) c = config_new_defaults();
+    g_assert_cmpint(c->min_protocol, ==, TLS_DEFAULT_MIN_PROTOCOL);
+    g_assert_cmpstr(c->exclude_ciphers, ==, TLS_DEFAULT_EXCLUDED_CIPHERS);
+    g_assert_cmpstr(c->listen[0], ==, "unix:/var/spool/postfix/private/tlspolicy");
+    g_assert_null(c->listen[1]);
+    g_assert_null(c->transports[LEVEL_DANE]);
+    g_assert_cmpuint(c->socket_mode, ==, 0666);
+    g_assert_false(config_from_file(c, "listen"));
+    g_assert_cmpstr(config_default("tlsrpt_submit"), ==, "unix:public/tlsrpt");
+    g_assert_null(config_default("colour"));
+
+    static const struct {
+        const char *name, *text, *want;
+    } rows[] = {
+        {"nothing changed", "", ""},
+        {"reloadable only", "reject_code = 554\nverbose = true\n", ""},
+        {"one restart option", "user = root\n", "user"},
+        {"in table order", "tlsrpt_submit =\nlisten = unix:/tmp/x;\nmaillog = /var/log/mail.log\n",
+         "listen, maillog, tlsrpt_submit"},
+        {"a list the same", "listen = unix:/var/spool/postfix/private/tlspolicy;\n", ""},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
+        g_autofree char *path = g_build_filename(tmpdir, "restart.conf", NULL);
+        g_autofree char *text = g_strconcat("[tlspolicyd]\n", rows[i].text, NULL);
+        g_assert_true(g_file_set_contents(path, text, -1, NULL));
+        g_autoptr(Config) fresh = config_new_defaults();
+        GError *error = NULL;
+        if (!config_load(fresh, path, &error))
+            g_error("%s: %s", rows[i].name, error->message);
+        g_autofree char *changed = config_restart_changes(c, fresh);
+        if (strcmp(changed, rows[i].want) != 0)
+            g_error("%s: \"%s\", want \"%s\"", rows[i].name, changed, rows[i].want);
+        g_unlink(path);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -150,6 +191,7 @@ int main(int argc, char **argv)
     g_test_add_func("/config/table", test_config_table);
     g_test_add_func("/config/values", test_config_values);
     g_test_add_func("/config/obsolete", test_config_obsolete);
+    g_test_add_func("/config/defaults_and_restart", test_config_defaults_and_restart);
     int rc = g_test_run();
     g_autofree char *a = g_build_filename(tmpdir, "check.conf", NULL);
     g_autofree char *b = g_build_filename(tmpdir, "values.conf", NULL);

@@ -36,9 +36,38 @@ static void test_config_options_documented(void)
     for (const char *const *key = config_known_keys(); *key; key++) {
         if (!man_mentions(man, *key))
             g_error("tlspolicyd.conf(5) does not document option %s", *key);
-        g_autofree char *line = g_strdup_printf("\n# %s = ", *key);
+        /* "every option with its default": the option table's, word for word */
+        g_autofree char *line = g_strdup_printf("\n# %s = %s\n", *key, config_default(*key));
         if (!strstr(example, line))
-            g_error("tlspolicyd.conf.example lacks option %s", *key);
+            g_error("tlspolicyd.conf.example lacks \"# %s = %s\" (the option's default)", *key, config_default(*key));
+    }
+}
+
+/* tlspolicyd.conf(5) says "Read at start only" of exactly the options
+ * the table marks RESTART: the entry from its ".TP .B name" to the next
+ * ".TP" (or section). */
+static void test_restart_options_documented(void)
+{
+    g_autofree char *man = read_source("man/tlspolicyd.conf.5");
+    for (const char *const *key = config_known_keys(); *key; key++) {
+        g_autofree char *head = g_strdup_printf("\n.TP\n.B %s\n", *key);
+        g_autofree char *paired = g_strdup_printf("\n.TQ\n.B %s\n", *key);  /* "socket_owner .TQ socket_group" */
+        const char *start = strstr(man, head) ? strstr(man, head) : strstr(man, paired);
+        if (!start)
+            g_error("tlspolicyd.conf(5) has no entry for %s", *key);
+        const char *end = start + strlen(head);
+        const char *stops[] = {"\n.TP\n", "\n.SH", "\n.SS"};
+        const char *stop = end + strlen(end);
+        for (guint i = 0; i < G_N_ELEMENTS(stops); i++) {
+            const char *at = strstr(end, stops[i]);
+            if (at && at < stop)
+                stop = at;
+        }
+        g_autofree char *entry = g_strndup(start, stop - start);
+        gboolean says = strstr(entry, "Read at start only") != NULL;
+        if (says != config_needs_restart(*key))
+            g_error("tlspolicyd.conf(5): %s %s \"Read at start only\", but the option table marks it %s", *key,
+                    says ? "says" : "does not say", config_needs_restart(*key) ? "RESTART" : "RELOAD");
     }
 }
 
@@ -111,6 +140,7 @@ int main(int argc, char **argv)
     if (!g_getenv("SRCDIR"))
         g_error("set SRCDIR (make check does)");
     g_test_add_func("/docs/config_options", test_config_options_documented);
+    g_test_add_func("/docs/restart_options", test_restart_options_documented);
     g_test_add_func("/docs/list_attributes", test_list_attributes_documented);
     g_test_add_func("/docs/checker_can_fail", test_checker_can_fail);
     g_test_add_func("/docs/example_restrictions", test_example_restrictions_as_shipped);
