@@ -146,81 +146,119 @@ static gboolean valid_notice(const char *value)
     return g_utf8_validate(value, -1, NULL);
 }
 
-const char *const entry_attribute_names[] = {
-    "direction", "min_protocol", "exclude_ciphers", "client_cert", "notice", "mode", "on_failure",
-    "transport", "nexthop", NULL,
-};
+/* One value parser per list attribute; each says why a value is refused. */
+typedef gboolean (*AttributeSetter)(Entry *entry, const char *value, const char **why);
 
-gboolean entry_set_attribute(Entry *entry, const char *name, const char *value,
-                             const char **why)
+static gboolean set_direction(Entry *entry, const char *value, const char **why)
 {
-    if (strcmp(name, "direction") == 0) {
-        if (strcmp(value, "both") == 0)
-            entry->direction = DIRECTION_BOTH;
-        else if (strcmp(value, "inbound") == 0)
-            entry->direction = DIRECTION_INBOUND;
-        else if (strcmp(value, "outbound") == 0)
-            entry->direction = DIRECTION_OUTBOUND;
-        else
-            return refuse(why, "direction must be inbound, outbound or both");
-        return TRUE;
-    }
-    if (strcmp(name, "min_protocol") == 0) {
-        if (!entry_protocol_parse(value, &entry->min_protocol))
-            return refuse(why, "min_protocol must be TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3");
-        return TRUE;
-    }
-    if (strcmp(name, "exclude_ciphers") == 0) {
-        if (!valid_cipher_list(value))
-            return refuse(why, "exclude_ciphers must be cipher names separated by ':' (e.g. 3DES:RC4)");
-        entry->exclude_ciphers = value;
-        return TRUE;
-    }
-    if (strcmp(name, "client_cert") == 0) {
-        if (strcmp(value, "required") == 0)
-            entry->client_cert_required = TRUE;
-        else if (strcmp(value, "optional") == 0)
-            entry->client_cert_required = FALSE;
-        else
-            return refuse(why, "client_cert must be required or optional");
-        return TRUE;
-    }
-    if (strcmp(name, "notice") == 0) {
-        if (!valid_notice(value))
-            return refuse(why, "notice must be non-empty UTF-8 text without control characters, at most 512 bytes");
-        entry->notice = value;
-        return TRUE;
-    }
-    if (strcmp(name, "mode") == 0) {
-        if (strcmp(value, "enforce") == 0)
-            entry->mode = MODE_ENFORCE;
-        else if (strcmp(value, "report") == 0)
-            entry->mode = MODE_REPORT;
-        else
-            return refuse(why, "mode must be enforce or report");
-        return TRUE;
-    }
-    if (strcmp(name, "on_failure") == 0) {
-        if (strcmp(value, "bounce") == 0)
-            entry->on_failure = ON_FAILURE_BOUNCE;
-        else if (strcmp(value, "defer") == 0)
-            entry->on_failure = ON_FAILURE_DEFER;
-        else
-            return refuse(why, "on_failure must be bounce or defer");
-        return TRUE;
-    }
-    if (strcmp(name, "transport") == 0) {
-        if (!entry_transport_valid(value))
-            return refuse(why, "transport must be a master.cf service name (letters, digits, '-', '_', '.')");
-        entry->transport = value;
-        return TRUE;
-    }
-    if (strcmp(name, "nexthop") == 0) {
-        if (!entry_nexthop_valid(value))
-            return refuse(why, "nexthop must be one Postfix next-hop destination (host, host:port, [host]:port)");
-        entry->nexthop = value;
-        return TRUE;
-    }
+    if (strcmp(value, "both") == 0)
+        entry->direction = DIRECTION_BOTH;
+    else if (strcmp(value, "inbound") == 0)
+        entry->direction = DIRECTION_INBOUND;
+    else if (strcmp(value, "outbound") == 0)
+        entry->direction = DIRECTION_OUTBOUND;
+    else
+        return refuse(why, "direction must be inbound, outbound or both");
+    return TRUE;
+}
+
+static gboolean set_min_protocol(Entry *entry, const char *value, const char **why)
+{
+    if (!entry_protocol_parse(value, &entry->min_protocol))
+        return refuse(why, "min_protocol must be TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3");
+    return TRUE;
+}
+
+static gboolean set_exclude_ciphers(Entry *entry, const char *value, const char **why)
+{
+    if (!valid_cipher_list(value))
+        return refuse(why, "exclude_ciphers must be cipher names separated by ':' (e.g. 3DES:RC4)");
+    entry->exclude_ciphers = value;
+    return TRUE;
+}
+
+static gboolean set_client_cert(Entry *entry, const char *value, const char **why)
+{
+    if (strcmp(value, "required") == 0)
+        entry->client_cert_required = TRUE;
+    else if (strcmp(value, "optional") == 0)
+        entry->client_cert_required = FALSE;
+    else
+        return refuse(why, "client_cert must be required or optional");
+    return TRUE;
+}
+
+static gboolean set_notice(Entry *entry, const char *value, const char **why)
+{
+    if (!valid_notice(value))
+        return refuse(why, "notice must be non-empty UTF-8 text without control characters, at most 512 bytes");
+    entry->notice = value;
+    return TRUE;
+}
+
+static gboolean set_mode(Entry *entry, const char *value, const char **why)
+{
+    if (strcmp(value, "enforce") == 0)
+        entry->mode = MODE_ENFORCE;
+    else if (strcmp(value, "report") == 0)
+        entry->mode = MODE_REPORT;
+    else
+        return refuse(why, "mode must be enforce or report");
+    return TRUE;
+}
+
+static gboolean set_on_failure(Entry *entry, const char *value, const char **why)
+{
+    if (strcmp(value, "bounce") == 0)
+        entry->on_failure = ON_FAILURE_BOUNCE;
+    else if (strcmp(value, "defer") == 0)
+        entry->on_failure = ON_FAILURE_DEFER;
+    else
+        return refuse(why, "on_failure must be bounce or defer");
+    return TRUE;
+}
+
+static gboolean set_transport(Entry *entry, const char *value, const char **why)
+{
+    if (!entry_transport_valid(value))
+        return refuse(why, "transport must be a master.cf service name (letters, digits, '-', '_', '.')");
+    entry->transport = value;
+    return TRUE;
+}
+
+static gboolean set_nexthop(Entry *entry, const char *value, const char **why)
+{
+    if (!entry_nexthop_valid(value))
+        return refuse(why, "nexthop must be one Postfix next-hop destination (host, host:port, [host]:port)");
+    entry->nexthop = value;
+    return TRUE;
+}
+
+/* The list attributes: the one list of them, each name with its parser
+ * (set_NAME above), expanded into both tables below. */
+#define ATTRIBUTES(X) \
+    X(direction) X(min_protocol) X(exclude_ciphers) X(client_cert) X(notice) X(mode) X(on_failure) X(transport) \
+    X(nexthop)
+
+#define ATTRIBUTE_ROW(name) {#name, set_##name},
+static const struct {
+    const char *name;
+    AttributeSetter set;
+} attributes[] = {ATTRIBUTES(ATTRIBUTE_ROW)};
+
+#define ATTRIBUTE_NAME(name) #name,
+static const char *const attribute_names[] = {ATTRIBUTES(ATTRIBUTE_NAME) NULL};
+
+const char *const *entry_attribute_names(void)
+{
+    return attribute_names;
+}
+
+gboolean entry_set_attribute(Entry *entry, const char *name, const char *value, const char **why)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(attributes); i++)
+        if (strcmp(name, attributes[i].name) == 0)
+            return attributes[i].set(entry, value, why);
     return refuse(why, "unknown attribute");
 }
 

@@ -84,7 +84,7 @@ gboolean entry_transport_valid(const char *value);
 gboolean entry_nexthop_valid(const char *value);
 
 /* The attribute names entry_set_attribute() knows, NULL-terminated. */
-extern const char *const entry_attribute_names[];
+const char *const *entry_attribute_names(void);
 
 /* Cross-attribute checks once all attributes are set. */
 gboolean entry_validate(const Entry *entry, const char **why);

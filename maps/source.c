@@ -183,7 +183,7 @@ static const ListEntry *parse_entry(Parse *parse, Tokenizer *tok, TlsLevel level
 
     Entry entry = {.level = level};
     guint seen = 0;
-    const char *const *names = entry_attribute_names;
+    const char *const *names = entry_attribute_names();
     char *word;
     while ((word = next_token(tok))) {
         char *eq = strchr(word, '=');

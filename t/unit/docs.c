@@ -74,7 +74,7 @@ static void test_restart_options_documented(void)
 static void test_list_attributes_documented(void)
 {
     g_autofree char *man = read_source("man/tlsmap.1");
-    for (const char *const *name = entry_attribute_names; *name; name++) {
+    for (const char *const *name = entry_attribute_names(); *name; name++) {
         if (!man_mentions(man, *name))
             g_error("tlsmap(1) does not document list attribute %s", *name);
     }
