@@ -61,9 +61,6 @@ static int fill_environment(MDB_env *env, const GArray *records)
         goto out;
     for (guint i = 0; i < records->len && rc == 0; i++) {
         const ListRecord *rec = &g_array_index(records, ListRecord, i);
-        /* sorted keys are scattered over the source text: fetch ahead */
-        if (i + 8 < records->len)
-            __builtin_prefetch(g_array_index(records, ListRecord, i + 8).key);
         k.mv_size = rec->key_len;
         k.mv_data = (void *)rec->key;
         v.mv_size = rec->value->encoded_len;

@@ -446,16 +446,13 @@ void connection_write_out(Server *s, gint64 deadline_ms)
     }
 }
 
-/* Walking every connection is not free with hundreds open (each a cache
- * miss): deadlines are checked every EXPIRE_EVERY_MS, not every batch. */
-#define EXPIRE_EVERY_MS 50
-
+/* Every batch walks every connection: checking only every 50 ms paid
+ * nothing measurable (bench/policyd.sh's load at 100 and 500
+ * connections, same run, 3 rounds: 87,582 and 104,733 requests/s with
+ * the 50 ms step against 95,891 and 109,353 without), so it went. */
 void connection_expire(Server *s)
 {
     gint64 now = now_ms(s);
-    if (now < s->expire_at)
-        return;
-    s->expire_at = now + EXPIRE_EVERY_MS;
     for (Connection *c = s->connections, *next; c; c = next) {
         next = c->next;
         if (now < c->deadline)

@@ -100,7 +100,6 @@ struct Server {
     gint64 status_at;      /* when to update systemd's STATUS= next (ms) */
     gboolean stopping;
     gint64 now;            /* the event loop's clock, read once a batch */
-    gint64 expire_at;      /* when to look for expired connections next */
     gint64 postfix_check_at;  /* when to look at main.cf's signature next (ms) */
     GHashTable *local_logged; /* listed local domains said once (since the last reload) */
     RouteSaid *routes_said;   /* route lines said lately (first_time_route) */
