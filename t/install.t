@@ -72,11 +72,10 @@ for page in "$SRC"/man/*.[158]; do
     is "$rc:$out" "0:" "mandoc -T lint $(basename "$page")"
 done
 
-# --- the README's Postfix section is the shipped snippets, word for word ------------
+# --- the README points at the shipped snippets (it copies none: they are the setup) --
 for f in "$SRC"/postfix/*; do
-    ok "README.md quotes postfix/$(basename "$f") word for word" \
-        perl -0777 -e 'open my $r, "<", $ARGV[0] or die; open my $s, "<", $ARGV[1] or die;
-                       my ($readme, $snippet) = (<$r>, <$s>); exit(index($readme, $snippet) < 0)' "$SRC/README.md" "$f"
+    ok "README.md points at postfix/$(basename "$f")" grep -q "(postfix/$(basename "$f"))" "$SRC/README.md"
 done
+ok "README.md is a front door: at most 12 KB" test "$(wc -c < "$SRC/README.md")" -le 12288
 
 done_testing

@@ -113,7 +113,7 @@ postconf -c "$CONF" -e "smtpd_tls_CApath = $TMP/cas"
 
 # 2525 is port 25; 2587 a submission service shaped like Debian's stock
 # master.cf (its smtpd_recipient_restrictions= override; SASL replaced by
-# mynetworks, there is no SASL server here) plus the README's
+# mynetworks, there is no SASL server here) plus tlspolicyd(8)'s
 # policy_context line; 2589 a submission service that keeps the shipped
 # restrictions (for the FILTER variant); 10026 an amavis-style
 # re-injection listener.
