@@ -16,10 +16,14 @@
 # honoured.
 #
 # Dependencies are found in their own step: build/config.mk is written by
-# scripts/deps.sh (which installs what is missing, as root) and pkg-config,
-# and included here, so make re-reads it before compiling anything.
+# scripts/deps.sh and pkg-config, and included here, so make re-reads it
+# before compiling anything.  Only the README's two commands (make run,
+# make check) let deps.sh install what is missing (as root); any other
+# goal, a plain make among them, prints the apt-get command and stops.
 
 SHELL      := /bin/bash
+DEPS_INSTALL := $(if $(filter run check,$(MAKECMDGOALS)),yes,no)
+export DEPS_INSTALL
 # compile on every processor (make -j1 overrides)
 ifeq ($(filter -j%,$(MAKEFLAGS)),)
 MAKEFLAGS  += -j$(shell nproc)

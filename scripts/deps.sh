@@ -8,7 +8,11 @@
 #                            patchelf for the unpacked Postfix 3.10)
 #   scripts/deps.sh package  build + the Debian package tools (make deb)
 #
-# As root, missing packages are installed with apt-get.  Postfix, nsd,
+# As root, missing packages are installed with apt-get, unless
+# DEPS_INSTALL=no: then, as for another user, the exact command is printed
+# and the script fails.  The Makefile says no for every goal but the
+# README's two commands, make run and make check, so a plain make never
+# installs anything.  Postfix, nsd,
 # unbound and Prometheus are only tools for the tests (they run private
 # instances on loopback): Postfix is installed with the debconf answer "No
 # configuration", all under a policy-rc.d that forbids starting services
@@ -40,9 +44,9 @@ for p in $want; do
 done
 [ -z "$missing" ] && exit 0
 
-if [ "$(id -u)" != 0 ]; then
+if [ "$(id -u)" != 0 ] || [ "${DEPS_INSTALL:-yes}" = no ]; then
     echo "tlspolicyd needs these Debian packages:$missing" >&2
-    echo "run as root:" >&2
+    echo "make run or make check installs them as root; or run as root:" >&2
     echo "  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y$missing" >&2
     exit 1
 fi

@@ -72,6 +72,38 @@ for page in "$SRC"/man/*.[158]; do
     is "$rc:$out" "0:" "mandoc -T lint $(basename "$page")"
 done
 
+# --- only the README's two commands install packages --------------------------
+# A copy of the tree, with a dpkg-query that says liblmdb-dev is missing and
+# an apt-get that only writes down what it was asked.
+W=$TMP/deps; mkdir -p "$W/tree" "$W/bin"
+(cd "$SRC" && git ls-files -z --cached --others --exclude-standard \
+    | xargs -0 cp -a --parents -t "$W/tree")
+cat > "$W/bin/dpkg-query" <<'EOF'
+#!/bin/sh
+case "$*" in *liblmdb-dev*) echo "unknown ok not-installed" ;; *) echo "install ok installed" ;; esac
+EOF
+printf '#!/bin/sh\necho "$*" >> %s/apt.log\n' "$W" > "$W/bin/apt-get"
+chmod +x "$W/bin/dpkg-query" "$W/bin/apt-get"
+# {make's arguments | what apt-get is asked ("": nothing)}
+while IFS='|' read -r args want; do
+    rm -rf "$W/tree/build" "$W/apt.log"
+    out=$(PATH="$W/bin:$PATH" make -C "$W/tree" $args 2>&1); rc=$?
+    args=${args:-"(no goal)"}
+    asked=$(grep -o 'install .*' "$W/apt.log" 2>/dev/null)
+    if [ -z "$want" ]; then
+        is "$rc:$asked" "2:" "make $args installs nothing"
+        like "$out" "apt-get install -y liblmdb-dev" "make $args prints the apt-get command"
+    else
+        is "$asked" "$want" "make $args installs what is missing"
+    fi
+done <<'ROWS'
+|
+programs|
+install DESTDIR=/nonexistent|
+-n run QUICK=1|install -y -q --no-install-recommends liblmdb-dev
+-n check QUICK=1|install -y -q --no-install-recommends liblmdb-dev
+ROWS
+
 # --- the README points at the shipped snippets (it copies none: they are the setup) --
 for f in "$SRC"/postfix/*; do
     ok "README.md points at postfix/$(basename "$f")" grep -q "(postfix/$(basename "$f"))" "$SRC/README.md"
