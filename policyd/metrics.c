@@ -62,28 +62,32 @@ static void family(GString *out, const char *name, const char *type, const char 
     g_string_append_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A family of one unlabelled sample. */
+static void sample(GString *out, const char *name, const char *type, const char *help, guint64 value)
+{
+    family(out, name, type, help);
+    g_string_append_printf(out, "%s %" G_GUINT64_FORMAT "\n", name, value);
+}
+
 /* The delivery log reader (maillog): only when it is on. */
 static void format_maillog(GString *out, const MetricsGauges *g)
 {
     const OutboundCounts *c = &g->outbound;
-    family(out, "tlspolicyd_maillog_lines_total", "counter", "Lines read from Postfix's delivery log (maillog).");
-    g_string_append_printf(out, "tlspolicyd_maillog_lines_total %" G_GUINT64_FORMAT "\n", c->lines);
-    family(out, "tlspolicyd_maillog_lines_unparsed_total", "counter",
-           "Lines of Postfix's smtp client that are no TLS or delivery line tlspolicyd knows.");
-    g_string_append_printf(out, "tlspolicyd_maillog_lines_unparsed_total %" G_GUINT64_FORMAT "\n", c->unparsed);
-    family(out, "tlspolicyd_maillog_lines_too_long_total", "counter", "Lines longer than 8 KiB, skipped.");
-    g_string_append_printf(out, "tlspolicyd_maillog_lines_too_long_total %" G_GUINT64_FORMAT "\n", c->long_lines);
-    family(out, "tlspolicyd_maillog_behind_bytes", "gauge", "Bytes of the delivery log not read yet.");
-    g_string_append_printf(out, "tlspolicyd_maillog_behind_bytes %" G_GUINT64_FORMAT "\n", c->behind_bytes);
+    sample(out, "tlspolicyd_maillog_lines_total", "counter",
+           "Lines read from Postfix's delivery log (maillog).", c->lines);
+    sample(out, "tlspolicyd_maillog_lines_unparsed_total", "counter",
+           "Lines of Postfix's smtp client that are no TLS or delivery line tlspolicyd knows.", c->unparsed);
+    sample(out, "tlspolicyd_maillog_lines_too_long_total", "counter",
+           "Lines longer than 8 KiB, skipped.", c->long_lines);
+    sample(out, "tlspolicyd_maillog_behind_bytes", "gauge", "Bytes of the delivery log not read yet.", c->behind_bytes);
     family(out, "tlspolicyd_maillog_lag_seconds", "gauge",
            "Now minus the newest smtp client line's own timestamp (idle Postfix: grows; -1: none read yet).");
     g_string_append_printf(out, "tlspolicyd_maillog_lag_seconds %.0f\n",
                            c->last_line_time ? g->now - (double)c->last_line_time : -1.0);
-    family(out, "tlspolicyd_outbound_deliveries_total", "counter",
-           "Delivery lines counted in the outbound ledger (content filter hops left out).");
-    g_string_append_printf(out, "tlspolicyd_outbound_deliveries_total %" G_GUINT64_FORMAT "\n", c->deliveries);
-    family(out, "tlspolicyd_outbound_hops_total", "counter", "Delivery lines to a content filter on loopback, not counted.");
-    g_string_append_printf(out, "tlspolicyd_outbound_hops_total %" G_GUINT64_FORMAT "\n", c->hops);
+    sample(out, "tlspolicyd_outbound_deliveries_total", "counter",
+           "Delivery lines counted in the outbound ledger (content filter hops left out).", c->deliveries);
+    sample(out, "tlspolicyd_outbound_hops_total", "counter",
+           "Delivery lines to a content filter on loopback, not counted.", c->hops);
     family(out, "tlspolicyd_outbound_sessions_total", "counter",
            "Deliveries with a session, by RFC 8460 result type (none: TLS met what the transport asked).");
     for (int r = 0; r < RESULT_COUNT; r++)
@@ -118,10 +122,8 @@ static void format_tlsrpt(GString *out, const TlsrptCounts *c, const TlsrptSendC
          sent->lookup_failed},
         {"tlspolicyd_tlsrpt_queue_dropped_total", "Reports not sent: the send queue was full.", sent->dropped},
     };
-    for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
-        family(out, rows[i].name, "counter", rows[i].help);
-        g_string_append_printf(out, "%s %" G_GUINT64_FORMAT "\n", rows[i].name, rows[i].value);
-    }
+    for (guint i = 0; i < G_N_ELEMENTS(rows); i++)
+        sample(out, rows[i].name, "counter", rows[i].help, rows[i].value);
 }
 
 void metrics_format(const Metrics *m, const MetricsGauges *g, GString *out)
@@ -160,9 +162,9 @@ void metrics_format(const Metrics *m, const MetricsGauges *g, GString *out)
     for (int f = FALLBACK_PENDING_TEMP; f < FALLBACK_COUNT; f++)
         g_string_append_printf(out, "tlspolicyd_route_fallbacks_total{cause=\"%s\",choice=\"%s\"} %" G_GUINT64_FORMAT "\n",
                                causes[f][0], causes[f][1], m->fallbacks[f]);
-    family(out, "tlspolicyd_log_lines_dropped_total", "counter",
-           "Log lines dropped because the log was written slower than they came (the queue holds 1 MiB).");
-    g_string_append_printf(out, "tlspolicyd_log_lines_dropped_total %" G_GUINT64_FORMAT "\n", logging_dropped_total());
+    sample(out, "tlspolicyd_log_lines_dropped_total", "counter",
+           "Log lines dropped because the log was written slower than they came (the queue holds 1 MiB).",
+           logging_dropped_total());
     static const char *const outcomes[] = {"failed", "none", "found"};
     family(out, "tlspolicyd_dane_lookups_total", "counter",
            "Finished DANE lookups (MX, then TLSA per MX host) by outcome.");
@@ -174,29 +176,23 @@ void metrics_format(const Metrics *m, const MetricsGauges *g, GString *out)
     for (int o = SOURCE_FAILED; o <= SOURCE_FOUND; o++)
         g_string_append_printf(out, "tlspolicyd_mta_sts_lookups_total{result=\"%s\"} %" G_GUINT64_FORMAT "\n",
                                outcomes[o - SOURCE_FAILED], g->destinations.sts[o]);
-    family(out, "tlspolicyd_mta_sts_fetches_total", "counter", "MTA-STS policy fetches over HTTPS.");
-    g_string_append_printf(out, "tlspolicyd_mta_sts_fetches_total %" G_GUINT64_FORMAT "\n", g->destinations.fetches);
-    family(out, "tlspolicyd_mta_sts_fetch_failures_total", "counter",
-           "MTA-STS policy fetches that failed (connection, certificate, HTTP, size, time, an invalid policy).");
-    g_string_append_printf(out, "tlspolicyd_mta_sts_fetch_failures_total %" G_GUINT64_FORMAT "\n",
-                           g->destinations.fetch_failures);
-    family(out, "tlspolicyd_destinations_cached", "gauge", "Recipient domains whose DANE/MTA-STS answers are cached.");
-    g_string_append_printf(out, "tlspolicyd_destinations_cached %u\n", g->destinations.domains);
-    family(out, "tlspolicyd_destination_lookups_in_flight", "gauge",
-           "Recipient domains with DANE/MTA-STS lookups in flight.");
-    g_string_append_printf(out, "tlspolicyd_destination_lookups_in_flight %u\n", g->destinations.in_flight);
-    family(out, "tlspolicyd_destination_lookups_deferred_total", "counter",
-           "Unlisted domains answered as pending without a lookup: destination_max_lookups were in flight.");
-    g_string_append_printf(out, "tlspolicyd_destination_lookups_deferred_total %" G_GUINT64_FORMAT "\n",
-                           g->destinations.lookups_deferred);
-    family(out, "tlspolicyd_mta_sts_fetches_deferred_total", "counter",
-           "MTA-STS policy fetches put off for a few seconds: every fetch slot was taken.");
-    g_string_append_printf(out, "tlspolicyd_mta_sts_fetches_deferred_total %" G_GUINT64_FORMAT "\n",
-                           g->destinations.fetches_deferred);
-    family(out, "tlspolicyd_destinations_evicted_total", "counter",
-           "Domains dropped from the full DANE/MTA-STS cache, least recently used first.");
-    g_string_append_printf(out, "tlspolicyd_destinations_evicted_total %" G_GUINT64_FORMAT "\n",
-                           g->destinations.evicted);
+    sample(out, "tlspolicyd_mta_sts_fetches_total", "counter",
+           "MTA-STS policy fetches over HTTPS.", g->destinations.fetches);
+    sample(out, "tlspolicyd_mta_sts_fetch_failures_total", "counter",
+           "MTA-STS policy fetches that failed (connection, certificate, HTTP, size, time, an invalid policy).",
+           g->destinations.fetch_failures);
+    sample(out, "tlspolicyd_destinations_cached", "gauge",
+           "Recipient domains whose DANE/MTA-STS answers are cached.", g->destinations.domains);
+    sample(out, "tlspolicyd_destination_lookups_in_flight", "gauge",
+           "Recipient domains with DANE/MTA-STS lookups in flight.", g->destinations.in_flight);
+    sample(out, "tlspolicyd_destination_lookups_deferred_total", "counter",
+           "Unlisted domains answered as pending without a lookup: destination_max_lookups were in flight.",
+           g->destinations.lookups_deferred);
+    sample(out, "tlspolicyd_mta_sts_fetches_deferred_total", "counter",
+           "MTA-STS policy fetches put off for a few seconds: every fetch slot was taken.",
+           g->destinations.fetches_deferred);
+    sample(out, "tlspolicyd_destinations_evicted_total", "counter",
+           "Domains dropped from the full DANE/MTA-STS cache, least recently used first.", g->destinations.evicted);
     family(out, "tlspolicyd_decision_duration_seconds", "histogram",
            "Time to decide one policy request or socketmap lookup, list lookup included.");
     for (int s = 0; s < 2; s++) {
@@ -215,31 +211,25 @@ void metrics_format(const Metrics *m, const MetricsGauges *g, GString *out)
         g_string_append_printf(out, "tlspolicyd_decision_duration_seconds_count{service=\"%s\"} %" G_GUINT64_FORMAT "\n",
                                services[s], cumulative);
     }
-    family(out, "tlspolicyd_protocol_errors_total", "counter",
-           "Connections closed for a malformed or oversize request, or a read timeout.");
-    g_string_append_printf(out, "tlspolicyd_protocol_errors_total %" G_GUINT64_FORMAT "\n", m->protocol_errors);
-    family(out, "tlspolicyd_connections_accepted_total", "counter", "Connections accepted.");
-    g_string_append_printf(out, "tlspolicyd_connections_accepted_total %" G_GUINT64_FORMAT "\n", m->connections);
-    family(out, "tlspolicyd_connections_refused_total", "counter", "Connections refused at max_connections.");
-    g_string_append_printf(out, "tlspolicyd_connections_refused_total %" G_GUINT64_FORMAT "\n", m->refused_connections);
-    family(out, "tlspolicyd_admin_connections_refused_total", "counter",
-           "Connections to metrics_listen refused at its own limit of 32.");
-    g_string_append_printf(out, "tlspolicyd_admin_connections_refused_total %" G_GUINT64_FORMAT "\n",
-                           m->refused_admin_connections);
-    family(out, "tlspolicyd_explain_requests_total", "counter",
-           "/explain requests (tlspolicyd --explain); each starts the lookups it needs and is logged.");
-    g_string_append_printf(out, "tlspolicyd_explain_requests_total %" G_GUINT64_FORMAT "\n", m->explains);
-    family(out, "tlspolicyd_connections", "gauge", "Connections open now.");
-    g_string_append_printf(out, "tlspolicyd_connections %u\n", g->open_connections);
-    family(out, "tlspolicyd_list_entries", "gauge", "Records (keys) in the list being served; 0 without one.");
-    g_string_append_printf(out, "tlspolicyd_list_entries %" G_GUINT64_FORMAT "\n", g->list_entries);
+    sample(out, "tlspolicyd_protocol_errors_total", "counter",
+           "Connections closed for a malformed or oversize request, or a read timeout.", m->protocol_errors);
+    sample(out, "tlspolicyd_connections_accepted_total", "counter", "Connections accepted.", m->connections);
+    sample(out, "tlspolicyd_connections_refused_total", "counter",
+           "Connections refused at max_connections.", m->refused_connections);
+    sample(out, "tlspolicyd_admin_connections_refused_total", "counter",
+           "Connections to metrics_listen refused at its own limit of 32.", m->refused_admin_connections);
+    sample(out, "tlspolicyd_explain_requests_total", "counter",
+           "/explain requests (tlspolicyd --explain); each starts the lookups it needs and is logged.", m->explains);
+    sample(out, "tlspolicyd_connections", "gauge", "Connections open now.", g->open_connections);
+    sample(out, "tlspolicyd_list_entries", "gauge",
+           "Records (keys) in the list being served; 0 without one.", g->list_entries);
     family(out, "tlspolicyd_list_loaded_timestamp_seconds", "gauge",
            "When the list being served was mapped (Unix time); 0 without one.");
     g_string_append_printf(out, "tlspolicyd_list_loaded_timestamp_seconds %.3f\n", g->list_loaded);
-    family(out, "tlspolicyd_list_usable", "gauge", "1 when the list can be read, 0 when answers follow on_list_error.");
-    g_string_append_printf(out, "tlspolicyd_list_usable %d\n", g->list_usable ? 1 : 0);
-    family(out, "tlspolicyd_list_errors_total", "counter", "Times the list became unusable (missing, damaged, changed in place).");
-    g_string_append_printf(out, "tlspolicyd_list_errors_total %" G_GUINT64_FORMAT "\n", m->list_errors);
+    sample(out, "tlspolicyd_list_usable", "gauge",
+           "1 when the list can be read, 0 when answers follow on_list_error.", g->list_usable ? 1 : 0);
+    sample(out, "tlspolicyd_list_errors_total", "counter",
+           "Times the list became unusable (missing, damaged, changed in place).", m->list_errors);
     family(out, "tlspolicyd_start_time_seconds", "gauge", "When the daemon started (Unix time).");
     g_string_append_printf(out, "tlspolicyd_start_time_seconds %.3f\n", g->start_time);
     if (g->maillog)
