@@ -34,15 +34,6 @@ done
 
 . "$SRC/t/support/postfix.sh"
 LIST=$TMP/tls.list SINKLOG=$TMP/sinks.log DLOG=$TMP/tlspolicyd.log
-PIDS=()
-cleanup() {
-    pf_stop
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    dnslab_stop
-    wait 2>/dev/null
-    [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
-}
-trap cleanup EXIT
 Z=lab.example
 
 # --- certificates --------------------------------------------------------------------

@@ -31,14 +31,6 @@ DNSLAB_RESOLVER=127.0.0.50 DNSLAB_AUTH=127.0.0.51
 HTTPS_ADDR=127.0.0.60 SILENT_HTTPS=127.0.0.62 SILENT_DNS=127.0.0.61
 . "$SRC/t/support/dnslab.sh"
 . "$SRC/t/support/testca.sh"
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    dnslab_stop
-    wait 2>/dev/null
-    [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
-}
-trap cleanup EXIT
 Z=lab.example
 SILENT_HOSTS=40 CHURN=5000 FLOOD=20000 CACHE=1000 MAX_LOOKUPS=256
 cd "$TMP" || exit 1

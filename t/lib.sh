@@ -5,12 +5,26 @@
 #   wait_for SECS CMD...
 #                   runs CMD every 0.1 s until it succeeds (0) or SECS
 #                   seconds of wall time have passed (1): a deadline, not a
-#                   number of tries, however slow CMD is
+#                   number of tries, however slow CMD is; callers assert
+#                   the result (ok NAME wait_for ...), never carry on
+#   PIDS+=(PID)     a helper in the background, killed at exit
+#   AT_EXIT+=(FN)   a function run at exit before that (the support
+#                   scripts add pf_stop, dnslab_stop); $TMP is removed
+#                   last, unless KEEP_TMP is set
 set -u
 TESTS_RUN=0
 TESTS_FAILED=0
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tlspolicyd-test.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
+PIDS=()
+AT_EXIT=()
+_at_exit() {
+    local f p
+    for f in "${AT_EXIT[@]}"; do "$f"; done
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
+}
+trap _at_exit EXIT
 : "${TLSMAP:?set TLSMAP (make check does)}"
 
 _result() {  # status name [diagnostic]

@@ -21,14 +21,6 @@ done
 . "$SRC/t/support/postfix.sh"
 LIST=$TMP/tls.list SINKLOG=$TMP/sinks.log DLOG=$TMP/tlspolicyd.log STATE=$TMP/ledger.state
 SMTPD=127.0.0.1:2625 ADMIN=127.0.0.1:10042
-PIDS=()
-cleanup() {
-    pf_stop
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
-}
-trap cleanup EXIT
 
 # --- certificates and sinks (127.0.2.x: no other test's addresses) ---------------
 cd "$TMP" || exit 1

@@ -21,15 +21,6 @@ done
 
 . "$SRC/t/support/postfix.sh"
 LIST=$TMP/tls.list SINKLOG=$TMP/sinks.log DLOG=$TMP/tlspolicyd.log
-PIDS=()
-
-cleanup() {
-    pf_stop
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
-}
-trap cleanup EXIT
 
 sink_has() { grep -q -- "$1" "$SINKLOG" 2>/dev/null; }
 

@@ -10,8 +10,6 @@ for tool in prometheus promtool python3; do
     if ! command -v $tool >/dev/null; then echo "1..0 # SKIP $tool not installed (scripts/deps.sh test installs it)"; exit 0; fi
 done
 POLICY=10051 METRICS=10052 PROM=10053
-PIDS=()
-trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
 
 get() {  # URL -> body (exit 1 on an HTTP error)
     python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1"

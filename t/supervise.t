@@ -13,14 +13,8 @@ if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP privilege drop needs root"; exit 
 for tool in setpriv python3 postmap; do
     command -v $tool >/dev/null || { echo "Bail out! $tool missing (scripts/deps.sh test installs it)"; exit 1; }
 done
-PIDS=()
-cleanup() {
-    [ -n "${SV:-}" ] && sv force-stop "$SV" >/dev/null 2>&1
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+stop_service() { [ -n "${SV:-}" ] && sv force-stop "$SV" >/dev/null 2>&1; return 0; }
+AT_EXIT+=(stop_service)
 
 # Postfix's layout: the queue's private/ is the postfix account's, 0700.
 chmod 755 "$TMP"

@@ -29,15 +29,6 @@ COLLECTOR=127.0.0.90 SILENT=127.0.0.92 PLAIN_SINK=127.0.0.93 TLS_SINK=127.0.0.94
 . "$SRC/t/support/testca.sh"
 . "$SRC/t/support/postfix.sh"
 SINKLOG=$TMP/sinks.log
-PIDS=()
-cleanup() {
-    pf_stop
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    dnslab_stop
-    wait 2>/dev/null
-    [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
-}
-trap cleanup EXIT
 Z=lab.example
 cd "$TMP" || exit 1
 

@@ -13,6 +13,7 @@
 #       the zone again from a new body, signed with the same keys (the
 #       trust anchor stays valid); nsd restarted on it
 #   dnslab_stop
+#       (run at exit too)
 #
 # Records listed in $DIR/bogus (owner names) get their RDATA changed after
 # signing: their signatures no longer match, so a validator calls them
@@ -136,3 +137,4 @@ dnslab_stop() {
     for p in "${DNSLAB_PIDS[@]}"; do wait "$p" 2>/dev/null; done
     DNSLAB_PIDS=()
 }
+AT_EXIT+=(dnslab_stop)

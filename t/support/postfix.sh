@@ -10,7 +10,8 @@
 #   pf_base_services          the master.cf lines every instance needs
 #                             (pickup, cleanup, qmgr, the smtp clients...)
 #   pf_install_snippets       append postfix/master.cf, copy tlspolicyd_bounce
-#   pf_stop                   stop it (bounded wait, then kill)
+#   pf_stop                   stop it (bounded wait, then kill); run at
+#                             exit, before the helpers are killed
 #   start_sink NAME ADDR [smtpsink options]
 #                             a recording SMTP sink (t/tools/smtpsink.pl) on
 #                             ADDR:2526 logging to $SINKLOG, hostname
@@ -94,6 +95,7 @@ pf_stop() {
     for _ in $(seq 50); do kill -0 "$master" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$master" 2>/dev/null
 }
+AT_EXIT=(pf_stop "${AT_EXIT[@]}")
 
 start_sink() {  # name address [options]
     local name=$1 addr=$2; shift 2
