@@ -32,8 +32,8 @@ cp "$SRC/postfix/tlspolicyd_bounce" "$TMP/base/"
 
 "$TLSPOLICYD" --config "$TMP/tlspolicyd.conf" 2>"$TMP/daemon.log" &
 DAEMON=$!
-trap 'kill $DAEMON 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
-for _ in $(seq 100); do [ -S "$Q/private/tlspolicy" ] && [ -S "$Q/private/tlsmap" ] && break; sleep 0.05; done
+PIDS+=($DAEMON)
+ok "the daemon listens on both sockets" wait_for 30 test -S "$Q/private/tlspolicy" -a -S "$Q/private/tlsmap"
 
 check() {  # name setup-commands... ; sets $out and $rc for a copy of base
     local d=$TMP/pf-$1; shift
@@ -246,7 +246,8 @@ chown nobody "$Q/private"
 chmod 600 "$TMP/tls.list.lmdb"
 setpriv --reuid=nobody --regid=nogroup --clear-groups "$TLSPOLICYD" --config "$TMP/tlspolicyd.conf" 2>"$TMP/daemon-nobody.log" &
 DAEMON=$!
-wait_for 10 test -S "$Q/private/tlspolicy" -a -S "$Q/private/tlsmap"
+PIDS+=($DAEMON)
+ok "the daemon, as nobody, listens on both sockets" wait_for 30 test -S "$Q/private/tlspolicy" -a -S "$Q/private/tlsmap"
 check unreadable
 is "$rc" 1 "a list the daemon's account cannot read: exit 1"
 like "$out" "problem: $TMP/tls.list.lmdb is not readable by the daemon's account nobody \(uid 65534\): .* mode 0600, owner 0, group 0; every listed recipient is answered per on_list_error" "... named with the account, the mode and what it breaks"

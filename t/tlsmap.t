@@ -80,7 +80,7 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
     (trap - EXIT; exec setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 \
         "${SRCDIR:?}/t/tools/tmpswap.py" "$W" .race.list. "$TMP/rootonly/planted") > "$TMP/swap.out" 2>&1 &
     SWAPPER=$!
-    for _ in $(seq 200); do grep -q ready "$TMP/swap.out" && break; sleep 0.05; done
+    wait_for 30 grep -q ready "$TMP/swap.out"
     like "$(cat "$TMP/swap.out")" "^ready" "symlink race: the hostile maintainer is watching the directory"
     for round in 1 2 3 4 5; do "$TLSMAP" "$W/race.list" >/dev/null 2>&1; done
     kill $SWAPPER; wait $SWAPPER 2>/dev/null
@@ -111,14 +111,14 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
     # (-o: the lock goes with flock itself, so killing it releases the lock)
     (trap - EXIT; exec setpriv --reuid=nobody --regid=nogroup --clear-groups flock -o "$TMP" sleep 20) >/dev/null 2>&1 &
     HOLDER=$!
-    for _ in $(seq 50); do flock -n "$TMP" true 2>/dev/null || break; sleep 0.1; done
+    ok "another user holds the directory's flock" wait_for 30 eval '! flock -n "$TMP" true'
     out=$(timeout 10 "$TLSMAP" -w 2 "$L" 2>&1); rc=$?
     is "$rc" 0 "another user holding the directory's flock no longer blocks tlsmap"
     pkill -P $HOLDER; kill $HOLDER 2>/dev/null; wait $HOLDER 2>/dev/null
 fi
 (trap - EXIT; exec flock -o "$LOCK" sleep 20) >/dev/null 2>&1 &
 HOLDER=$!
-for _ in $(seq 50); do flock -n "$LOCK" true 2>/dev/null || break; sleep 0.1; done
+ok "another tlsmap holds the lock" wait_for 30 eval '! flock -n "$LOCK" true'
 start=$(date +%s)
 out=$(timeout 20 "$TLSMAP" -w 1 "$L" 2>&1); rc=$?
 is "$rc" 2 "a held lock: -w 1 gives up with exit 2"
@@ -168,20 +168,28 @@ like "$out" 'line 2: unknown attribute: colour=\\x1B\[31mred' "an escape sequenc
 unlike "$out" "$(printf '\033')" "... and never reaches the terminal"
 
 # --- interrupted runs leave no temporary file behind ------------------------------
+# The signal must land while the temporary file exists, however fast or
+# loaded the machine: strace holds tlsmap for 2 s at its first fsync (the
+# temporary file's, before the rename), and the signal is sent then.
 K=$TMP/killed; mkdir -p "$K"
-awk 'BEGIN { for (i = 0; i < 600000; i++) printf "d%d.example.net verify\n", i }' > "$K/big.list"
-temps() { ls -A "$K" | grep -cE '^\.big\.list\.lmdb\.[A-Za-z0-9]{6}$'; }
+printf 'a.example encrypt\nb.example verify\n' > "$K/k.list"
+temps() { ls -A "$K" | grep -cE '^\.k\.list\.lmdb\.[A-Za-z0-9]{6}$'; }
+held_tlsmap() {  # starts tlsmap, held before its first fsync; sets TRACER and pid
+    strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:delay_enter=2s:when=1 "$TLSMAP" "$K/k.list" \
+        >/dev/null 2>&1 &
+    TRACER=$!
+    wait_for 30 pgrep -P "$TRACER" && pid=$(pgrep -P "$TRACER") &&
+        wait_for 30 eval '[ "$(temps)" -gt 0 ]'
+}
 for sig in TERM INT HUP; do
-    "$TLSMAP" "$K/big.list" & pid=$!
-    for _ in $(seq 200); do [ "$(temps)" -gt 0 ] && break; sleep 0.01; done
-    kill -$sig $pid; wait $pid 2>/dev/null
-    is "$(temps)" 0 "SIG$sig during a compile: the temporary file is removed"
+    ok "SIG$sig: tlsmap is writing its temporary file" held_tlsmap
+    kill -$sig "$pid"; wait "$TRACER" 2>/dev/null
+    is "$(temps):$(ls "$K")" "0:k.list" "SIG$sig during a compile: the temporary file is removed, nothing installed"
 done
-"$TLSMAP" "$K/big.list" & pid=$!
-for _ in $(seq 200); do [ "$(temps)" -gt 0 ] && break; sleep 0.01; done
-kill -KILL $pid; wait $pid 2>/dev/null
+ok "KILL: tlsmap is writing its temporary file" held_tlsmap
+kill -KILL "$pid"; wait "$TRACER" 2>/dev/null
 left=$(temps)
-printf 'small.example encrypt\n' > "$K/big.list"; "$TLSMAP" "$K/big.list"
+"$TLSMAP" "$K/k.list"
 is "$left:$(temps)" "1:0" "kill -9 leaves one; the next run sweeps it away (under the lock)"
 
 # --- a full disk: said plainly, the old list intact ---------------------------------

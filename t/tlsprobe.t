@@ -8,8 +8,6 @@ SRC=${SRCDIR:?set SRCDIR}
 P=${TLSPROBE:?set TLSPROBE}
 export MAIL_CONFIG=$TMP/no-postfix  # the machine's Postfix decides nothing here (postfix.t tests that)
 cd "$TMP" || exit 1
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$TMP"' EXIT
 
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=probe test CA" -keyout ca.key -out ca.crt >/dev/null 2>&1
 make_cert() {  # file cn
@@ -47,7 +45,7 @@ sink() {  # name address [options]
     local name=$1 addr=$2; shift 2
     perl "$SRC/t/tools/smtpsink.pl" --name "$name" --listen "$addr:$PORT" "$@" > "sink-$name.out" 2>&1 &
     PIDS+=($!)
-    for _ in $(seq 100); do grep -q ready "sink-$name.out" 2>/dev/null && return; sleep 0.05; done
+    ok "sink $name is up" wait_for 30 grep -q ready "sink-$name.out"
 }
 sink good 127.0.1.2 --cert good.crt --key good.key
 sink wrong 127.0.1.3 --cert wrong.crt --key wrong.key
