@@ -86,8 +86,9 @@ printf '#!/bin/sh\necho "$*" >> %s/apt.log\n' "$W" > "$W/bin/apt-get"
 chmod +x "$W/bin/dpkg-query" "$W/bin/apt-get"
 # {make's arguments | what apt-get is asked ("": nothing)}
 while IFS='|' read -r args want; do
-    rm -rf "$W/tree/build" "$W/apt.log"
-    out=$(PATH="$W/bin:$PATH" make -C "$W/tree" $args 2>&1); rc=$?
+    rm -rf "$W/tree/build" "$W/tree/build-san" "$W/apt.log"
+    # as a user types it: not the variables of the make check running this
+    out=$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL PATH="$W/bin:$PATH" make -C "$W/tree" $args 2>&1); rc=$?
     args=${args:-"(no goal)"}
     asked=$(grep -o 'install .*' "$W/apt.log" 2>/dev/null)
     if [ -z "$want" ]; then
