@@ -34,7 +34,9 @@ _result() {  # status name [diagnostic]
     else
         TESTS_FAILED=$((TESTS_FAILED + 1))
         echo "not ok $TESTS_RUN - $2"
-        [ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
+        # on stderr too: prove shows it without -v, so a CI log says what failed
+        echo "# $(basename "$0") test $TESTS_RUN failed: $2" >&2
+        [ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /' | tee /dev/stderr
     fi
     return 0
 }

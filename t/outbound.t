@@ -244,9 +244,19 @@ queue_settled() { ! postqueue -c "$CONF" -j | grep -q '"queue_name": "\(maildrop
 send b@good.test b@goodu.test
 stop_daemon TERM
 start_daemon
-wait_for 60 queue_settled || echo "# the queue did not settle"
-postqueue -c "$CONF" -f
-wait_for 60 counted domains goodu.test deliveries 2
+# Under load the first lookups after the restart may defer goodu.test once
+# more: until it is counted, the settled queue is flushed again every 5 s.
+next_flush=0
+flush_until_counted() {
+    counted domains goodu.test deliveries 2 && return 0
+    if [ "$SECONDS" -ge "$next_flush" ] && queue_settled; then
+        postqueue -c "$CONF" -f
+        next_flush=$((SECONDS + 5))
+    fi
+    return 1
+}
+wait_for 120 flush_until_counted ||
+    { echo "# goodu.test in the maillog:"; grep -F 'goodu.test' "$MAILLOG"; postqueue -c "$CONF" -p; } | sed 's/^/# /' >&2
 is "$(ledger domains goodu.test deliveries)" 2 "after a TERM restart: goodu.test counted twice, once each"
 is "$(ledger entries good.test deliveries)" 2 "... good.test too"
 stop_daemon KILL                        # no save at exit: the last one (or none) stands

@@ -44,6 +44,7 @@ sub record {
 
 while (my $client = $server->accept) {
     eval { serve($client) };
+    alarm 0;  # serve's early returns leave it set: the sink would die of SIGALRM later
     close($client);
 }
 
