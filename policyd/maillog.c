@@ -151,7 +151,9 @@ static gboolean parse_established(const char *p, const char *end, MaillogLine *o
             continue;
         const char *to = find(p + n, end, "ed to ");  /* established, reused */
         const char *peer_end = to ? find(to + 6, end, ": ") : NULL;
-        const char *with = peer_end ? find(peer_end, end, " with cipher ") : NULL;
+        /* after ": ", whose space must not start " with cipher ": the
+         * protocol's span would be -1 bytes (fuzz_maillog found it) */
+        const char *with = peer_end ? find(peer_end + 2, end, " with cipher ") : NULL;
         if (!with)
             return FALSE;
         g_strlcpy(out->trust, trusts[i], sizeof out->trust);

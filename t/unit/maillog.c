@@ -75,6 +75,9 @@ static void test_parse(void)
         {"a queue id with a space is no delivery",
          "Dec 03 14:16:30 mx postfix/smtp[1]: 4 B: to=<a@b>, relay=x, dsn=2.0.0, status=sent", MAILLOG_OTHER, "smtp",
          NULL, NULL, NULL},
+        {"no protocol before \"with cipher\": not a TLS line (was a read past the line)",
+         "Dec 01 14:16:29 mx postfix/smtp[18172]: Untrusted TLS connection established to w:2526: with cipher T",
+         MAILLOG_OTHER, "smtp", NULL, NULL, NULL},
         {"control bytes kept in fields (escaped when logged)",
          "Dec 03 14:16:30 mx postfix/smtp[1]: 4B: to=<a\x1b[2J@b.test>, relay=b.test[192.0.2.1]:25, dsn=2.0.0, "
          "status=sent (ok)",
@@ -83,7 +86,10 @@ static void test_parse(void)
     for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
         g_test_message("row %s", rows[i].name);
         MaillogLine l;
-        gboolean ok = maillog_parse(rows[i].line, strlen(rows[i].line), NOW, &l);
+        /* exactly the line's bytes, no NUL after them: ASan sees a read past */
+        size_t len = strlen(rows[i].line);
+        g_autofree char *line = g_memdup2(rows[i].line, len ? len : 1);
+        gboolean ok = maillog_parse(line, len, NOW, &l);
         g_assert_cmpint(ok, ==, rows[i].kind != MAILLOG_NOT_SMTP);
         if (!ok)
             continue;
