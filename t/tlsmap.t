@@ -175,11 +175,23 @@ K=$TMP/killed; mkdir -p "$K"
 printf 'a.example encrypt\nb.example verify\n' > "$K/k.list"
 temps() { ls -A "$K" | grep -cE '^\.k\.list\.lmdb\.[A-Za-z0-9]{6}$'; }
 held_tlsmap() {  # starts tlsmap, held before its first fsync; sets TRACER and pid
-    strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:delay_enter=2s:when=1 "$TLSMAP" "$K/k.list" \
-        >/dev/null 2>&1 &
-    TRACER=$!
-    wait_for 30 pgrep -P "$TRACER" && pid=$(pgrep -P "$TRACER") &&
-        wait_for 30 eval '[ "$(temps)" -gt 0 ]'
+    # Once in about 30 loaded runs strace did not hold it (the compile
+    # finished at once; not understood): then the round is set up again,
+    # and said.  What the rows assert is unchanged.
+    local try
+    for try in 1 2 3; do
+        rm -f "$K/k.list.lmdb"
+        strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:delay_enter=2s:when=1 "$TLSMAP" "$K/k.list" \
+            >/dev/null 2>&1 &
+        TRACER=$!
+        if wait_for 10 pgrep -P "$TRACER" && pid=$(pgrep -P "$TRACER") &&
+            wait_for 10 eval '[ "$(temps)" -gt 0 ]'; then
+            return 0
+        fi
+        wait "$TRACER" 2>/dev/null
+        echo "# tlsmap.t: strace did not hold tlsmap (try $try)" >&2
+    done
+    return 1
 }
 for sig in TERM INT HUP; do
     ok "SIG$sig: tlsmap is writing its temporary file" held_tlsmap
